@@ -1,0 +1,14 @@
+//! mdfql's Rust kernels, exposed to Python as `mdfql._native`.
+//!
+//! Every entry point takes pyarrow arrays (zero-copy through the Arrow C data interface), releases
+//! the GIL for the whole batch, and returns a pyarrow array. One module per kernel family; each
+//! keeps its pure functions (unit-tested in Rust) apart from its thin `register` binding.
+
+use pyo3::prelude::*;
+
+pub mod arrow_io;
+
+#[pymodule]
+fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}
