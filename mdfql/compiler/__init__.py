@@ -1,0 +1,1 @@
+"""The planner: bound SQL ASTs -> lazy Daft DataFrames (DataFrame operations and Expressions)."""

@@ -1,0 +1,264 @@
+"""Compile bound SQL expressions into Daft Expressions over a Relation."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import daft
+import daft.functions as F
+from daft import DataType, Expression, col, lit
+from sqlglot import exp
+
+from mdfql.errors import MdfqlError
+from mdfql.functions.registry import TYPE_CHECKS, FunctionSpec, Registry
+from mdfql.lang.bind import literal_value, match_args
+from mdfql.lang.parse import node_span
+
+from .relation import Relation
+
+_BINARY: dict[type, Callable[[Expression, Expression], Expression]] = {
+    exp.Add: operator.add,
+    exp.Sub: operator.sub,
+    exp.Mul: operator.mul,
+    exp.Div: operator.truediv,
+    exp.Mod: operator.mod,
+    exp.IntDiv: operator.floordiv,
+    exp.EQ: operator.eq,
+    exp.NEQ: operator.ne,
+    exp.GT: operator.gt,
+    exp.GTE: operator.ge,
+    exp.LT: operator.lt,
+    exp.LTE: operator.le,
+    exp.And: operator.and_,
+    exp.Or: operator.or_,
+    exp.NullSafeEQ: lambda a, b: a.eq_null_safe(b),
+    exp.DPipe: lambda a, b: F.concat(a.cast(DataType.string()), b.cast(DataType.string())),
+    exp.Like: lambda a, b: a.like(b),
+    exp.ILike: lambda a, b: a.ilike(b),
+}
+
+_TYPES: dict[exp.DataType.Type, DataType] = {
+    exp.DataType.Type.BOOLEAN: DataType.bool(),
+    exp.DataType.Type.TINYINT: DataType.int8(),
+    exp.DataType.Type.SMALLINT: DataType.int16(),
+    exp.DataType.Type.INT: DataType.int32(),
+    exp.DataType.Type.BIGINT: DataType.int64(),
+    exp.DataType.Type.UTINYINT: DataType.uint8(),
+    exp.DataType.Type.USMALLINT: DataType.uint16(),
+    exp.DataType.Type.UINT: DataType.uint32(),
+    exp.DataType.Type.UBIGINT: DataType.uint64(),
+    exp.DataType.Type.FLOAT: DataType.float32(),
+    exp.DataType.Type.DOUBLE: DataType.float64(),
+    exp.DataType.Type.VARCHAR: DataType.string(),
+    exp.DataType.Type.TEXT: DataType.string(),
+    exp.DataType.Type.BLOB: DataType.binary(),
+    exp.DataType.Type.VARBINARY: DataType.binary(),
+    exp.DataType.Type.DATE: DataType.date(),
+    exp.DataType.Type.TIMESTAMP: DataType.timestamp("us"),
+    exp.DataType.Type.TIMESTAMPTZ: DataType.timestamp("us", "UTC"),
+}
+
+
+def sql_type(node: exp.DataType, error: Callable[[str], MdfqlError]) -> DataType:
+    """The Daft type of a SQL type name, including LIST/ARRAY of a known type."""
+    if node.this in (exp.DataType.Type.ARRAY, exp.DataType.Type.LIST) and node.expressions:
+        return DataType.list(sql_type(node.expressions[0], error))
+    if node.this in _TYPES:
+        return _TYPES[node.this]
+    raise error(f"unsupported type {node.sql()}")
+
+
+def is_aggregate_call(node: exp.Expression, registry: Registry) -> bool:
+    if isinstance(node, exp.Anonymous):
+        spec = registry.get(node.name)
+        return spec is not None and spec.aggregate
+    return False
+
+
+@dataclass
+class ExprCompiler:
+    """Turns one SQL expression into a Daft Expression against `relation`.
+
+    `replacements` maps the SQL text of already-computed sub-expressions (group keys,
+    aggregates, window calls) to the physical columns that hold them.
+    """
+
+    relation: Relation
+    registry: Registry
+    text: str
+    replacements: dict[str, str] = field(default_factory=dict)
+    where: str = "expression"
+    in_window: bool = False
+    used: set[str] = field(default_factory=set)
+
+    def error(self, message: str, node: exp.Expression, hint: str | None = None) -> MdfqlError:
+        return MdfqlError(message, node_span(node, self.text), hint)
+
+    def compile(self, node: exp.Expression) -> Expression:
+        key = node.sql()
+        if key in self.replacements:
+            return col(self.replacements[key])
+        handler = _HANDLERS.get(type(node))
+        if handler is not None:
+            return handler(self, node)
+        for kind, fn in _BINARY.items():
+            if isinstance(node, kind):
+                return fn(self.compile(node.this), self.compile(node.expression))
+        raise self.error(f"unsupported SQL construct: {node.sql()}", node)
+
+    def dtype(self, expr: Expression) -> DataType:
+        return self.relation.df.select(expr.alias("_t")).schema()["_t"].dtype
+
+    # --- leaves ---------------------------------------------------------------------------
+    def column(self, node: exp.Column) -> Expression:
+        """`name`, `alias.name`, or struct access `name.field[.field...]`."""
+        parts = [p.name for p in node.parts]
+        span = node_span(node, self.text)
+        qualified = len(parts) >= 2 and parts[0].lower() in self.relation.qualifiers()
+        qualifier, name = (parts[0], parts[1]) if qualified else (None, parts[0])
+        physical = self.relation.lookup(name, qualifier, span)
+        if physical is None:
+            raise self.relation.missing(name, qualifier, span)
+        expr = col(physical)
+        for field_name in parts[2 if qualified else 1:]:
+            expr = F.get(expr, field_name)
+        return expr
+
+    def literal(self, node: exp.Expression) -> Expression:
+        return lit(literal_value(node))
+
+    # --- calls ----------------------------------------------------------------------------
+    def call(self, node: exp.Anonymous) -> Expression:
+        spec = self.registry.get(node.name)
+        if spec is None:  # the binder checked; a macro body may still name an unknown one
+            raise self.error(f"unknown function {node.name}()", node)
+        if spec.aggregate and not (self.in_window or self.where == "aggregate"):
+            raise self.error(f"aggregate {spec.name}() is not allowed in {self.where}", node)
+        if spec.window_only and not self.in_window:
+            raise self.error(f"{spec.name}() needs an OVER (...) clause", node)
+        if spec.name == "count" and node.expressions and isinstance(node.expressions[0], exp.Star):
+            return col(self.relation.df.column_names[0]).count(mode="all")
+        if spec.name == "count" and node.expressions and isinstance(
+            node.expressions[0], exp.Distinct
+        ):
+            return self.compile(node.expressions[0].expressions[0]).count_distinct()
+        return self.apply(spec, node)
+
+    def apply(self, spec: FunctionSpec, node: exp.Anonymous) -> Expression:
+        """Bind arguments to parameters, check literal and type constraints, build."""
+        bound, extras = match_args(spec, node, self.error)
+        self.used.add(spec.name.lower())
+        kwargs: dict[str, Any] = {}
+        for p in spec.params:
+            arg = bound[p.name]
+            if arg is None:
+                kwargs[p.name] = p.default
+            elif p.const:
+                try:
+                    kwargs[p.name] = literal_value(arg)
+                except ValueError:
+                    raise self.error(
+                        f"{spec.name}(): argument '{p.name}' must be a literal value", arg
+                    ) from None
+            else:
+                kwargs[p.name] = self.typed(spec, p.name, p.dtype, arg)
+        try:
+            if spec.variadic:
+                values = [kwargs[p.name] for p in spec.params]
+                values += [self.typed(spec, "...", "any", a) for a in extras]
+                return spec.build(*values)
+            return spec.build(**kwargs)
+        except MdfqlError:
+            raise
+        except Exception as e:  # a builder's own validation (bad option value, ...)
+            raise self.error(f"{spec.name}(): {e}", node) from None
+
+    def typed(self, spec: FunctionSpec, pname: str, dtype: str, arg: exp.Expression) -> Expression:
+        expr = self.compile(arg)
+        if dtype != "any":
+            actual = self.dtype(expr)
+            if not TYPE_CHECKS[dtype](actual):
+                raise self.error(
+                    f"{spec.name}(): argument '{pname}' must be {dtype}, got {actual}", arg
+                )
+        return expr
+
+    # --- compound -------------------------------------------------------------------------
+    def case(self, node: exp.Case) -> Expression:
+        subject = node.this
+        ifs = node.args.get("ifs") or []
+        result = None
+        for branch in ifs:
+            cond = branch.this if subject is None else exp.EQ(this=subject, expression=branch.this)
+            c, then = self.compile(cond), self.compile(branch.args["true"])
+            result = F.when(c, then) if result is None else result.when(c, then)
+        default = node.args.get("default")
+        if result is None:
+            raise self.error("CASE needs at least one WHEN", node)
+        return result.otherwise(self.compile(default) if default is not None else lit(None))
+
+    def cast(self, node: exp.Cast) -> Expression:
+        target = sql_type(node.to, lambda m: self.error(m, node))
+        expr = self.compile(node.this)
+        return F.try_cast(expr, target) if isinstance(node, exp.TryCast) else expr.cast(target)
+
+    def bracket(self, node: exp.Bracket) -> Expression:
+        base = self.compile(node.this)
+        if len(node.expressions) != 1:
+            raise self.error("only single-element access is supported: x[i] or x['field']", node)
+        key = node.expressions[0]
+        try:
+            value = literal_value(key)
+        except ValueError:
+            raise self.error("the index in x[...] must be a literal", key) from None
+        if isinstance(value, int):  # SQL lists are 1-based; negative indexes count from the end
+            return F.get(base, value - 1 if value > 0 else value)
+        return F.get(base, str(value))
+
+    def dot(self, node: exp.Dot) -> Expression:
+        return F.get(self.compile(node.this), node.expression.name)
+
+    def in_list(self, node: exp.In) -> Expression:
+        if node.args.get("query") is not None:
+            raise self.error("IN (subquery) is supported as a WHERE condition only", node)
+        values = []
+        for e in node.expressions:
+            try:
+                values.append(literal_value(e))
+            except ValueError:
+                raise self.error("IN (...) lists must hold literal values", e) from None
+        return self.compile(node.this).is_in(values)
+
+    def is_(self, node: exp.Is) -> Expression:
+        if not isinstance(node.expression, exp.Null):
+            return self.compile(node.this).eq_null_safe(self.compile(node.expression))
+        return self.compile(node.this).is_null()
+
+    def window(self, node: exp.Window) -> Expression:
+        raise self.error("window functions are allowed in SELECT, QUALIFY and ORDER BY only", node)
+
+
+_HANDLERS: dict[type, Callable[[ExprCompiler, Any], Expression]] = {
+    exp.Column: ExprCompiler.column,
+    exp.Literal: ExprCompiler.literal,
+    exp.Boolean: ExprCompiler.literal,
+    exp.Null: ExprCompiler.literal,
+    exp.Anonymous: ExprCompiler.call,
+    exp.Paren: lambda c, n: c.compile(n.this),
+    exp.Not: lambda c, n: ~c.compile(n.this),
+    exp.Neg: lambda c, n: -c.compile(n.this),
+    exp.Case: ExprCompiler.case,
+    exp.Cast: ExprCompiler.cast,
+    exp.TryCast: ExprCompiler.cast,
+    exp.Bracket: ExprCompiler.bracket,
+    exp.Dot: ExprCompiler.dot,
+    exp.In: ExprCompiler.in_list,
+    exp.Between: lambda c, n: c.compile(n.this).between(
+        c.compile(n.args["low"]), c.compile(n.args["high"])
+    ),
+    exp.Is: ExprCompiler.is_,
+    exp.Window: ExprCompiler.window,
+}

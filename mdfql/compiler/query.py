@@ -1,0 +1,481 @@
+"""Compile SELECT queries (CTEs, joins, grouping, windows, QUALIFY, DISTINCT ON, ORDER BY,
+LIMIT, set operations) into lazy Daft DataFrames."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import daft
+import daft.functions as F
+from daft import Expression, Window, col
+from sqlglot import exp
+
+from mdfql.errors import MdfqlError, did_you_mean
+from mdfql.functions.registry import Registry
+from mdfql.lang.bind import literal_value, match_args
+from mdfql.lang.parse import node_span
+
+from .expressions import ExprCompiler, is_aggregate_call
+from .relation import ColumnRef, Relation
+
+
+@dataclass
+class PlanContext:
+    """What the planner consults: the script text, catalogs, and named relations in scope."""
+
+    text: str
+    registry: Registry
+    sources: Registry
+    resolve_table: Callable[[str], daft.DataFrame | None]
+    table_names: Callable[[], list[str]]
+    ctes: dict[str, daft.DataFrame] = field(default_factory=dict)
+    used_functions: set[str] = field(default_factory=set)
+    source_limit: int | None = None
+
+
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    if isinstance(node, exp.Paren):
+        return _conjuncts(node.this)
+    return [node]
+
+
+def _outside_windows(node: exp.Expression) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, exp.Window):
+            return False
+        parent = parent.parent
+    return True
+
+
+def _unique(found: list[exp.Expression]) -> list[exp.Expression]:
+    seen: dict[str, exp.Expression] = {}
+    for n in found:
+        seen.setdefault(n.sql(), n)
+    return list(seen.values())
+
+
+class QueryCompiler:
+    """Compiles one query AST (after binding) into a Relation."""
+
+    def __init__(self, ctx: PlanContext):
+        self.ctx = ctx
+        self.counter = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"__{prefix}{self.counter}"
+
+    def error(self, message: str, node: exp.Expression, hint: str | None = None) -> MdfqlError:
+        return MdfqlError(message, node_span(node, self.ctx.text), hint)
+
+    def exprs(self, rel: Relation, **kw) -> ExprCompiler:
+        return ExprCompiler(rel, self.ctx.registry, self.ctx.text, used=self.ctx.used_functions,
+                            **kw)
+
+    # --- queries --------------------------------------------------------------------------
+    def query(self, node: exp.Expression) -> daft.DataFrame:
+        """A query's result as a DataFrame whose columns are the output names."""
+        with_ = node.args.get("with_") or node.args.get("with")
+        saved = dict(self.ctx.ctes)
+        try:
+            if with_ is not None:
+                for cte in with_.expressions:
+                    self.ctx.ctes[cte.alias_or_name.lower()] = self.query(cte.this)
+            return self._query_body(node)
+        finally:
+            self.ctx.ctes = saved
+
+    def _query_body(self, node: exp.Expression) -> daft.DataFrame:
+        if isinstance(node, exp.Subquery):
+            return self.query(node.this)
+        if isinstance(node, exp.Select):
+            return self.select(node)
+        if isinstance(node, (exp.Union, exp.Except, exp.Intersect)):
+            return self.set_op(node)
+        raise self.error(f"expected a query, got {node.key.upper()}", node)
+
+    def set_op(self, node: exp.Union | exp.Except | exp.Intersect) -> daft.DataFrame:
+        left, right = self.query(node.this), self.query(node.expression)
+        if len(left.column_names) != len(right.column_names):
+            raise self.error(
+                f"{node.key.upper()} inputs have {len(left.column_names)} and "
+                f"{len(right.column_names)} columns", node,
+            )
+        right = right.select(
+            *[col(r).alias(n) for r, n in zip(right.column_names, left.column_names)]
+        )
+        distinct = node.args.get("distinct", True)
+        if isinstance(node, exp.Union):
+            out = left.union(right) if distinct else left.union_all(right)
+        elif isinstance(node, exp.Except):
+            out = left.except_distinct(right) if distinct else left.except_all(right)
+        else:
+            out = left.intersect(right) if distinct else left.intersect_all(right)
+        order, limit = node.args.get("order"), node.args.get("limit")
+        if order is not None:
+            rel = Relation.of(out, None)
+            out = self.sort(rel, order, self.exprs(rel, where="ORDER BY")).df
+        return self.limit(out, node) if limit is not None else out
+
+    # --- FROM -----------------------------------------------------------------------------
+    def table_ref(self, node: exp.Expression) -> Relation:
+        alias = node.alias or None
+        if isinstance(node, exp.Subquery):
+            return Relation.of(self.query(node.this), alias)
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
+            return Relation.of(self.table_function(node.this), alias or node.this.name)
+        if isinstance(node, exp.Table):
+            name = ".".join(p.name for p in node.parts)
+            df = self.ctx.ctes.get(name.lower()) or self.ctx.resolve_table(name)
+            if df is None:
+                known = list(self.ctx.ctes) + self.ctx.table_names()
+                raise self.error(
+                    f"unknown table '{name}'", node,
+                    did_you_mean(name, known) or ("known tables: " + ", ".join(sorted(known))
+                                                  if known else None),
+                )
+            return Relation.of(df, alias or node.name)
+        raise self.error(f"unsupported FROM item: {node.sql()}", node)
+
+    def table_function(self, call: exp.Anonymous) -> daft.DataFrame:
+        spec = self.ctx.sources.get(call.name)
+        if spec is None:
+            raise self.error(
+                f"unknown table function {call.name}()", call,
+                did_you_mean(call.name, self.ctx.sources.names()),
+            )
+        bound, _ = match_args(spec, call, self.error)
+        kwargs = {}
+        for p in spec.params:
+            arg = bound[p.name]
+            try:
+                kwargs[p.name] = p.default if arg is None else literal_value(arg)
+            except ValueError:
+                raise self.error(f"{spec.name}(): '{p.name}' must be a literal", arg) from None
+        try:
+            df = spec.build(**kwargs)
+        except MdfqlError:
+            raise
+        except (OSError, ValueError, FileNotFoundError) as e:
+            raise self.error(f"{spec.name}(): {e}", call) from None
+        return df if self.ctx.source_limit is None else df.limit(self.ctx.source_limit)
+
+    def from_(self, node: exp.Select) -> Relation:
+        from_ = node.args.get("from_") or node.args.get("from")
+        if from_ is None:
+            return Relation(daft.from_pydict({"__one": [1]}), [])
+        rel = self.table_ref(from_.this)
+        for join in node.args.get("joins") or []:
+            rel = self.join(rel, join)
+        return rel
+
+    def join(self, left: Relation, join: exp.Join) -> Relation:
+        right = self.table_ref(join.this)
+        taken = set(left.df.column_names)
+        renames = {}
+        for ref in right.columns:
+            if ref.physical in taken:
+                renames[ref.physical] = self.fresh(f"{ref.qualifier or 'r'}_{ref.name}_")
+        if renames:
+            right = Relation(
+                right.df.select(*[col(c).alias(renames.get(c, c)) for c in right.df.column_names]),
+                [ColumnRef(r.qualifier, r.name, renames.get(r.physical, r.physical))
+                 for r in right.columns],
+            )
+        kind = (join.args.get("kind") or "").upper()
+        side = (join.args.get("side") or "").upper()
+        how = {"SEMI": "semi", "ANTI": "anti", "CROSS": "cross"}.get(kind) or {
+            "LEFT": "left", "RIGHT": "right", "FULL": "outer"}.get(side, "inner")
+        both = Relation(left.df, left.columns + right.columns)
+        left_on: list[Expression] = []
+        right_on: list[Expression] = []
+        residual: list[exp.Expression] = []
+        for name in join.args.get("using") or []:
+            left_on.append(self.exprs(left).compile(exp.column(name.name)))
+            right_on.append(self.exprs(right).compile(exp.column(name.name)))
+        on = join.args.get("on")
+        for cond in _conjuncts(on) if on is not None else []:
+            pair = self._equi_pair(cond, left, right)
+            if pair is None:
+                residual.append(cond)
+            else:
+                left_on.append(pair[0])
+                right_on.append(pair[1])
+        if residual and how not in ("inner", "cross"):
+            raise self.error(
+                f"{how.upper()} JOIN conditions must be equalities between the two sides",
+                residual[0],
+            )
+        if not left_on and how != "cross":
+            if residual:
+                raise self.error("a join needs at least one equality condition", residual[0])
+            how = "cross"
+        df = (left.df.join(right.df, how="cross") if how == "cross"
+              else left.df.join(right.df, left_on=left_on, right_on=right_on, how=how))
+        out = Relation(df, left.columns if how in ("semi", "anti") else both.columns)
+        for cond in residual:
+            out.df = out.df.where(self.exprs(out, where="JOIN").compile(cond))
+        return out
+
+    def _equi_pair(
+        self, cond: exp.Expression, left: Relation, right: Relation
+    ) -> tuple[Expression, Expression] | None:
+        if not isinstance(cond, exp.EQ):
+            return None
+        for a, b in ((cond.this, cond.expression), (cond.expression, cond.this)):
+            try:
+                return self.exprs(left).compile(a), self.exprs(right).compile(b)
+            except MdfqlError:
+                continue
+        return None
+
+    # --- WHERE ----------------------------------------------------------------------------
+    def where(self, rel: Relation, cond: exp.Expression, aliases: dict[str, exp.Expression]
+              ) -> Relation:
+        plain = []
+        for c in _conjuncts(cond):
+            negated = isinstance(c, exp.Not) and isinstance(c.this, exp.In)
+            inner = c.this if negated else c
+            if isinstance(inner, exp.In) and inner.args.get("query") is not None:
+                rel = self._in_subquery(rel, inner, "anti" if negated else "semi")
+            else:
+                plain.append(self._inline_aliases(c, rel, aliases))
+        if plain:
+            compiler = self.exprs(rel, where="WHERE")
+            pred = compiler.compile(plain[0])
+            for c in plain[1:]:
+                pred = pred & compiler.compile(c)
+            rel = Relation(rel.df.where(pred), rel.columns)
+        return rel
+
+    def _inline_aliases(self, node: exp.Expression, rel: Relation,
+                        aliases: dict[str, exp.Expression]) -> exp.Expression:
+        """DuckDB lets WHERE name a SELECT alias: inline its expression when no column has it."""
+        def sub(n: exp.Expression) -> exp.Expression:
+            if (isinstance(n, exp.Column) and not n.table and n.name.lower() in aliases
+                    and rel.lookup(n.name, None, None) is None):
+                return exp.Paren(this=aliases[n.name.lower()].copy())
+            return n
+
+        return node.copy().transform(sub, copy=False)
+
+    def _in_subquery(self, rel: Relation, node: exp.In, how: str) -> Relation:
+        sub = self.query(node.args["query"].this)
+        if len(sub.column_names) != 1:
+            raise self.error("IN (subquery) needs a subquery with exactly one column", node)
+        key = self.fresh("in")
+        sub = sub.select(col(sub.column_names[0]).alias(key))
+        left = self.exprs(rel, where="WHERE").compile(node.this)
+        return Relation(rel.df.join(sub, left_on=[left], right_on=[col(key)], how=how),
+                        rel.columns)
+
+    # --- SELECT ---------------------------------------------------------------------------
+    def select(self, node: exp.Select) -> daft.DataFrame:
+        items = node.expressions
+        aliases = {i.alias.lower(): i.this for i in items if isinstance(i, exp.Alias)}
+        rel = self.from_(node)
+        if node.args.get("where") is not None:
+            rel = self.where(rel, node.args["where"].this, aliases)
+        having = node.args.get("having")
+        qualify = node.args.get("qualify")
+        order = node.args.get("order")
+        extra = [c.this for c in (having, qualify) if c is not None]
+        extra += [o.this for o in order.expressions] if order is not None else []
+        replacements: dict[str, str] = {}
+
+        aggs = _unique([
+            n for tree in [*items, *extra] for n in tree.find_all(exp.Anonymous)
+            if is_aggregate_call(n, self.ctx.registry) and _outside_windows(n)
+        ])
+        group = node.args.get("group")
+        if group is not None or aggs:
+            keys = [self._group_key(g, items, aliases) for g in (group.expressions if group else [])]
+            rel, replacements = self.aggregate(rel, keys, aggs)
+        if having is not None:
+            rel.df = rel.df.where(self.exprs(rel, replacements=replacements,
+                                             where="HAVING").compile(having.this))
+        windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)])
+        if windows:
+            rel, replacements = self.windows(rel, windows, replacements)
+
+        compiler = self.exprs(rel, replacements=replacements, where="SELECT")
+        outputs: list[tuple[str, str]] = []
+        computed: dict[str, Expression] = {}
+        for item in items:
+            outputs += self._star(rel, item) if self._is_star(item) else []
+            if not self._is_star(item):
+                physical = self.fresh("s")
+                computed[physical] = compiler.compile(item.unalias())
+                outputs.append((item.alias_or_name, physical))
+        if computed:
+            rel.df = rel.df.with_columns(computed)
+        rel.aliases = {name.lower(): physical for name, physical in outputs}
+        compiler = self.exprs(rel, replacements=replacements, where="QUALIFY")
+        if qualify is not None:
+            rel.df = rel.df.where(compiler.compile(qualify.this))
+        distinct = node.args.get("distinct")
+        final = [col(physical).alias(name) for name, physical in outputs]
+        self._check_output_names(outputs, node)
+        if distinct is not None and distinct.args.get("on") is not None:
+            rel.df = self._distinct_on(rel, distinct.args["on"], order, compiler, outputs)
+        if distinct is not None and distinct.args.get("on") is None:
+            out = Relation.of(rel.df.select(*final).distinct(), None)
+            if order is not None:
+                out = self.sort(out, order, self.exprs(out, where="ORDER BY"))
+            df = out.df
+        else:
+            if order is not None:
+                rel = self.sort(rel, order, self.exprs(rel, replacements=replacements,
+                                                       where="ORDER BY"))
+            df = rel.df.select(*final)
+        return self.limit(df, node)
+
+    def _check_output_names(self, outputs: list[tuple[str, str]], node: exp.Select) -> None:
+        seen: set[str] = set()
+        for name, _ in outputs:
+            if name.lower() in seen:
+                raise self.error(
+                    f"duplicate output column '{name}'", node,
+                    "give one of them another name with AS",
+                )
+            seen.add(name.lower())
+
+    @staticmethod
+    def _is_star(item: exp.Expression) -> bool:
+        return isinstance(item, exp.Star) or (
+            isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+        )
+
+    def _star(self, rel: Relation, item: exp.Expression) -> list[tuple[str, str]]:
+        star = item if isinstance(item, exp.Star) else item.this
+        qualifier = item.table if isinstance(item, exp.Column) else None
+        if qualifier and qualifier.lower() not in rel.qualifiers():
+            raise self.error(f"unknown table '{qualifier}' in {qualifier}.*", item,
+                             did_you_mean(qualifier, rel.qualifiers()))
+        excluded = {c.name.lower() for c in star.args.get("except_") or
+                    star.args.get("except") or []}
+        visible = {c.name.lower() for c in rel.columns}
+        for name in excluded - visible:
+            raise self.error(f"unknown column '{name}' in EXCLUDE", item,
+                             did_you_mean(name, visible))
+        return [
+            (c.name, c.physical) for c in rel.columns
+            if (qualifier is None or (c.qualifier or "").lower() == qualifier.lower())
+            and c.name.lower() not in excluded and not c.physical.startswith("__")
+        ]
+
+    def _group_key(self, g: exp.Expression, items: list[exp.Expression],
+                   aliases: dict[str, exp.Expression]) -> exp.Expression:
+        if isinstance(g, exp.Literal) and not g.is_string:
+            idx = int(g.this)
+            if not 1 <= idx <= len(items):
+                raise self.error(f"GROUP BY position {idx} is out of range", g)
+            return items[idx - 1].unalias()
+        if isinstance(g, exp.Column) and not g.table and g.name.lower() in aliases:
+            return aliases[g.name.lower()]
+        return g
+
+    def aggregate(self, rel: Relation, keys: list[exp.Expression], aggs: list[exp.Expression]
+                  ) -> tuple[Relation, dict[str, str]]:
+        """GROUP BY: group keys become __g columns, aggregates __a columns."""
+        keyc = self.exprs(rel, where="GROUP BY")
+        aggc = self.exprs(rel, where="aggregate")
+        replacements: dict[str, str] = {}
+        columns: list[ColumnRef] = []
+        key_exprs = []
+        for k in keys:
+            physical = self.fresh("g")
+            key_exprs.append(keyc.compile(k).alias(physical))
+            replacements[k.sql()] = physical
+            if isinstance(k, exp.Column):
+                columns.append(ColumnRef(k.table or None, k.name, physical))
+                for ref in rel.columns:  # unqualified and qualified spellings both resolve
+                    if ref.name.lower() == k.name.lower() and (
+                        not k.table or (ref.qualifier or "").lower() == k.table.lower()):
+                        columns.append(ColumnRef(ref.qualifier, ref.name, physical))
+        agg_exprs = []
+        for a in aggs:
+            physical = self.fresh("a")
+            agg_exprs.append(aggc.compile(a).alias(physical))
+            replacements[a.sql()] = physical
+        if key_exprs:
+            df = rel.df.groupby(*key_exprs).agg(*agg_exprs)
+        else:
+            df = rel.df.agg(*agg_exprs)
+        return Relation(df, columns), replacements
+
+    def windows(self, rel: Relation, windows: list[exp.Window], replacements: dict[str, str]
+                ) -> tuple[Relation, dict[str, str]]:
+        """Each distinct window call becomes a __w column computed with `.over(...)`."""
+        replacements = dict(replacements)
+        computed: dict[str, Expression] = {}
+        base = self.exprs(rel, replacements=replacements, where="window")
+        for w in windows:
+            fn = self.exprs(rel, replacements=replacements, in_window=True).compile(w.this)
+            spec = Window()
+            parts = [base.compile(p) for p in w.args.get("partition_by") or []]
+            if parts:
+                spec = spec.partition_by(*parts)
+            order = w.args.get("order")
+            if order is not None:
+                by, desc, nulls = self._order_keys(order, base)
+                spec = spec.order_by(*by, desc=desc, nulls_first=nulls)
+            if w.args.get("spec") is not None:
+                raise self.error("window frames (ROWS/RANGE ...) are not supported", w)
+            physical = self.fresh("w")
+            computed[physical] = fn.over(spec)
+            replacements[w.sql()] = physical
+        rel.df = rel.df.with_columns(computed)
+        return rel, replacements
+
+    def _order_keys(self, order: exp.Order, compiler: ExprCompiler
+                    ) -> tuple[list[Expression], list[bool], list[bool]]:
+        by, desc, nulls = [], [], []
+        for o in order.expressions:
+            by.append(compiler.compile(o.this))
+            is_desc = bool(o.args.get("desc"))
+            desc.append(is_desc)
+            nf = o.args.get("nulls_first")
+            nulls.append(bool(nf) if nf is not None else is_desc)
+        return by, desc, nulls
+
+    def sort(self, rel: Relation, order: exp.Order, compiler: ExprCompiler) -> Relation:
+        by, desc, nulls = self._order_keys(order, compiler)
+        return Relation(rel.df.sort(by, desc=desc, nulls_first=nulls), rel.columns, rel.aliases)
+
+    def _distinct_on(self, rel: Relation, on: exp.Tuple, order: exp.Order | None,
+                     compiler: ExprCompiler, outputs: list[tuple[str, str]]) -> daft.DataFrame:
+        """DISTINCT ON (keys): the first row per key in ORDER BY order, as a window filter.
+
+        Ties (and a missing ORDER BY) are broken by the output columns, so the kept row is the
+        same on every runner and partitioning.
+        """
+        keys = [compiler.compile(k) for k in on.expressions]
+        by, desc, nulls = self._order_keys(order, compiler) if order is not None else ([], [], [])
+        schema = rel.df.schema()
+        for _, physical in outputs:
+            dtype = schema[physical].dtype
+            if dtype.is_numeric() or dtype.is_string() or dtype.is_boolean() or dtype.is_temporal():
+                by.append(col(physical))
+                desc.append(False)
+                nulls.append(False)
+        rn = self.fresh("rn")
+        spec = Window().partition_by(*keys).order_by(*by, desc=desc, nulls_first=nulls)
+        return rel.df.with_column(rn, F.row_number().over(spec)).where(col(rn) == 1)
+
+    def limit(self, df: daft.DataFrame, node: exp.Expression) -> daft.DataFrame:
+        offset = node.args.get("offset")
+        if offset is not None:
+            df = df.offset(int(literal_value(offset.expression)))
+        limit = node.args.get("limit")
+        if limit is not None:
+            try:
+                n = int(literal_value(limit.expression))
+            except (ValueError, TypeError):
+                raise self.error("LIMIT takes an integer literal", limit) from None
+            df = df.limit(n)
+        return df

@@ -1,0 +1,60 @@
+"""A relation in scope: a lazy DataFrame plus how SQL names map onto its physical columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import daft
+
+from mdfql.errors import MdfqlError, Span, did_you_mean
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    """A visible column: its qualifier (table alias), SQL name and physical DataFrame column."""
+
+    qualifier: str | None
+    name: str
+    physical: str
+
+
+@dataclass
+class Relation:
+    """A DataFrame and its visible columns, in order (the order `*` expands to)."""
+
+    df: daft.DataFrame
+    columns: list[ColumnRef]
+    aliases: dict[str, str] = field(default_factory=dict)  # output alias -> physical column
+
+    @classmethod
+    def of(cls, df: daft.DataFrame, qualifier: str | None) -> Relation:
+        return cls(df, [ColumnRef(qualifier, n, n) for n in df.column_names])
+
+    def qualifiers(self) -> set[str]:
+        return {c.qualifier.lower() for c in self.columns if c.qualifier}
+
+    def lookup(self, name: str, qualifier: str | None, span: Span | None) -> str | None:
+        """Physical column for `[qualifier.]name`; None when absent; error when ambiguous."""
+        key = name.lower()
+        hits = [
+            c for c in self.columns
+            if c.name.lower() == key
+            and (qualifier is None or (c.qualifier or "").lower() == qualifier.lower())
+        ]
+        if len({c.physical for c in hits}) > 1:
+            quals = sorted({c.qualifier or "?" for c in hits})
+            raise MdfqlError(
+                f"column '{name}' is ambiguous", span,
+                "qualify it: " + " or ".join(f"{q}.{name}" for q in quals),
+            )
+        if hits:
+            return hits[0].physical
+        if qualifier is None and key in self.aliases:
+            return self.aliases[key]
+        return None
+
+    def missing(self, name: str, qualifier: str | None, span: Span | None) -> MdfqlError:
+        """The error for an unknown column, with the closest visible name as a hint."""
+        names = [c.name for c in self.columns] + list(self.aliases)
+        shown = f"{qualifier}.{name}" if qualifier else name
+        return MdfqlError(f"unknown column '{shown}'", span, did_you_mean(name, names))

@@ -1,0 +1,62 @@
+"""User-facing errors: every mistake in a pipeline is reported as `file:line:col: message`, the
+source line with a caret under the culprit and, where one is close, a "did you mean" hint."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based line/column position and length in a source text."""
+
+    line: int
+    col: int
+    length: int = 1
+
+
+class MdfqlError(Exception):
+    """An error in the user's SQL or its inputs; rendered without a traceback."""
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+        self.source: str | None = None
+        self.filename: str = "<sql>"
+
+    def attach_source(self, source: str, filename: str) -> MdfqlError:
+        """Remember the text the span points into (set once, by the outermost caller)."""
+        if self.source is None:
+            self.source, self.filename = source, filename
+        return self
+
+    def render(self) -> str:
+        """The full report: location, message, source line, caret and hint."""
+        if self.span is None:
+            head = f"{self.filename}: error: {self.message}"
+            return head + (f"\n  hint: {self.hint}" if self.hint else "")
+        s = self.span
+        lines = [f"{self.filename}:{s.line}:{s.col}: error: {self.message}"]
+        if self.source is not None:
+            src_lines = self.source.splitlines()
+            if 1 <= s.line <= len(src_lines):
+                text = src_lines[s.line - 1].expandtabs(1)
+                lines.append(f"  {text}")
+                lines.append("  " + " " * (s.col - 1) + "^" * max(1, s.length))
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean' hint for the candidate closest to `name`, if any is close."""
+    lowered = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean '{lowered[close[0]]}'?" if close else None

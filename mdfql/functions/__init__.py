@@ -1,0 +1,21 @@
+"""The function catalog: every SQL function mdfql knows, with its signature, docs and how it runs."""
+
+from mdfql.functions.registry import (
+    FunctionSpec,
+    Param,
+    Registry,
+    Resources,
+    default_registry,
+    udf,
+    udf_class,
+)
+
+__all__ = [
+    "FunctionSpec",
+    "Param",
+    "Registry",
+    "Resources",
+    "default_registry",
+    "udf",
+    "udf_class",
+]

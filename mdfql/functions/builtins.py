@@ -1,0 +1,219 @@
+"""Daft built-in expressions exposed as SQL functions (scalar, aggregate and window).
+
+Each entry is declared once in a table: SQL name, parameters, builder, return type, doc. Parameter
+strings read `name:type`, `name:type=default` (a literal option) or `name:type!` (a required literal).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from functools import reduce
+from typing import Any
+
+import daft
+import daft.functions as F
+from daft import Expression
+
+from mdfql.functions.registry import REQUIRED, FunctionSpec, Param, _DEFAULT
+
+
+def parse_param(text: str) -> Param:
+    """`'n:integer=5'` -> Param('n', 'integer', 5, const=True)."""
+    head, _, default = text.partition("=")
+    name, _, dtype = head.partition(":")
+    const = dtype.endswith("!")
+    dtype = dtype.rstrip("!") or "any"
+    if default:
+        return Param(name, dtype, ast.literal_eval(default), const=True)
+    return Param(name, dtype, REQUIRED, const=const)
+
+
+def define(
+    name: str,
+    params: str,
+    build: Callable[..., Expression],
+    returns: str,
+    doc: str,
+    *,
+    variadic: bool = False,
+    aggregate: bool = False,
+    window_only: bool = False,
+) -> None:
+    """Add one Daft-backed function to the default registry."""
+    _DEFAULT.add(
+        FunctionSpec(
+            name=name,
+            params=tuple(parse_param(p) for p in params.split()) if params else (),
+            build=build,
+            doc=doc,
+            returns=returns,
+            runs_as="daft",
+            variadic=variadic,
+            aggregate=aggregate,
+            window_only=window_only,
+        )
+    )
+
+
+def _concat(args: list[Expression]) -> Expression:
+    return reduce(F.concat, [a.cast(daft.DataType.string()) for a in args])
+
+
+# --- strings -------------------------------------------------------------------------------
+define("lower", "text:string", lambda text: text.lower(), "string", "Lowercase.")
+define("upper", "text:string", lambda text: text.upper(), "string", "Uppercase.")
+define("length", "text:string", lambda text: text.length(), "uint64", "Length in characters.")
+define("length_bytes", "text:string", lambda text: text.length_bytes(), "uint64",
+       "Length in UTF-8 bytes.")
+define("trim", "text:string", lambda text: text.strip(), "string",
+       "Strip leading and trailing whitespace.")
+define("ltrim", "text:string", lambda text: text.lstrip(), "string",
+       "Strip leading whitespace.")
+define("rtrim", "text:string", lambda text: text.rstrip(), "string",
+       "Strip trailing whitespace.")
+define("replace", "text:string search:string replacement:string",
+       lambda text, search, replacement: F.replace(text, search, replacement), "string",
+       "Replace every occurrence of `search`.")
+define("contains", "text:string needle:string", lambda text, needle: F.contains(text, needle),
+       "bool", "True when `needle` occurs in `text`.")
+define("starts_with", "text:string prefix:string", lambda text, prefix: text.startswith(prefix),
+       "bool", "True when `text` starts with `prefix`.")
+define("ends_with", "text:string suffix:string", lambda text, suffix: text.endswith(suffix),
+       "bool", "True when `text` ends with `suffix`.")
+define("substring", "text:string start:integer length:integer=None",
+       lambda text, start, length: F.substr(text, start - 1, length), "string",
+       "Substring from 1-based `start`, `length` characters (to the end when omitted).")
+define("left", "text:string n:integer", lambda text, n: F.left(text, n), "string",
+       "The first `n` characters.")
+define("right", "text:string n:integer", lambda text, n: F.right(text, n), "string",
+       "The last `n` characters.")
+define("reverse", "text:string", lambda text: F.reverse(text), "string", "Reverse a string.")
+define("split", "text:string sep:string", lambda text, sep: F.split(text, sep), "list[string]",
+       "Split on a separator.")
+define("concat", "first:any", lambda *args: _concat(list(args)), "string",
+       "Concatenate values as strings.", variadic=True)
+define("regexp_matches", "text:string pattern:string",
+       lambda text, pattern: F.regexp(text, pattern), "bool",
+       "True when the regular expression matches anywhere in `text`.")
+define("regexp_extract", "text:string pattern:string index:integer=0",
+       lambda text, pattern, index: F.regexp_extract(text, pattern, index), "string",
+       "The `index`-th capture group of the first match.")
+define("regexp_extract_all", "text:string pattern:string index:integer=0",
+       lambda text, pattern, index: F.regexp_extract_all(text, pattern, index), "list[string]",
+       "The `index`-th capture group of every match.")
+define("regexp_replace", "text:string pattern:string replacement:string",
+       lambda text, pattern, replacement: F.regexp_replace(text, pattern, replacement), "string",
+       "Replace every match of the regular expression.")
+define("regexp_split", "text:string pattern:string",
+       lambda text, pattern: F.regexp_split(text, pattern), "list[string]",
+       "Split on a regular expression.")
+define("count_matches", "text:string patterns:any whole_words:bool=False case_sensitive:bool=True",
+       lambda text, patterns, whole_words, case_sensitive: F.count_matches(
+           text, patterns, whole_words=whole_words, case_sensitive=case_sensitive),
+       "uint64", "Count occurrences of any of `patterns` (a string or list of strings).")
+define("normalize",
+       "text:string remove_punct:bool=False lowercase:bool=False nfd_unicode:bool=False "
+       "white_space:bool=False",
+       lambda text, **opts: F.normalize(text, **opts), "string",
+       "Daft's text normalisation (punctuation, case, NFD, whitespace).")
+
+# --- hashing and signatures ---------------------------------------------------------------
+define("hash", "value:any seed:integer=0 algorithm:string='xxhash3_64'",
+       lambda value, seed, algorithm: F.hash(value, seed=seed, hash_function=algorithm), "uint64",
+       "64-bit hash (xxhash, xxhash3_64, murmurhash3, sha1).")
+define("minhash",
+       "text:string num_hashes:integer=112 ngram_size:integer=5 seed:integer=1 "
+       "hash_function:string='murmurhash3'",
+       lambda text, **opts: F.minhash(text, **opts), "list[uint32]",
+       "Daft's built-in MinHash over space-separated word n-grams (normalise the text first).")
+
+# --- urls -----------------------------------------------------------------------------------
+define("parse_url", "url:string", lambda url: F.parse_url(url), "struct",
+       "Parse a URL into a struct (scheme, host, port, path, query, fragment, ...).")
+define("url_host", "url:string", lambda url: F.get(F.parse_url(url), "host"), "string",
+       "The host of a URL.")
+
+# --- nulls, numbers -------------------------------------------------------------------------
+define("coalesce", "first:any", lambda *args: F.coalesce(*args), "any",
+       "The first non-null argument.", variadic=True)
+define("ifnull", "value:any fallback:any", lambda value, fallback: F.coalesce(value, fallback),
+       "any", "`fallback` when `value` is null.")
+define("abs", "x:numeric", lambda x: x.abs(), "numeric", "Absolute value.")
+define("round", "x:numeric decimals:integer=0", lambda x, decimals: F.round(x, decimals),
+       "numeric", "Round to `decimals` places.")
+define("floor", "x:numeric", lambda x: x.floor(), "numeric", "Round down.")
+define("ceil", "x:numeric", lambda x: x.ceil(), "numeric", "Round up.")
+define("sqrt", "x:numeric", lambda x: x.sqrt(), "float64", "Square root.")
+define("ln", "x:numeric", lambda x: x.ln(), "float64", "Natural logarithm.")
+define("log10", "x:numeric", lambda x: x.log10(), "float64", "Base-10 logarithm.")
+define("greatest", "first:any", lambda *args: F.columns_max(*args), "any",
+       "The largest argument.", variadic=True)
+define("least", "first:any", lambda *args: F.columns_min(*args), "any",
+       "The smallest argument.", variadic=True)
+
+# --- lists and structs ----------------------------------------------------------------------
+define("list_length", "items:list", lambda items: F.list_count(items, "all"), "uint64",
+       "Number of elements of a list.")
+define("list_contains", "items:list value:any",
+       lambda items, value: F.list_contains(items, value), "bool",
+       "True when the list contains `value`.")
+define("list_join", "items:list sep:string", lambda items, sep: F.list_join(items, sep), "string",
+       "Join a list of strings.")
+define("list_sort", "items:list", lambda items: F.list_sort(items), "list", "Sort a list.")
+define("list_distinct", "items:list", lambda items: F.list_distinct(items), "list",
+       "Distinct elements of a list.")
+define("struct_extract", "value:struct field:string!", lambda value, field: F.get(value, field),
+       "any", "A field of a struct (same as `value.field`).")
+
+# --- dates ----------------------------------------------------------------------------------
+define("year", "ts:temporal", lambda ts: ts.year(), "int32", "Year of a date or timestamp.")
+define("month", "ts:temporal", lambda ts: ts.month(), "uint32", "Month (1-12).")
+define("day", "ts:temporal", lambda ts: ts.day(), "uint32", "Day of month.")
+define("date_trunc", "unit:string! ts:temporal", lambda unit, ts: F.date_trunc(f"1 {unit}", ts),
+       "timestamp", "Truncate to 'second', 'minute', 'hour', 'day' or 'week'.")
+
+# --- aggregates -----------------------------------------------------------------------------
+_AGGREGATES: dict[str, tuple[Callable[[Expression], Expression], str, str]] = {
+    "sum": (lambda x: x.sum(), "numeric", "Sum."),
+    "avg": (lambda x: x.mean(), "float64", "Mean."),
+    "mean": (lambda x: x.mean(), "float64", "Mean."),
+    "min": (lambda x: x.min(), "any", "Minimum."),
+    "max": (lambda x: x.max(), "any", "Maximum."),
+    "any_value": (lambda x: x.any_value(), "any", "Any one value of the group."),
+    "stddev": (lambda x: x.stddev(), "float64", "Standard deviation."),
+    "list": (lambda x: F.list_agg(x), "list", "All values of the group as a list."),
+    "approx_count_distinct": (lambda x: x.approx_count_distinct(), "uint64",
+                              "HyperLogLog distinct count."),
+    "bool_and": (lambda x: x.bool_and(), "bool", "True when every value is true."),
+    "bool_or": (lambda x: x.bool_or(), "bool", "True when any value is true."),
+}
+for _name, (_build, _returns, _doc) in _AGGREGATES.items():
+    define(_name, "x:any", _build, _returns, _doc, aggregate=True)
+define("count", "x:any", lambda x: x.count(), "uint64",
+       "Count non-null values; `count(*)` counts rows; `count(DISTINCT x)` distinct values.",
+       aggregate=True)
+define("count_distinct", "x:any", lambda x: x.count_distinct(), "uint64",
+       "Count distinct non-null values.", aggregate=True)
+define("string_agg", "x:string sep:string=''", lambda x, sep: F.string_agg(x, sep), "string",
+       "Concatenate the group's strings.", aggregate=True)
+
+# --- window-only functions ------------------------------------------------------------------
+define("row_number", "", lambda: F.row_number(), "uint64",
+       "1, 2, 3, ... within the window partition, in window order.", window_only=True)
+define("rank", "", lambda: F.rank(), "uint64", "Rank with gaps.", window_only=True)
+define("dense_rank", "", lambda: F.dense_rank(), "uint64", "Rank without gaps.",
+       window_only=True)
+
+
+def _shift(fn: Callable[..., Expression]) -> Callable[..., Expression]:
+    def build(x: Expression, offset: int, default: Any) -> Expression:
+        return fn(x, offset, None if default is None else daft.lit(default))
+
+    return build
+
+
+define("lag", "x:any offset:integer=1 default:any=None", _shift(F.lag), "any",
+       "The value `offset` rows before, in window order.", window_only=True)
+define("lead", "x:any offset:integer=1 default:any=None", _shift(F.lead), "any",
+       "The value `offset` rows after, in window order.", window_only=True)

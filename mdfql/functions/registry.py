@@ -1,0 +1,234 @@
+"""Function specs and the registry that the binder and planner consult.
+
+A `FunctionSpec` declares a SQL name, its parameters (positional or `name := value`), its return
+type, a docstring and how it runs (a Daft built-in expression, a Rust kernel over Arrow batches, a
+Python batch UDF or a stateful class UDF with resource hints). `build` turns bound arguments into a
+Daft expression: column parameters arrive as Daft expressions, `const` parameters as Python values.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import daft
+
+REQUIRED: Any = inspect.Parameter.empty
+
+RunsAs = Literal["daft", "rust", "python", "class"]
+
+# Type categories a parameter may demand; checked against the argument's Daft type at plan time.
+TYPE_CHECKS: dict[str, Callable[[daft.DataType], bool]] = {
+    "any": lambda t: True,
+    "string": lambda t: t.is_string() or t.is_null(),
+    "binary": lambda t: t.is_binary() or t.is_string() or t.is_null(),
+    "numeric": lambda t: t.is_numeric() or t.is_null(),
+    "integer": lambda t: t.is_integer() or t.is_null(),
+    "bool": lambda t: t.is_boolean() or t.is_null(),
+    "list": lambda t: t.is_list() or t.is_fixed_size_list() or t.is_null(),
+    "struct": lambda t: t.is_struct() or t.is_null(),
+    "temporal": lambda t: t.is_temporal() or t.is_null(),
+    "image": lambda t: t.is_image() or t.is_binary() or t.is_null(),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One function parameter. `const` ones must be literals (thresholds, options)."""
+
+    name: str
+    dtype: str = "any"
+    default: Any = REQUIRED
+    const: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Resource hints of a UDF; on Ray they become real resource requests."""
+
+    cpus: float | None = None
+    gpus: float | None = None
+    batch_size: int | None = None
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A SQL function: name, signature, docs, and the builder of its Daft expression."""
+
+    name: str
+    params: tuple[Param, ...]
+    build: Callable[..., daft.Expression]
+    doc: str
+    returns: str
+    runs_as: RunsAs = "daft"
+    variadic: bool = False
+    aggregate: bool = False
+    window_only: bool = False
+    resources: Resources = field(default_factory=Resources)
+
+    def signature(self) -> str:
+        """`name(a, b := 0.5, ...)` as shown in docs and errors."""
+        parts = []
+        for p in self.params:
+            parts.append(p.name if p.required else f"{p.name} := {p.default!r}")
+        if self.variadic:
+            parts.append("...")
+        return f"{self.name}({', '.join(parts)})"
+
+
+class Registry:
+    """Name -> FunctionSpec, case-insensitive, with an optional parent to fall back to."""
+
+    def __init__(self, parent: Registry | None = None):
+        self._specs: dict[str, FunctionSpec] = {}
+        self._parent = parent
+
+    def add(self, spec: FunctionSpec) -> FunctionSpec:
+        self._specs[spec.name.lower()] = spec
+        return spec
+
+    def get(self, name: str) -> FunctionSpec | None:
+        spec = self._specs.get(name.lower())
+        if spec is None and self._parent is not None:
+            return self._parent.get(name)
+        return spec
+
+    def names(self) -> list[str]:
+        own = set(self._specs)
+        return sorted(own | (set(self._parent.names()) if self._parent else set()))
+
+    def __iter__(self) -> Iterator[FunctionSpec]:
+        for name in self.names():
+            spec = self.get(name)
+            assert spec is not None
+            yield spec
+
+    def child(self) -> Registry:
+        return Registry(parent=self)
+
+
+_DEFAULT = Registry()
+
+
+def default_registry() -> Registry:
+    """The process-wide catalog: built-ins, kernels and everything registered with `udf`."""
+    if not _DEFAULT.names():
+        from mdfql.functions import builtins, kernels  # noqa: F401  (registration side effects)
+    return _DEFAULT
+
+
+def params_from_signature(fn: Callable[..., Any], const: tuple[str, ...]) -> tuple[Param, ...]:
+    """Parameters of a Python function, keeping defaults; names in `const` are literal options."""
+    out = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.name == "self":
+            continue
+        out.append(Param(p.name, default=p.default, const=p.name in const or p.default is not REQUIRED))
+    return tuple(out)
+
+
+def _call_udf(udf_obj: Callable[..., daft.Expression], params: tuple[Param, ...]):
+    def build(**kwargs: Any) -> daft.Expression:
+        return udf_obj(*[kwargs[p.name] for p in params])
+
+    return build
+
+
+def udf(
+    name: str | None = None,
+    *,
+    return_dtype: daft.DataType,
+    batch: bool = True,
+    batch_size: int | None = None,
+    cpus: float | None = None,
+    registry: Registry | None = None,
+    on_error: Literal["raise", "log", "ignore"] = "raise",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a Python function as a SQL function.
+
+    With `batch=True` (default) it receives `daft.Series` per batch and returns a Series, pyarrow
+    array or list; parameters with defaults are literal options (`name := value` in SQL).
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if batch:
+            daft_fn = daft.func.batch(
+                return_dtype=return_dtype, batch_size=batch_size, on_error=on_error
+            )(fn)
+        else:
+            daft_fn = daft.func(fn, return_dtype=return_dtype, on_error=on_error)
+        params = params_from_signature(fn, ())
+        (registry or _DEFAULT).add(
+            FunctionSpec(
+                name=name or fn.__name__,
+                params=params,
+                build=_call_udf(daft_fn, params),
+                doc=inspect.getdoc(fn) or "",
+                returns=str(return_dtype),
+                runs_as="python",
+                resources=Resources(cpus=cpus, batch_size=batch_size),
+            )
+        )
+        return fn
+
+    return wrap
+
+
+def udf_class(
+    name: str | None = None,
+    *,
+    method: str = "__call__",
+    return_dtype: daft.DataType,
+    cpus: float | None = None,
+    gpus: float | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+    registry: Registry | None = None,
+) -> Callable[[type], type]:
+    """Register a stateful class (a model) as a SQL function.
+
+    `__init__` runs once per worker (load weights there); `method` is called per batch with
+    `daft.Series` arguments. `gpus` becomes a real resource request on Ray; on the native runner
+    the class runs on CPU, so `__init__` should pick the device it finds.
+    """
+
+    def wrap(cls: type) -> type:
+        fn = getattr(cls, method)
+        batched = daft.method.batch(fn, return_dtype=return_dtype, batch_size=batch_size)
+        # A subclass carries the Daft method so the user's class stays usable as written.
+        daft_cls = daft.cls(
+            type(cls.__name__, (cls,), {method: batched}),
+            cpus=cpus,
+            gpus=gpus or 0,
+            max_concurrency=concurrency,
+        )
+        params = params_from_signature(fn, ())
+        state: dict[str, Any] = {}
+
+        def build(**kwargs: Any) -> daft.Expression:
+            # One instance per plan build keeps `__init__` lazy (it runs on the workers).
+            inst = state.setdefault("instance", daft_cls())
+            return getattr(inst, method)(*[kwargs[p.name] for p in params])
+
+        (registry or _DEFAULT).add(
+            FunctionSpec(
+                name=name or cls.__name__.lower(),
+                params=params,
+                build=build,
+                doc=inspect.getdoc(cls) or "",
+                returns=str(return_dtype),
+                runs_as="class",
+                resources=Resources(cpus=cpus, gpus=gpus, batch_size=batch_size,
+                                    concurrency=concurrency),
+            )
+        )
+        return cls
+
+    return wrap

@@ -1,0 +1,62 @@
+"""Options a pipeline sets with `SET key = value` (and the CLI with flags), with their docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mdfql.errors import MdfqlError, Span, did_you_mean
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).lower()
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+def _positive_int(value: Any) -> int:
+    n = int(value)
+    if n <= 0:
+        raise ValueError("must be a positive integer")
+    return n
+
+
+@dataclass(frozen=True)
+class Option:
+    """One settable option: key, parser/validator, default and doc."""
+
+    key: str
+    parse: Callable[[Any], Any]
+    default: Any
+    doc: str
+
+
+OPTIONS: dict[str, Option] = {o.key: o for o in [
+    Option("runner", _choice("native", "ray"), "native",
+           "Where the plan runs: the embedded native runner or a Ray cluster."),
+    Option("ray.address", str, None,
+           "Ray cluster address; unset starts a local Ray for the run and stops it after."),
+    Option("catalog.uri", str, None,
+           "Iceberg catalog URI (sqlite:///... for the embedded SQL catalog, http(s):// for REST)."),
+    Option("catalog.warehouse", str, None, "Iceberg warehouse location (default ./warehouse)."),
+    Option("catalog.name", str, None, "Iceberg catalog name."),
+    Option("catalog.kind", _choice("sql", "rest"), None, "Iceberg catalog kind."),
+    Option("seed", int, 0, "Seed for randomised functions (sampling, hashing seeds)."),
+    Option("limit", _positive_int, None, "Read at most this many rows from each source."),
+]}
+
+
+def parse_option(key: str, value: Any, span: Span | None = None) -> Any:
+    """Validate one option, raising a positioned error with a suggestion when it is wrong."""
+    opt = OPTIONS.get(key.lower())
+    if opt is None:
+        raise MdfqlError(f"unknown option '{key}'", span, did_you_mean(key, OPTIONS))
+    try:
+        return opt.parse(value)
+    except (TypeError, ValueError) as e:
+        raise MdfqlError(f"option '{key}' {e}", span) from None

@@ -1,0 +1,120 @@
+"""`Session`: the interactive entry point. It holds attached tables, views, macros, parameters,
+options and a function catalog, and compiles SQL into lazy Daft DataFrames."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import daft
+
+from mdfql.compiler.script import Program, ScriptCompiler
+from mdfql.errors import MdfqlError
+from mdfql.functions.registry import Registry, default_registry, udf
+from mdfql.lang.bind import Macro
+from mdfql.sinks.catalog import CatalogConfig, SinkError
+from mdfql.sinks.iceberg import read_table, table_exists
+from mdfql.sources import define_source, source_registry
+
+
+class Session:
+    """A workspace for SQL over Daft: `session.sql("SELECT ...")` returns a lazy DataFrame."""
+
+    def __init__(self, options: dict[str, Any] | None = None):
+        self.registry: Registry = default_registry().child()
+        self.sources: Registry = source_registry().child()
+        self.tables: dict[str, daft.DataFrame] = {}
+        self.views: dict[str, daft.DataFrame] = {}
+        self.macros: dict[str, Macro] = {}
+        self.params: dict[str, Any] = {}
+        self.options: dict[str, Any] = dict(options or {})
+        define_source(
+            "read_iceberg", "table:string snapshot_id:integer=None",
+            lambda table, snapshot_id: read_table(table, self.catalog(), snapshot_id),
+            "An Iceberg table ('namespace.table') of the session's catalog, optionally at a "
+            "snapshot.",
+            registry=self.sources,
+        )
+
+    # --- catalog and tables ---------------------------------------------------------------
+    def catalog(self) -> CatalogConfig:
+        """The Iceberg catalog in effect: SET catalog.* options > environment > defaults."""
+        options = {k: str(v) for k, v in self.options.items()
+                   if k.startswith("catalog.") and v is not None}
+        return CatalogConfig.resolve(options=options)
+
+    def apply_options(self, options: dict[str, Any]) -> None:
+        self.options.update(options)
+
+    def attach(self, name: str, df: daft.DataFrame) -> Session:
+        """Make a DataFrame queryable as table `name`."""
+        self.tables[name.lower()] = df
+        return self
+
+    def resolve_table(self, name: str) -> daft.DataFrame | None:
+        key = name.lower()
+        if key in self.views:
+            return self.views[key]
+        if key in self.tables:
+            return self.tables[key]
+        if "." in key:
+            try:
+                if table_exists(name, self.catalog()):
+                    return read_table(name, self.catalog())
+            except SinkError:
+                return None
+        return None
+
+    def table_names(self) -> list[str]:
+        return sorted(set(self.views) | set(self.tables))
+
+    def function(self, name: str | None = None, **kwargs: Any) -> Callable:
+        """Decorator: register a Python function as a SQL function of this session."""
+        return udf(name, registry=self.registry, **kwargs)
+
+    # --- compiling and running ------------------------------------------------------------
+    def compile(self, text: str, filename: str = "<sql>",
+                params: dict[str, str] | None = None) -> Program:
+        """Parse, bind and plan a script; errors carry the text for caret rendering."""
+        try:
+            program = ScriptCompiler(self, text, params or {}).compile()
+        except MdfqlError as e:
+            raise e.attach_source(text, filename) from None
+        except SinkError as e:
+            raise MdfqlError(e.message, hint=e.hint).attach_source(text, filename) from None
+        return program
+
+    def sql(self, text: str, **tables: daft.DataFrame) -> daft.DataFrame:
+        """Run a script's definitions and return its last query as a lazy DataFrame."""
+        for name, df in tables.items():
+            self.attach(name, df)
+        program = self.compile(text)
+        queries = [a for a in program.actions if a.kind == "query"]
+        if not queries:
+            raise MdfqlError("the SQL has no query to return").attach_source(text, "<sql>")
+        return queries[-1].df
+
+    def run_file(self, path: str | Path, params: dict[str, str] | None = None, **kw: Any):
+        """Compile and execute a pipeline file; returns the run's summary."""
+        from mdfql.execute import execute
+
+        text = Path(path).read_text(encoding="utf-8")
+        program = self.compile(text, str(path), params)
+        return execute(program, self, **kw)
+
+
+_SESSION: Session | None = None
+
+
+def default_session() -> Session:
+    """The module-level session behind `mdfql.sql`."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = Session()
+    return _SESSION
+
+
+def sql(text: str, **tables: daft.DataFrame) -> daft.DataFrame:
+    """`mdfql.sql("SELECT ... FROM read_warc('x.warc.gz')")` -> lazy daft.DataFrame."""
+    return default_session().sql(text, **tables)

@@ -1,0 +1,86 @@
+"""Table functions: the sources a pipeline reads (`FROM read_warc('crawl/*.warc.gz')`).
+
+They live in their own registry of `FunctionSpec`s whose builders return lazy Daft DataFrames;
+all their arguments are literals known at plan time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import daft
+
+from mdfql.functions.builtins import parse_param
+from mdfql.functions.registry import FunctionSpec, Registry
+
+_SOURCES = Registry()
+
+
+def source_registry() -> Registry:
+    """The process-wide table-function catalog."""
+    return _SOURCES
+
+
+def define_source(name: str, params: str, build, doc: str, registry: Registry | None = None
+                  ) -> None:
+    """Add a table function; every parameter is a literal."""
+    specs = []
+    for text in params.split():
+        p = parse_param(text)
+        specs.append(type(p)(p.name, p.dtype, p.default, const=True))
+    (registry or _SOURCES).add(
+        FunctionSpec(name, tuple(specs), build, doc, "table", runs_as="daft")
+    )
+
+
+def _read_warc(paths: str | list[str]) -> daft.DataFrame:
+    from mdfql.io.warc import read_warc
+
+    return read_warc(paths)
+
+
+def _commoncrawl(crawl: str, files: int, base_url: str | None) -> daft.DataFrame:
+    from mdfql.io.warc import commoncrawl
+
+    return commoncrawl(crawl, files=files, base_url=base_url)
+
+
+def _read_hf(repo: str, split: str) -> daft.DataFrame:
+    """A Hugging Face dataset: a local folder in the Hub layout, or `org/name` on the Hub."""
+    local = Path(repo).expanduser()
+    if local.is_dir():
+        for ext, reader in (("parquet", daft.read_parquet), ("jsonl", daft.read_json),
+                            ("json", daft.read_json)):
+            files = sorted(
+                str(p) for p in local.rglob(f"*.{ext}")
+                if split in p.relative_to(local).as_posix().split("/")[-1].split("-")[0]
+                or split in p.relative_to(local).parts[:-1]
+            )
+            if files:
+                return reader(files)
+        raise FileNotFoundError(f"no {split!r} split (parquet or jsonl files) under {local}")
+    return daft.read_parquet(f"hf://datasets/{repo}/**/{split}*/*.parquet")
+
+
+define_source(
+    "read_warc", "paths:any", _read_warc,
+    "WARC/ARC files (local glob, s3:// glob or https:// URL): one row per HTTP response with "
+    "record_id, url, warc_date, status, content_type, charset, html (decoded), warc_path.",
+)
+define_source(
+    "commoncrawl", "crawl:string files:integer=1 base_url:string=None", _commoncrawl,
+    "The first `files` WARC files of a Common Crawl snapshot (e.g. 'CC-MAIN-2024-51'), read like "
+    "read_warc; base_url (or MDFQL_COMMONCRAWL_BASE) points at a mirror.",
+)
+define_source(
+    "read_parquet", "paths:any", lambda paths: daft.read_parquet(paths),
+    "Parquet files (glob or list; local, s3://, https://).",
+)
+define_source(
+    "read_jsonl", "paths:any", lambda paths: daft.read_json(paths),
+    "JSON Lines files (glob or list).",
+)
+define_source(
+    "read_hf", "repo:string split:string='train'", _read_hf,
+    "A Hugging Face dataset split: 'org/name' on the Hub, or a local folder in the Hub layout.",
+)
