@@ -37,6 +37,11 @@ class SinkError(Exception):
         self.candidates = candidates
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in ("sql", "rest"):
+        raise SinkError(f"unknown catalog kind {kind!r}", hint="use 'sql' or 'rest'")
+
+
 @dataclass(frozen=True)
 class CatalogConfig:
     """An Iceberg catalog: `kind` "sql" (SQLAlchemy URI) or "rest" (http(s) URI).
@@ -52,8 +57,7 @@ class CatalogConfig:
     properties: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if self.kind not in ("sql", "rest"):
-            raise SinkError(f"unknown catalog kind {self.kind!r}", hint="use 'sql' or 'rest'")
+        _check_kind(self.kind)
         is_http = self.uri.startswith(("http://", "https://"))
         if self.kind == "rest" and not is_http:
             raise SinkError(f"a rest catalog needs an http(s):// uri, got {self.uri!r}")
@@ -91,6 +95,7 @@ class CatalogConfig:
             return env.get(env_key) if env_key else None
 
         kind_value = pick(kind, "kind") or "sql"
+        _check_kind(kind_value)
         warehouse_value = pick(warehouse, "warehouse", ENV_WAREHOUSE)
         if warehouse_value is None and kind_value == "sql":
             warehouse_value = "warehouse"
@@ -156,13 +161,21 @@ def open_catalog(config: CatalogConfig) -> Catalog:
         return catalog
 
 
-def parse_ident(ident: str) -> tuple[tuple[str, ...], str]:
-    """Split `ns.table` (or `ns.sub.table`) into (namespace, table), rejecting malformed names."""
+def parse_ident(ident: str) -> tuple[str, str]:
+    """Split `ns.table` into (namespace, table), rejecting malformed names.
+
+    One namespace level only: pyiceberg's SQL catalog has no nested namespaces.
+    """
     parts = ident.split(".")
-    if len(parts) < 2:
+    if len(parts) == 1:
         raise SinkError(
             f"table name {ident!r} has no namespace",
             hint=f"qualify it, e.g. 'default.{ident}'",
+        )
+    if len(parts) > 2:
+        raise SinkError(
+            f"table name {ident!r} has nested namespaces, which the catalog does not support",
+            hint="use exactly one namespace: 'ns.table'",
         )
     bad = [p for p in parts if not _NAME_PART.match(p)]
     if bad:
@@ -170,13 +183,12 @@ def parse_ident(ident: str) -> tuple[tuple[str, ...], str]:
             f"invalid table name {ident!r}: part {bad[0]!r} is not an identifier",
             hint="use letters, digits and '_' (not starting with a digit), separated by '.'",
         )
-    return tuple(parts[:-1]), parts[-1]
+    return parts[0], parts[1]
 
 
-def ensure_namespace(catalog: Catalog, namespace: tuple[str, ...]) -> None:
-    """Create `namespace` and its parents when missing (racing creators are fine)."""
-    for depth in range(1, len(namespace) + 1):
-        try:
-            catalog.create_namespace_if_not_exists(namespace[:depth])
-        except NamespaceAlreadyExistsError:
-            pass
+def ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    """Create `namespace` when missing (a racing creator is fine)."""
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except NamespaceAlreadyExistsError:
+        pass

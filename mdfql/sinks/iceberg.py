@@ -210,9 +210,7 @@ def _stage_data_files(df: DataFrame, table: Table, txn: Transaction) -> list[Dat
     return list(written["data_file"])
 
 
-def write_table(
-    df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig
-) -> WriteResult:
+def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> WriteResult:
     """Write `df` to Iceberg table `ident` ("ns.table") in one atomic commit.
 
     `create` fails if the table exists; `append` adds rows (new query columns are added to the
@@ -277,7 +275,7 @@ def write_table(
     )
 
 
-def _existing_tables(catalog: Catalog, namespace: tuple[str, ...]) -> list[str]:
+def _existing_tables(catalog: Catalog, namespace: str) -> list[str]:
     """Tables of `namespace`, or of every top-level namespace when it does not exist."""
     try:
         return [".".join(t) for t in catalog.list_tables(namespace)]
@@ -299,7 +297,7 @@ def load_table(ident: str, config: CatalogConfig) -> Table:
         elif candidates:
             hint = "existing tables: " + ", ".join(candidates)
         else:
-            hint = f"no tables in namespace {'.'.join(namespace)}"
+            hint = f"no tables in namespace {namespace}"
         raise SinkError(f"table {ident} does not exist", hint=hint, candidates=candidates) from None
 
 
