@@ -1,0 +1,312 @@
+"""Write Daft DataFrames to Iceberg tables and read them back, one atomic commit per write.
+
+Every write runs in two phases. Daft's native, parallel Iceberg writer first stages the data files
+against a *staged* view of the table (its metadata with this write's schema change applied), so
+nothing is visible yet. One pyiceberg transaction then commits, in a single catalog commit and a
+single snapshot: the table creation (if new), the schema change and the file changes (APPEND for
+`append`; OVERWRITE that drops every current file for `replace`). A failure before the commit
+(a raising UDF, a full disk) leaves the table exactly as it was, apart from unreferenced files.
+
+Daft's public `write_iceberg` is not used directly: it commits by itself against the table's
+current schema (no schema change in the same commit) and its overwrite mode lands two snapshots
+(DELETE then APPEND).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+import daft
+import pyarrow as pa
+import pyarrow.compute as pc
+from daft.dataframe import DataFrame
+from daft.io.iceberg._iceberg import _convert_iceberg_file_io_properties_to_io_config
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+    ResolveError,
+    TableAlreadyExistsError,
+    ValidationError,
+)
+from pyiceberg.io.pyarrow import (
+    UnsupportedPyArrowTypeException,
+    _ConvertToIcebergWithoutIDs,
+    visit_pyarrow,
+)
+from pyiceberg.manifest import DataFile
+from pyiceberg.schema import Schema, assign_fresh_schema_ids, promote
+from pyiceberg.table import StagedTable, Table, Transaction
+from pyiceberg.table.update import AddSchemaUpdate, AssertCurrentSchemaId, SetCurrentSchemaUpdate
+from pyiceberg.types import NestedField
+
+from mdfql.sinks.catalog import (
+    CatalogConfig,
+    SinkError,
+    ensure_namespace,
+    open_catalog,
+    parse_ident,
+)
+
+WriteMode = Literal["append", "replace", "create"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: target, rows committed, the new snapshot (None if none) and the mode."""
+
+    ident: str
+    rows_written: int
+    snapshot_id: int | None
+    mode: str
+
+
+def _storable_type(t: pa.DataType) -> pa.DataType:
+    """The Arrow type an Iceberg column can hold for values of type `t` without losing them.
+
+    Iceberg has no unsigned ints, nanosecond or non-UTC timestamps, nor fixed-size lists:
+    uint8/16 widen to int32, uint32 to int64, uint64 keeps its 64 bits as int64 (two's
+    complement, so hashes stay equal-comparable), timestamps become microseconds (UTC when zoned),
+    fixed-size lists become lists.
+    """
+    if pa.types.is_uint8(t) or pa.types.is_uint16(t):
+        return pa.int32()
+    if pa.types.is_uint32(t) or pa.types.is_uint64(t):
+        return pa.int64()
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz="UTC" if t.tz is not None else None)
+    if pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_storable_type(t.value_type)))
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_storable_type(f.type)) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(
+            t.key_field.with_type(_storable_type(t.key_type)),
+            t.item_field.with_type(_storable_type(t.item_type)),
+        )
+    return t
+
+
+def _to_storable(df: DataFrame) -> DataFrame:
+    """Cast the columns Iceberg can't hold as-is to their `_storable_type`.
+
+    The cast runs in pyarrow with `safe=False`, which wraps uint64 into int64 (where Daft's cast
+    would turn large values into nulls) and truncates sub-microsecond timestamps.
+    """
+    schema = df.schema().to_pyarrow_schema()
+    casts = []
+    for f in schema:
+        target = _storable_type(f.type)
+        if target.equals(f.type):
+            continue
+
+        def cast(s: daft.Series, target: pa.DataType = target) -> pa.Array:
+            return pc.cast(s.to_arrow(), target, safe=False)
+
+        udf = daft.func.batch(return_dtype=daft.DataType.from_arrow_type(target))(cast)
+        casts.append(udf(daft.col(f.name)).alias(f.name))
+    return df.with_columns({e.name(): e for e in casts}) if casts else df
+
+
+def _iceberg_schema(df: DataFrame) -> Schema:
+    """The Iceberg schema (fresh ids from 1, all columns optional) of a storable DataFrame."""
+    arrow_schema = df.schema().to_pyarrow_schema()
+    fields = []
+    for f in arrow_schema:
+        try:
+            converted = visit_pyarrow(pa.schema([f]), _ConvertToIcebergWithoutIDs())
+        except (UnsupportedPyArrowTypeException, TypeError, ValueError) as e:
+            raise SinkError(
+                f"column {f.name!r} has type {df.schema()[f.name].dtype}, which Iceberg cannot "
+                f"store ({e})",
+                hint=f"cast {f.name!r} to a string, number, list or struct in the query",
+            ) from e
+        fields.append(converted.fields[0])
+    return assign_fresh_schema_ids(Schema(*fields))
+
+
+def _same_columns(a: Schema, b: Schema) -> bool:
+    """Whether two schemas have the same names, types and order, whatever their field ids."""
+    return assign_fresh_schema_ids(a) == assign_fresh_schema_ids(b)
+
+
+def _check_append_compatible(current: Schema, target: Schema, ident: str) -> None:
+    """Raise a SinkError naming the first query column whose type the table can't take."""
+    for f in target.fields:
+        existing = current.find_field(f.name) if f.name in current.column_names else None
+        if existing is None:
+            continue
+        old = Schema(NestedField(1, f.name, existing.field_type))
+        new = Schema(NestedField(1, f.name, f.field_type))
+        if _same_columns(old, new):
+            continue
+        try:
+            # Either direction is fine: the writer casts narrower query values up, and the
+            # schema update widens a narrower table column (int -> long, float -> double).
+            promote(f.field_type, existing.field_type)
+        except ResolveError:
+            try:
+                promote(existing.field_type, f.field_type)
+            except ResolveError:
+                raise SinkError(
+                    f"cannot append to {ident}: column {f.name!r} is {existing.field_type} in "
+                    f"the table but {f.field_type} in the query",
+                    hint=f"CAST({f.name} AS ...) to the table's type, or CREATE OR REPLACE TABLE",
+                ) from None
+
+
+def _stage_schema(txn: Transaction, table: Table, target: Schema, mode: WriteMode, ident: str):
+    """Put this write's schema change into `txn` (nothing when the schema already fits)."""
+    current = table.schema()
+    if mode == "append":
+        _check_append_compatible(current, target, ident)
+        try:
+            with txn.update_schema() as update:
+                update.union_by_name(target)
+        except (ValidationError, ResolveError, ValueError) as e:
+            raise SinkError(f"cannot append to {ident}: {e}") from e
+        return
+    if _same_columns(current, target):
+        return
+    if not table.spec().is_unpartitioned() or not table.sort_order().is_unsorted:
+        raise SinkError(
+            f"cannot replace the schema of {ident}: it is partitioned or sorted on columns of the "
+            "old schema",
+            hint="drop the table first, or keep its column names and types",
+        )
+    # New ids past every id ever used, so old snapshots keep reading with their own schema.
+    next_id = iter(range(txn.table_metadata.last_column_id + 1, 2**31))
+    fresh = assign_fresh_schema_ids(target, lambda: next(next_id))
+    schema_id = max(s.schema_id for s in txn.table_metadata.schemas) + 1
+    new_schema = Schema(*fresh.fields, schema_id=schema_id)
+    txn._apply(
+        (AddSchemaUpdate(schema=new_schema), SetCurrentSchemaUpdate(schema_id=-1)),
+        (AssertCurrentSchemaId(current_schema_id=current.schema_id),),
+    )
+
+
+def _stage_data_files(df: DataFrame, table: Table, txn: Transaction) -> list[DataFile]:
+    """Run `df` through Daft's Iceberg file writer against the table as `txn` will leave it.
+
+    Only data files are written (in parallel, with this schema's field ids); nothing commits.
+    This is what `DataFrame.write_iceberg` does before its own commit.
+    """
+    staged = StagedTable(
+        identifier=table.name(),
+        metadata=txn.table_metadata,
+        metadata_location=table.metadata_location,
+        io=table.io,
+        catalog=table.catalog,
+    )
+    io_config = _convert_iceberg_file_io_properties_to_io_config(
+        staged.io.properties, staged.location()
+    )
+    if io_config is None:
+        io_config = daft.context.get_context().daft_planning_config.default_io_config
+    written = DataFrame(df._builder.write_iceberg(staged, io_config)).to_pydict()
+    return list(written["data_file"])
+
+
+def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> WriteResult:
+    """Write `df` to Iceberg table `ident` ("ns.table") in one atomic commit.
+
+    `create` fails if the table exists; `append` adds rows (new query columns are added to the
+    table, narrower types widened; anything else is a SinkError naming the column); `replace`
+    swaps contents and schema at once. The table and its namespace are made on first write.
+    """
+    if mode not in ("append", "replace", "create"):
+        raise SinkError(f"unknown write mode {mode!r}", hint="use append, replace or create")
+    namespace, _ = parse_ident(ident)
+    catalog = open_catalog(config)
+    df = _to_storable(df)
+    target = _iceberg_schema(df)
+    try:
+        table: Table | None = catalog.load_table(ident)
+    except NoSuchTableError:
+        table = None
+    if table is not None and mode == "create":
+        raise SinkError(
+            f"table {ident} already exists",
+            hint="use CREATE OR REPLACE TABLE to replace it, or INSERT INTO to add rows",
+        )
+
+    if table is None:
+        ensure_namespace(catalog, namespace)
+        txn = catalog.create_table_transaction(ident, schema=target)
+        table = txn._table
+        old_files = []
+    else:
+        txn = table.transaction()
+        _stage_schema(txn, table, target, mode, ident)
+        old_files = (
+            [task.file for task in table.scan().plan_files()]
+            if mode == "replace" and table.current_snapshot() is not None
+            else []
+        )
+
+    new_files = _stage_data_files(df, table, txn)
+    if new_files or old_files:
+        producer = (
+            txn.update_snapshot().overwrite()
+            if mode == "replace"
+            else txn.update_snapshot().fast_append()
+        )
+        with producer as files:
+            for data_file in old_files:
+                files.delete_data_file(data_file)
+            for data_file in new_files:
+                files.append_data_file(data_file)
+    try:
+        committed = txn.commit_transaction()
+    except (CommitFailedException, TableAlreadyExistsError) as e:
+        raise SinkError(
+            f"table {ident} was changed by another writer during this write: {e}",
+            hint="run the statement again",
+        ) from e
+    snapshot = committed.current_snapshot() if (new_files or old_files) else None
+    return WriteResult(
+        ident=ident,
+        rows_written=sum(f.record_count for f in new_files),
+        snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
+        mode=mode,
+    )
+
+
+def _existing_tables(catalog: Catalog, namespace: str) -> list[str]:
+    """Tables of `namespace`, or of every top-level namespace when it does not exist."""
+    try:
+        return [".".join(t) for t in catalog.list_tables(namespace)]
+    except NoSuchNamespaceError:
+        return [".".join(t) for ns in catalog.list_namespaces() for t in catalog.list_tables(ns)]
+
+
+def load_table(ident: str, config: CatalogConfig) -> Table:
+    """The pyiceberg table `ident`; a SinkError listing existing tables when it is missing."""
+    namespace, _ = parse_ident(ident)
+    catalog = open_catalog(config)
+    try:
+        return catalog.load_table(ident)
+    except (NoSuchTableError, NoSuchNamespaceError):
+        candidates = tuple(sorted(_existing_tables(catalog, namespace)))
+        close = difflib.get_close_matches(ident, candidates, n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean '{close[0]}'?"
+        elif candidates:
+            hint = "existing tables: " + ", ".join(candidates)
+        else:
+            hint = f"no tables in namespace {namespace}"
+        raise SinkError(f"table {ident} does not exist", hint=hint, candidates=candidates) from None
+
+
+def table_exists(ident: str, config: CatalogConfig) -> bool:
+    """Whether Iceberg table `ident` exists in the catalog."""
+    parse_ident(ident)
+    return open_catalog(config).table_exists(ident)
+
+
+def read_table(ident: str, config: CatalogConfig, snapshot_id: int | None = None) -> DataFrame:
+    """A lazy Daft DataFrame over table `ident` (its current snapshot, or `snapshot_id`)."""
+    return daft.read_iceberg(load_table(ident, config), snapshot_id=snapshot_id)
