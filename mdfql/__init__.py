@@ -1,1 +1,15 @@
-"""mdfql: curate web-scale training data with SQL compiled to lazy Daft plans."""
+"""mdfql: curate web-scale training data with SQL compiled to lazy Daft plans.
+
+    import mdfql
+    df = mdfql.sql("SELECT url, extract_text(html) AS text FROM read_warc('crawl/*.warc.gz')")
+"""
+
+import os
+
+os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
+
+from mdfql.errors import MdfqlError  # noqa: E402
+from mdfql.functions.registry import udf, udf_class  # noqa: E402
+from mdfql.session import Session, sql  # noqa: E402
+
+__all__ = ["MdfqlError", "Session", "sql", "udf", "udf_class"]

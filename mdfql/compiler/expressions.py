@@ -193,7 +193,9 @@ class ExprCompiler:
         result = None
         for branch in ifs:
             cond = branch.this if subject is None else exp.EQ(this=subject, expression=branch.this)
-            c, then = self.compile(cond), self.compile(branch.args["true"])
+            # SQL treats an unknown (NULL) condition as false and moves on to the next WHEN.
+            c = self.compile(cond).fill_null(False)
+            then = self.compile(branch.args["true"])
             result = F.when(c, then) if result is None else result.when(c, then)
         default = node.args.get("default")
         if result is None:

@@ -130,7 +130,9 @@ class QueryCompiler:
             return Relation.of(self.table_function(node.this), alias or node.this.name)
         if isinstance(node, exp.Table):
             name = ".".join(p.name for p in node.parts)
-            df = self.ctx.ctes.get(name.lower()) or self.ctx.resolve_table(name)
+            df = self.ctx.ctes.get(name.lower())
+            if df is None:
+                df = self.ctx.resolve_table(name)
             if df is None:
                 known = list(self.ctx.ctes) + self.ctx.table_names()
                 raise self.error(
@@ -406,7 +408,8 @@ class QueryCompiler:
             df = rel.df.groupby(*key_exprs).agg(*agg_exprs)
         else:
             df = rel.df.agg(*agg_exprs)
-        return Relation(df, columns), replacements
+        grouped_away = {c.name.lower() for c in rel.columns}
+        return Relation(df, columns, grouped_away=grouped_away), replacements
 
     def windows(self, rel: Relation, windows: list[exp.Window], replacements: dict[str, str]
                 ) -> tuple[Relation, dict[str, str]]:

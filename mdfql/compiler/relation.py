@@ -25,6 +25,7 @@ class Relation:
     df: daft.DataFrame
     columns: list[ColumnRef]
     aliases: dict[str, str] = field(default_factory=dict)  # output alias -> physical column
+    grouped_away: set[str] = field(default_factory=set)  # input columns hidden by GROUP BY
 
     @classmethod
     def of(cls, df: daft.DataFrame, qualifier: str | None) -> Relation:
@@ -57,4 +58,9 @@ class Relation:
         """The error for an unknown column, with the closest visible name as a hint."""
         names = [c.name for c in self.columns] + list(self.aliases)
         shown = f"{qualifier}.{name}" if qualifier else name
+        if name.lower() in self.grouped_away:
+            return MdfqlError(
+                f"column '{shown}' must appear in GROUP BY or be used in an aggregate", span,
+                f"GROUP BY {shown}, or e.g. any_value({shown})",
+            )
         return MdfqlError(f"unknown column '{shown}'", span, did_you_mean(name, names))

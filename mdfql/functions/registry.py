@@ -119,8 +119,8 @@ _DEFAULT = Registry()
 
 def default_registry() -> Registry:
     """The process-wide catalog: built-ins, kernels and everything registered with `udf`."""
-    if not _DEFAULT.names():
-        from mdfql.functions import builtins, kernels  # noqa: F401  (registration side effects)
+    from mdfql.functions import builtins, kernels  # noqa: F401  (they register on import)
+
     return _DEFAULT
 
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from daft.dataframe import DataFrame
 
 from mdfql.sinks.catalog import SinkError
-from mdfql.sinks.iceberg import WriteResult
+from mdfql.sinks.iceberg import WriteResult, operator_metrics
 
 FileFormat = Literal["parquet", "jsonl"]
 FileMode = Literal["overwrite", "append"]
@@ -52,5 +52,6 @@ def write_files(
         written = df.write_json(path, write_mode=mode)
     paths = [p for p in written.to_pydict()["path"] if p is not None]
     return WriteResult(
-        ident=path, rows_written=_count_rows(paths, fmt), snapshot_id=None, mode=mode
+        ident=path, rows_written=_count_rows(paths, fmt), snapshot_id=None, mode=mode,
+        metrics=operator_metrics(written),
     )

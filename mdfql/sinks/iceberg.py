@@ -54,6 +54,15 @@ from mdfql.sinks.catalog import (
 WriteMode = Literal["append", "replace", "create"]
 
 
+def operator_metrics(run: DataFrame) -> tuple[dict, ...]:
+    """Per-operator stats of a finished Daft run, as plain dicts (empty when Daft kept none)."""
+    try:
+        table = run.metrics
+    except (AttributeError, ValueError):
+        return ()
+    return tuple(table.to_pylist()) if table is not None else ()
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What a write did: target, rows committed, the new snapshot (None if none) and the mode."""
@@ -62,6 +71,8 @@ class WriteResult:
     rows_written: int
     snapshot_id: int | None
     mode: str
+    # Daft's per-operator statistics of the run that produced the rows (name, type, stats).
+    metrics: tuple[dict, ...] = ()
 
 
 def _storable_type(t: pa.DataType) -> pa.DataType:
@@ -188,7 +199,9 @@ def _stage_schema(txn: Transaction, table: Table, target: Schema, mode: WriteMod
     )
 
 
-def _stage_data_files(df: DataFrame, table: Table, txn: Transaction) -> list[DataFile]:
+def _stage_data_files(
+    df: DataFrame, table: Table, txn: Transaction
+) -> tuple[list[DataFile], tuple[dict, ...]]:
     """Run `df` through Daft's Iceberg file writer against the table as `txn` will leave it.
 
     Only data files are written (in parallel, with this schema's field ids); nothing commits.
@@ -206,8 +219,9 @@ def _stage_data_files(df: DataFrame, table: Table, txn: Transaction) -> list[Dat
     )
     if io_config is None:
         io_config = daft.context.get_context().daft_planning_config.default_io_config
-    written = DataFrame(df._builder.write_iceberg(staged, io_config)).to_pydict()
-    return list(written["data_file"])
+    run = DataFrame(df._builder.write_iceberg(staged, io_config))
+    written = run.to_pydict()
+    return list(written["data_file"]), operator_metrics(run)
 
 
 def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> WriteResult:
@@ -247,7 +261,7 @@ def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfi
             else []
         )
 
-    new_files = _stage_data_files(df, table, txn)
+    new_files, metrics = _stage_data_files(df, table, txn)
     if new_files or old_files:
         producer = (
             txn.update_snapshot().overwrite()
@@ -272,6 +286,7 @@ def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfi
         rows_written=sum(f.record_count for f in new_files),
         snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
         mode=mode,
+        metrics=metrics,
     )
 
 

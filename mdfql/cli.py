@@ -1,0 +1,165 @@
+"""The `mdfql` command: run, check and explain pipelines, list functions, write the sample."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from mdfql.errors import MdfqlError  # noqa: E402
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise MdfqlError(f"--param takes name=value, got {pair!r}")
+        params[key.lstrip("$")] = value
+    return params
+
+
+def _compile(args: argparse.Namespace):
+    from mdfql.session import Session
+
+    options = {}
+    if getattr(args, "limit", None):
+        options["limit"] = args.limit
+    session = Session(options=options)
+    path = Path(args.file)
+    if not path.is_file():
+        raise MdfqlError(f"no such pipeline file: {path}")
+    text = path.read_text(encoding="utf-8")
+    return session, session.compile(text, str(path), _params(args.param))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    _, program = _compile(args)
+    kinds = ", ".join(f"{a.kind}{' ' + a.target if a.target else ''}" for a in program.actions)
+    out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    _, program = _compile(args)
+    for action in program.actions:
+        out.rule(f"{action.kind} {action.target or ''} (line {action.span.line})")
+        action.df.explain(show_all=True)
+    return 0
+
+
+def _summary_table(summary) -> Table:
+    table = Table(title="run summary", show_header=False)
+    table.add_row("rows read", f"{summary.rows_read:,}")
+    for step in summary.steps:
+        table.add_row(f"  {step.name}", f"{step.rows_in:,} -> {step.rows_out:,}")
+    for w in summary.writes:
+        snap = f" (snapshot {w.snapshot_id})" if w.snapshot_id else ""
+        table.add_row(f"written {w.mode} {w.ident}", f"{w.rows_written:,}{snap}")
+    for (stage, reason), n in sorted(summary.failures.items()):
+        table.add_row(f"[yellow]failed rows: {stage}: {reason}[/yellow]", f"{n:,}")
+    table.add_row("rows written", f"{summary.rows_written:,}")
+    table.add_row("wall time", f"{summary.wall_s:.2f} s")
+    table.add_row("docs/s", f"{summary.docs_per_s:,.0f}")
+    return table
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mdfql.execute import execute
+
+    session, program = _compile(args)
+    n = len(program.actions)
+    with console.status("starting") as status:
+        def progress(i: int, action) -> None:
+            status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
+                          f"(line {action.span.line})")
+
+        summary = execute(program, session, runner=args.runner, ray_address=args.ray_address,
+                          on_action=progress)
+    for text in summary.explains:
+        out.print(text)
+    for df in summary.results:
+        df.show(args.show)
+    console.print(_summary_table(summary))
+    return 0
+
+
+def cmd_functions(args: argparse.Namespace) -> int:
+    from mdfql.functions.registry import default_registry
+    from mdfql.sources import source_registry
+
+    table = Table(title="mdfql functions")
+    for column in ("function", "returns", "runs as", "doc"):
+        table.add_column(column)
+    for spec in list(source_registry()) + list(default_registry()):
+        if args.filter and args.filter.lower() not in spec.name.lower():
+            continue
+        kind = "aggregate" if spec.aggregate else "window" if spec.window_only else spec.runs_as
+        table.add_row(spec.signature(), spec.returns, kind, spec.doc)
+    out.print(table)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from mdfql.sample import write_sample
+
+    stats = write_sample(args.out, n_records=args.records, seed=args.seed)
+    out.print(f"wrote {args.out}: {stats}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mdfql", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def pipeline_command(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("file", help="pipeline .sql file")
+        p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a parameter declared with SET $name = default")
+        return p
+
+    run = pipeline_command("run", "run a pipeline")
+    run.add_argument("--runner", choices=["native", "ray"], default=None)
+    run.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
+    run.add_argument("--limit", type=int, default=None, help="read at most N rows per source")
+    run.add_argument("--show", type=int, default=10, help="rows shown of each query result")
+    run.set_defaults(func=cmd_run)
+    pipeline_command("check", "parse and bind only").set_defaults(func=cmd_check)
+    pipeline_command("explain", "print the Daft plans").set_defaults(func=cmd_explain)
+    fn = sub.add_parser("functions", help="the function catalog with docs")
+    fn.add_argument("filter", nargs="?", default=None)
+    fn.set_defaults(func=cmd_functions)
+    sample = sub.add_parser("sample", help="write the bundled sample WARC")
+    sample.add_argument("--out", default="sample/sample.warc.gz")
+    sample.add_argument("--records", type=int, default=2000)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=cmd_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; user mistakes print as positioned errors and exit 1, never a traceback."""
+    os.environ.setdefault("DAFT_PROGRESS_BAR", "0" if not sys.stderr.isatty() else "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MdfqlError as e:
+        console.print(e.render(), markup=False, highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Choosing where a plan runs (the native runner or Ray) and checking that it can run there."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+
+import daft
+
+from mdfql.errors import MdfqlError
+from mdfql.functions.registry import Registry
+
+
+def check_resources(used: Iterable[str], registry: Registry, available: dict[str, float]) -> None:
+    """Fail up front when a function asks for more CPUs/GPUs than the cluster has.
+
+    On Ray an unsatisfiable request waits forever instead of failing.
+    """
+    for name in sorted(used):
+        spec = registry.get(name)
+        if spec is None:
+            continue
+        res = spec.resources
+        for kind, wanted in (("GPU", res.gpus), ("CPU", res.cpus)):
+            have = available.get(kind, 0.0)
+            if wanted and wanted > have:
+                raise MdfqlError(
+                    f"{spec.name}() asks for {wanted:g} {kind}(s) per worker but the Ray "
+                    f"cluster has {have:g}",
+                    hint="run on a cluster with enough resources, or use --runner native",
+                )
+
+
+@contextlib.contextmanager
+def use_runner(kind: str, address: str | None, used: Iterable[str], registry: Registry
+               ) -> Iterator[None]:
+    """Select Daft's runner for the duration of a run; a local Ray is started and stopped."""
+    if kind == "native":
+        if daft.get_or_infer_runner_type() != "native":
+            raise MdfqlError("this process already runs on Ray; start a new one for --runner "
+                             "native")
+        yield
+        return
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+        started = address is None
+    try:
+        check_resources(used, registry, ray.cluster_resources())
+        daft.set_runner_ray(address=address, noop_if_initialized=True)
+        yield
+    finally:
+        if started:
+            ray.shutdown()
