@@ -94,8 +94,16 @@ def _to_storable(df: DataFrame) -> DataFrame:
     """Cast the columns Iceberg can't hold as-is to their `_storable_type`.
 
     The cast runs in pyarrow with `safe=False`, which wraps uint64 into int64 (where Daft's cast
-    would turn large values into nulls) and truncates sub-microsecond timestamps.
+    would turn large values into nulls) and truncates sub-microsecond timestamps. Embedding
+    columns (an Arrow extension type) become plain lists first.
     """
+    embeddings = {
+        f.name: daft.col(f.name).cast(daft.DataType.list(f.dtype.dtype))
+        for f in df.schema()
+        if f.dtype.is_embedding()
+    }
+    if embeddings:
+        df = df.with_columns(embeddings)
     schema = df.schema().to_pyarrow_schema()
     casts = []
     for f in schema:
