@@ -5,11 +5,13 @@ import os
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 
+import base64  # noqa: E402
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import daft  # noqa: E402
+import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
@@ -212,6 +214,31 @@ def test_unsigned_and_nanosecond_columns_are_stored(cfg: CatalogConfig) -> None:
     assert back["local"][0] == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
+def test_embeddings_stored_as_lists_and_unstorable_types_named(cfg: CatalogConfig) -> None:
+    vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
+    emb = daft.from_pydict({"e": vectors}).with_column(
+        "e", col("e").cast(daft.DataType.embedding(daft.DataType.float32(), 3))
+    )
+    write_table(emb, "web.emb", "create", cfg)
+    assert read_table("web.emb", cfg).to_pydict() == {"e": vectors.tolist()}
+    with pytest.raises(SinkError, match="column 'o' has type Python"):
+        write_table(daft.from_pydict({"o": [object()]}), "web.obj", "create", cfg)
+    assert not table_exists("web.obj", cfg)
+
+
+def test_empty_writes_and_replace_of_a_missing_table(cfg: CatalogConfig) -> None:
+    nothing = daft.from_pydict({"x": [1, 2]}).where(col("x") > 5)
+    created = write_table(nothing, "web.e", "create", cfg)
+    assert (created.rows_written, created.snapshot_id) == (0, None)
+    assert load_table("web.e", cfg).snapshots() == []
+    assert write_table(nothing, "web.e", "append", cfg).snapshot_id is None
+    write_table(daft.from_pydict({"x": [1, 2]}), "web.e", "append", cfg)
+    emptied = write_table(nothing, "web.e", "replace", cfg)
+    assert emptied.snapshot_id is not None and read_table("web.e", cfg).count_rows() == 0
+    fresh = write_table(daft.from_pydict({"y": ["a"]}), "web.fresh", "replace", cfg)
+    assert fresh.rows_written == 1 and read_table("web.fresh", cfg).to_pydict() == {"y": ["a"]}
+
+
 def test_missing_table_lists_candidates(cfg: CatalogConfig) -> None:
     write_table(daft.from_arrow(_docs()), "web.docs", "create", cfg)
     write_table(daft.from_arrow(_docs()), "web.pages", "create", cfg)
@@ -260,6 +287,10 @@ def test_copy_jsonl_is_one_object_per_line(tmp_path: Path) -> None:
     rows = sorted((json.loads(line) for line in lines), key=lambda r: r["url"])
     assert rows[0]["text"] == "Hello world.\nSecond line"
     assert rows[1]["meta"] == {"lang": "de", "len": 12} and rows[2]["tags"] is None
+    raw = daft.from_pydict({"id": [1], "payload": [b"\x00\xffHTTP/1.1"]})
+    write_files(raw, str(tmp_path / "raw"), "jsonl")
+    (line,) = next((tmp_path / "raw").glob("*.json")).read_text().splitlines()
+    assert base64.b64decode(json.loads(line)["payload"]) == b"\x00\xffHTTP/1.1"
     with pytest.raises(SinkError, match="unknown COPY format"):
         write_files(daft.from_arrow(src), str(out), "csv")  # type: ignore[arg-type]
 

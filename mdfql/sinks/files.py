@@ -1,15 +1,18 @@
 """`COPY (query) TO 'dir' (FORMAT parquet|jsonl)`: a query's rows as files in a folder.
 
 Daft's writers do the work in parallel. Its JSON writer already writes JSON Lines (one object per
-line, newlines inside strings escaped), so `jsonl` uses it as is, under `.json` file names.
+line, newlines inside strings escaped), so `jsonl` uses it, under `.json` file names; binary
+columns, which it cannot write, go out as base64 text.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from daft import DataType, col
 from daft.dataframe import DataFrame
 
 from mdfql.sinks.catalog import SinkError
@@ -17,6 +20,34 @@ from mdfql.sinks.iceberg import WriteResult, operator_metrics
 
 FileFormat = Literal["parquet", "jsonl"]
 FileMode = Literal["overwrite", "append"]
+
+
+def _is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+
+
+def _json_unwritable(t: pa.DataType) -> bool:
+    """Whether Daft's JSON writer rejects type `t` (binary, duration, extension), nested or not."""
+    if _is_binary(t) or pa.types.is_duration(t) or isinstance(t, pa.BaseExtensionType):
+        return True
+    return any(_json_unwritable(t.field(i).type) for i in range(t.num_fields))
+
+
+def _json_ready(df: DataFrame) -> DataFrame:
+    """`df` with top-level binary columns as base64 text, which JSON can carry.
+
+    Other types Daft cannot write as JSON raise a SinkError naming the column.
+    """
+    encoded = {}
+    for f in df.schema().to_pyarrow_schema():
+        if _is_binary(f.type):
+            encoded[f.name] = col(f.name).encode("base64").cast(DataType.string())
+        elif _json_unwritable(f.type):
+            raise SinkError(
+                f"column {f.name!r} of type {df.schema()[f.name].dtype} cannot be written as JSON",
+                hint=f"cast {f.name!r} to text in the query, or COPY to FORMAT parquet",
+            )
+    return df.with_columns(encoded) if encoded else df
 
 
 def _count_rows(paths: list[str], fmt: FileFormat) -> int:
@@ -49,7 +80,7 @@ def write_files(
     if fmt == "parquet":
         written = df.write_parquet(path, write_mode=mode)
     else:
-        written = df.write_json(path, write_mode=mode)
+        written = _json_ready(df).write_json(path, write_mode=mode)
     paths = [p for p in written.to_pydict()["path"] if p is not None]
     return WriteResult(
         ident=path, rows_written=_count_rows(paths, fmt), snapshot_id=None, mode=mode,
