@@ -137,6 +137,22 @@ def match_args(
     return bound, extras
 
 
+# Nodes with their own planner rules; any other typed function node (sqlglot builds some from
+# special syntax, e.g. SUBSTRING(x FROM 2), TRIM(BOTH ...)) becomes a generic call.
+_KEEP_TYPED = (exp.Anonymous, exp.Cast, exp.TryCast, exp.Case, exp.If, exp.Array, exp.Struct,
+               exp.Binary, exp.Connector, exp.Unary, exp.Predicate)
+
+
+def _as_generic_call(node: exp.Expression) -> exp.Expression:
+    if not isinstance(node, exp.Func) or isinstance(node, _KEEP_TYPED):
+        return node
+    args = [node.args[k] for k in node.arg_types if node.args.get(k) is not None]
+    flat = [a for arg in args for a in (arg if isinstance(arg, list) else [arg])]
+    call = exp.Anonymous(this=node.sql_name().lower(), expressions=flat)
+    call.meta.update(node.meta)
+    return call
+
+
 class Binder:
     """Rewrites one statement: parameters -> literals, macros -> bodies; checks calls."""
 
@@ -148,6 +164,7 @@ class Binder:
 
     def bind(self, node: exp.Expression) -> exp.Expression:
         node = node.copy()
+        node = node.transform(_as_generic_call, copy=False)
         node = self._params(node)
         node = self._macros(node, depth=0)
         self._check_calls(node)
