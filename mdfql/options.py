@@ -42,7 +42,7 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("ray.address", str, None,
            "Ray cluster address; unset starts a local Ray for the run and stops it after."),
     Option("catalog.uri", str, None,
-           "Iceberg catalog URI (sqlite:///... for the embedded SQL catalog, http(s):// for REST)."),
+           "Iceberg catalog URI: sqlite:///... (embedded SQL catalog) or http(s):// (REST)."),
     Option("catalog.warehouse", str, None, "Iceberg warehouse location (default ./warehouse)."),
     Option("catalog.name", str, None, "Iceberg catalog name."),
     Option("catalog.kind", _choice("sql", "rest"), None, "Iceberg catalog kind."),

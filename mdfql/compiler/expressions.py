@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import daft
 import daft.functions as F
 from daft import DataType, Expression, col, lit
 from sqlglot import exp

@@ -295,7 +295,8 @@ class QueryCompiler:
         ])
         group = node.args.get("group")
         if group is not None or aggs:
-            keys = [self._group_key(g, items, aliases) for g in (group.expressions if group else [])]
+            groups = group.expressions if group is not None else []
+            keys = [self._group_key(g, items, aliases) for g in groups]
             rel, replacements = self.aggregate(rel, keys, aggs)
         if having is not None:
             rel.df = rel.df.where(self.exprs(rel, replacements=replacements,

@@ -15,7 +15,7 @@ import daft
 from sqlglot import exp
 
 from mdfql.errors import MdfqlError, Span, did_you_mean
-from mdfql.lang.bind import Binder, BindEnv, Macro, literal_value
+from mdfql.lang.bind import BindEnv, Binder, Macro, literal_value
 from mdfql.lang.parse import LoadStatement, Statement, node_span, parse_script
 from mdfql.options import parse_option
 

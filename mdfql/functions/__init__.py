@@ -1,4 +1,4 @@
-"""The function catalog: every SQL function mdfql knows, with its signature, docs and how it runs."""
+"""The function catalog: every SQL function mdfql knows, its signature, docs and how it runs."""
 
 from mdfql.functions.registry import (
     FunctionSpec,

@@ -1,7 +1,7 @@
 """Daft built-in expressions exposed as SQL functions (scalar, aggregate and window).
 
-Each entry is declared once in a table: SQL name, parameters, builder, return type, doc. Parameter
-strings read `name:type`, `name:type=default` (a literal option) or `name:type!` (a required literal).
+Each entry is declared once: SQL name, parameters, builder, return type, doc. Parameter strings
+read `name:type`, `name:type=default` (a literal option) or `name:type!` (a required literal).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import daft
 import daft.functions as F
 from daft import Expression
 
-from mdfql.functions.registry import REQUIRED, FunctionSpec, Param, _DEFAULT
+from mdfql.functions.registry import _DEFAULT, REQUIRED, FunctionSpec, Param
 
 
 def parse_param(text: str) -> Param:

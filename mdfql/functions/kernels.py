@@ -13,7 +13,7 @@ import pyarrow as pa
 from daft import DataType, Expression
 
 from mdfql.functions.builtins import parse_param
-from mdfql.functions.registry import FunctionSpec, Resources, _DEFAULT
+from mdfql.functions.registry import _DEFAULT, FunctionSpec, Resources
 
 BATCH_SIZE = 512
 

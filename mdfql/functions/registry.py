@@ -124,14 +124,13 @@ def default_registry() -> Registry:
     return _DEFAULT
 
 
-def params_from_signature(fn: Callable[..., Any], const: tuple[str, ...]) -> tuple[Param, ...]:
-    """Parameters of a Python function, keeping defaults; names in `const` are literal options."""
-    out = []
-    for p in inspect.signature(fn).parameters.values():
-        if p.name == "self":
-            continue
-        out.append(Param(p.name, default=p.default, const=p.name in const or p.default is not REQUIRED))
-    return tuple(out)
+def params_from_signature(fn: Callable[..., Any]) -> tuple[Param, ...]:
+    """Parameters of a Python function; those with defaults are literal options."""
+    return tuple(
+        Param(p.name, default=p.default, const=p.default is not REQUIRED)
+        for p in inspect.signature(fn).parameters.values()
+        if p.name != "self"
+    )
 
 
 def _call_udf(udf_obj: Callable[..., daft.Expression], params: tuple[Param, ...]):
@@ -164,7 +163,7 @@ def udf(
             )(fn)
         else:
             daft_fn = daft.func(fn, return_dtype=return_dtype, on_error=on_error)
-        params = params_from_signature(fn, ())
+        params = params_from_signature(fn)
         (registry or _DEFAULT).add(
             FunctionSpec(
                 name=name or fn.__name__,
@@ -209,7 +208,7 @@ def udf_class(
             gpus=gpus or 0,
             max_concurrency=concurrency,
         )
-        params = params_from_signature(fn, ())
+        params = params_from_signature(fn)
         state: dict[str, Any] = {}
 
         def build(**kwargs: Any) -> daft.Expression:
