@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except MdfqlError as e:
-        console.print(e.render(), markup=False, highlight=False)
+        sys.stderr.write(e.render() + "\n")
         return 1
     except KeyboardInterrupt:
         console.print("interrupted")

@@ -7,6 +7,7 @@ one uniform shape: `Anonymous(name, args)`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlglot
@@ -85,6 +86,9 @@ def _parse_error(e: ParseError, text: str, src: str, first: Token) -> MdfqlError
     err = e.errors[0] if e.errors else {}
     desc = str(err.get("description", e)).split(". Line")[0]
     hl = err.get("highlight") or ""
+    missing = re.match(r"Required keyword: '\w+' missing for <class '[\w.]*\.(\w+)'>", desc)
+    if missing:
+        desc = f"incomplete {missing.group(1).upper()}: something is missing here"
     if "<Token" in desc:  # sqlglot names tokens by repr: keep the message short
         desc = desc.split(" but got <Token")[0] + f" but got '{hl}'"
     # Map sqlglot's (line, col) back to an offset through its own tokens, then to a true span.
