@@ -96,6 +96,8 @@ class ScriptCompiler:
             handler = self._handler(stmt.node)
             if handler is None:
                 raise MdfqlError(f"unsupported statement: {stmt.node.key.upper()}", stmt.span)
+            if not isinstance(stmt.node, exp.Set):  # SET $p = ... declares; others use them
+                stmt.node = Binder(self.env).substitute_params(stmt.node)
             handler(stmt)
         unused = set(self.overrides) - set(self.env.params)
         for name in sorted(unused):

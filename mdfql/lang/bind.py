@@ -165,12 +165,13 @@ class Binder:
     def bind(self, node: exp.Expression) -> exp.Expression:
         node = node.copy()
         node = node.transform(_as_generic_call, copy=False)
-        node = self._params(node)
+        node = self.substitute_params(node)
         node = self._macros(node, depth=0)
         self._check_calls(node)
         return node
 
-    def _params(self, node: exp.Expression) -> exp.Expression:
+    def substitute_params(self, node: exp.Expression) -> exp.Expression:
+        """Replace every `$name` with the literal value of that parameter."""
         def sub(n: exp.Expression) -> exp.Expression:
             if isinstance(n, exp.Placeholder):
                 name = n.name

@@ -7,6 +7,7 @@ columns, which it cannot write, go out as base64 text.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -77,6 +78,8 @@ def write_files(
         raise SinkError(f"unknown COPY format {fmt!r}", hint="use FORMAT parquet or FORMAT jsonl")
     if mode not in ("overwrite", "append"):
         raise SinkError(f"unknown COPY mode {mode!r}", hint="use overwrite or append")
+    if "://" not in path:  # Daft turns relative folders into file:// URIs it cannot open
+        path = str(Path(path).expanduser().resolve())
     if fmt == "parquet":
         written = df.write_parquet(path, write_mode=mode)
     else:
