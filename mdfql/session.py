@@ -13,7 +13,7 @@ from mdfql.compiler.script import Program, ScriptCompiler
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry, default_registry, udf
 from mdfql.lang.bind import Macro
-from mdfql.sinks.catalog import CatalogConfig, SinkError
+from mdfql.sinks.catalog import CatalogConfig, SinkError, open_catalog
 from mdfql.sinks.iceberg import read_table, table_exists
 from mdfql.sources import define_source, source_registry
 
@@ -67,7 +67,21 @@ class Session:
         return None
 
     def table_names(self) -> list[str]:
-        return sorted(set(self.views) | set(self.tables))
+        """Views, attached tables and the catalog's Iceberg tables (for suggestions)."""
+        return sorted(set(self.views) | set(self.tables) | set(self._iceberg_tables()))
+
+    def _iceberg_tables(self) -> list[str]:
+        config = self.catalog()
+        if config.kind == "sql" and config.uri.startswith("sqlite:///") and not Path(
+            config.uri.removeprefix("sqlite:///")
+        ).exists():
+            return []  # no catalog yet: don't create one just to list nothing
+        try:
+            catalog = open_catalog(config)
+            return [".".join(t) for ns in catalog.list_namespaces()
+                    for t in catalog.list_tables(ns)]
+        except (SinkError, OSError):
+            return []
 
     def function(self, name: str | None = None, **kwargs: Any) -> Callable:
         """Decorator: register a Python function as a SQL function of this session."""
