@@ -85,5 +85,6 @@ def test_catalog_location_from_sql_option(tmp_path, docs, monkeypatch):
     run(f"SET catalog.warehouse = '{elsewhere}';\n"
         f"CREATE TABLE curated.x AS SELECT words FROM read_parquet('{docs}')")
     assert (elsewhere / "catalog.db").exists()
-    got = daft.read_iceberg(load_table("curated.x", CatalogConfig.resolve(warehouse=str(elsewhere))))
+    config = CatalogConfig.resolve(warehouse=str(elsewhere))
+    got = daft.read_iceberg(load_table("curated.x", config))
     assert got.count_rows() == 100
