@@ -97,15 +97,18 @@ def cmd_functions(args: argparse.Namespace) -> int:
     from mdfql.functions.registry import default_registry
     from mdfql.sources import source_registry
 
-    table = Table(title="mdfql functions")
-    for column in ("function", "returns", "runs as", "doc"):
-        table.add_column(column)
-    for spec in list(source_registry()) + list(default_registry()):
-        if args.filter and args.filter.lower() not in spec.name.lower():
-            continue
-        kind = "aggregate" if spec.aggregate else "window" if spec.window_only else spec.runs_as
-        table.add_row(spec.signature(), spec.returns, kind, spec.doc)
-    out.print(table)
+    sections = (("table functions (FROM ...)", source_registry()),
+                ("functions", default_registry()))
+    for title, registry in sections:
+        out.print(f"[bold]{title}[/bold]")
+        for spec in registry:
+            if args.filter and args.filter.lower() not in spec.name.lower():
+                continue
+            kind = "aggregate" if spec.aggregate else "window" if spec.window_only \
+                else spec.runs_as
+            out.print(f"  [cyan]{spec.signature()}[/cyan] -> {spec.returns}  \\[{kind}]",
+                      soft_wrap=True, markup=True, highlight=False)
+            out.print(f"      {spec.doc}", soft_wrap=True, markup=False, highlight=False)
     return 0
 
 
