@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import daft
 
@@ -16,6 +16,9 @@ from mdfql.lang.bind import Macro
 from mdfql.sinks.catalog import CatalogConfig, SinkError, open_catalog
 from mdfql.sinks.iceberg import read_table, table_exists
 from mdfql.sources import define_source, source_registry
+
+if TYPE_CHECKING:
+    from mdfql.execute import RunSummary
 
 
 class Session:
@@ -109,13 +112,17 @@ class Session:
             raise MdfqlError("the SQL has no query to return").attach_source(text, "<sql>")
         return queries[-1].df
 
-    def run_file(self, path: str | Path, params: dict[str, str] | None = None, **kw: Any):
-        """Compile and execute a pipeline file; returns the run's summary."""
+    def run(self, text: str, params: dict[str, str] | None = None, filename: str = "<sql>",
+            **kw: Any) -> RunSummary:
+        """Compile and execute a script (views and macros stay defined in the session)."""
         from mdfql.execute import execute
 
-        text = Path(path).read_text(encoding="utf-8")
-        program = self.compile(text, str(path), params)
-        return execute(program, self, **kw)
+        return execute(self.compile(text, filename, params), self, **kw)
+
+    def run_file(self, path: str | Path, params: dict[str, str] | None = None,
+                 **kw: Any) -> RunSummary:
+        """Compile and execute a pipeline file; returns the run's summary."""
+        return self.run(Path(path).read_text(encoding="utf-8"), params, str(path), **kw)
 
 
 _SESSION: Session | None = None
