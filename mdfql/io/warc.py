@@ -14,6 +14,7 @@ import gzip
 import os
 import re
 import urllib.request
+import uuid
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from datetime import datetime, timezone
@@ -34,9 +35,10 @@ COMMONCRAWL_BASE = "https://data.commoncrawl.org"
 
 _BLOCK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b\x08"
-# Where an uncompressed record may start: a WARC version line or an ARC v1 header line
-# ("URL IP-address Archive-date(14+ digits) ...").
-_PLAIN_RECORD_START = re.compile(rb"(?m)^(?:WARC/1\.[01]\r?$|[A-Za-z][\w+.-]*:\S* \S+ \d{12,} )")
+# Where an uncompressed record may start: a WARC version line (anywhere: a record cut short is
+# directly followed by the next one) or, at a line start, an ARC v1 header line
+# ("URL IP-address Archive-date(12+ digits) ...").
+_PLAIN_RECORD_START = re.compile(rb"WARC/1\.[01]\r?\n|(?m:^)[A-Za-z][\w+.-]*:\S* \S+ \d{12,} ")
 _CRAWL_NAME = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 
 _RECORD_DTYPE = DataType.struct(
@@ -77,8 +79,12 @@ def read_warc(paths: str | list[str], *, max_bytes: int = 10_000_000) -> daft.Da
     html (body decoded to text, at most `max_bytes` input bytes), warc_path.
     Records that cannot be read or parsed are skipped and counted in `mdfql.metrics`.
     """
-    records = _list_files(paths).select(_read_records(col("path"))).where(
-        col("payload").not_null()  # a file without responses still yields one all-null row
+    records = (
+        _list_files(paths)
+        .select(_read_records(col("path")))
+        .where(
+            col("payload").not_null()  # a file without responses still yields one all-null row
+        )
     )
     parsed = records.select(
         "record_id",
@@ -98,7 +104,9 @@ def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None) -> daft
     https://data.commoncrawl.org, e.g. with "s3://commoncrawl".
     """
     if not _CRAWL_NAME.fullmatch(crawl):
-        raise ValueError(f"crawl must look like CC-MAIN-YYYY-WW (e.g. CC-MAIN-2024-10), got {crawl!r}")
+        raise ValueError(
+            f"crawl must look like CC-MAIN-YYYY-WW (e.g. CC-MAIN-2024-10), got {crawl!r}"
+        )
     if files < 1:
         raise ValueError(f"files must be at least 1, got {files}")
     base = (base_url or os.environ.get("MDFQL_COMMONCRAWL_BASE") or COMMONCRAWL_BASE).rstrip("/")
@@ -139,7 +147,7 @@ def _parse_http(payload: Series, url: Series, max_bytes: int) -> pa.Array:
     parsed = _native.parse_http_responses(payload.to_arrow(), max_bytes=max_bytes)
     errors = parsed.field("error")
     if errors.null_count < len(errors):
-        for row_url, error in zip(url.to_pylist(), errors.to_pylist()):
+        for row_url, error in zip(url.to_pylist(), errors.to_pylist(), strict=True):
             if error is not None:
                 # Errors read "<kind>: <detail>"; counts are keyed by the kind only.
                 record_failure(STAGE_PARSE, row_url, error.partition(":")[0])
@@ -203,9 +211,16 @@ def _read_span(
                 )
                 if row is not None and cut_short and not http_complete:
                     problem = "truncated record"
+                offset = pos + it.member_info[0]
                 if problem:
-                    record_failure(STAGE_READ, f"{path}@{pos + it.member_info[0]}", problem)
+                    record_failure(STAGE_READ, f"{path}@{offset}", problem)
                 elif row is not None:
+                    if record.rec_headers.total_len == 0:
+                        # An ARC record (warcio counts no header bytes for converted ARC
+                        # records, and > 0 for any WARC header): warcio gave it a random id;
+                        # derive a stable one from the file name and offset.
+                        name = display_path.rsplit("/", 1)[-1]
+                        row["record_id"] = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}#{offset}").urn
                     yield row
         except Exception as e:  # noqa: BLE001 - any error inside an archive is a data defect
             return pos + it.offset, _reason(e), seen
