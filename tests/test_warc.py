@@ -315,6 +315,25 @@ def test_commoncrawl_over_http(http_root, monkeypatch):
     assert len(commoncrawl(crawl, base_url=base).to_pydict()["url"]) == 2
 
 
+def test_http_urls_resync_and_mix_with_local_paths(http_root, tmp_path):
+    root, base = http_root
+    junk = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200
+    served = _two_good_around(root, junk, gzip_members=True)
+    local = _write_warc(
+        tmp_path / "local.warc",
+        [_response("http://a.test/3", b"<p>three</p>", [])],
+        gzip_members=False,
+    )
+    rows = _rows([f"{base}/{served.name}", str(local)])
+    assert sorted(r["url"] for r in rows) == [
+        "http://a.test/1",
+        "http://a.test/2",
+        "http://a.test/3",
+    ]
+    assert {r["warc_path"] for r in rows} == {f"{base}/{served.name}", str(local)}
+    assert metrics.failure_total() == 1
+
+
 @pytest.mark.parametrize("crawl", ["CC-MAIN-24-10", "cc-main-2024-10", "CC-MAIN-2024-10/x", ""])
 def test_commoncrawl_rejects_bad_crawl_names(crawl):
     with pytest.raises(ValueError, match="CC-MAIN-YYYY-WW"):

@@ -135,13 +135,14 @@ def _list_files(paths: str | list[str]) -> daft.DataFrame:
     return reduce(lambda a, b: a.concat(b), frames)
 
 
-@daft.func(return_dtype=_RECORD_DTYPE, unnest=True)
+# In-process UDFs: failures are counted in this process's `mdfql.metrics` registry.
+@daft.func(return_dtype=_RECORD_DTYPE, unnest=True, use_process=False)
 def _read_records(path: str) -> Iterator[dict]:
     """Daft generator UDF: one struct per HTTP response record of the archive at `path`."""
     yield from iter_response_records(path)
 
 
-@daft.func.batch(return_dtype=_HTTP_DTYPE, unnest=True)
+@daft.func.batch(return_dtype=_HTTP_DTYPE, unnest=True, use_process=False)
 def _parse_http(payload: Series, url: Series, max_bytes: int) -> pa.Array:
     """Daft batch UDF: parse raw HTTP responses in Rust, counting the rows that fail."""
     parsed = _native.parse_http_responses(payload.to_arrow(), max_bytes=max_bytes)
