@@ -192,7 +192,7 @@ def _read_span(
     seen = 0
     try:
         stream = _open_at(path, gzip_base, pos)
-    except Exception as e:  # noqa: BLE001 - an unreadable file is one counted failure
+    except Exception as e:  # an unreadable file is one counted failure
         return pos, _reason(e), 0
     with closing(stream):
         it = ArchiveIterator(_ReadOnly(stream), arc2warc=True)
@@ -223,7 +223,7 @@ def _read_span(
                         name = display_path.rsplit("/", 1)[-1]
                         row["record_id"] = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}#{offset}").urn
                     yield row
-        except Exception as e:  # noqa: BLE001 - any error inside an archive is a data defect
+        except Exception as e:  # any error inside an archive is a data defect
             return pos + it.offset, _reason(e), seen
     return None
 
@@ -331,7 +331,7 @@ def _next_record_start(path: str, gzip_base: int | None, pos: int) -> int | None
         with closing(_open(path, 0)) as head:
             per_record_gzip = gzip_base is None and head.read(2) == _GZIP_MAGIC[:2]
         stream = _open_at(path, gzip_base, pos)
-    except Exception:  # noqa: BLE001 - cannot reopen: nothing more to read
+    except Exception:  # cannot reopen: nothing more to read
         return None
 
     def find(buf: bytes) -> int:
@@ -345,7 +345,7 @@ def _next_record_start(path: str, gzip_base: int | None, pos: int) -> int | None
         while True:
             try:
                 block = stream.read(_BLOCK)
-            except Exception:  # noqa: BLE001 - unreadable from here on
+            except Exception:  # unreadable from here on
                 return None
             if not block:
                 return None

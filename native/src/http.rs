@@ -527,6 +527,20 @@ mod tests {
         assert_eq!(parse_http_response(&raw, 1000).unwrap().html.len(), 1000);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_input(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            te in 0..3usize,
+        ) {
+            let head = ["", "Transfer-Encoding: chunked\n", "Content-Encoding: gzip\n"][te];
+            let _ = parse_http_response(&body, 64);
+            let raw = response(&format!("HTTP/1.1 200 OK\n{head}"), &body);
+            let r = parse_http_response(&raw, 64).expect("valid head");
+            proptest::prop_assert!(r.html.chars().count() <= 64);
+        }
+    }
+
     #[test]
     fn charset_param_parsing() {
         assert_eq!(charset_param("text/html; charset=utf-8"), Some("utf-8"));
