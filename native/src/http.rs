@@ -63,7 +63,9 @@ fn parse_status_line(line: &[u8]) -> Result<i32, String> {
     let version = parts.next().unwrap_or("");
     let version_ok = !version.is_empty()
         && version.split('.').count() <= 2
-        && version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        && version
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let code = parts.next().unwrap_or("");
     if !version_ok || code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("bad status line: {:?}", truncate_for_msg(text)));
@@ -91,11 +93,13 @@ fn split_head(raw: &[u8]) -> Result<(Head, &[u8]), String> {
             return Err("header block too large or unterminated".into());
         }
         let Some(nl) = memchr::memchr(b'\n', &raw[pos..]) else {
-            return Err(if status.is_none() && raw[pos..].iter().all(u8::is_ascii_whitespace) {
-                "empty response".into()
-            } else {
-                "unterminated header block".into()
-            });
+            return Err(
+                if status.is_none() && raw[pos..].iter().all(u8::is_ascii_whitespace) {
+                    "empty response".into()
+                } else {
+                    "unterminated header block".into()
+                },
+            );
         };
         let mut line = &raw[pos..pos + nl];
         pos += nl + 1;
@@ -212,13 +216,15 @@ fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
         let enc = Encoding::for_label(label)?;
         // WHATWG prescan: a meta cannot really declare UTF-16 (the bytes were ASCII-compatible
         // to be read), and x-user-defined means windows-1252.
-        Some(if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
-            UTF_8
-        } else if enc == encoding_rs::X_USER_DEFINED {
-            WINDOWS_1252
-        } else {
-            enc
-        })
+        Some(
+            if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
+                UTF_8
+            } else if enc == encoding_rs::X_USER_DEFINED {
+                WINDOWS_1252
+            } else {
+                enc
+            },
+        )
     })
 }
 
@@ -263,7 +269,13 @@ pub fn parse_http_response(raw: &[u8], max_bytes: usize) -> Result<HttpResponse,
     let (encoding, bom_len) = resolve_encoding(body, content_type_header);
     let (html, _) = encoding.decode_without_bom_handling(&body[bom_len..]);
     let content_type = content_type_header
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|ct| !ct.is_empty());
     Ok(HttpResponse {
         status: head.status,
@@ -311,8 +323,14 @@ fn parse_http_responses(py: Python<'_>, payloads: PyArray, max_bytes: usize) -> 
         }
         let field = |name: &str, dt: DataType| Arc::new(Field::new(name, dt, true));
         StructArray::from(vec![
-            (field("status", DataType::Int32), Arc::new(status.finish()) as ArrayRef),
-            (field("content_type", DataType::Utf8), Arc::new(content_type.finish())),
+            (
+                field("status", DataType::Int32),
+                Arc::new(status.finish()) as ArrayRef,
+            ),
+            (
+                field("content_type", DataType::Utf8),
+                Arc::new(content_type.finish()),
+            ),
             (field("charset", DataType::Utf8), Arc::new(charset.finish())),
             (field("html", DataType::Utf8), Arc::new(html.finish())),
             (field("error", DataType::Utf8), Arc::new(error.finish())),
@@ -388,16 +406,25 @@ mod tests {
     #[test]
     fn chunked_bodies() {
         let body = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n";
-        let r = parse(&response("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", body));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+            body,
+        ));
         assert_eq!(r.html, "Wikipedia in\r\n\r\nchunks.");
         // Cut mid-chunk: keep what arrived.
         assert_eq!(dechunk(b"4\r\nWiki\r\n5\r\npe").unwrap(), b"Wikipe");
         // Sizes that do not describe the body: fall back to the raw body.
         let bad = b"zz\r\n<html>raw</html>";
-        let r = parse(&response("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", bad));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+            bad,
+        ));
         assert_eq!(r.html.as_bytes(), bad);
         let wrong = b"3\r\n<html>raw</html>";
-        let r = parse(&response("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", wrong));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+            wrong,
+        ));
         assert_eq!(r.html.as_bytes(), wrong);
     }
 
@@ -413,13 +440,20 @@ mod tests {
         let mut zl = ZlibEncoder::new(Vec::new(), Compression::default());
         zl.write_all(text.as_bytes()).unwrap();
         let zl = zl.finish().unwrap();
-        let r = parse(&response("HTTP/1.1 200 OK\nContent-Encoding: deflate\n", &zl));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nContent-Encoding: deflate\n",
+            &zl,
+        ));
         assert_eq!(r.html, text);
         // Raw deflate (no zlib wrapper) is also accepted.
-        let mut raw_deflate = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+        let mut raw_deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
         raw_deflate.write_all(text.as_bytes()).unwrap();
         let raw_deflate = raw_deflate.finish().unwrap();
-        let r = parse(&response("HTTP/1.1 200 OK\nContent-Encoding: deflate\n", &raw_deflate));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nContent-Encoding: deflate\n",
+            &raw_deflate,
+        ));
         assert_eq!(r.html, text);
 
         // Chunked and gzipped together: dechunk first, then inflate.
@@ -433,15 +467,27 @@ mod tests {
         assert_eq!(r.html, text);
 
         // Not gzip at all: keep the raw body.
-        let r = parse(&response("HTTP/1.1 200 OK\nContent-Encoding: gzip\n", b"plain text"));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nContent-Encoding: gzip\n",
+            b"plain text",
+        ));
         assert_eq!(r.html, "plain text");
         // Truncated gzip: keep the part that inflated.
-        let long: String = (0..5000).map(|i| format!("<li>{}</li>", i * 7919 % 10007)).collect();
+        let long: String = (0..5000)
+            .map(|i| format!("<li>{}</li>", i * 7919 % 10007))
+            .collect();
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(long.as_bytes()).unwrap();
         let gz = gz.finish().unwrap();
-        let r = parse(&response("HTTP/1.1 200 OK\nContent-Encoding: gzip\n", &gz[..gz.len() / 2]));
-        assert!(r.html.len() > 1000 && long.starts_with(&r.html), "{}", r.html);
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nContent-Encoding: gzip\n",
+            &gz[..gz.len() / 2],
+        ));
+        assert!(
+            r.html.len() > 1000 && long.starts_with(&r.html),
+            "{}",
+            r.html
+        );
     }
 
     #[test]
@@ -467,8 +513,14 @@ mod tests {
         ));
         assert_eq!(r.charset, "shift_jis");
         assert!(r.html.ends_with("日本"), "{}", r.html);
-        let r = parse(&response("HTTP/1.1 200 OK\n", b"<meta charset='koi8-r'>\xf0\xd2\xc9"));
-        assert_eq!((r.charset.as_str(), r.html.as_str()), ("koi8-r", "<meta charset='koi8-r'>При"));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\n",
+            b"<meta charset='koi8-r'>\xf0\xd2\xc9",
+        ));
+        assert_eq!(
+            (r.charset.as_str(), r.html.as_str()),
+            ("koi8-r", "<meta charset='koi8-r'>При")
+        );
         // A meta beyond the prescan window does not count.
         let mut late = vec![b' '; META_PRESCAN_BYTES];
         late.extend_from_slice(b"<meta charset=koi8-r>");
@@ -481,10 +533,14 @@ mod tests {
 
     #[test]
     fn detects_undeclared_windows_1252() {
-        let text = "Le café de la gare était fermé; nous sommes allés à l'hôtel près de la rivière. \
+        let text =
+            "Le café de la gare était fermé; nous sommes allés à l'hôtel près de la rivière. \
                     Über die Brücke gingen wir für ein schönes Frühstück.";
         let (bytes, _, _) = WINDOWS_1252.encode(text);
-        let r = parse(&response("HTTP/1.1 200 OK\nContent-Type: text/html\n", &bytes));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nContent-Type: text/html\n",
+            &bytes,
+        ));
         assert_eq!(r.charset, "windows-1252");
         assert_eq!(r.html, text);
     }
@@ -494,7 +550,10 @@ mod tests {
         let text = "<html><body><p>日本語のウェブページです。東京は日本の首都であり、\
                     多くの人々が住んでいます。今日はとても良い天気ですね。</p></body></html>";
         let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
-        let r = parse(&response("HTTP/1.1 200 OK\nContent-Type: text/html\n", &bytes));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nContent-Type: text/html\n",
+            &bytes,
+        ));
         assert_eq!(r.charset, "shift_jis");
         assert_eq!(r.html, text);
     }
@@ -505,7 +564,10 @@ mod tests {
         let text = "<html><body><p>Москва является столицей России. Сегодня в городе хорошая \
                     погода, и многие люди гуляют в парках и на улицах.</p></body></html>";
         let (bytes, _, _) = encoding_rs::KOI8_R.encode(text);
-        let r = parse(&response("HTTP/1.1 200 OK\nContent-Type: text/html\n", &bytes));
+        let r = parse(&response(
+            "HTTP/1.1 200 OK\nContent-Type: text/html\n",
+            &bytes,
+        ));
         assert_eq!(r.charset, "koi8-u");
         assert_eq!(r.html, text);
     }
@@ -544,7 +606,10 @@ mod tests {
     #[test]
     fn charset_param_parsing() {
         assert_eq!(charset_param("text/html; charset=utf-8"), Some("utf-8"));
-        assert_eq!(charset_param("text/html;Charset='latin1' ; q=1"), Some("latin1"));
+        assert_eq!(
+            charset_param("text/html;Charset='latin1' ; q=1"),
+            Some("latin1")
+        );
         assert_eq!(charset_param("text/html"), None);
     }
 }
