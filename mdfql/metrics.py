@@ -1,35 +1,39 @@
-"""Row-level failures (a broken WARC record, an undecodable body): counted and reported, never
-fatal. Process-wide and thread-safe; the run summary reads them at the end."""
+"""Process-level registry of row-level failures (bad records, unparseable responses, ...).
 
-from __future__ import annotations
+A pipeline over web data must not stop on one bad row; it counts it here instead, so a run can
+report how much it skipped and why. Counts are per process: with a distributed runner each worker
+keeps its own.
+"""
 
 import logging
 import threading
 from collections import Counter
 
-_LOCK = threading.Lock()
-_COUNTS: Counter[tuple[str, str]] = Counter()
-log = logging.getLogger("mdfql")
+_log = logging.getLogger("mdfql")
+_lock = threading.Lock()
+_counts: Counter[tuple[str, str]] = Counter()
 
 
 def record_failure(stage: str, source: str, reason: str) -> None:
-    """Count one failed row of `stage` (e.g. "read_warc") and log where it happened."""
-    with _LOCK:
-        _COUNTS[(stage, reason)] += 1
-    log.warning("%s: %s: %s", stage, source, reason)
+    """Count one failed row of `stage` (e.g. "read_warc") and log where (`source`) and why."""
+    with _lock:
+        _counts[(stage, reason)] += 1
+    _log.warning("%s: %s: %s", stage, source, reason)
 
 
 def failures() -> dict[tuple[str, str], int]:
-    """Failures so far, keyed by (stage, reason)."""
-    with _LOCK:
-        return dict(_COUNTS)
+    """Failure counts keyed by (stage, reason)."""
+    with _lock:
+        return dict(_counts)
 
 
 def failure_total() -> int:
-    with _LOCK:
-        return sum(_COUNTS.values())
+    """Total number of failures recorded since the last reset."""
+    with _lock:
+        return sum(_counts.values())
 
 
 def reset_failures() -> None:
-    with _LOCK:
-        _COUNTS.clear()
+    """Forget all recorded failures."""
+    with _lock:
+        _counts.clear()

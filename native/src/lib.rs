@@ -7,8 +7,10 @@
 use pyo3::prelude::*;
 
 pub mod arrow_io;
+mod http;
 
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    http::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+"""Sources that turn crawl archives into lazy Daft DataFrames."""
