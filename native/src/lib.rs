@@ -7,8 +7,10 @@
 use pyo3::prelude::*;
 
 pub mod arrow_io;
+mod html_text;
 
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    html_text::register(m)?;
     Ok(())
 }
