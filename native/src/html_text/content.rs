@@ -9,7 +9,7 @@ use std::collections::HashSet;
 const STRONG_NEG: &[&str] = &[
     "comment", "cookie", "consent", "gdpr", "share", "sharing", "social", "related", "newsletter",
     "breadcrumb", "disqus", "outbrain", "taboola", "sidebar", "navbar", "navigation", "subscribe",
-    "popup", "modal", "advert", "sponsor", "recommend", "footer", "widget", "promo", "banner",
+    "popup", "modal", "advert", "sponsor", "recommend", "footer", "promo", "banner",
     "signup", "login", "pagination", "masthead", "skiplink", "paywall", "teaser",
 ];
 /// Class/id tokens (whole tokens) that mark boilerplate unless a positive word is present.
@@ -24,14 +24,19 @@ const POS: &[&str] = &[
 ];
 
 struct Hint {
+    /// Comment sections: removed whatever their size.
+    comment: bool,
     strong_neg: bool,
     neg: bool,
     pos: bool,
 }
 
 fn classify(hint: &str) -> Hint {
-    let mut h = Hint { strong_neg: false, neg: false, pos: false };
+    let mut h = Hint { comment: false, strong_neg: false, neg: false, pos: false };
     for word in hint.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        if word.contains("comment") || word.contains("disqus") {
+            h.comment = true;
+        }
         if STRONG_NEG.iter().any(|n| word.contains(n)) {
             h.strong_neg = true;
         }
@@ -49,24 +54,23 @@ fn is_heading(t: u32) -> bool {
     (tag::H1..=tag::H6).contains(&t)
 }
 
-/// Per-node statistics gathered bottom-up over live nodes.
-#[derive(Clone, Copy, Default)]
-struct Stat {
-    text: u32,
-    link: u32,
-    commas: u32,
-    score: f32,
-    weight: f32,
-}
-
 pub struct Options {
-    /// Drop subtrees by class/id hints; a second pass runs without it when the first finds little.
-    pub use_hints: bool,
+    /// Drop subtrees by class/id hints and `<noscript>`; a second pass runs without them when the
+    /// first finds little.
+    pub strict: bool,
 }
 
-fn dead_by_tag(t: u32) -> bool {
+/// A hint-marked (non-comment) subtree holding more than this share of the page text is kept:
+/// such names on page-wide wrappers ("content-sidebar-wrap", "theme-taboola") are not boilerplate.
+const MAX_PRUNED_SHARE: f32 = 0.4;
+/// The container search descends into a child holding at least this share of paragraph text.
+const DESCEND_SHARE: f32 = 0.9;
+/// Paragraph-like blocks shorter than this (in characters) do not count as content evidence.
+const MIN_PARAGRAPH: u32 = 25;
+
+fn dead_by_tag(t: u32, strict: bool) -> bool {
     use tag::*;
-    matches!(t, NAV | ASIDE | FOOTER | BUTTON | SELECT | INPUT | MENU | DIALOG | OPTION | LABEL | VIDEO | AUDIO)
+    (strict && t == NOSCRIPT) || matches!(t, NAV | ASIDE | FOOTER | BUTTON | SELECT | INPUT | MENU | DIALOG | OPTION | LABEL | VIDEO | AUDIO)
 }
 
 fn dead_by_role(role: &str) -> bool {
@@ -77,13 +81,45 @@ fn dead_by_role(role: &str) -> bool {
     )
 }
 
+/// Text length per node (subtree), counting only nodes not in `dead`.
+fn text_lengths(doc: &Doc, dead: &[bool]) -> Vec<u32> {
+    let n = doc.nodes.len();
+    let mut len = vec![0u32; n];
+    for i in (1..n).rev() {
+        if dead[i] {
+            continue;
+        }
+        for it in &doc.nodes[i].children {
+            if let Item::Text(a, b) = *it {
+                len[i] += doc.text[a as usize..b as usize].trim().len() as u32;
+            }
+        }
+        len[doc.nodes[i].parent as usize] += len[i];
+    }
+    len
+}
+
 /// Mark boilerplate nodes dead (children of a dead node are dead too).
-fn mark_dead(doc: &Doc, opts: &Options) -> (Vec<bool>, Vec<f32>) {
+fn mark_dead(doc: &Doc, opts: &Options) -> Vec<bool> {
     let n = doc.nodes.len();
     let mut dead = vec![false; n];
-    let mut weight = vec![0f32; n];
+    let hints: Vec<Hint> = doc.nodes.iter().map(|nd| classify(&nd.hint)).collect();
     // Parents precede children in the arena, so one forward pass propagates state downward.
     let mut in_article = vec![false; n];
+    // First the structural removals (tags, roles, visibility) ...
+    for i in 1..n {
+        let node = &doc.nodes[i];
+        let p = node.parent as usize;
+        in_article[i] = in_article[p] || matches!(node.tag, tag::ARTICLE | tag::MAIN) || node.article_body;
+        dead[i] = dead[p]
+            || node.hidden
+            || dead_by_tag(node.tag, opts.strict)
+            || dead_by_role(&node.role)
+            || (node.tag == tag::HEADER && !in_article[p]);
+    }
+    // ... then class/id hints, sparing big page-wide wrappers.
+    let len = text_lengths(doc, &dead);
+    let cap = (len[0] as f32 * MAX_PRUNED_SHARE) as u32;
     for i in 1..n {
         let node = &doc.nodes[i];
         let p = node.parent as usize;
@@ -92,98 +128,54 @@ fn mark_dead(doc: &Doc, opts: &Options) -> (Vec<bool>, Vec<f32>) {
             continue;
         }
         let t = node.tag;
-        in_article[i] = in_article[p] || matches!(t, tag::ARTICLE | tag::MAIN) || node.article_body;
-        let h = classify(&node.hint);
+        let h = &hints[i];
         let structural = matches!(t, tag::HTML | tag::BODY | tag::ARTICLE | tag::MAIN) || node.article_body;
-        let mut d = node.hidden || dead_by_tag(t) || dead_by_role(&node.role);
-        if t == tag::HEADER && !in_article[p] {
-            d = true;
+        if opts.strict
+            && !structural
+            && (h.comment || ((h.strong_neg || (h.neg && !h.pos)) && len[i] <= cap))
+        {
+            dead[i] = true;
         }
-        if opts.use_hints && !structural && (h.strong_neg || (h.neg && !h.pos)) {
-            d = true;
-        }
-        dead[i] = d;
-        let mut w = 0.0;
-        if h.pos {
-            w += 25.0;
-        }
-        if h.strong_neg || h.neg {
-            w -= 25.0;
-        }
-        if node.article_body || node.role == "main" || node.role == "article" {
-            w += 50.0;
-        }
-        w += match t {
-            tag::ARTICLE => 30.0,
-            tag::MAIN => 20.0,
-            tag::DIV => 5.0,
-            tag::PRE | tag::TD | tag::BLOCKQUOTE => 3.0,
-            tag::ADDRESS | tag::OL | tag::UL | tag::DL | tag::DD | tag::DT | tag::LI | tag::FORM => -3.0,
-            tag::TH => -5.0,
-            _ if is_heading(t) => -5.0,
-            _ => 0.0,
-        };
-        weight[i] = w;
     }
-    (dead, weight)
+    dead
 }
 
-fn count_commas(s: &str) -> u32 {
-    s.chars().filter(|c| matches!(c, ',' | '，' | '、' | '،' | '。' | '；')).count() as u32
-}
-
-/// Gather text statistics bottom-up and score paragraphs into their ancestors.
-fn gather(doc: &Doc, dead: &[bool], weight: &[f32]) -> Vec<Stat> {
+/// Paragraph text per subtree: the text (minus link text) of paragraph-like blocks that are long
+/// enough and not link-dense, summed bottom-up over live nodes.
+fn good_text(doc: &Doc, dead: &[bool]) -> Vec<u32> {
     let n = doc.nodes.len();
-    let mut st = vec![Stat::default(); n];
-    for i in 0..n {
-        st[i].weight = weight[i];
-    }
+    let mut text = vec![0u32; n];
+    let mut link = vec![0u32; n];
+    let mut good = vec![0u32; n];
     for i in (1..n).rev() {
         if dead[i] {
             continue;
         }
         let node = &doc.nodes[i];
+        let mut direct = 0;
         for it in &node.children {
             if let Item::Text(a, b) = *it {
-                let s = &doc.text[a as usize..b as usize];
-                st[i].text += s.trim().chars().count() as u32;
-                st[i].commas += count_commas(s);
+                direct += doc.text[a as usize..b as usize].trim().chars().count() as u32;
             }
         }
+        text[i] += direct;
         if node.tag == tag::A {
-            st[i].link = st[i].text;
+            link[i] = text[i];
         }
         let t = node.tag;
-        let para_like = matches!(t, tag::P | tag::PRE | tag::TD | tag::BLOCKQUOTE | tag::DD)
-            || (t == tag::DIV && node.children.iter().any(|c| matches!(c, Item::Text(a, b) if b - a > 25)));
-        if para_like && st[i].text >= 25 && st[i].link * 2 < st[i].text {
-            let s = 1.0 + st[i].commas as f32 + (st[i].text as f32 / 100.0).min(3.0);
-            let mut a = node.parent as usize;
-            for level in 0..3 {
-                if a == 0 {
-                    break;
-                }
-                let div = match level { 0 => 1.0, 1 => 2.0, _ => 6.0 };
-                st[a].score += s / div;
-                a = doc.nodes[a].parent as usize;
-            }
+        let para_like = matches!(t, tag::P | tag::PRE | tag::TD | tag::BLOCKQUOTE | tag::DD | tag::LI)
+            || (t == tag::DIV && direct > 25);
+        if para_like && text[i] >= MIN_PARAGRAPH && link[i] * 2 < text[i] {
+            good[i] = good[i].max(text[i] - link[i]);
         }
         let p = node.parent as usize;
-        let (t2, l2, c2) = (st[i].text, st[i].link, st[i].commas);
-        st[p].text += t2;
-        st[p].link += if doc.nodes[p].tag == tag::A { 0 } else { l2 };
-        st[p].commas += c2;
+        text[p] += text[i];
+        if doc.nodes[p].tag != tag::A {
+            link[p] += link[i];
+        }
+        good[p] += good[i];
     }
-    st
-}
-
-fn final_score(s: &Stat) -> f32 {
-    if s.score <= 0.0 {
-        return f32::MIN;
-    }
-    let ld = if s.text == 0 { 0.0 } else { s.link as f32 / s.text as f32 };
-    (s.score + s.weight) * (1.0 - ld)
+    good
 }
 
 /// Line emitter: walks subtrees, breaking at block boundaries, dropping link-dense lines.
@@ -195,6 +187,7 @@ struct Emitter<'a> {
     line: String,
     line_link: usize,
     line_heading: bool,
+    pending_heading: Option<String>,
     in_link: u32,
 }
 
@@ -203,9 +196,23 @@ impl<'a> Emitter<'a> {
         let l = self.line.trim();
         if !l.is_empty() {
             let chars = l.chars().count();
-            let link_dense = self.line_link * 2 > chars || (self.line_link > 0 && chars < 30 && self.line_link * 10 > chars * 3);
-            if !link_dense && (chars >= 10 || self.line_heading || l.ends_with(['.', '!', '?', ':', '。'])) && self.seen.insert(l.to_string()) {
-                self.lines.push(l.to_string());
+            let link_dense = self.line_link * 2 > chars
+                || (self.line_link > 0 && chars < 30 && self.line_link * 10 > chars * 3);
+            let keep = !link_dense
+                && (chars >= 10 || self.line_heading || l.ends_with(['.', '!', '?', ':', '。']));
+            if !keep {
+                // A heading introducing dropped boilerplate ("Related articles") goes with it.
+                self.pending_heading = None;
+            } else if self.seen.insert(l.to_string()) {
+                if self.line_heading {
+                    // Held back until real content follows it.
+                    self.pending_heading = Some(l.to_string());
+                } else {
+                    if let Some(h) = self.pending_heading.take() {
+                        self.lines.push(h);
+                    }
+                    self.lines.push(l.to_string());
+                }
             }
         }
         self.line.clear();
@@ -288,6 +295,7 @@ fn emit_nodes(doc: &Doc, dead: &[bool], roots: &[u32]) -> String {
         line: String::new(),
         line_link: 0,
         line_heading: false,
+        pending_heading: None,
         in_link: 0,
     };
     for &r in roots {
@@ -299,43 +307,28 @@ fn emit_nodes(doc: &Doc, dead: &[bool], roots: &[u32]) -> String {
 
 /// Pick the content container (plus qualifying siblings) and return its text.
 pub fn extract(doc: &Doc, opts: &Options) -> String {
-    let (dead, weight) = mark_dead(doc, opts);
-    let st = gather(doc, &dead, &weight);
-    let n = doc.nodes.len();
-    let mut best: Option<usize> = None;
-    let mut best_score = f32::MIN;
-    for i in 1..n {
-        if dead[i] || st[i].score <= 0.0 {
-            continue;
-        }
-        let f = final_score(&st[i]);
-        if f > best_score {
-            best_score = f;
-            best = Some(i);
-        }
-    }
-    let Some(top) = best else {
-        return emit_nodes(doc, &dead, &[0]);
-    };
-    let parent = doc.nodes[top].parent as usize;
-    let threshold = (best_score * 0.2).max(10.0);
-    let mut roots = Vec::new();
-    for it in &doc.nodes[parent].children {
-        let Item::El(c) = *it else { continue };
-        let c = c as usize;
-        if dead[c] {
-            continue;
-        }
-        let s = &st[c];
-        let ld = if s.text == 0 { 1.0 } else { s.link as f32 / s.text as f32 };
-        let keep = c == top
-            || final_score(s) >= threshold
-            || (doc.nodes[c].tag == tag::P && s.text > 80 && ld < 0.25);
-        if keep {
-            roots.push(c as u32);
+    let dead = mark_dead(doc, opts);
+    let good = good_text(doc, &dead);
+    // Descend from the root while one child holds nearly all the paragraph text: the deepest
+    // such node is the content container (it spans split article bodies, unlike a single best
+    // paragraph parent).
+    let mut cur = 0usize;
+    loop {
+        let next = doc.nodes[cur].children.iter().find_map(|it| match *it {
+            Item::El(c) if !dead[c as usize]
+                && good[c as usize] > 0
+                && good[c as usize] as f32 >= DESCEND_SHARE * good[cur] as f32 =>
+            {
+                Some(c as usize)
+            }
+            _ => None,
+        });
+        match next {
+            Some(c) => cur = c,
+            None => break,
         }
     }
-    emit_nodes(doc, &dead, &roots)
+    emit_nodes(doc, &dead, &[cur as u32])
 }
 
 #[cfg(test)]
@@ -344,7 +337,7 @@ mod tests {
     use super::*;
 
     fn run(html: &str) -> String {
-        extract(&parse(html, 512), &Options { use_hints: true })
+        extract(&parse(html, 512), &Options { strict: true })
     }
 
     const BODY: &str = "<p>The committee met on Tuesday, and after a long debate, it approved the budget for the next year.</p>\

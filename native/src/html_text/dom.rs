@@ -61,6 +61,7 @@ pub mod tag {
     pub const VIDEO: u32 = 52;
     pub const AUDIO: u32 = 53;
     pub const CAPTION: u32 = 54;
+    pub const NOSCRIPT: u32 = 55;
     pub const OTHER: u32 = 1000;
 }
 
@@ -77,7 +78,7 @@ fn tag_id(name: &[u8]) -> u32 {
         b"address" => ADDRESS, b"a" => A, b"button" => BUTTON, b"select" => SELECT,
         b"input" => INPUT, b"label" => LABEL, b"menu" => MENU, b"dialog" => DIALOG,
         b"details" => DETAILS, b"summary" => SUMMARY, b"center" => CENTER, b"option" => OPTION,
-        b"img" => IMG, b"head" => HEAD, b"video" => VIDEO, b"audio" => AUDIO, b"caption" => CAPTION,
+        b"img" => IMG, b"head" => HEAD, b"video" => VIDEO, b"audio" => AUDIO, b"caption" => CAPTION, b"noscript" => NOSCRIPT,
         _ => OTHER + (xxhash_rust::xxh3::xxh3_64(name) % 1_000_000) as u32,
     }
 }
@@ -95,7 +96,7 @@ fn is_void(name: &[u8]) -> bool {
 fn is_skipped_raw(name: &[u8]) -> bool {
     matches!(
         name,
-        b"script" | b"style" | b"noscript" | b"template" | b"textarea" | b"xmp" | b"iframe"
+        b"script" | b"style" | b"template" | b"textarea" | b"xmp" | b"iframe"
             | b"noembed" | b"noframes" | b"svg" | b"math" | b"object" | b"canvas"
     )
 }

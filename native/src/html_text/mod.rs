@@ -39,9 +39,9 @@ pub fn extract(html: &str, max_bytes: usize, max_depth: usize) -> Result<String,
         return Err(ExtractError::TooLarge);
     }
     let doc = dom::parse(html, max_depth);
-    let mut out = content::extract(&doc, &content::Options { use_hints: true });
+    let mut out = content::extract(&doc, &content::Options { strict: true });
     if out.chars().count() < MIN_CONFIDENT_CHARS {
-        let relaxed = content::extract(&doc, &content::Options { use_hints: false });
+        let relaxed = content::extract(&doc, &content::Options { strict: false });
         if relaxed.len() > 2 * out.len() {
             out = relaxed;
         }
