@@ -10,13 +10,17 @@ const STRONG_NEG: &[&str] = &[
     "comment", "cookie", "consent", "gdpr", "share", "sharing", "social", "related", "newsletter",
     "breadcrumb", "disqus", "outbrain", "taboola", "sidebar", "navbar", "navigation", "subscribe",
     "popup", "modal", "advert", "sponsor", "recommend", "footer", "promo", "banner",
-    "signup", "login", "pagination", "masthead", "skiplink", "paywall", "teaser",
+    "signup", "login", "pagination", "masthead", "skiplink", "paywall", "teaser", "licence",
+    "license", "readingtime", "infobox", "disclaimer", "recirculation", "callout", "cta",
+    "privacy", "breadrcumb", "caption", "imagedescription",
 ];
+/// Class/id words of comment sections (any language seen in the wild).
+const COMMENT: &[&str] = &["comment", "kommentar", "commentaire", "comentario", "disqus", "respond"];
 /// Class/id tokens (whole tokens) that mark boilerplate unless a positive word is present.
 const NEG_TOKENS: &[&str] = &[
     "nav", "menu", "ad", "ads", "header", "foot", "tags", "tag", "meta", "byline", "author",
-    "print", "skip", "hidden", "sr", "screen", "toolbar", "topbar", "rating", "date", "caption",
-    "credit", "copyright", "legal", "more", "links", "sidebar", "aside", "tools", "dropdown",
+    "print", "skip", "sr", "screen", "toolbar", "topbar", "rating", "date",
+    "credit", "copyright", "legal", "more", "links", "sidebar", "aside", "tools", "dropdown", "toc",
 ];
 const POS: &[&str] = &[
     "article", "content", "main", "post", "entry", "story", "body", "text", "blog", "hentry",
@@ -34,7 +38,7 @@ struct Hint {
 fn classify(hint: &str) -> Hint {
     let mut h = Hint { comment: false, strong_neg: false, neg: false, pos: false };
     for word in hint.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
-        if word.contains("comment") || word.contains("disqus") {
+        if COMMENT.iter().any(|n| word.contains(n)) {
             h.comment = true;
         }
         if STRONG_NEG.iter().any(|n| word.contains(n)) {
@@ -60,8 +64,9 @@ pub struct Options {
     pub strict: bool,
 }
 
-/// A hint-marked (non-comment) subtree holding more than this share of the page text is kept:
-/// such names on page-wide wrappers ("content-sidebar-wrap", "theme-taboola") are not boilerplate.
+/// A hint-marked (non-comment) subtree holding more than this share of the page text is kept
+/// (strong hints also need a positive hint or an `<article>`/`<main>` around or inside): such
+/// names on page-wide wrappers ("content-sidebar-wrap", "theme-taboola") are not boilerplate.
 const MAX_PRUNED_SHARE: f32 = 0.4;
 /// The container search descends into a child holding at least this share of paragraph text.
 const DESCEND_SHARE: f32 = 0.9;
@@ -70,7 +75,7 @@ const MIN_PARAGRAPH: u32 = 25;
 
 fn dead_by_tag(t: u32, strict: bool) -> bool {
     use tag::*;
-    (strict && t == NOSCRIPT) || matches!(t, NAV | ASIDE | FOOTER | BUTTON | SELECT | INPUT | MENU | DIALOG | OPTION | LABEL | VIDEO | AUDIO)
+    (strict && t == NOSCRIPT) || matches!(t, NAV | ASIDE | FOOTER | FIGCAPTION | BUTTON | SELECT | INPUT | MENU | DIALOG | OPTION | LABEL | VIDEO | AUDIO)
 }
 
 fn dead_by_role(role: &str) -> bool {
@@ -120,6 +125,13 @@ fn mark_dead(doc: &Doc, opts: &Options) -> Vec<bool> {
     // ... then class/id hints, sparing big page-wide wrappers.
     let len = text_lengths(doc, &dead);
     let cap = (len[0] as f32 * MAX_PRUNED_SHARE) as u32;
+    let mut holds_main = vec![false; n];
+    for i in (1..n).rev() {
+        let nd = &doc.nodes[i];
+        if holds_main[i] || matches!(nd.tag, tag::ARTICLE | tag::MAIN) || nd.article_body {
+            holds_main[nd.parent as usize] = true;
+        }
+    }
     for i in 1..n {
         let node = &doc.nodes[i];
         let p = node.parent as usize;
@@ -132,7 +144,9 @@ fn mark_dead(doc: &Doc, opts: &Options) -> Vec<bool> {
         let structural = matches!(t, tag::HTML | tag::BODY | tag::ARTICLE | tag::MAIN) || node.article_body;
         if opts.strict
             && !structural
-            && (h.comment || ((h.strong_neg || (h.neg && !h.pos)) && len[i] <= cap))
+            && (h.comment
+                || (h.strong_neg && (len[i] <= cap || !(h.pos || holds_main[i] || in_article[i])))
+                || (h.neg && !h.pos && len[i] <= cap))
         {
             dead[i] = true;
         }
@@ -204,7 +218,7 @@ impl<'a> Emitter<'a> {
                 // A heading introducing dropped boilerplate ("Related articles") goes with it.
                 self.pending_heading = None;
             } else if self.seen.insert(l.to_string()) {
-                if self.line_heading {
+                if self.line_heading || (chars < 30 && l.ends_with(':')) {
                     // Held back until real content follows it.
                     self.pending_heading = Some(l.to_string());
                 } else {
