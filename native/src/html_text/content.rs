@@ -59,8 +59,8 @@ fn is_heading(t: u32) -> bool {
 }
 
 pub struct Options {
-    /// Drop subtrees by class/id hints and `<noscript>`; a second pass runs without them when the
-    /// first finds little.
+    /// Drop subtrees by (non-comment) class/id hints and `<noscript>`; a second pass runs without
+    /// them when the first finds little.
     pub strict: bool,
 }
 
@@ -142,11 +142,10 @@ fn mark_dead(doc: &Doc, opts: &Options) -> Vec<bool> {
         let t = node.tag;
         let h = &hints[i];
         let structural = matches!(t, tag::HTML | tag::BODY | tag::ARTICLE | tag::MAIN) || node.article_body;
-        if opts.strict
-            && !structural
+        if !structural
             && (h.comment
-                || (h.strong_neg && (len[i] <= cap || !(h.pos || holds_main[i] || in_article[i])))
-                || (h.neg && !h.pos && len[i] <= cap))
+                || opts.strict && (h.strong_neg && (len[i] <= cap || !(h.pos || holds_main[i] || in_article[i])))
+                || opts.strict && (h.neg && !h.pos && len[i] <= cap))
         {
             dead[i] = true;
         }
