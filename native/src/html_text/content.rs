@@ -3,7 +3,9 @@
 //! emission with link-density and duplicate filtering.
 
 use super::dom::{is_block, tag, Doc, Item};
+use regex::Regex;
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// Class/id words that mark boilerplate even when a positive word is also present.
 const STRONG_NEG: &[&str] = &[
@@ -35,23 +37,40 @@ struct Hint {
     pos: bool,
 }
 
+/// Matchers for the word lists, compiled once: substring words match anywhere in the
+/// class/id string, `NEG_TOKENS` only as whole alphanumeric tokens.
+struct Matchers {
+    comment: Regex,
+    strong_neg: Regex,
+    neg: Regex,
+    pos: Regex,
+}
+
+fn matchers() -> &'static Matchers {
+    static M: OnceLock<Matchers> = OnceLock::new();
+    M.get_or_init(|| {
+        let any = |words: &[&str]| Regex::new(&words.join("|")).expect("word list regex");
+        Matchers {
+            comment: any(COMMENT),
+            strong_neg: any(STRONG_NEG),
+            neg: Regex::new(&format!("(?:^|[^a-z0-9])(?:{})(?:$|[^a-z0-9])", NEG_TOKENS.join("|")))
+                .expect("token regex"),
+            pos: any(POS),
+        }
+    })
+}
+
 fn classify(hint: &str) -> Hint {
-    let mut h = Hint { comment: false, strong_neg: false, neg: false, pos: false };
-    for word in hint.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
-        if COMMENT.iter().any(|n| word.contains(n)) {
-            h.comment = true;
-        }
-        if STRONG_NEG.iter().any(|n| word.contains(n)) {
-            h.strong_neg = true;
-        }
-        if NEG_TOKENS.contains(&word) {
-            h.neg = true;
-        }
-        if POS.iter().any(|p| word.contains(p)) {
-            h.pos = true;
-        }
+    if hint.is_empty() {
+        return Hint { comment: false, strong_neg: false, neg: false, pos: false };
     }
-    h
+    let m = matchers();
+    Hint {
+        comment: m.comment.is_match(hint),
+        strong_neg: m.strong_neg.is_match(hint),
+        neg: m.neg.is_match(hint),
+        pos: m.pos.is_match(hint),
+    }
 }
 
 fn is_heading(t: u32) -> bool {
