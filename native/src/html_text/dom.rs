@@ -345,7 +345,12 @@ impl Builder {
         }
         let start = self.doc.text.len();
         // Start each run fresh so a leading space is kept as a separator marker.
-        if raw.as_bytes()[0].is_ascii_whitespace() || raw.starts_with("&nbsp;") {
+        let lead = raw.as_bytes()[0].is_ascii_whitespace()
+            || raw.starts_with('\u{a0}')
+            || [&b"&nbsp;"[..], b"&#160;", b"&#xa0;"]
+                .iter()
+                .any(|e| raw.len() >= e.len() && raw.as_bytes()[..e.len()].eq_ignore_ascii_case(e));
+        if lead {
             self.doc.text.push(' ');
         }
         decode_into(raw, &mut self.doc.text);

@@ -17,6 +17,8 @@ use std::sync::Arc;
 pub enum ExtractError {
     TooLarge,
     NoContent,
+    /// A bug surfaced as a panic; caught per row so one page cannot fail a batch.
+    Internal,
 }
 
 impl ExtractError {
@@ -24,6 +26,7 @@ impl ExtractError {
         match self {
             ExtractError::TooLarge => "too_large",
             ExtractError::NoContent => "no_content",
+            ExtractError::Internal => "internal_error",
         }
     }
 }
@@ -86,7 +89,11 @@ fn extract_text(
         let mut texts = Vec::with_capacity(col.len());
         let mut errors = Vec::with_capacity(col.len());
         for i in 0..col.len() {
-            match col.get(i).map(|h| extract(h, max_bytes, max_depth)) {
+            let row = col.get(i).map(|h| {
+                std::panic::catch_unwind(|| extract(h, max_bytes, max_depth))
+                    .unwrap_or(Err(ExtractError::Internal))
+            });
+            match row {
                 None => {
                     texts.push(None);
                     errors.push(None);
@@ -125,6 +132,25 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_on_markup_soup(parts in proptest::collection::vec(
+            prop_oneof![
+                Just("<p>".to_string()), Just("</p>".to_string()), Just("<div class='a'>".to_string()),
+                Just("</div>".to_string()), Just("<!--".to_string()), Just("-->".to_string()),
+                Just("<script>".to_string()), Just("&amp".to_string()), Just("&#x".to_string()),
+                Just("<a href=x>".to_string()), Just("\u{a0}«é»".to_string()), Just("<".to_string()),
+                "[a-zé ,.]{0,40}",
+            ],
+            0..60,
+        )) {
+            let html = parts.concat();
+            let _ = extract(&html, 1 << 20, 16);
+            let _ = title(&html);
+        }
+    }
 
     #[test]
     fn size_cap_and_hostile_input() {
