@@ -270,7 +270,8 @@ impl Builder {
         if !self.is_open(t) {
             return;
         }
-        for &n in self.stack.iter().rev() {
+        // Bounded look-back keeps pathological nesting linear; real markup closes nearby.
+        for &n in self.stack.iter().rev().take(64) {
             let nt = self.doc.nodes[n as usize].tag;
             if nt == t {
                 self.pop_to(t);
