@@ -230,8 +230,8 @@ impl<'a> Emitter<'a> {
             let chars = l.chars().count();
             let link_dense = self.line_link * 2 > chars
                 || (self.line_link > 0 && chars < 30 && self.line_link * 10 > chars * 3);
-            let keep = !link_dense
-                && (chars >= 10 || self.line_heading || l.ends_with(['.', '!', '?', ':', '。']));
+            let sentence_end = l.ends_with(['.', '!', '?', ':', '。', '"', '”', '“', '»', '«', ')']);
+            let keep = !link_dense && (chars >= 10 || self.line_heading || sentence_end);
             if !keep {
                 // A heading introducing dropped boilerplate ("Related articles") goes with it.
                 self.pending_heading = None;
