@@ -9,20 +9,91 @@ use std::sync::OnceLock;
 
 /// Class/id words that mark boilerplate even when a positive word is also present.
 const STRONG_NEG: &[&str] = &[
-    "comment", "cookie", "consent", "gdpr", "share", "sharing", "social", "related", "newsletter",
-    "breadcrumb", "disqus", "outbrain", "taboola", "sidebar", "navbar", "navigation", "subscribe",
-    "popup", "modal", "advert", "sponsor", "recommend", "footer", "promo", "banner",
-    "signup", "login", "pagination", "masthead", "skiplink", "paywall", "teaser", "licence",
-    "license", "readingtime", "infobox", "disclaimer", "recirculation", "callout", "cta",
-    "privacy", "breadrcumb", "caption", "imagedescription",
+    "comment",
+    "cookie",
+    "consent",
+    "gdpr",
+    "share",
+    "sharing",
+    "social",
+    "related",
+    "newsletter",
+    "breadcrumb",
+    "disqus",
+    "outbrain",
+    "taboola",
+    "sidebar",
+    "navbar",
+    "navigation",
+    "subscribe",
+    "popup",
+    "modal",
+    "advert",
+    "sponsor",
+    "recommend",
+    "footer",
+    "promo",
+    "banner",
+    "signup",
+    "login",
+    "pagination",
+    "masthead",
+    "skiplink",
+    "paywall",
+    "teaser",
+    "licence",
+    "license",
+    "readingtime",
+    "infobox",
+    "disclaimer",
+    "recirculation",
+    "callout",
+    "cta",
+    "privacy",
+    "breadrcumb",
+    "caption",
+    "imagedescription",
 ];
 /// Class/id words of comment sections (any language seen in the wild).
-const COMMENT: &[&str] = &["comment", "kommentar", "commentaire", "comentario", "disqus", "respond"];
+const COMMENT: &[&str] = &[
+    "comment",
+    "kommentar",
+    "commentaire",
+    "comentario",
+    "disqus",
+    "respond",
+];
 /// Class/id tokens (whole tokens) that mark boilerplate unless a positive word is present.
 const NEG_TOKENS: &[&str] = &[
-    "nav", "menu", "ad", "ads", "header", "foot", "tags", "tag", "meta", "byline", "author",
-    "print", "skip", "sr", "screen", "toolbar", "topbar", "rating", "date",
-    "credit", "copyright", "legal", "more", "links", "sidebar", "aside", "tools", "dropdown", "toc",
+    "nav",
+    "menu",
+    "ad",
+    "ads",
+    "header",
+    "foot",
+    "tags",
+    "tag",
+    "meta",
+    "byline",
+    "author",
+    "print",
+    "skip",
+    "sr",
+    "screen",
+    "toolbar",
+    "topbar",
+    "rating",
+    "date",
+    "credit",
+    "copyright",
+    "legal",
+    "more",
+    "links",
+    "sidebar",
+    "aside",
+    "tools",
+    "dropdown",
+    "toc",
 ];
 const POS: &[&str] = &[
     "article", "content", "main", "post", "entry", "story", "body", "text", "blog", "hentry",
@@ -53,8 +124,11 @@ fn matchers() -> &'static Matchers {
         Matchers {
             comment: any(COMMENT),
             strong_neg: any(STRONG_NEG),
-            neg: Regex::new(&format!("(?:^|[^a-z0-9])(?:{})(?:$|[^a-z0-9])", NEG_TOKENS.join("|")))
-                .expect("token regex"),
+            neg: Regex::new(&format!(
+                "(?:^|[^a-z0-9])(?:{})(?:$|[^a-z0-9])",
+                NEG_TOKENS.join("|")
+            ))
+            .expect("token regex"),
             pos: any(POS),
         }
     })
@@ -62,7 +136,12 @@ fn matchers() -> &'static Matchers {
 
 fn classify(hint: &str) -> Hint {
     if hint.is_empty() {
-        return Hint { comment: false, strong_neg: false, neg: false, pos: false };
+        return Hint {
+            comment: false,
+            strong_neg: false,
+            neg: false,
+            pos: false,
+        };
     }
     let m = matchers();
     Hint {
@@ -94,14 +173,39 @@ const MIN_PARAGRAPH: u32 = 25;
 
 fn dead_by_tag(t: u32, strict: bool) -> bool {
     use tag::*;
-    (strict && t == NOSCRIPT) || matches!(t, NAV | ASIDE | FOOTER | FIGCAPTION | BUTTON | SELECT | INPUT | MENU | DIALOG | OPTION | LABEL | VIDEO | AUDIO)
+    (strict && t == NOSCRIPT)
+        || matches!(
+            t,
+            NAV | ASIDE
+                | FOOTER
+                | FIGCAPTION
+                | BUTTON
+                | SELECT
+                | INPUT
+                | MENU
+                | DIALOG
+                | OPTION
+                | LABEL
+                | VIDEO
+                | AUDIO
+        )
 }
 
 fn dead_by_role(role: &str) -> bool {
     matches!(
         role,
-        "navigation" | "banner" | "contentinfo" | "complementary" | "menu" | "menubar" | "dialog"
-            | "alert" | "alertdialog" | "search" | "toolbar" | "tablist"
+        "navigation"
+            | "banner"
+            | "contentinfo"
+            | "complementary"
+            | "menu"
+            | "menubar"
+            | "dialog"
+            | "alert"
+            | "alertdialog"
+            | "search"
+            | "toolbar"
+            | "tablist"
     )
 }
 
@@ -127,14 +231,14 @@ fn text_lengths(doc: &Doc, dead: &[bool]) -> Vec<u32> {
 fn mark_dead(doc: &Doc, opts: &Options) -> Vec<bool> {
     let n = doc.nodes.len();
     let mut dead = vec![false; n];
-    let hints: Vec<Hint> = doc.nodes.iter().map(|nd| classify(&nd.hint)).collect();
     // Parents precede children in the arena, so one forward pass propagates state downward.
     let mut in_article = vec![false; n];
     // First the structural removals (tags, roles, visibility) ...
     for i in 1..n {
         let node = &doc.nodes[i];
         let p = node.parent as usize;
-        in_article[i] = in_article[p] || matches!(node.tag, tag::ARTICLE | tag::MAIN) || node.article_body;
+        in_article[i] =
+            in_article[p] || matches!(node.tag, tag::ARTICLE | tag::MAIN) || node.article_body;
         dead[i] = dead[p]
             || node.hidden
             || dead_by_tag(node.tag, opts.strict)
@@ -156,14 +260,19 @@ fn mark_dead(doc: &Doc, opts: &Options) -> Vec<bool> {
         let p = node.parent as usize;
         if dead[p] {
             dead[i] = true;
+        }
+        if dead[i] {
             continue;
         }
         let t = node.tag;
-        let h = &hints[i];
-        let structural = matches!(t, tag::HTML | tag::BODY | tag::ARTICLE | tag::MAIN) || node.article_body;
+        let h = &classify(&node.hint);
+        let structural =
+            matches!(t, tag::HTML | tag::BODY | tag::ARTICLE | tag::MAIN) || node.article_body;
         if !structural
             && (h.comment
-                || opts.strict && (h.strong_neg && (len[i] <= cap || !(h.pos || holds_main[i] || in_article[i])))
+                || opts.strict
+                    && (h.strong_neg
+                        && (len[i] <= cap || !(h.pos || holds_main[i] || in_article[i])))
                 || opts.strict && (h.neg && !h.pos && len[i] <= cap))
         {
             dead[i] = true;
@@ -195,8 +304,10 @@ fn good_text(doc: &Doc, dead: &[bool]) -> Vec<u32> {
             link[i] = text[i];
         }
         let t = node.tag;
-        let para_like = matches!(t, tag::P | tag::PRE | tag::TD | tag::BLOCKQUOTE | tag::DD | tag::LI)
-            || (t == tag::DIV && direct > 25);
+        let para_like = matches!(
+            t,
+            tag::P | tag::PRE | tag::TD | tag::BLOCKQUOTE | tag::DD | tag::LI
+        ) || (t == tag::DIV && direct > 25);
         if para_like && text[i] >= MIN_PARAGRAPH && link[i] * 2 < text[i] {
             good[i] = good[i].max(text[i] - link[i]);
         }
@@ -230,7 +341,8 @@ impl<'a> Emitter<'a> {
             let chars = l.chars().count();
             let link_dense = self.line_link * 2 > chars
                 || (self.line_link > 0 && chars < 30 && self.line_link * 10 > chars * 3);
-            let sentence_end = l.ends_with(['.', '!', '?', ':', '。', '"', '”', '“', '»', '«', ')']);
+            let sentence_end =
+                l.ends_with(['.', '!', '?', ':', '。', '"', '”', '“', '»', '«', ')']);
             let keep = !link_dense && (chars >= 10 || self.line_heading || sentence_end);
             if !keep {
                 // A heading introducing dropped boilerplate ("Related articles") goes with it.
@@ -253,7 +365,11 @@ impl<'a> Emitter<'a> {
     }
 
     fn push_text(&mut self, s: &str) {
-        let s = if self.line.is_empty() || self.line.ends_with(' ') { s.trim_start() } else { s };
+        let s = if self.line.is_empty() || self.line.ends_with(' ') {
+            s.trim_start()
+        } else {
+            s
+        };
         if s.is_empty() {
             return;
         }
@@ -347,9 +463,10 @@ pub fn extract(doc: &Doc, opts: &Options) -> String {
     let mut cur = 0usize;
     loop {
         let next = doc.nodes[cur].children.iter().find_map(|it| match *it {
-            Item::El(c) if !dead[c as usize]
-                && good[c as usize] > 0
-                && good[c as usize] as f32 >= DESCEND_SHARE * good[cur] as f32 =>
+            Item::El(c)
+                if !dead[c as usize]
+                    && good[c as usize] > 0
+                    && good[c as usize] as f32 >= DESCEND_SHARE * good[cur] as f32 =>
             {
                 Some(c as usize)
             }
@@ -388,7 +505,14 @@ mod tests {
         let out = run(&html);
         assert!(out.contains("approved the budget"));
         assert!(out.contains("would take effect in March."));
-        for bad in ["Home", "Politics", "cookies", "Share this", "Great article", "Copyright"] {
+        for bad in [
+            "Home",
+            "Politics",
+            "cookies",
+            "Share this",
+            "Great article",
+            "Copyright",
+        ] {
             assert!(!out.contains(bad), "{bad} leaked into {out:?}");
         }
     }

@@ -68,17 +68,61 @@ pub mod tag {
 fn tag_id(name: &[u8]) -> u32 {
     use tag::*;
     match name {
-        b"html" => HTML, b"body" => BODY, b"p" => P, b"div" => DIV, b"section" => SECTION,
-        b"article" => ARTICLE, b"main" => MAIN, b"h1" => H1, b"h2" => H2, b"h3" => H3, b"h4" => H4,
-        b"h5" => H5, b"h6" => H6, b"li" => LI, b"ul" => UL, b"ol" => OL, b"dl" => DL, b"dt" => DT,
-        b"dd" => DD, b"table" => TABLE, b"tr" => TR, b"td" => TD, b"th" => TH, b"tbody" => TBODY,
-        b"thead" => THEAD, b"tfoot" => TFOOT, b"blockquote" => BLOCKQUOTE, b"pre" => PRE,
-        b"figure" => FIGURE, b"figcaption" => FIGCAPTION, b"header" => HEADER, b"footer" => FOOTER,
-        b"nav" => NAV, b"aside" => ASIDE, b"form" => FORM, b"br" => BR, b"hr" => HR,
-        b"address" => ADDRESS, b"a" => A, b"button" => BUTTON, b"select" => SELECT,
-        b"input" => INPUT, b"label" => LABEL, b"menu" => MENU, b"dialog" => DIALOG,
-        b"details" => DETAILS, b"summary" => SUMMARY, b"center" => CENTER, b"option" => OPTION,
-        b"img" => IMG, b"head" => HEAD, b"video" => VIDEO, b"audio" => AUDIO, b"caption" => CAPTION, b"noscript" => NOSCRIPT,
+        b"html" => HTML,
+        b"body" => BODY,
+        b"p" => P,
+        b"div" => DIV,
+        b"section" => SECTION,
+        b"article" => ARTICLE,
+        b"main" => MAIN,
+        b"h1" => H1,
+        b"h2" => H2,
+        b"h3" => H3,
+        b"h4" => H4,
+        b"h5" => H5,
+        b"h6" => H6,
+        b"li" => LI,
+        b"ul" => UL,
+        b"ol" => OL,
+        b"dl" => DL,
+        b"dt" => DT,
+        b"dd" => DD,
+        b"table" => TABLE,
+        b"tr" => TR,
+        b"td" => TD,
+        b"th" => TH,
+        b"tbody" => TBODY,
+        b"thead" => THEAD,
+        b"tfoot" => TFOOT,
+        b"blockquote" => BLOCKQUOTE,
+        b"pre" => PRE,
+        b"figure" => FIGURE,
+        b"figcaption" => FIGCAPTION,
+        b"header" => HEADER,
+        b"footer" => FOOTER,
+        b"nav" => NAV,
+        b"aside" => ASIDE,
+        b"form" => FORM,
+        b"br" => BR,
+        b"hr" => HR,
+        b"address" => ADDRESS,
+        b"a" => A,
+        b"button" => BUTTON,
+        b"select" => SELECT,
+        b"input" => INPUT,
+        b"label" => LABEL,
+        b"menu" => MENU,
+        b"dialog" => DIALOG,
+        b"details" => DETAILS,
+        b"summary" => SUMMARY,
+        b"center" => CENTER,
+        b"option" => OPTION,
+        b"img" => IMG,
+        b"head" => HEAD,
+        b"video" => VIDEO,
+        b"audio" => AUDIO,
+        b"caption" => CAPTION,
+        b"noscript" => NOSCRIPT,
         _ => OTHER + (xxhash_rust::xxh3::xxh3_64(name) % 1_000_000) as u32,
     }
 }
@@ -87,8 +131,21 @@ fn tag_id(name: &[u8]) -> u32 {
 fn is_void(name: &[u8]) -> bool {
     matches!(
         name,
-        b"br" | b"hr" | b"img" | b"input" | b"meta" | b"link" | b"area" | b"base" | b"col"
-            | b"embed" | b"param" | b"source" | b"track" | b"wbr" | b"keygen"
+        b"br"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"meta"
+            | b"link"
+            | b"area"
+            | b"base"
+            | b"col"
+            | b"embed"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"keygen"
     )
 }
 
@@ -96,8 +153,18 @@ fn is_void(name: &[u8]) -> bool {
 fn is_skipped_raw(name: &[u8]) -> bool {
     matches!(
         name,
-        b"script" | b"style" | b"template" | b"textarea" | b"xmp" | b"iframe"
-            | b"noembed" | b"noframes" | b"svg" | b"math" | b"object" | b"canvas"
+        b"script"
+            | b"style"
+            | b"template"
+            | b"textarea"
+            | b"xmp"
+            | b"iframe"
+            | b"noembed"
+            | b"noframes"
+            | b"svg"
+            | b"math"
+            | b"object"
+            | b"canvas"
     )
 }
 
@@ -106,10 +173,50 @@ pub fn is_block(t: u32) -> bool {
     use tag::*;
     matches!(
         t,
-        P | DIV | SECTION | ARTICLE | MAIN | H1 | H2 | H3 | H4 | H5 | H6 | LI | UL | OL | DL | DT
-            | DD | TABLE | TR | TD | TH | TBODY | THEAD | TFOOT | BLOCKQUOTE | PRE | FIGURE
-            | FIGCAPTION | HEADER | FOOTER | NAV | ASIDE | FORM | BR | HR | ADDRESS | MENU
-            | DIALOG | DETAILS | SUMMARY | CENTER | HTML | BODY | CAPTION | OPTION
+        P | DIV
+            | SECTION
+            | ARTICLE
+            | MAIN
+            | H1
+            | H2
+            | H3
+            | H4
+            | H5
+            | H6
+            | LI
+            | UL
+            | OL
+            | DL
+            | DT
+            | DD
+            | TABLE
+            | TR
+            | TD
+            | TH
+            | TBODY
+            | THEAD
+            | TFOOT
+            | BLOCKQUOTE
+            | PRE
+            | FIGURE
+            | FIGCAPTION
+            | HEADER
+            | FOOTER
+            | NAV
+            | ASIDE
+            | FORM
+            | BR
+            | HR
+            | ADDRESS
+            | MENU
+            | DIALOG
+            | DETAILS
+            | SUMMARY
+            | CENTER
+            | HTML
+            | BODY
+            | CAPTION
+            | OPTION
     )
 }
 
@@ -194,7 +301,11 @@ fn parse_attrs(s: &[u8], src: &str, off: usize, attrs: &mut Attrs) -> bool {
             }
             attrs.hint.push_str(&val.to_ascii_lowercase());
         } else if name.eq_ignore_ascii_case(b"style") {
-            let v: String = val.bytes().filter(|b| !b.is_ascii_whitespace()).map(|b| b.to_ascii_lowercase() as char).collect();
+            let v: String = val
+                .bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .map(|b| b.to_ascii_lowercase() as char)
+                .collect();
             if v.contains("display:none") || v.contains("visibility:hidden") {
                 attrs.hidden = true;
             }
@@ -286,7 +397,12 @@ impl Builder {
     fn start(&mut self, t: u32, attrs: Attrs, void: bool) {
         use tag::*;
         if is_block(t) && t != BR {
-            self.close_if_open_within(P, &[DIV, TD, TH, LI, BLOCKQUOTE, SECTION, ARTICLE, MAIN, BODY, TABLE, BUTTON]);
+            self.close_if_open_within(
+                P,
+                &[
+                    DIV, TD, TH, LI, BLOCKQUOTE, SECTION, ARTICLE, MAIN, BODY, TABLE, BUTTON,
+                ],
+            );
         }
         match t {
             LI => self.close_if_open_within(LI, &[UL, OL, MENU, TABLE]),
@@ -308,7 +424,15 @@ impl Builder {
             // Too deep: keep the content in the current element, but still break lines.
             if is_block(t) {
                 let idx = self.doc.nodes.len() as u32;
-                self.doc.nodes.push(Node { tag: BR, parent, children: Vec::new(), hint: String::new(), role: String::new(), hidden: false, article_body: false });
+                self.doc.nodes.push(Node {
+                    tag: BR,
+                    parent,
+                    children: Vec::new(),
+                    hint: String::new(),
+                    role: String::new(),
+                    hidden: false,
+                    article_body: false,
+                });
                 self.doc.nodes[parent as usize].children.push(Item::El(idx));
             }
             return;
@@ -332,7 +456,16 @@ impl Builder {
 
     fn end(&mut self, t: u32) {
         if t == tag::BR {
-            self.start(t, Attrs { hint: String::new(), role: String::new(), hidden: false, article_body: false }, true);
+            self.start(
+                t,
+                Attrs {
+                    hint: String::new(),
+                    role: String::new(),
+                    hidden: false,
+                    article_body: false,
+                },
+                true,
+            );
             return;
         }
         if self.is_open(t) {
@@ -358,16 +491,30 @@ impl Builder {
         let end = self.doc.text.len();
         if end > start {
             let cur = self.cur();
-            self.doc.nodes[cur as usize].children.push(Item::Text(start as u32, end as u32));
+            self.doc.nodes[cur as usize]
+                .children
+                .push(Item::Text(start as u32, end as u32));
         }
     }
 }
 
 /// Parse `html` into a `Doc`. Node 0 is a synthetic root.
 pub fn parse(html: &str, max_depth: usize) -> Doc {
-    let root = Node { tag: 0, parent: 0, children: Vec::new(), hint: String::new(), role: String::new(), hidden: false, article_body: false };
+    let root = Node {
+        tag: 0,
+        parent: 0,
+        children: Vec::new(),
+        hint: String::new(),
+        role: String::new(),
+        hidden: false,
+        article_body: false,
+    };
     let mut b = Builder {
-        doc: Doc { nodes: vec![root], text: String::with_capacity(html.len() / 3), title: None },
+        doc: Doc {
+            nodes: vec![root],
+            text: String::with_capacity(html.len() / 3),
+            title: None,
+        },
         stack: vec![0],
         open_counts: HashMap::new(),
         max_depth: max_depth.max(2),
@@ -443,13 +590,22 @@ pub fn parse(html: &str, max_depth: usize) -> Doc {
             text_start = close;
             continue;
         }
-        let mut attrs = Attrs { hint: String::new(), role: String::new(), hidden: false, article_body: false };
+        let mut attrs = Attrs {
+            hint: String::new(),
+            role: String::new(),
+            hidden: false,
+            article_body: false,
+        };
         let self_closing = parse_attrs(&bytes[ne..gt], html, ne, &mut attrs);
         let t = tag_id(&name);
         if t == tag::HEAD {
             continue;
         }
-        b.start(t, attrs, is_void(&name) || (self_closing && t >= tag::OTHER));
+        b.start(
+            t,
+            attrs,
+            is_void(&name) || (self_closing && t >= tag::OTHER),
+        );
     }
     b.text(&html[text_start.min(n)..]);
     b.doc
@@ -462,11 +618,17 @@ pub fn title(html: &str) -> Option<String> {
     while let Some(p) = memchr::memchr(b'<', &bytes[i..]) {
         let lt = i + p;
         if bytes[lt..].starts_with(b"<!--") {
-            i = memchr::memmem::find(&bytes[lt + 4..], b"-->").map_or(bytes.len(), |q| lt + 4 + q + 3);
+            i = memchr::memmem::find(&bytes[lt + 4..], b"-->")
+                .map_or(bytes.len(), |q| lt + 4 + q + 3);
             continue;
         }
         let rest = &bytes[lt + 1..];
-        if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"title") && rest.get(5).is_some_and(|c| *c == b'>' || c.is_ascii_whitespace()) {
+        if rest.len() >= 5
+            && rest[..5].eq_ignore_ascii_case(b"title")
+            && rest
+                .get(5)
+                .is_some_and(|c| *c == b'>' || c.is_ascii_whitespace())
+        {
             let gt = lt + 1 + memchr::memchr(b'>', rest)?;
             let end = find_raw_end(bytes, gt + 1, b"title").unwrap_or(bytes.len());
             let t = super::text::clean(&html[gt + 1..end]);
@@ -493,8 +655,14 @@ mod tests {
 
     #[test]
     fn title_is_found_and_cleaned() {
-        assert_eq!(title("<html><head><TITLE>\n A &amp;  B </title>").as_deref(), Some("A & B"));
-        assert_eq!(title("<script>var t='<title>x</title>'</script><title>real</title>").as_deref(), Some("real"));
+        assert_eq!(
+            title("<html><head><TITLE>\n A &amp;  B </title>").as_deref(),
+            Some("A & B")
+        );
+        assert_eq!(
+            title("<script>var t='<title>x</title>'</script><title>real</title>").as_deref(),
+            Some("real")
+        );
         assert_eq!(title("<p>no title</p>"), None);
         assert_eq!(title("<title>   </title>"), None);
     }
@@ -512,7 +680,10 @@ mod tests {
 
     #[test]
     fn raw_text_is_skipped() {
-        let d = parse("<p>a<script>if (a<b) x='</p>'</script>b<style>p{}</style></p>", 64);
+        let d = parse(
+            "<p>a<script>if (a<b) x='</p>'</script>b<style>p{}</style></p>",
+            64,
+        );
         assert_eq!(d.text, "ab");
     }
 }

@@ -111,8 +111,14 @@ fn extract_text(
         (StringArray::from(texts), StringArray::from(errors))
     });
     let out = StructArray::from(vec![
-        (Arc::new(Field::new("text", DataType::Utf8, true)), Arc::new(texts) as ArrayRef),
-        (Arc::new(Field::new("error", DataType::Utf8, true)), Arc::new(errors) as ArrayRef),
+        (
+            Arc::new(Field::new("text", DataType::Utf8, true)),
+            Arc::new(texts) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("error", DataType::Utf8, true)),
+            Arc::new(errors) as ArrayRef,
+        ),
     ]);
     Ok(to_py(Arc::new(out)))
 }
@@ -154,11 +160,19 @@ mod tests {
 
     #[test]
     fn size_cap_and_hostile_input() {
-        assert_eq!(extract(&"a".repeat(100), 10, 512), Err(ExtractError::TooLarge));
+        assert_eq!(
+            extract(&"a".repeat(100), 10, 512),
+            Err(ExtractError::TooLarge)
+        );
         assert_eq!(extract("", 10, 512), Err(ExtractError::NoContent));
-        let deep = "<div>".repeat(100_000) + "Some text that is long enough to count." + &"</div>".repeat(100_000);
+        let deep = "<div>".repeat(100_000)
+            + "Some text that is long enough to count."
+            + &"</div>".repeat(100_000);
         assert!(extract(&deep, 10_000_000, 512).is_ok());
         let broken = "<p class='x>unterminated <b><i>text with enough words to be kept here</p></div></span>";
-        assert!(extract(broken, 1000, 512).is_ok() || extract(broken, 1000, 512) == Err(ExtractError::NoContent));
+        assert!(
+            extract(broken, 1000, 512).is_ok()
+                || extract(broken, 1000, 512) == Err(ExtractError::NoContent)
+        );
     }
 }

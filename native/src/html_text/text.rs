@@ -2,35 +2,173 @@
 
 /// Named entities decoded by `decode_into` (the common HTML4/Latin-1 set plus typographic ones).
 const NAMED: &[(&str, &str)] = &[
-    ("nbsp", "\u{a0}"), ("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"),
-    ("copy", "©"), ("reg", "®"), ("trade", "™"), ("hellip", "…"), ("mdash", "—"), ("ndash", "–"),
-    ("lsquo", "‘"), ("rsquo", "’"), ("sbquo", "‚"), ("ldquo", "“"), ("rdquo", "”"), ("bdquo", "„"),
-    ("laquo", "«"), ("raquo", "»"), ("lsaquo", "‹"), ("rsaquo", "›"), ("bull", "•"), ("middot", "·"),
-    ("deg", "°"), ("plusmn", "±"), ("times", "×"), ("divide", "÷"), ("euro", "€"), ("pound", "£"),
-    ("yen", "¥"), ("cent", "¢"), ("curren", "¤"), ("sect", "§"), ("para", "¶"), ("iexcl", "¡"),
-    ("iquest", "¿"), ("acute", "´"), ("cedil", "¸"), ("uml", "¨"), ("macr", "¯"), ("ordf", "ª"),
-    ("ordm", "º"), ("sup1", "¹"), ("sup2", "²"), ("sup3", "³"), ("frac14", "¼"), ("frac12", "½"),
-    ("frac34", "¾"), ("shy", "\u{ad}"), ("brvbar", "¦"), ("not", "¬"), ("micro", "µ"),
-    ("Agrave", "À"), ("Aacute", "Á"), ("Acirc", "Â"), ("Atilde", "Ã"), ("Auml", "Ä"), ("Aring", "Å"),
-    ("AElig", "Æ"), ("Ccedil", "Ç"), ("Egrave", "È"), ("Eacute", "É"), ("Ecirc", "Ê"), ("Euml", "Ë"),
-    ("Igrave", "Ì"), ("Iacute", "Í"), ("Icirc", "Î"), ("Iuml", "Ï"), ("ETH", "Ð"), ("Ntilde", "Ñ"),
-    ("Ograve", "Ò"), ("Oacute", "Ó"), ("Ocirc", "Ô"), ("Otilde", "Õ"), ("Ouml", "Ö"), ("Oslash", "Ø"),
-    ("Ugrave", "Ù"), ("Uacute", "Ú"), ("Ucirc", "Û"), ("Uuml", "Ü"), ("Yacute", "Ý"), ("THORN", "Þ"),
-    ("szlig", "ß"), ("agrave", "à"), ("aacute", "á"), ("acirc", "â"), ("atilde", "ã"), ("auml", "ä"),
-    ("aring", "å"), ("aelig", "æ"), ("ccedil", "ç"), ("egrave", "è"), ("eacute", "é"), ("ecirc", "ê"),
-    ("euml", "ë"), ("igrave", "ì"), ("iacute", "í"), ("icirc", "î"), ("iuml", "ï"), ("eth", "ð"),
-    ("ntilde", "ñ"), ("ograve", "ò"), ("oacute", "ó"), ("ocirc", "ô"), ("otilde", "õ"), ("ouml", "ö"),
-    ("oslash", "ø"), ("ugrave", "ù"), ("uacute", "ú"), ("ucirc", "û"), ("uuml", "ü"), ("yacute", "ý"),
-    ("thorn", "þ"), ("yuml", "ÿ"), ("OElig", "Œ"), ("oelig", "œ"), ("Scaron", "Š"), ("scaron", "š"),
-    ("Yuml", "Ÿ"), ("fnof", "ƒ"), ("circ", "ˆ"), ("tilde", "˜"), ("dagger", "†"), ("Dagger", "‡"),
-    ("permil", "‰"), ("prime", "′"), ("Prime", "″"), ("oline", "‾"), ("frasl", "⁄"), ("larr", "←"),
-    ("uarr", "↑"), ("rarr", "→"), ("darr", "↓"), ("harr", "↔"), ("hearts", "♥"), ("spades", "♠"),
-    ("clubs", "♣"), ("diams", "♦"), ("ensp", "\u{2002}"), ("emsp", "\u{2003}"),
-    ("thinsp", "\u{2009}"), ("zwnj", "\u{200c}"), ("zwj", "\u{200d}"), ("lrm", "\u{200e}"),
-    ("rlm", "\u{200f}"), ("alpha", "α"), ("beta", "β"), ("gamma", "γ"), ("delta", "δ"),
-    ("epsilon", "ε"), ("lambda", "λ"), ("mu", "μ"), ("pi", "π"), ("sigma", "σ"), ("omega", "ω"),
-    ("Delta", "Δ"), ("Omega", "Ω"), ("infin", "∞"), ("ne", "≠"), ("le", "≤"), ("ge", "≥"),
-    ("minus", "−"), ("asymp", "≈"), ("check", "✓"), ("star", "☆"), ("starf", "★"),
+    ("nbsp", "\u{a0}"),
+    ("amp", "&"),
+    ("lt", "<"),
+    ("gt", ">"),
+    ("quot", "\""),
+    ("apos", "'"),
+    ("copy", "©"),
+    ("reg", "®"),
+    ("trade", "™"),
+    ("hellip", "…"),
+    ("mdash", "—"),
+    ("ndash", "–"),
+    ("lsquo", "‘"),
+    ("rsquo", "’"),
+    ("sbquo", "‚"),
+    ("ldquo", "“"),
+    ("rdquo", "”"),
+    ("bdquo", "„"),
+    ("laquo", "«"),
+    ("raquo", "»"),
+    ("lsaquo", "‹"),
+    ("rsaquo", "›"),
+    ("bull", "•"),
+    ("middot", "·"),
+    ("deg", "°"),
+    ("plusmn", "±"),
+    ("times", "×"),
+    ("divide", "÷"),
+    ("euro", "€"),
+    ("pound", "£"),
+    ("yen", "¥"),
+    ("cent", "¢"),
+    ("curren", "¤"),
+    ("sect", "§"),
+    ("para", "¶"),
+    ("iexcl", "¡"),
+    ("iquest", "¿"),
+    ("acute", "´"),
+    ("cedil", "¸"),
+    ("uml", "¨"),
+    ("macr", "¯"),
+    ("ordf", "ª"),
+    ("ordm", "º"),
+    ("sup1", "¹"),
+    ("sup2", "²"),
+    ("sup3", "³"),
+    ("frac14", "¼"),
+    ("frac12", "½"),
+    ("frac34", "¾"),
+    ("shy", "\u{ad}"),
+    ("brvbar", "¦"),
+    ("not", "¬"),
+    ("micro", "µ"),
+    ("Agrave", "À"),
+    ("Aacute", "Á"),
+    ("Acirc", "Â"),
+    ("Atilde", "Ã"),
+    ("Auml", "Ä"),
+    ("Aring", "Å"),
+    ("AElig", "Æ"),
+    ("Ccedil", "Ç"),
+    ("Egrave", "È"),
+    ("Eacute", "É"),
+    ("Ecirc", "Ê"),
+    ("Euml", "Ë"),
+    ("Igrave", "Ì"),
+    ("Iacute", "Í"),
+    ("Icirc", "Î"),
+    ("Iuml", "Ï"),
+    ("ETH", "Ð"),
+    ("Ntilde", "Ñ"),
+    ("Ograve", "Ò"),
+    ("Oacute", "Ó"),
+    ("Ocirc", "Ô"),
+    ("Otilde", "Õ"),
+    ("Ouml", "Ö"),
+    ("Oslash", "Ø"),
+    ("Ugrave", "Ù"),
+    ("Uacute", "Ú"),
+    ("Ucirc", "Û"),
+    ("Uuml", "Ü"),
+    ("Yacute", "Ý"),
+    ("THORN", "Þ"),
+    ("szlig", "ß"),
+    ("agrave", "à"),
+    ("aacute", "á"),
+    ("acirc", "â"),
+    ("atilde", "ã"),
+    ("auml", "ä"),
+    ("aring", "å"),
+    ("aelig", "æ"),
+    ("ccedil", "ç"),
+    ("egrave", "è"),
+    ("eacute", "é"),
+    ("ecirc", "ê"),
+    ("euml", "ë"),
+    ("igrave", "ì"),
+    ("iacute", "í"),
+    ("icirc", "î"),
+    ("iuml", "ï"),
+    ("eth", "ð"),
+    ("ntilde", "ñ"),
+    ("ograve", "ò"),
+    ("oacute", "ó"),
+    ("ocirc", "ô"),
+    ("otilde", "õ"),
+    ("ouml", "ö"),
+    ("oslash", "ø"),
+    ("ugrave", "ù"),
+    ("uacute", "ú"),
+    ("ucirc", "û"),
+    ("uuml", "ü"),
+    ("yacute", "ý"),
+    ("thorn", "þ"),
+    ("yuml", "ÿ"),
+    ("OElig", "Œ"),
+    ("oelig", "œ"),
+    ("Scaron", "Š"),
+    ("scaron", "š"),
+    ("Yuml", "Ÿ"),
+    ("fnof", "ƒ"),
+    ("circ", "ˆ"),
+    ("tilde", "˜"),
+    ("dagger", "†"),
+    ("Dagger", "‡"),
+    ("permil", "‰"),
+    ("prime", "′"),
+    ("Prime", "″"),
+    ("oline", "‾"),
+    ("frasl", "⁄"),
+    ("larr", "←"),
+    ("uarr", "↑"),
+    ("rarr", "→"),
+    ("darr", "↓"),
+    ("harr", "↔"),
+    ("hearts", "♥"),
+    ("spades", "♠"),
+    ("clubs", "♣"),
+    ("diams", "♦"),
+    ("ensp", "\u{2002}"),
+    ("emsp", "\u{2003}"),
+    ("thinsp", "\u{2009}"),
+    ("zwnj", "\u{200c}"),
+    ("zwj", "\u{200d}"),
+    ("lrm", "\u{200e}"),
+    ("rlm", "\u{200f}"),
+    ("alpha", "α"),
+    ("beta", "β"),
+    ("gamma", "γ"),
+    ("delta", "δ"),
+    ("epsilon", "ε"),
+    ("lambda", "λ"),
+    ("mu", "μ"),
+    ("pi", "π"),
+    ("sigma", "σ"),
+    ("omega", "ω"),
+    ("Delta", "Δ"),
+    ("Omega", "Ω"),
+    ("infin", "∞"),
+    ("ne", "≠"),
+    ("le", "≤"),
+    ("ge", "≥"),
+    ("minus", "−"),
+    ("asymp", "≈"),
+    ("check", "✓"),
+    ("star", "☆"),
+    ("starf", "★"),
 ];
 
 /// Entities that HTML5 also decodes without a trailing semicolon (legacy form).
@@ -51,9 +189,20 @@ fn lookup(name: &str) -> Option<&'static str> {
 fn decode_ref(s: &str) -> Option<(char, Option<&'static str>, usize)> {
     let b = s.as_bytes();
     if b.len() > 2 && b[1] == b'#' {
-        let (hex, start) = if b.len() > 3 && (b[2] == b'x' || b[2] == b'X') { (true, 3) } else { (false, 2) };
+        let (hex, start) = if b.len() > 3 && (b[2] == b'x' || b[2] == b'X') {
+            (true, 3)
+        } else {
+            (false, 2)
+        };
         let mut end = start;
-        while end < b.len() && end - start < 8 && (if hex { b[end].is_ascii_hexdigit() } else { b[end].is_ascii_digit() }) {
+        while end < b.len()
+            && end - start < 8
+            && (if hex {
+                b[end].is_ascii_hexdigit()
+            } else {
+                b[end].is_ascii_digit()
+            })
+        {
             end += 1;
         }
         if end == start {
@@ -66,7 +215,11 @@ fn decode_ref(s: &str) -> Option<(char, Option<&'static str>, usize)> {
             _ => v,
         };
         let c = char::from_u32(v).unwrap_or('\u{FFFD}');
-        let used = if end < b.len() && b[end] == b';' { end + 1 } else { end };
+        let used = if end < b.len() && b[end] == b';' {
+            end + 1
+        } else {
+            end
+        };
         return Some((c, None, used));
     }
     let mut end = 1;
@@ -159,7 +312,10 @@ mod tests {
 
     #[test]
     fn named_and_numeric_entities() {
-        assert_eq!(clean("a &amp; b &lt;c&gt; &quot;q&quot;"), "a & b <c> \"q\"");
+        assert_eq!(
+            clean("a &amp; b &lt;c&gt; &quot;q&quot;"),
+            "a & b <c> \"q\""
+        );
         assert_eq!(clean("&eacute;t&eacute; &euro;5 &mdash; x"), "été €5 — x");
         assert_eq!(clean("&#65;&#x42;&#X43;&#150;"), "ABC–");
         assert_eq!(clean("&#0;&#xFFFFFFFF;"), "\u{FFFD}\u{FFFD}");
