@@ -168,6 +168,8 @@ pub struct Options {
 const MAX_PRUNED_SHARE: f32 = 0.4;
 /// The container search descends into a child holding at least this share of paragraph text.
 const DESCEND_SHARE: f32 = 0.9;
+/// A container child without paragraph text whose link share exceeds this many tenths is dropped.
+const LINK_BLOCK_TENTHS: u32 = 3;
 /// Paragraph-like blocks shorter than this (in characters) do not count as content evidence.
 const MIN_PARAGRAPH: u32 = 25;
 
@@ -283,7 +285,7 @@ fn mark_dead(doc: &Doc, opts: &Options) -> Vec<bool> {
 
 /// Paragraph text per subtree: the text (minus link text) of paragraph-like blocks that are long
 /// enough and not link-dense, summed bottom-up over live nodes.
-fn good_text(doc: &Doc, dead: &[bool]) -> Vec<u32> {
+fn good_text(doc: &Doc, dead: &[bool]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
     let n = doc.nodes.len();
     let mut text = vec![0u32; n];
     let mut link = vec![0u32; n];
@@ -318,7 +320,7 @@ fn good_text(doc: &Doc, dead: &[bool]) -> Vec<u32> {
         }
         good[p] += good[i];
     }
-    good
+    (good, text, link)
 }
 
 /// Line emitter: walks subtrees, breaking at block boundaries, dropping link-dense lines.
@@ -455,8 +457,8 @@ fn emit_nodes(doc: &Doc, dead: &[bool], roots: &[u32]) -> String {
 
 /// Pick the content container (plus qualifying siblings) and return its text.
 pub fn extract(doc: &Doc, opts: &Options) -> String {
-    let dead = mark_dead(doc, opts);
-    let good = good_text(doc, &dead);
+    let mut dead = mark_dead(doc, opts);
+    let (good, text, link) = good_text(doc, &dead);
     // Descend from the root while one child holds nearly all the paragraph text: the deepest
     // such node is the content container (it spans split article bodies, unlike a single best
     // paragraph parent).
@@ -475,6 +477,16 @@ pub fn extract(doc: &Doc, opts: &Options) -> String {
         match next {
             Some(c) => cur = c,
             None => break,
+        }
+    }
+    // Inside the container, blocks without paragraph text that are mostly links (teaser lists,
+    // tag clouds, pagers) are boilerplate.
+    for it in &doc.nodes[cur].children {
+        if let Item::El(c) = *it {
+            let c = c as usize;
+            if good[c] == 0 && link[c] * 10 > text[c] * LINK_BLOCK_TENTHS {
+                dead[c] = true;
+            }
         }
     }
     emit_nodes(doc, &dead, &[cur as u32])
