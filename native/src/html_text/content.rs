@@ -1,6 +1,6 @@
 //! Main-content selection over a parsed `Doc`: boilerplate pruning by tag, role, visibility and
-//! class/id hints; readability-style paragraph scoring to pick the content container; then line
-//! emission with link-density and duplicate filtering.
+//! class/id hints; the content container is the deepest element holding nearly all paragraph text;
+//! then line emission with link-density, short-debris and duplicate filtering.
 
 use super::dom::{is_block, tag, Doc, Item};
 use regex::Regex;
@@ -455,7 +455,7 @@ fn emit_nodes(doc: &Doc, dead: &[bool], roots: &[u32]) -> String {
     e.lines.join("\n")
 }
 
-/// Pick the content container (plus qualifying siblings) and return its text.
+/// Pick the content container and return its text, one block per line.
 pub fn extract(doc: &Doc, opts: &Options) -> String {
     let mut dead = mark_dead(doc, opts);
     let (good, text, link) = good_text(doc, &dead);
