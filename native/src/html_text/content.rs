@@ -345,7 +345,9 @@ impl<'a> Emitter<'a> {
                 || (self.line_link > 0 && chars < 30 && self.line_link * 10 > chars * 3);
             let sentence_end =
                 l.ends_with(['.', '!', '?', ':', '。', '"', '”', '“', '»', '«', ')']);
-            let keep = !link_dense && (chars >= 10 || self.line_heading || sentence_end);
+            let keep = !link_dense
+                && (chars >= 10 || self.line_heading || sentence_end)
+                && l.chars().any(char::is_alphabetic);
             if !keep {
                 // A heading introducing dropped boilerplate ("Related articles") goes with it.
                 self.pending_heading = None;
