@@ -7,10 +7,20 @@
 use pyo3::prelude::*;
 
 pub mod arrow_io;
+mod html_text;
 mod http;
+mod lines;
+mod normalize;
+mod quality;
+mod url_filter;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     http::register(m)?;
+    html_text::register(m)?;
+    quality::register(m)?;
+    lines::register(m)?;
+    normalize::register(m)?;
+    url_filter::register(m)?;
     Ok(())
 }

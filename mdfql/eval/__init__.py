@@ -1,0 +1,1 @@
+"""Evaluation helpers (scoring extractors against hand-made expectations)."""
