@@ -7,8 +7,14 @@
 use pyo3::prelude::*;
 
 pub mod arrow_io;
+mod lines;
+mod normalize;
+mod quality;
 
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    quality::register(m)?;
+    lines::register(m)?;
+    normalize::register(m)?;
     Ok(())
 }
