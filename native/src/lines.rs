@@ -21,6 +21,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use arrow::buffer::NullBuffer;
 use arrow::array::{ArrayRef, Float64Builder, StringBuilder, StructArray};
 use arrow::datatypes::{DataType, Field};
 use pyo3::prelude::*;
@@ -109,28 +110,29 @@ fn refinedweb_line_corrections(py: Python<'_>, texts: PyArray) -> PyResult<PyArr
     let col = StrColumn::from_data(texts.0)?;
     let out = py.detach(|| {
         let mut tb = StringBuilder::new();
+        let mut valid = Vec::with_capacity(col.len());
         let mut fb = Float64Builder::with_capacity(col.len());
         for i in 0..col.len() {
             match col.get(i) {
                 Some(t) => {
                     let (s, f) = correct(t);
+                    valid.push(true);
                     tb.append_value(s);
                     fb.append_value(f);
                 }
                 None => {
+                    valid.push(false);
                     tb.append_null();
                     fb.append_null();
                 }
             }
         }
-        let cols: Vec<(Arc<Field>, ArrayRef)> = vec![
-            (Arc::new(Field::new("text", DataType::Utf8, true)), Arc::new(tb.finish())),
-            (
-                Arc::new(Field::new("removed_word_fraction", DataType::Float64, true)),
-                Arc::new(fb.finish()),
-            ),
+        let fields = vec![
+            Field::new("text", DataType::Utf8, true),
+            Field::new("removed_word_fraction", DataType::Float64, true),
         ];
-        StructArray::from(cols)
+        let arrays: Vec<ArrayRef> = vec![Arc::new(tb.finish()), Arc::new(fb.finish())];
+        StructArray::new(fields.into(), arrays, Some(NullBuffer::from(valid)))
     });
     Ok(to_py(Arc::new(out)))
 }

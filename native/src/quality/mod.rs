@@ -40,6 +40,7 @@ pub(crate) mod tokenizer;
 
 use std::sync::Arc;
 
+use arrow::buffer::NullBuffer;
 use arrow::array::{ArrayRef, BooleanArray, Float64Builder, Int64Builder, StructArray};
 use arrow::datatypes::{DataType, Field};
 use pyo3::prelude::*;
@@ -147,7 +148,9 @@ fn signals_struct(rows: &[Option<Signals>]) -> StructArray {
         let arr: BooleanArray = rows.iter().map(|r| r.as_ref().map(get)).collect();
         cols.push((Arc::new(Field::new(name, DataType::Boolean, true)), Arc::new(arr)));
     }
-    StructArray::from(cols)
+    let (fields, arrays): (Vec<_>, Vec<_>) = cols.into_iter().unzip();
+    let valid = NullBuffer::from(rows.iter().map(Option::is_some).collect::<Vec<_>>());
+    StructArray::new(fields.into(), arrays, Some(valid))
 }
 
 /// Per-document quality statistics (see the module table). Returns a struct array.
