@@ -1,0 +1,732 @@
+//! Text statistics with datatrove 0.10.1's exact definitions (Python `len` = code points,
+//! Python `str.strip`/`splitlines`/`isalpha` semantics), and the three filters' decisions.
+
+use std::collections::HashSet;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::tables;
+use super::tokenizer::{in_ranges, py_isspace, split_into_words};
+
+/// datatrove `gopher_quality_filter.STOP_WORDS`.
+pub const STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
+
+#[inline]
+fn clen(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
+#[inline]
+fn in_sorted(c: char, table: &[u32]) -> bool {
+    table.binary_search(&(c as u32)).is_ok()
+}
+
+/// A word that is not made only of datatrove `PUNCTUATION_SET` characters.
+fn is_non_symbol(w: &str) -> bool {
+    w.chars().any(|c| !in_sorted(c, tables::DT_PUNCTUATION))
+}
+
+/// Python `str.isalpha` for one character: general category L*.
+fn py_isalpha(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    in_ranges(c, tables::PY_ALPHA)
+}
+
+/// Python `str.splitlines()` (no keepends).
+pub fn py_splitlines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let brk = matches!(
+            c,
+            '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}'
+                | '\u{2028}' | '\u{2029}'
+        );
+        if brk {
+            out.push(&text[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' {
+                if let Some(&(_, '\n')) = it.peek() {
+                    it.next();
+                    end += 1;
+                }
+            }
+            start = end;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+fn py_strip(s: &str) -> &str {
+    s.trim_matches(py_isspace)
+}
+
+/// Python `str.count` (non-overlapping).
+fn count_sub(text: &str, pat: &str) -> usize {
+    text.matches(pat).count()
+}
+
+/// `re.split(r"\n{min,}", text)`.
+fn split_newline_runs(text: &str, min: usize) -> Vec<&str> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\n' {
+            let j = i + b[i..].iter().take_while(|&&x| x == b'\n').count();
+            if j - i >= min {
+                out.push(&text[start..i]);
+                start = j;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&text[start..]);
+    out
+}
+
+/// datatrove `find_duplicates`: (duplicate elements, their total characters).
+fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
+    let mut seen: FxHashSet<&str> = FxHashSet::default();
+    let (mut n, mut chars) = (0, 0);
+    for it in items {
+        if !seen.insert(it) {
+            n += 1;
+            chars += clen(it);
+        }
+    }
+    (n, chars)
+}
+
+/// Words interned to ids, with character lengths, for n-gram statistics.
+pub struct Words<'a> {
+    pub words: Vec<&'a str>,
+    ids: Vec<u32>,
+    char_lens: Vec<usize>,
+}
+
+impl<'a> Words<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let words = split_into_words(text);
+        let mut map: FxHashMap<&str, u32> = FxHashMap::default();
+        let ids = words
+            .iter()
+            .map(|w| {
+                let n = map.len() as u32;
+                *map.entry(w).or_insert(n)
+            })
+            .collect();
+        let char_lens = words.iter().map(|w| clen(w)).collect();
+        Words { words, ids, char_lens }
+    }
+
+    /// datatrove `find_top_duplicate(get_n_grams(words, n))`: characters of the most frequent
+    /// space-joined n-gram times its count (ties: first seen). `None` when there is no n-gram.
+    pub fn top_ngram_chars(&self, n: usize) -> Option<usize> {
+        let total = self.ids.len();
+        if n == 0 || total < n {
+            return None;
+        }
+        // key: the n word ids; value: (count, first index). Words contain no whitespace, so
+        // " ".join is injective and ids identify the joined string exactly.
+        let mut counts: FxHashMap<&[u32], (usize, usize)> = FxHashMap::default();
+        for i in 0..=total - n {
+            counts.entry(&self.ids[i..i + n]).or_insert((0, i)).0 += 1;
+        }
+        let (&key, &(count, _)) = counts
+            .iter()
+            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
+            .unwrap();
+        let first = counts[key].1;
+        let chars: usize = self.char_lens[first..first + n].iter().sum::<usize>() + n - 1;
+        Some(chars * count)
+    }
+
+    /// datatrove `find_all_duplicate(words, n)`: characters of repeated "".join-ed n-grams, skipping
+    /// ahead by n after each repeat. Keys are the concatenated strings, as in datatrove.
+    pub fn dup_ngram_chars(&self, n: usize) -> usize {
+        let total = self.words.len();
+        if n == 0 || total < n {
+            return 0;
+        }
+        let mut cat = String::new();
+        let mut offs = Vec::with_capacity(total + 1);
+        let mut coffs = Vec::with_capacity(total + 1);
+        let mut cpos = 0;
+        for (w, &cl) in self.words.iter().zip(&self.char_lens) {
+            offs.push(cat.len());
+            coffs.push(cpos);
+            cat.push_str(w);
+            cpos += cl;
+        }
+        offs.push(cat.len());
+        coffs.push(cpos);
+        let mut unique: FxHashSet<&str> = FxHashSet::default();
+        let (mut repeated, mut idx) = (0, 0);
+        while idx + n <= total {
+            let g = &cat[offs[idx]..offs[idx + n]];
+            if unique.contains(g) {
+                repeated += coffs[idx + n] - coffs[idx];
+                idx += n;
+            } else {
+                unique.insert(g);
+                idx += 1;
+            }
+        }
+        repeated
+    }
+}
+
+/// Every statistic of one document. Ratios whose denominator is zero are NaN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signals {
+    pub n_chars: i64,
+    pub n_words: i64,
+    pub n_non_symbol_words: i64,
+    pub mean_word_length: f64,
+    pub hash_word_ratio: f64,
+    pub ellipsis_word_ratio: f64,
+    pub n_lines: i64,
+    pub bullet_line_frac: f64,
+    pub ellipsis_line_frac: f64,
+    pub alpha_word_frac: f64,
+    pub stop_word_count: i64,
+    pub dup_para_frac: f64,
+    pub dup_para_char_frac: f64,
+    pub dup_line_frac: f64,
+    pub dup_line_char_frac: f64,
+    pub top_ngram_char_frac: [f64; 3],
+    pub dup_ngram_char_frac: [f64; 6],
+    pub line_punct_ratio: f64,
+    pub short_line_ratio: f64,
+    pub fineweb_dup_line_char_frac: f64,
+    pub newline_word_ratio: f64,
+    pub c4_kept_lines: i64,
+    pub c4_sentences: i64,
+    pub c4_lorem_ipsum: bool,
+    pub c4_curly_bracket: bool,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        f64::NAN
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+struct GopherQualityParts {
+    n_words: usize,
+    n_non_symbol: usize,
+    mean_len: f64,
+    hashes: usize,
+    ellipses: usize,
+    n_lines: usize,
+    bullet_lines: usize,
+    ellipsis_lines: usize,
+    alpha_words: usize,
+}
+
+fn gopher_quality_parts(text: &str, words: &[&str]) -> GopherQualityParts {
+    let (mut n_ns, mut ns_chars, mut alpha) = (0, 0, 0);
+    for w in words {
+        if is_non_symbol(w) {
+            n_ns += 1;
+            ns_chars += clen(w);
+        }
+        if w.chars().any(py_isalpha) {
+            alpha += 1;
+        }
+    }
+    let lines = py_splitlines(text);
+    let bullets = lines
+        .iter()
+        .filter(|l| {
+            let s = l.trim_start_matches(py_isspace);
+            s.starts_with('•') || s.starts_with('-')
+        })
+        .count();
+    let ell_lines = lines
+        .iter()
+        .filter(|l| {
+            let s = l.trim_end_matches(py_isspace);
+            s.ends_with("...") || s.ends_with('…')
+        })
+        .count();
+    GopherQualityParts {
+        n_words: words.len(),
+        n_non_symbol: n_ns,
+        mean_len: ratio(ns_chars, n_ns),
+        hashes: count_sub(text, "#"),
+        ellipses: count_sub(text, "...") + count_sub(text, "…"),
+        n_lines: lines.len(),
+        bullet_lines: bullets,
+        ellipsis_lines: ell_lines,
+        alpha_words: alpha,
+    }
+}
+
+fn stop_word_hits(words: &[&str], stop: &HashSet<&str>) -> usize {
+    let mut hit: HashSet<&str> = HashSet::new();
+    for w in words {
+        if stop.contains(w) {
+            hit.insert(w);
+            if hit.len() == stop.len() {
+                break;
+            }
+        }
+    }
+    hit.len()
+}
+
+/// FineWeb's non-blank `\n`-separated lines.
+fn fineweb_lines(text: &str) -> Vec<&str> {
+    text.split('\n').filter(|l| !py_strip(l).is_empty()).collect()
+}
+
+const C4_END_PUNCT: [&str; 5] = [".", "?", "!", "\"", "'"];
+const C4_POLICY: [&str; 6] = [
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+];
+
+/// `re.sub(r"\[\d*]|\[edit]|\[citation needed]", "", line)`.
+fn remove_citations(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains('[') {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(p) = rest.find('[') {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + 1..];
+        let digits = after.chars().take_while(|&c| in_ranges(c, tables::PY_DECIMAL)).count();
+        let dlen: usize = after.chars().take(digits).map(char::len_utf8).sum();
+        if after[dlen..].starts_with(']') {
+            rest = &after[dlen + 1..];
+        } else if let Some(r) = after.strip_prefix("edit]") {
+            rest = r;
+        } else if let Some(r) = after.strip_prefix("citation needed]") {
+            rest = r;
+        } else {
+            out.push('[');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// spaCy Sentencizer sentence count of one line's tokens.
+fn sentence_count(words: &[&str]) -> usize {
+    if words.is_empty() {
+        return 0;
+    }
+    let mut n = 1;
+    let mut seen_period = false;
+    for w in words {
+        let in_punct = w.chars().count() == 1 && in_sorted(w.chars().next().unwrap(), tables::SENT_PUNCT);
+        let is_punct = w.chars().all(|c| in_ranges(c, tables::PY_PUNCT));
+        if seen_period && !is_punct && !in_punct {
+            n += 1;
+            seen_period = false;
+        } else if in_punct {
+            seen_period = true;
+        }
+    }
+    n
+}
+
+/// C4QualityFilter's document-level outcome (default settings, `split_paragraph=True`):
+/// (kept lines, sentences in kept lines, hit "lorem ipsum", hit "{"), scanning stopping at the
+/// first document-dropping line as datatrove does.
+fn c4_counts(text: &str) -> (usize, usize, bool, bool) {
+    let (mut kept, mut sents) = (0, 0);
+    for raw in py_splitlines(text) {
+        let line = py_strip(raw);
+        let words: Vec<&str> = line.split(py_isspace).filter(|w| !w.is_empty()).collect();
+        if words.iter().any(|w| clen(w) > 1000) {
+            continue;
+        }
+        let line = remove_citations(line);
+        if !C4_END_PUNCT.iter().any(|p| line.ends_with(p)) || line.ends_with("...") {
+            continue;
+        }
+        if words.len() < 3 {
+            continue;
+        }
+        let lower = line.to_lowercase();
+        if lower.contains("lorem ipsum") {
+            return (kept, sents, true, false);
+        }
+        if lower.contains("javascript") {
+            continue;
+        }
+        if line.contains('{') {
+            return (kept, sents, false, true);
+        }
+        if C4_POLICY.iter().any(|p| lower.contains(p)) {
+            continue;
+        }
+        sents += sentence_count(&split_into_words(&line));
+        kept += 1;
+    }
+    (kept, sents, false, false)
+}
+
+/// All statistics of one document in one pass over its words and lines.
+pub fn signals(text: &str) -> Signals {
+    let w = Words::new(text);
+    let n_chars = clen(text);
+    let g = gopher_quality_parts(text, &w.words);
+    let stop: HashSet<&str> = STOP_WORDS.into_iter().collect();
+
+    let paragraphs = split_newline_runs(py_strip(text), 2);
+    let (pd, pdc) = find_duplicates(paragraphs.iter().copied());
+    let lines = split_newline_runs(text, 1);
+    let (ld, ldc) = find_duplicates(lines.iter().copied());
+
+    let fw = fineweb_lines(text);
+    let punct = fw
+        .iter()
+        .filter(|l| l.chars().next_back().is_some_and(|c| in_sorted(c, tables::DT_TERMINAL_PUNCTUATION)))
+        .count();
+    let short = fw.iter().filter(|l| clen(l) <= 30).count();
+    let newlines = text.bytes().filter(|&b| b == b'\n').count();
+    let (_, fw_dup_chars) = find_duplicates(fw.iter().copied());
+    let (c4_kept, c4_sents, lorem, curly) = c4_counts(text);
+
+    Signals {
+        n_chars: n_chars as i64,
+        n_words: g.n_words as i64,
+        n_non_symbol_words: g.n_non_symbol as i64,
+        mean_word_length: g.mean_len,
+        hash_word_ratio: ratio(g.hashes, g.n_words),
+        ellipsis_word_ratio: ratio(g.ellipses, g.n_words),
+        n_lines: g.n_lines as i64,
+        bullet_line_frac: ratio(g.bullet_lines, g.n_lines),
+        ellipsis_line_frac: ratio(g.ellipsis_lines, g.n_lines),
+        alpha_word_frac: ratio(g.alpha_words, g.n_words),
+        stop_word_count: stop_word_hits(&w.words, &stop) as i64,
+        dup_para_frac: ratio(pd, paragraphs.len()),
+        dup_para_char_frac: ratio(pdc, n_chars),
+        dup_line_frac: ratio(ld, lines.len()),
+        dup_line_char_frac: ratio(ldc, n_chars),
+        top_ngram_char_frac: [2, 3, 4].map(|n| ratio(w.top_ngram_chars(n).unwrap_or(0), n_chars)),
+        dup_ngram_char_frac: [5, 6, 7, 8, 9, 10].map(|n| ratio(w.dup_ngram_chars(n), n_chars)),
+        line_punct_ratio: ratio(punct, fw.len()),
+        short_line_ratio: ratio(short, fw.len()),
+        fineweb_dup_line_char_frac: ratio(fw_dup_chars, n_chars - newlines),
+        newline_word_ratio: ratio(newlines, g.n_words),
+        c4_kept_lines: c4_kept as i64,
+        c4_sentences: c4_sents as i64,
+        c4_lorem_ipsum: lorem,
+        c4_curly_bracket: curly,
+    }
+}
+
+/// `GopherQualityFilter` thresholds; `None` (or 0, as datatrove tests truthiness) disables one.
+#[derive(Debug, Clone)]
+pub struct GopherQualityParams {
+    pub min_doc_words: Option<f64>,
+    pub max_doc_words: Option<f64>,
+    pub min_avg_word_length: Option<f64>,
+    pub max_avg_word_length: Option<f64>,
+    pub max_symbol_word_ratio: Option<f64>,
+    pub max_bullet_lines_ratio: Option<f64>,
+    pub max_ellipsis_lines_ratio: Option<f64>,
+    pub max_non_alpha_words_ratio: Option<f64>,
+    pub min_stop_words: Option<f64>,
+    pub stop_words: Vec<String>,
+}
+
+impl Default for GopherQualityParams {
+    fn default() -> Self {
+        GopherQualityParams {
+            min_doc_words: Some(50.0),
+            max_doc_words: Some(100_000.0),
+            min_avg_word_length: Some(3.0),
+            max_avg_word_length: Some(10.0),
+            max_symbol_word_ratio: Some(0.1),
+            max_bullet_lines_ratio: Some(0.9),
+            max_ellipsis_lines_ratio: Some(0.3),
+            max_non_alpha_words_ratio: Some(0.8),
+            min_stop_words: Some(2.0),
+            stop_words: STOP_WORDS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// Python truthiness of an optional numeric threshold.
+fn on(t: Option<f64>) -> Option<f64> {
+    t.filter(|&v| v != 0.0)
+}
+
+/// A check whose denominator is zero raises ZeroDivisionError in datatrove; we reject the doc.
+fn frac_gt(a: usize, b: usize, thr: f64) -> bool {
+    b == 0 || a as f64 / b as f64 > thr
+}
+
+/// `GopherQualityFilter.filter(doc) is True`.
+pub fn gopher_quality_ok(text: &str, p: &GopherQualityParams) -> bool {
+    let words = split_into_words(text);
+    let g = gopher_quality_parts(text, &words);
+    let ns = g.n_non_symbol as f64;
+    if on(p.min_doc_words).is_some_and(|t| ns < t) || on(p.max_doc_words).is_some_and(|t| ns > t) {
+        return false;
+    }
+    // NaN (no non-symbol word) compares false, as numpy's mean of [] does in datatrove
+    if on(p.min_avg_word_length).is_some_and(|t| g.mean_len < t)
+        || on(p.max_avg_word_length).is_some_and(|t| g.mean_len > t)
+    {
+        return false;
+    }
+    if let Some(t) = on(p.max_symbol_word_ratio) {
+        if frac_gt(g.hashes, g.n_words, t) || frac_gt(g.ellipses, g.n_words, t) {
+            return false;
+        }
+    }
+    if on(p.max_bullet_lines_ratio).is_some_and(|t| frac_gt(g.bullet_lines, g.n_lines, t))
+        || on(p.max_ellipsis_lines_ratio).is_some_and(|t| frac_gt(g.ellipsis_lines, g.n_lines, t))
+    {
+        return false;
+    }
+    if let Some(t) = on(p.max_non_alpha_words_ratio) {
+        if g.n_words == 0 || (g.alpha_words as f64 / g.n_words as f64) < t {
+            return false;
+        }
+    }
+    if let Some(t) = on(p.min_stop_words) {
+        let stop: HashSet<&str> = p.stop_words.iter().map(String::as_str).collect();
+        if (stop_word_hits(&words, &stop) as f64) < t {
+            return false;
+        }
+    }
+    true
+}
+
+/// `GopherRepetitionFilter` thresholds (`None`/0 disables a line/paragraph check).
+#[derive(Debug, Clone)]
+pub struct GopherRepetitionParams {
+    pub dup_line_frac: Option<f64>,
+    pub dup_para_frac: Option<f64>,
+    pub dup_line_char_frac: Option<f64>,
+    pub dup_para_char_frac: Option<f64>,
+    pub top_n_grams: Vec<(usize, f64)>,
+    pub dup_n_grams: Vec<(usize, f64)>,
+}
+
+impl Default for GopherRepetitionParams {
+    fn default() -> Self {
+        GopherRepetitionParams {
+            dup_line_frac: Some(0.3),
+            dup_para_frac: Some(0.3),
+            dup_line_char_frac: Some(0.2),
+            dup_para_char_frac: Some(0.2),
+            top_n_grams: vec![(2, 0.2), (3, 0.18), (4, 0.16)],
+            dup_n_grams: vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)],
+        }
+    }
+}
+
+/// `GopherRepetitionFilter.filter(doc) is True`.
+pub fn gopher_repetition_ok(text: &str, p: &GopherRepetitionParams) -> bool {
+    if text.is_empty() {
+        return false;
+    }
+    let n_chars = clen(text) as f64;
+    let paragraphs = split_newline_runs(py_strip(text), 2);
+    let (pd, pdc) = find_duplicates(paragraphs.iter().copied());
+    if on(p.dup_para_frac).is_some_and(|t| pd as f64 / paragraphs.len() as f64 > t)
+        || on(p.dup_para_char_frac).is_some_and(|t| pdc as f64 / n_chars > t)
+    {
+        return false;
+    }
+    let lines = split_newline_runs(text, 1);
+    let (ld, ldc) = find_duplicates(lines.iter().copied());
+    if on(p.dup_line_frac).is_some_and(|t| ld as f64 / lines.len() as f64 > t)
+        || on(p.dup_line_char_frac).is_some_and(|t| ldc as f64 / n_chars > t)
+    {
+        return false;
+    }
+    let w = Words::new(text);
+    for &(n, t) in &p.top_n_grams {
+        if w.top_ngram_chars(n).is_some_and(|c| c as f64 / n_chars > t) {
+            return false;
+        }
+    }
+    for &(n, t) in &p.dup_n_grams {
+        if w.dup_ngram_chars(n) as f64 / n_chars > t {
+            return false;
+        }
+    }
+    true
+}
+
+/// `FineWebQualityFilter` settings.
+#[derive(Debug, Clone)]
+pub struct FineWebParams {
+    pub line_punct_thr: f64,
+    pub line_punct_exclude_zero: bool,
+    /// `None`: datatrove's `TERMINAL_PUNCTUATION`.
+    pub stop_chars: Option<Vec<String>>,
+    pub short_line_thr: f64,
+    pub short_line_length: usize,
+    pub char_duplicates_ratio: f64,
+    pub new_line_ratio: f64,
+}
+
+impl Default for FineWebParams {
+    fn default() -> Self {
+        FineWebParams {
+            line_punct_thr: 0.12,
+            line_punct_exclude_zero: false,
+            stop_chars: None,
+            short_line_thr: 0.67,
+            short_line_length: 30,
+            char_duplicates_ratio: 0.01,
+            new_line_ratio: 0.3,
+        }
+    }
+}
+
+/// `FineWebQualityFilter.filter(doc) is True`.
+pub fn fineweb_quality_ok(text: &str, p: &FineWebParams) -> bool {
+    let lines = fineweb_lines(text);
+    if lines.is_empty() {
+        return false;
+    }
+    let ends_ok = |l: &str| match &p.stop_chars {
+        None => l.chars().next_back().is_some_and(|c| in_sorted(c, tables::DT_TERMINAL_PUNCTUATION)),
+        Some(cs) => cs.iter().any(|s| l.ends_with(s.as_str())),
+    };
+    let n = lines.len() as f64;
+    let r = lines.iter().filter(|l| ends_ok(l)).count() as f64 / n;
+    if r < p.line_punct_thr && !(r == 0.0 && p.line_punct_exclude_zero) {
+        return false;
+    }
+    if lines.iter().filter(|l| clen(l) <= p.short_line_length).count() as f64 / n > p.short_line_thr
+    {
+        return false;
+    }
+    let newlines = text.bytes().filter(|&b| b == b'\n').count();
+    let (_, dup_chars) = find_duplicates(lines.iter().copied());
+    if frac_gt(dup_chars, clen(text) - newlines, p.char_duplicates_ratio) {
+        return false;
+    }
+    let n_words = split_into_words(text).len();
+    !frac_gt(newlines, n_words, p.new_line_ratio)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn word_statistics() {
+        // words: Hello , world ! The end ...
+        let s = signals("Hello, world! The end...");
+        assert_eq!((s.n_words, s.n_non_symbol_words), (7, 4));
+        assert!(close(s.mean_word_length, 4.0));
+        assert!(close(s.alpha_word_frac, 4.0 / 7.0));
+        assert!(close(s.ellipsis_word_ratio, 1.0 / 7.0));
+        assert!(close(s.hash_word_ratio, 0.0));
+        assert_eq!(signals("the be the To of #").stop_word_count, 3); // case-sensitive
+        assert!(close(signals("#a #b").hash_word_ratio, 2.0 / 4.0)); // words: # a # b
+    }
+
+    #[test]
+    fn line_statistics() {
+        let s = signals("• a\n- b\nc...\nd");
+        assert_eq!(s.n_lines, 4);
+        assert!(close(s.bullet_line_frac, 0.5));
+        assert!(close(s.ellipsis_line_frac, 0.25));
+        assert_eq!(py_splitlines("a\r\nb\rc\n"), ["a", "b", "c"]);
+        assert!(py_splitlines("").is_empty());
+        assert_eq!(py_splitlines("\n"), [""]);
+    }
+
+    #[test]
+    fn duplicate_lines_and_paragraphs() {
+        let s = signals("a\nb\na\n\nb"); // lines a b a b; paragraphs "a\nb\na", "b"
+        assert!(close(s.dup_line_frac, 0.5));
+        assert!(close(s.dup_line_char_frac, 2.0 / 8.0));
+        assert!(close(s.dup_para_frac, 0.0));
+        let s = signals("x y\n\nx y\n\nz"); // paragraphs "x y" twice, "z"
+        assert!(close(s.dup_para_frac, 1.0 / 3.0));
+        assert!(close(s.dup_para_char_frac, 3.0 / 11.0));
+    }
+
+    #[test]
+    fn ngram_statistics() {
+        // bigrams "a b" x2 and "b a" x2 tie: the first seen wins, 3 chars * 2
+        let s = signals("a b a b a");
+        assert!(close(s.top_ngram_char_frac[0], 6.0 / 9.0));
+        // "abcde" repeats once: 5 chars, then the scan jumps past it
+        let s = signals("a b c d e a b c d e");
+        assert!(close(s.dup_ngram_char_frac[0], 5.0 / 19.0));
+        assert!(close(s.dup_ngram_char_frac[1], 0.0));
+        // datatrove keys 5-grams by "".join: "ab c d e f" and "a bc d e f" collide
+        let w = Words::new("ab c d e f a bc d e f");
+        assert_eq!(w.dup_ngram_chars(5), 6);
+        assert_eq!(w.top_ngram_chars(11), None);
+    }
+
+    #[test]
+    fn fineweb_statistics() {
+        let text = "Good line.\nshort\n\n  \nGood line.";
+        let s = signals(text);
+        assert!(close(s.line_punct_ratio, 2.0 / 3.0));
+        assert!(close(s.short_line_ratio, 1.0));
+        assert!(close(s.fineweb_dup_line_char_frac, 10.0 / 27.0));
+        assert!(close(s.newline_word_ratio, 4.0 / 7.0));
+        assert!(!fineweb_quality_ok(text, &FineWebParams::default()));
+        assert!(!fineweb_quality_ok(" \n\t", &FineWebParams::default()));
+    }
+
+    #[test]
+    fn c4_counts_follow_the_line_rules() {
+        let s = signals("One two three. Four five six!\nno punctuation here\nUse of cookies is fine.\n");
+        assert_eq!((s.c4_kept_lines, s.c4_sentences), (1, 2));
+        assert!(signals("This has a { brace.").c4_curly_bracket);
+        assert!(signals("Lorem ipsum dolor sit.").c4_lorem_ipsum);
+        assert_eq!(remove_citations("a[1] b[edit] c[citation needed] d[x]"), "a b c d[x]");
+    }
+
+    #[test]
+    fn predicates() {
+        let good = "The quick brown fox jumps over the lazy dog and runs to the forest. ".repeat(1)
+            + "It is a sunny day with a light breeze and the birds sing of spring. "
+            + "Children play in the park while their parents have coffee with friends. "
+            + "Later that evening the family gathers to share stories of the day.";
+        assert!(gopher_quality_ok(&good, &GopherQualityParams::default()));
+        assert!(!gopher_quality_ok("too short", &GopherQualityParams::default()));
+        assert!(gopher_repetition_ok(&good, &GopherRepetitionParams::default()));
+        assert!(!gopher_repetition_ok(&good.repeat(3), &GopherRepetitionParams::default()));
+        assert!(!gopher_repetition_ok("", &GopherRepetitionParams::default()));
+        let off = GopherQualityParams { min_doc_words: None, ..Default::default() };
+        // with the length check off, an empty doc hits datatrove's division by zero: rejected
+        assert!(!gopher_quality_ok("", &off));
+    }
+}
