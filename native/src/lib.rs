@@ -7,8 +7,10 @@
 use pyo3::prelude::*;
 
 pub mod arrow_io;
+mod url_filter;
 
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    url_filter::register(m)?;
     Ok(())
 }
