@@ -159,11 +159,11 @@ pub fn normalize_word(s: &str) -> String {
         .collect()
 }
 
-/// URL tokens: lowercase runs of ASCII alphanumerics (datatrove splits on `[^a-zA-Z0-9]+`).
-fn tokens(url: &str) -> impl Iterator<Item = String> + '_ {
+/// URL tokens: runs of ASCII alphanumerics (datatrove splits on `[^a-zA-Z0-9]+`). Callers pass
+/// the lowercased URL.
+fn tokens(url: &str) -> impl Iterator<Item = &str> {
     url.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(str::to_ascii_lowercase)
 }
 
 /// The compiled lists. Built once, shared read-only across threads.
@@ -253,17 +253,20 @@ impl UrlLists {
         if !self.urls.is_empty() && url_key(url).is_some_and(|k| self.urls.contains(k.as_str())) {
             return Some(Reason::Url);
         }
-        let mut soft_hits: Vec<String> = Vec::new();
-        for tok in tokens(url) {
-            if self.hard.contains(tok.as_str()) {
-                return Some(Reason::HardWord(tok));
+        let lower = url.to_ascii_lowercase();
+        let mut soft_hits: Vec<&str> = Vec::new();
+        for tok in tokens(&lower) {
+            if self.hard.contains(tok) {
+                return Some(Reason::HardWord(tok.to_owned()));
             }
-            if self.soft.contains(tok.as_str()) && !soft_hits.contains(&tok) {
+            if self.soft.contains(tok) && !soft_hits.contains(&tok) {
                 soft_hits.push(tok);
             }
         }
         if soft_hits.len() >= self.soft_threshold {
-            return Some(Reason::SoftWords(soft_hits));
+            return Some(Reason::SoftWords(
+                soft_hits.into_iter().map(str::to_owned).collect(),
+            ));
         }
         let ac = self.strict.as_ref()?;
         let m = ac.find(normalize_word(url).as_str())?;
