@@ -3,8 +3,8 @@
 `write_sample` writes a gzipped WARC (one gzip member per record, like Common Crawl) whose
 response records cover the categories in `SAMPLE_CATEGORIES`. Pages are generated from sentence
 templates and topic vocabularies (`mdfql._sample_text`), so they read like real articles while
-every page differs. Output is byte-identical for a given `(n_records, seed)`: dates derive from
-the seed and record ids are uuid5 of the record's position.
+every page differs. Output is byte-identical for a given `(n_records, seed)` and file name (the
+warcinfo record names it): dates derive from the seed, record ids are uuid5 of their position.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -487,8 +488,9 @@ def _make_pages(counts: dict[str, int], w: _Writer) -> list[_Page]:
 
 
 def write_sample(path: str | Path, n_records: int = 2000, seed: int = 0) -> SampleStats:
-    """Write `n_records` response records (plus a warcinfo and one request per well-formed
-    response) as a gzipped WARC at `path`; byte-identical for the same arguments.
+    """Write `n_records` response records, a warcinfo record and request records for about
+    `REQUEST_SHARE` of the responses as a gzipped WARC at `path`; byte-identical for the same
+    arguments. Raises ValueError when `n_records` is too small to hold every category.
 
     The last record is deliberately truncated (its Content-Length runs past the end of the file),
     and `N_GARBAGE_HEADERS` responses carry an unparseable HTTP header block.
@@ -586,7 +588,9 @@ def write_sample(path: str | Path, n_records: int = 2000, seed: int = 0) -> Samp
     return SampleStats(path, final, urls, 1, requests, path.stat().st_size)
 
 
-def _write_raw_response(f, w: _Writer, url: str, rid: str, date: str, truncated: bool) -> None:
+def _write_raw_response(
+    f: BinaryIO, w: _Writer, url: str, rid: str, date: str, truncated: bool
+) -> None:
     """One gzip member holding a response that warcio's writer would refuse to produce."""
     title, paras = w.article()
     html_doc = w.page(title, paras[:2]).encode()
