@@ -16,7 +16,7 @@ from mdfql.eval.extraction import load_cases, score  # noqa: E402
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "extraction-eval"
 
-# Measured on the 300 pages (benchmarks/extraction.py): mdfql F1 = 0.928; trafilatura 1.11.0 with
+# Measured on the 300 pages (benchmarks/extraction.py): mdfql F1 = 0.930; trafilatura 1.11.0 with
 # FineWeb settings (favor_precision, no comments, deduplicate) F1 = 0.925; resiliparse 2.0.1
 # main_content F1 = 0.848.
 F1_FLOOR = 0.91

@@ -353,8 +353,15 @@ impl<'a> Emitter<'a> {
                 self.pending_heading = None;
             } else if self.seen.insert(l.to_string()) {
                 if self.line_heading || (chars < 30 && l.ends_with(':')) {
-                    // Held back until real content follows it.
-                    self.pending_heading = Some(l.to_string());
+                    // Held back until real content follows it; a heading run (title, then
+                    // subtitle) is kept or dropped together.
+                    match &mut self.pending_heading {
+                        Some(h) => {
+                            h.push('\n');
+                            h.push_str(l);
+                        }
+                        None => self.pending_heading = Some(l.to_string()),
+                    }
                 } else {
                     if let Some(h) = self.pending_heading.take() {
                         self.lines.push(h);
