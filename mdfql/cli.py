@@ -14,8 +14,9 @@ from rich.table import Table  # noqa: E402
 
 from mdfql.errors import MdfqlError  # noqa: E402
 
-console = Console(stderr=True)
-out = Console()
+# Off a terminal rich would wrap at 80 columns; logs and CI want whole lines.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -116,7 +117,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from mdfql.sample import write_sample
 
     stats = write_sample(args.out, n_records=args.records, seed=args.seed)
-    out.print(f"wrote {args.out}: {stats}")
+    counts = ", ".join(f"{k} {v}" for k, v in stats.counts.items())
+    out.print(f"wrote {args.out}: {stats.total_records} records ({stats.n_bytes:,} bytes): "
+              f"{counts}", soft_wrap=True)
     return 0
 
 

@@ -54,10 +54,20 @@ def _stat(stats: Any, key: str) -> int | None:
 
 
 def absorb_metrics(summary: RunSummary, metrics: tuple[dict, ...]) -> None:
-    """Fold Daft's operator stats into the summary: source rows and row-changing steps."""
+    """Fold Daft's operator stats into the summary: source rows and row-changing steps.
+
+    A file-listing source (read_warc's glob scan) yields files, which its reader explodes into
+    records: for it, the rows read are those of the first explode downstream.
+    """
+    listings = 0
     for op in metrics:
         rows_in, rows_out = _stat(op["stats"], "rows.in"), _stat(op["stats"], "rows.out")
-        if op.get("category") == "Source" and rows_out is not None:
+        if op.get("category") == "Source" and op["name"] == "Glob Scan":
+            listings += 1
+        elif op.get("category") == "Source" and rows_out is not None:
+            summary.rows_read += rows_out
+        elif op["name"] == "Explode" and listings and rows_out is not None:
+            listings -= 1
             summary.rows_read += rows_out
         elif rows_in is not None and rows_out is not None and rows_in != rows_out \
                 and op.get("category") != "BlockingSink":

@@ -512,6 +512,7 @@ def write_sample(path: str | Path, n_records: int = 2000, seed: int = 0) -> Samp
     garbage_at = set(w.rng.sample(range(len(pages)), N_GARBAGE_HEADERS))
     urls: dict[str, list[str]] = {c: [] for c in SAMPLE_CATEGORIES}
     requests = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         writer = WARCWriter(f, gzip=True)
         rid, date = ids()

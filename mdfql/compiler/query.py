@@ -384,15 +384,18 @@ class QueryCompiler:
 
     def aggregate(self, rel: Relation, keys: list[exp.Expression], aggs: list[exp.Expression]
                   ) -> tuple[Relation, dict[str, str]]:
-        """GROUP BY: group keys become __g columns, aggregates __a columns."""
+        """GROUP BY: group keys become __g columns, aggregates __a columns.
+
+        Keys and aggregate arguments are computed in a projection first: Daft cannot group by,
+        or aggregate over, a UDF expression directly.
+        """
         keyc = self.exprs(rel, where="GROUP BY")
-        aggc = self.exprs(rel, where="aggregate")
+        pre: dict[str, Expression] = {}
         replacements: dict[str, str] = {}
         columns: list[ColumnRef] = []
-        key_exprs = []
         for k in keys:
             physical = self.fresh("g")
-            key_exprs.append(keyc.compile(k).alias(physical))
+            pre[physical] = keyc.compile(k)
             replacements[k.sql()] = physical
             if isinstance(k, exp.Column):
                 columns.append(ColumnRef(k.table or None, k.name, physical))
@@ -400,15 +403,34 @@ class QueryCompiler:
                     if ref.name.lower() == k.name.lower() and (
                         not k.table or (ref.qualifier or "").lower() == k.table.lower()):
                         columns.append(ColumnRef(ref.qualifier, ref.name, physical))
-        agg_exprs = []
+
+        def hoist(arg: exp.Expression) -> exp.Expression:
+            if isinstance(arg, exp.Distinct):
+                return exp.Distinct(expressions=[hoist(e) for e in arg.expressions])
+            if isinstance(arg, (exp.Column, exp.Star, exp.PropertyEQ, exp.Kwarg, exp.Literal)):
+                return arg
+            physical = self.fresh("x")
+            pre[physical] = keyc.compile(arg)
+            return exp.column(physical)
+
+        hoisted = []
         for a in aggs:
+            call = a.copy()
+            call.set("expressions", [hoist(e) for e in a.expressions])
+            hoisted.append(call)
+        staged = Relation(rel.df.with_columns(pre) if pre else rel.df,
+                          rel.columns + [ColumnRef(None, n, n) for n in pre])
+        aggc = self.exprs(staged, where="aggregate")
+        agg_exprs = []
+        for original, call in zip(aggs, hoisted):
             physical = self.fresh("a")
-            agg_exprs.append(aggc.compile(a).alias(physical))
-            replacements[a.sql()] = physical
-        if key_exprs:
-            df = rel.df.groupby(*key_exprs).agg(*agg_exprs)
+            agg_exprs.append(aggc.compile(call).alias(physical))
+            replacements[original.sql()] = physical
+        group_cols = [col(replacements[k.sql()]) for k in keys]
+        if group_cols:
+            df = staged.df.groupby(*group_cols).agg(*agg_exprs)
         else:
-            df = rel.df.agg(*agg_exprs)
+            df = staged.df.agg(*agg_exprs)
         grouped_away = {c.name.lower() for c in rel.columns}
         return Relation(df, columns, grouped_away=grouped_away), replacements
 

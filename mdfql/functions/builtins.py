@@ -19,9 +19,12 @@ from mdfql.functions.registry import _DEFAULT, REQUIRED, FunctionSpec, Param
 
 
 def parse_param(text: str) -> Param:
-    """`'n:integer=5'` -> Param('n', 'integer', 5, const=True)."""
+    """`'n:integer=5'` -> Param('n', 'integer', 5, const=True); `'url:string?'` is an optional
+    column (NULL when omitted); `'p:string!'` a required literal."""
     head, _, default = text.partition("=")
     name, _, dtype = head.partition(":")
+    if dtype.endswith("?"):
+        return Param(name, dtype.rstrip("?") or "any", None, const=False)
     const = dtype.endswith("!")
     dtype = dtype.rstrip("!") or "any"
     if default:

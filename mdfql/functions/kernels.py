@@ -1,5 +1,5 @@
 """Batch kernels exposed as SQL functions: Rust kernels from `mdfql._native` over Arrow batches
-(zero-copy, GIL released) and the fastText language identifier."""
+(zero-copy, GIL released, one call per batch) and the fastText language identifier."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import Any
 
 import daft
 import pyarrow as pa
+import pyarrow.compute as pc
 from daft import DataType, Expression
 
+from mdfql import _native
 from mdfql.functions.builtins import parse_param
 from mdfql.functions.registry import _DEFAULT, FunctionSpec, Resources
+from mdfql.metrics import record_failure
 
 BATCH_SIZE = 512
 
@@ -29,8 +32,9 @@ def kernel(
 ) -> None:
     """Register `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function.
 
-    Column parameters arrive as Arrow arrays, literal options (`name := value`) as keyword
-    arguments; one call per batch, never per row.
+    Column parameters arrive as Arrow arrays (all-null when an optional one is omitted),
+    literal options (`name := value`) as keyword arguments; options left at None are not
+    passed, so the kernel's own defaults apply.
     """
     spec_params = tuple(parse_param(p) for p in params.split())
     columns = [p.name for p in spec_params if not p.const]
@@ -38,17 +42,144 @@ def kernel(
 
     @daft.func.batch(return_dtype=return_dtype, batch_size=BATCH_SIZE)
     def run(*args: Any) -> pa.Array:
-        arrays = [a.to_arrow() if isinstance(a, daft.Series) else a for a in args[: len(columns)]]
-        opts = dict(zip(options, args[len(columns):]))
+        arrays = [a.to_arrow() for a in args[: len(columns)]]
+        opts = {k: v for k, v in zip(options, args[len(columns):]) if v is not None}
         return fn(*arrays, **opts)
 
     def build(**kwargs: Any) -> Expression:
-        return run(*[kwargs[c] for c in columns], *[kwargs[o] for o in options])
+        cols = [daft.lit(None).cast(DataType.string()) if kwargs[c] is None else kwargs[c]
+                for c in columns]
+        return run(*cols, *[kwargs[o] for o in options])
 
     _DEFAULT.add(FunctionSpec(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
         runs_as=runs_as, resources=Resources(batch_size=BATCH_SIZE),  # type: ignore[arg-type]
     ))
+
+
+def _strings(arr: pa.Array) -> pa.Array:
+    """Daft hands strings over as large_utf8; kernels accept both, nulls pass through."""
+    return arr if pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type) \
+        else arr.cast(pa.large_string())
+
+
+# --- HTML ----------------------------------------------------------------------------------
+COUNTED_EXTRACTION_ERRORS = ("too_large", "internal_error")
+
+
+def extract_text_batch(html: pa.Array, url: pa.Array, max_bytes: int | None = None,
+                       max_depth: int | None = None) -> pa.Array:
+    """Main text per page; pages over the size cap or that crash the extractor are counted
+    as row-level failures (NULL text), pages without main content are just NULL."""
+    opts = {k: v for k, v in (("max_bytes", max_bytes), ("max_depth", max_depth)) if v}
+    out = _native.extract_text(_strings(html), **opts)
+    errors = out.field("error")
+    if errors.null_count < len(errors):
+        urls = url.to_pylist()
+        for i, err in enumerate(errors.to_pylist()):
+            if err in COUNTED_EXTRACTION_ERRORS:
+                record_failure("extract_text", urls[i] or f"row {i}", err)
+    return out.field("text")
+
+
+kernel("extract_text", "html:string url:string? max_bytes:integer=None max_depth:integer=None",
+       extract_text_batch, DataType.string(),
+       "Main content of an HTML page as text (boilerplate, navigation, comments, cookie "
+       "banners removed; one paragraph or heading per line; at most two consecutive "
+       "newlines). NULL when the page has no main content; pages over max_bytes (5 MB) are "
+       "counted failures.")
+kernel("html_title", "html:string", lambda html: _native.html_title(_strings(html)),
+       DataType.string(), "The page's <title>, entities decoded, whitespace collapsed.")
+
+
+# --- URLs ------------------------------------------------------------------------------------
+def _url_filter(blocklist: str | None, words: str | None) -> Any:
+    from mdfql.text.url_filter import load_url_filter
+
+    return load_url_filter(blocklist, words)
+
+
+kernel("url_score", "url:string blocklist:string=None words:string=None",
+       lambda url, blocklist=None, words=None: _url_filter(blocklist, words).scores(_strings(url)),
+       DataType.float64(),
+       "RefinedWeb URL filter: 1.0 when the URL is blocked (UT1 domain blocklist incl. "
+       "subdomains, strict/hard words, >= 2 soft words, quality-source domains), else 0.0; "
+       "`url_score(url) < 0.5` keeps what the filter keeps. Lists: `blocklist` (UT1 folder) "
+       "and `words` folder, or MDFQL_URL_BLOCKLIST / MDFQL_URL_WORDS, or the bundled ones.")
+kernel("url_filter_reason", "url:string blocklist:string=None words:string=None",
+       lambda url, blocklist=None, words=None: _url_filter(blocklist, words).reasons(
+           _strings(url)),
+       DataType.string(),
+       "Why the URL filter blocks a URL ('domain:x', 'strict_word:w', 'hard_word:w', "
+       "'soft_words:a,b', 'quality_source:d', 'url', 'unparseable'); NULL when kept.")
+
+
+# --- text quality ------------------------------------------------------------------------------
+def _arrow_type(arr_fn: Callable[[pa.Array], pa.Array]) -> DataType:
+    return DataType.from_arrow_type(arr_fn(pa.array([""], pa.large_string())).type)
+
+
+def _pairs(value: list | None) -> list[tuple[int, float]] | None:
+    """SQL `[[2, 0.2], [3, 0.18]]` -> [(2, 0.2), (3, 0.18)] for n-gram threshold lists."""
+    return None if value is None else [(int(n), float(t)) for n, t in value]
+
+
+def _gopher_repetition(texts: pa.Array, **opts: Any) -> pa.Array:
+    for key in ("top_n_grams", "dup_n_grams"):
+        if key in opts:
+            opts[key] = _pairs(opts[key])
+    return _native.gopher_repetition_ok(_strings(texts), **opts)
+
+
+kernel("quality_signals", "text:string", lambda text: _native.quality_signals(_strings(text)),
+       _arrow_type(_native.quality_signals),
+       "One pass over a document returning every statistic of the Gopher, C4 and FineWeb "
+       "rules (datatrove's definitions): word counts, mean word length, symbol ratios, "
+       "bullet/ellipsis lines, alphabetic words, stop words, duplicate lines/paragraphs and "
+       "their characters, top 2-4-gram and duplicated 5-10-gram character fractions, line "
+       "punctuation, short lines, newline/word ratio.")
+kernel("gopher_quality_ok",
+       "text:string min_doc_words:numeric=None max_doc_words:numeric=None "
+       "min_avg_word_length:numeric=None max_avg_word_length:numeric=None "
+       "max_symbol_word_ratio:numeric=None max_bullet_lines_ratio:numeric=None "
+       "max_ellipsis_lines_ratio:numeric=None max_non_alpha_words_ratio:numeric=None "
+       "min_stop_words:numeric=None stop_words:list=None",
+       lambda text, **o: _native.gopher_quality_ok(_strings(text), **o), DataType.bool(),
+       "TRUE when the document passes Gopher's quality rules, with datatrove's defaults "
+       "(what FineWeb ran): 50-100,000 words, mean word length 3-10, '#' and ellipsis per "
+       "word <= 0.1, bullet lines <= 0.9, ellipsis lines <= 0.3, alphabetic words >= 0.8, "
+       ">= 2 stop words.")
+kernel("gopher_repetition_ok",
+       "text:string dup_line_frac:numeric=None dup_para_frac:numeric=None "
+       "dup_line_char_frac:numeric=None dup_para_char_frac:numeric=None "
+       "top_n_grams:list=None dup_n_grams:list=None",
+       _gopher_repetition, DataType.bool(),
+       "TRUE when the document passes Gopher's repetition rules, with datatrove's defaults: "
+       "duplicate lines/paragraphs <= 0.3, their chars <= 0.2, top 2/3/4-gram chars <= "
+       "0.2/0.18/0.16, duplicated 5..10-gram chars <= 0.15..0.10 (lists as [[n, max], ...]).")
+kernel("fineweb_quality_ok",
+       "text:string line_punct_thr:numeric=None line_punct_exclude_zero:bool=None "
+       "stop_chars:list=None short_line_thr:numeric=None short_line_length:integer=None "
+       "char_duplicates_ratio:numeric=None new_line_ratio:numeric=None",
+       lambda text, **o: _native.fineweb_quality_ok(_strings(text), **o), DataType.bool(),
+       "TRUE when the document passes FineWeb's own filters (datatrove defaults): lines ending "
+       "in punctuation >= 0.12, lines <= 30 chars <= 0.67, duplicated-line chars <= 0.01, "
+       "newlines per word <= 0.3.")
+kernel("refinedweb_line_corrections", "text:string",
+       lambda text: _native.refinedweb_line_corrections(_strings(text)),
+       _arrow_type(_native.refinedweb_line_corrections),
+       "RefinedWeb's line-wise corrections: struct {text, removed_word_fraction}; lines that "
+       "are mostly uppercase, numeric, counters or under 2 words are dropped, sign-in / "
+       "read-more / cart boilerplate stripped from short lines.")
+
+# --- dedup -----------------------------------------------------------------------------------
+kernel("normalize_for_dedup", "text:string",
+       lambda text: _native.normalize_for_dedup(_strings(text)), DataType.string(),
+       "Text normalised for exact dedup: lowercase, accents stripped (NFKD), punctuation "
+       "removed, whitespace collapsed.")
+kernel("fingerprint", "text:string normalize:bool=None",
+       lambda text, **o: _native.fingerprint(_strings(text), **o), DataType.uint64(),
+       "xxh3-64 of the text, normalised as normalize_for_dedup unless normalize := false.")
 
 
 # --- language identification ----------------------------------------------------------------
@@ -74,12 +205,13 @@ def lang_id_batch(texts: pa.Array) -> pa.Array:
     model = _lid_model()
     langs: list[str | None] = []
     scores: list[float | None] = []
-    for text in texts.to_pylist():
+    flat = pc.replace_substring(texts, "\n", " ")
+    for text in flat.to_pylist():
         if text is None:
             langs.append(None)
             scores.append(None)
             continue
-        pred = model.predict(text.replace("\n", " ") + "\n", 1, 0.0, "replace")
+        pred = model.predict(text + "\n", 1, 0.0, "replace")
         if pred:
             score, label = pred[0]
             langs.append(label.removeprefix("__label__"))
