@@ -7,6 +7,7 @@ import gzip
 import json
 import math
 import os
+import random
 import re
 from pathlib import Path
 
@@ -162,10 +163,26 @@ def test_signals_match_datatrove_definitions(real_texts, datatrove):
     assert not mismatches
 
 
+def _adversarial_texts(n: int) -> list[str]:
+    """Random runs of the constructs where spaCy's rules interact: exceptions, affixes, URLs."""
+    atoms = (
+        "don't U.S. e.g. :) :-) (: $5.00 10km 5kg. A. ABC. http://ex.com/a?b=1 www.site.org. "
+        "a@b.com 192.168.0.1 8.8.8.8 well-known 3-4 a/b x--y Mr. it's 'quoted' \"dq\" ... … —— "
+        "#tag 100% °C. 1+2 C++ Dr.Who Hello.World ¡Hola! –dash «x» „y“ <3 =) can't gonna ’s "
+        "N.Y.C. [1] {x} 😀 ™ 9/11 1,000 10:30 x=y v1.2.3 +5 +x i.e., (e.g. '90s y'all ' ''"
+    ).split(" ")
+    rng = random.Random(0)
+    out = []
+    for _ in range(n):
+        parts = ["".join(rng.choices(atoms, k=rng.randint(1, 3))) for _ in range(rng.randint(1, 6))]
+        out.append(rng.choice([" ", "  ", "\n", " \n "]).join(parts))
+    return out
+
+
 def test_words_match_spacy_english(real_texts, datatrove):
     from datatrove.utils.text import split_into_words
 
-    texts = real_texts + EDGE_CASES
+    texts = real_texts + EDGE_CASES + _adversarial_texts(1000)
     ours = nat.english_words(pa.array(texts)).to_pylist()
     differ = [i for i, t in enumerate(texts) if ours[i] != split_into_words(t, "en")]
     for i in differ[:10]:

@@ -518,7 +518,7 @@ fn tokenize_chunk<'a>(chunk: &'a str, with_specials: bool, out: &mut Vec<&'a str
 }
 
 /// spaCy's special-case re-merge pass over one chunk's tokens (`_apply_special_cases`): longest
-/// matches first, then later starts, a match taken only if its ends were not already claimed.
+/// matches first, then earlier starts, a match taken only if its ends were not already claimed.
 fn merge_special_phrases<'a>(chunk: &'a str, toks: &mut Vec<&'a str>) {
     if toks.len() < 2 {
         return;
@@ -538,7 +538,8 @@ fn merge_special_phrases<'a>(chunk: &'a str, toks: &mut Vec<&'a str>) {
     if found.is_empty() {
         return;
     }
-    found.sort_by_key(|&(a, b)| (b - a, a));
+    // iterated from the end: longest first, then earliest start (spaCy's `len_start_cmp`)
+    found.sort_by_key(|&(a, b)| (b - a, std::cmp::Reverse(a)));
     let mut seen = vec![false; toks.len()];
     let mut keep: Vec<(usize, usize)> = Vec::new();
     for &(a, b) in found.iter().rev() {
@@ -618,6 +619,11 @@ mod tests {
         assert_eq!(toks("Hello.World"), ["Hello", ".", "World"]);
         assert_eq!(toks("x--y"), ["x", "--", "y"]);
         assert_eq!(toks("  a \n\n b\t"), ["a", "b"]);
+        // special cases re-merged across affixes: longest, then earliest match wins
+        assert_eq!(toks("'''"), ["''", "'"]);
+        assert_eq!(toks("(:)"), ["(:", ")"]);
+        assert_eq!(toks(":):-)"), [":)", ":-)"]);
+        assert_eq!(toks("hi:)"), ["hi", ":)"]);
         assert!(toks("").is_empty());
     }
 }
