@@ -231,6 +231,7 @@ fn gopher_quality_ok_py(
     dup_line_char_frac=Some(0.2), dup_para_char_frac=Some(0.2),
     top_n_grams=vec![(2, 0.2), (3, 0.18), (4, 0.16)],
     dup_n_grams=vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]))]
+#[allow(clippy::too_many_arguments)]
 fn gopher_repetition_ok_py(
     py: Python<'_>,
     texts: PyArray,
