@@ -28,7 +28,9 @@ def load_texts() -> list[str]:
         trafilatura = None
     texts = []
     for line in (EVAL / "cases.jsonl").read_text().splitlines():
-        html = gzip.decompress((EVAL / json.loads(line)["file"]).read_bytes()).decode("utf-8", "replace")
+        html = gzip.decompress((EVAL / json.loads(line)["file"]).read_bytes()).decode(
+            "utf-8", "replace"
+        )
         if trafilatura is not None:
             texts.append(trafilatura.extract(html, favor_recall=True) or "")
         else:
@@ -74,12 +76,14 @@ def main() -> None:
         if Document is None:
             print(f"{label:<18}{r_ours:>14.0f}{'(no datatrove)':>18}")
             continue
-        ref = {"GopherRepetitionFilter": GopherRepetitionFilter,
-               "GopherQualityFilter": GopherQualityFilter,
-               "FineWebQualityFilter": FineWebQualityFilter}[ref_name]()
+        ref = {
+            "GopherRepetitionFilter": GopherRepetitionFilter,
+            "GopherQualityFilter": GopherQualityFilter,
+            "FineWebQualityFilter": FineWebQualityFilter,
+        }[ref_name]()
         docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
         ref.filter(docs[0])  # load spaCy outside the timing
-        r_ref = rate(lambda: [ref.filter(d) for d in docs], len(texts), 1)
+        r_ref = rate(lambda f=ref, ds=docs: [f.filter(d) for d in ds], len(texts), 1)
         print(f"{label:<18}{r_ours:>14.0f}{r_ref:>18.0f}{r_ours / r_ref:>9.1f}x")
     r_all = rate(lambda: nat.quality_signals(arr), len(texts), args.repeat)
     print(f"{'quality_signals':<18}{r_all:>14.0f}   (all statistics, one call)")

@@ -7,6 +7,7 @@ import gzip
 import json
 import math
 import os
+import random
 import re
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def test_signals_match_datatrove_definitions(real_texts, datatrove):
     texts = real_texts + EDGE_CASES
     got = nat.quality_signals(pa.array(texts)).to_pylist()
     mismatches = []
-    for i, (text, row) in enumerate(zip(texts, got)):
+    for i, (text, row) in enumerate(zip(texts, got, strict=True)):
         for key, want in _reference_signals(text).items():
             if not _same(float(row[key]), float(want)):
                 mismatches.append((i, key, row[key], want))
@@ -162,10 +163,26 @@ def test_signals_match_datatrove_definitions(real_texts, datatrove):
     assert not mismatches
 
 
+def _adversarial_texts(n: int) -> list[str]:
+    """Random runs of the constructs where spaCy's rules interact: exceptions, affixes, URLs."""
+    atoms = (
+        "don't U.S. e.g. :) :-) (: $5.00 10km 5kg. A. ABC. http://ex.com/a?b=1 www.site.org. "
+        "a@b.com 192.168.0.1 8.8.8.8 well-known 3-4 a/b x--y Mr. it's 'quoted' \"dq\" ... … —— "
+        "#tag 100% °C. 1+2 C++ Dr.Who Hello.World ¡Hola! –dash «x» „y“ <3 =) can't gonna ’s "
+        "N.Y.C. [1] {x} 😀 ™ 9/11 1,000 10:30 x=y v1.2.3 +5 +x i.e., (e.g. '90s y'all ' ''"
+    ).split(" ")
+    rng = random.Random(0)
+    out = []
+    for _ in range(n):
+        parts = ["".join(rng.choices(atoms, k=rng.randint(1, 3))) for _ in range(rng.randint(1, 6))]
+        out.append(rng.choice([" ", "  ", "\n", " \n "]).join(parts))
+    return out
+
+
 def test_words_match_spacy_english(real_texts, datatrove):
     from datatrove.utils.text import split_into_words
 
-    texts = real_texts + EDGE_CASES
+    texts = real_texts + EDGE_CASES + _adversarial_texts(1000)
     ours = nat.english_words(pa.array(texts)).to_pylist()
     differ = [i for i, t in enumerate(texts) if ours[i] != split_into_words(t, "en")]
     for i in differ[:10]:
@@ -187,8 +204,8 @@ def test_words_match_spacy_english(real_texts, datatrove):
 def test_predicates_agree_with_datatrove(real_texts, datatrove, ours, index, kwargs):
     from datatrove.data import Document
 
-    # non-default settings run on a third of the pages: datatrove's pure-Python filters are slow
-    texts = (real_texts[:100] if kwargs else real_texts) + EDGE_CASES
+    # non-default settings run on a fifth of the pages: datatrove's pure-Python filters are slow
+    texts = (real_texts[:60] if kwargs else real_texts) + EDGE_CASES
     ref_filter = datatrove[index](**kwargs)
     got = ours(pa.array(texts), **kwargs).to_pylist()
     disagree = []
@@ -233,7 +250,7 @@ def test_fingerprint_equals_python_xxh3(real_texts):
     norm = nat.normalize_for_dedup(pa.array(texts)).to_pylist()
     fp = nat.fingerprint(pa.array(texts)).to_pylist()
     raw = nat.fingerprint(pa.array(texts), normalize=False).to_pylist()
-    for t, nt, f, r in zip(texts, norm, fp, raw):
+    for t, nt, f, r in zip(texts, norm, fp, raw, strict=True):
         assert f == xxhash.xxh3_64_intdigest(nt.encode())
         assert r == xxhash.xxh3_64_intdigest(t.encode())
         assert nt == nt.strip() and "  " not in nt and nt == nt.lower()

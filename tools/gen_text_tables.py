@@ -10,10 +10,10 @@ either reference package: `python tools/gen_text_tables.py`.
 from __future__ import annotations
 
 import sys
+import unicodedata
 from pathlib import Path
 
 import regex
-import unicodedata
 import spacy
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 from spacy.lang import char_classes as cc
@@ -50,7 +50,8 @@ def category_ranges(pred) -> list[tuple[int, int]]:
 
 
 def rust_str(s: str) -> str:
-    return '"' + "".join(c if c.isalnum() and ord(c) < 128 else f"\\u{{{ord(c):x}}}" for c in s) + '"'
+    body = "".join(c if c.isalnum() and ord(c) < 128 else f"\\u{{{ord(c):x}}}" for c in s)
+    return f'"{body}"'
 
 
 def rust_ranges(name: str, rs: list[tuple[int, int]], doc: str) -> str:
@@ -82,9 +83,13 @@ def main() -> None:
         rust_ranges("PY_ALPHA", category_ranges(lambda c: c[0] == "L"), "Python `str.isalpha`."),
         rust_ranges("PY_PUNCT", category_ranges(lambda c: c[0] == "P"), "spaCy `is_punct` (P*)."),
         rust_ranges("PY_DECIMAL", category_ranges(lambda c: c == "Nd"), "Python re `\\d` (Nd)."),
-        rust_chars("SENT_PUNCT", set(Sentencizer.default_punct_chars), "spaCy Sentencizer punct_chars"),
+        rust_chars(
+            "SENT_PUNCT", set(Sentencizer.default_punct_chars), "spaCy Sentencizer punct_chars"
+        ),
         rust_chars("DT_PUNCTUATION", PUNCTUATION_SET, "datatrove `PUNCTUATION_SET`"),
-        rust_chars("DT_TERMINAL_PUNCTUATION", TERMINAL_PUNCTUATION, "datatrove `TERMINAL_PUNCTUATION`"),
+        rust_chars(
+            "DT_TERMINAL_PUNCTUATION", TERMINAL_PUNCTUATION, "datatrove `TERMINAL_PUNCTUATION`"
+        ),
         "/// spaCy English tokenizer special cases: (string, its tokens), sorted by string.\n"
         "pub static EXCEPTIONS: &[(&str, &[&str])] = &[\n" + "\n".join(exc_lines) + "\n];\n",
     ]

@@ -21,8 +21,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::buffer::NullBuffer;
 use arrow::array::{ArrayRef, Float64Builder, StringBuilder, StructArray};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field};
 use pyo3::prelude::*;
 use regex::Regex;
@@ -100,7 +100,11 @@ pub fn correct(text: &str) -> (String, f64) {
             kept.push(l);
         }
     }
-    let frac = if total == 0 { 0.0 } else { (total - kept_words) as f64 / total as f64 };
+    let frac = if total == 0 {
+        0.0
+    } else {
+        (total - kept_words) as f64 / total as f64
+    };
     (kept.join("\n"), frac)
 }
 
@@ -153,17 +157,30 @@ mod tests {
         assert_eq!(correct_line("3 likes"), None);
         assert_eq!(correct_line("1.2K Shares"), None);
         assert_eq!(correct_line("Home"), None);
-        assert_eq!(correct_line("Sign in to see the full story").as_deref(), Some("to see the full story"));
-        assert_eq!(correct_line("The mayor resigned today. Read more...").as_deref(), Some("The mayor resigned today."));
-        assert_eq!(correct_line("Shop now 3 items in cart today").as_deref(), Some("Shop now  today"));
+        assert_eq!(
+            correct_line("Sign in to see the full story").as_deref(),
+            Some("to see the full story")
+        );
+        assert_eq!(
+            correct_line("The mayor resigned today. Read more...").as_deref(),
+            Some("The mayor resigned today.")
+        );
+        assert_eq!(
+            correct_line("Shop now 3 items in cart today").as_deref(),
+            Some("Shop now  today")
+        );
         let long = "Sign in to read this article, which has more than ten words in it";
         assert_eq!(correct_line(long).as_deref(), Some(long));
-        assert_eq!(correct_line("It was a good day."), Some("It was a good day.".to_string()));
+        assert_eq!(
+            correct_line("It was a good day."),
+            Some("It was a good day.".to_string())
+        );
     }
 
     #[test]
     fn reports_removed_fraction() {
-        let (text, frac) = correct("A real sentence here.\nMENU\n5 comments\nAnother fine sentence.");
+        let (text, frac) =
+            correct("A real sentence here.\nMENU\n5 comments\nAnother fine sentence.");
         assert_eq!(text, "A real sentence here.\nAnother fine sentence.");
         assert!((frac - 3.0 / 10.0).abs() < 1e-12);
         assert_eq!(correct(""), (String::new(), 0.0));

@@ -83,7 +83,10 @@ mod tests {
 
     #[test]
     fn normalizes() {
-        assert_eq!(normalize("  Héllo,   WORLD!\n\tCafé ﬁne 42 "), "hello world cafe fine 42");
+        assert_eq!(
+            normalize("  Héllo,   WORLD!\n\tCafé ﬁne 42 "),
+            "hello world cafe fine 42"
+        );
         assert_eq!(normalize("don't-stop"), "don t stop");
         assert_eq!(normalize("ＡＢＣ１２３"), "abc123");
         assert_eq!(normalize(""), "");
@@ -93,8 +96,14 @@ mod tests {
 
     #[test]
     fn fingerprints_equal_for_equivalent_texts() {
-        assert_eq!(fingerprint_one("Hello, World", true), fingerprint_one("hello world!!", true));
-        assert_ne!(fingerprint_one("Hello, World", false), fingerprint_one("hello world", false));
+        assert_eq!(
+            fingerprint_one("Hello, World", true),
+            fingerprint_one("hello world!!", true)
+        );
+        assert_ne!(
+            fingerprint_one("Hello, World", false),
+            fingerprint_one("hello world", false)
+        );
         // xxh3_64 of the empty input (reference value of the XXH3 spec)
         assert_eq!(fingerprint_one("", false), 0x2D06800538D394C2);
     }

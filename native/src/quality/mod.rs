@@ -35,13 +35,14 @@
 //! | c4_curly_bracket | bool | C4: a candidate line contains `{` (doc dropped) |
 
 mod stats;
+#[rustfmt::skip]
 mod tables;
 pub(crate) mod tokenizer;
 
 use std::sync::Arc;
 
-use arrow::buffer::NullBuffer;
 use arrow::array::{ArrayRef, BooleanArray, Float64Builder, Int64Builder, StructArray};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field};
 use pyo3::prelude::*;
 
@@ -133,20 +134,34 @@ fn signals_struct(rows: &[Option<Signals>]) -> StructArray {
     let mut cols: Vec<(Arc<Field>, ArrayRef)> = Vec::new();
     for (k, name) in I64_FIELDS.iter().enumerate() {
         let mut b = Int64Builder::with_capacity(rows.len());
-        rows.iter().for_each(|r| b.append_option(r.as_ref().map(|s| i64_values(s)[k])));
-        cols.push((Arc::new(Field::new(*name, DataType::Int64, true)), Arc::new(b.finish())));
+        rows.iter()
+            .for_each(|r| b.append_option(r.as_ref().map(|s| i64_values(s)[k])));
+        cols.push((
+            Arc::new(Field::new(*name, DataType::Int64, true)),
+            Arc::new(b.finish()),
+        ));
     }
     for (k, name) in F64_FIELDS.iter().enumerate() {
         let mut b = Float64Builder::with_capacity(rows.len());
-        rows.iter().for_each(|r| b.append_option(r.as_ref().map(|s| f64_values(s)[k])));
-        cols.push((Arc::new(Field::new(*name, DataType::Float64, true)), Arc::new(b.finish())));
+        rows.iter()
+            .for_each(|r| b.append_option(r.as_ref().map(|s| f64_values(s)[k])));
+        cols.push((
+            Arc::new(Field::new(*name, DataType::Float64, true)),
+            Arc::new(b.finish()),
+        ));
     }
     for (name, get) in [
-        ("c4_lorem_ipsum", (|s: &Signals| s.c4_lorem_ipsum) as fn(&Signals) -> bool),
+        (
+            "c4_lorem_ipsum",
+            (|s: &Signals| s.c4_lorem_ipsum) as fn(&Signals) -> bool,
+        ),
         ("c4_curly_bracket", |s: &Signals| s.c4_curly_bracket),
     ] {
         let arr: BooleanArray = rows.iter().map(|r| r.as_ref().map(get)).collect();
-        cols.push((Arc::new(Field::new(name, DataType::Boolean, true)), Arc::new(arr)));
+        cols.push((
+            Arc::new(Field::new(name, DataType::Boolean, true)),
+            Arc::new(arr),
+        ));
     }
     let (fields, arrays): (Vec<_>, Vec<_>) = cols.into_iter().unzip();
     let valid = NullBuffer::from(rows.iter().map(Option::is_some).collect::<Vec<_>>());
@@ -169,8 +184,7 @@ where
     F: Fn(&str) -> bool + Send + Sync,
 {
     let col = StrColumn::from_data(texts.0)?;
-    let out: BooleanArray =
-        py.detach(|| (0..col.len()).map(|i| col.get(i).map(&f)).collect());
+    let out: BooleanArray = py.detach(|| (0..col.len()).map(|i| col.get(i).map(&f)).collect());
     Ok(to_py(Arc::new(out)))
 }
 
@@ -217,6 +231,7 @@ fn gopher_quality_ok_py(
     dup_line_char_frac=Some(0.2), dup_para_char_frac=Some(0.2),
     top_n_grams=vec![(2, 0.2), (3, 0.18), (4, 0.16)],
     dup_n_grams=vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]))]
+#[allow(clippy::too_many_arguments)]
 fn gopher_repetition_ok_py(
     py: Python<'_>,
     texts: PyArray,
@@ -276,7 +291,9 @@ fn english_words(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
         for i in 0..col.len() {
             match col.get(i) {
                 Some(t) => {
-                    tokenizer::split_into_words(t).iter().for_each(|w| b.values().append_value(w));
+                    tokenizer::split_into_words(t)
+                        .iter()
+                        .for_each(|w| b.values().append_value(w));
                     b.append(true);
                 }
                 None => b.append(false),

@@ -46,8 +46,15 @@ pub fn py_splitlines(text: &str) -> Vec<&str> {
     while let Some((i, c)) = it.next() {
         let brk = matches!(
             c,
-            '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}'
-                | '\u{2028}' | '\u{2029}'
+            '\n' | '\r'
+                | '\u{b}'
+                | '\u{c}'
+                | '\u{1c}'
+                | '\u{1d}'
+                | '\u{1e}'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
         );
         if brk {
             out.push(&text[start..i]);
@@ -130,7 +137,11 @@ impl<'a> Words<'a> {
             })
             .collect();
         let char_lens = words.iter().map(|w| clen(w)).collect();
-        Words { words, ids, char_lens }
+        Words {
+            words,
+            ids,
+            char_lens,
+        }
     }
 
     /// datatrove `find_top_duplicate(get_n_grams(words, n))`: characters of the most frequent
@@ -294,7 +305,9 @@ fn stop_word_hits(words: &[&str], stop: &HashSet<&str>) -> usize {
 
 /// FineWeb's non-blank `\n`-separated lines.
 fn fineweb_lines(text: &str) -> Vec<&str> {
-    text.split('\n').filter(|l| !py_strip(l).is_empty()).collect()
+    text.split('\n')
+        .filter(|l| !py_strip(l).is_empty())
+        .collect()
 }
 
 const C4_END_PUNCT: [&str; 5] = [".", "?", "!", "\"", "'"];
@@ -317,7 +330,10 @@ fn remove_citations(line: &str) -> std::borrow::Cow<'_, str> {
     while let Some(p) = rest.find('[') {
         out.push_str(&rest[..p]);
         let after = &rest[p + 1..];
-        let digits = after.chars().take_while(|&c| in_ranges(c, tables::PY_DECIMAL)).count();
+        let digits = after
+            .chars()
+            .take_while(|&c| in_ranges(c, tables::PY_DECIMAL))
+            .count();
         let dlen: usize = after.chars().take(digits).map(char::len_utf8).sum();
         if after[dlen..].starts_with(']') {
             rest = &after[dlen + 1..];
@@ -342,7 +358,8 @@ fn sentence_count(words: &[&str]) -> usize {
     let mut n = 1;
     let mut seen_period = false;
     for w in words {
-        let in_punct = w.chars().count() == 1 && in_sorted(w.chars().next().unwrap(), tables::SENT_PUNCT);
+        let in_punct =
+            w.chars().count() == 1 && in_sorted(w.chars().next().unwrap(), tables::SENT_PUNCT);
         let is_punct = w.chars().all(|c| in_ranges(c, tables::PY_PUNCT));
         if seen_period && !is_punct && !in_punct {
             n += 1;
@@ -406,7 +423,11 @@ pub fn signals(text: &str) -> Signals {
     let fw = fineweb_lines(text);
     let punct = fw
         .iter()
-        .filter(|l| l.chars().next_back().is_some_and(|c| in_sorted(c, tables::DT_TERMINAL_PUNCTUATION)))
+        .filter(|l| {
+            l.chars()
+                .next_back()
+                .is_some_and(|c| in_sorted(c, tables::DT_TERMINAL_PUNCTUATION))
+        })
         .count();
     let short = fw.iter().filter(|l| clen(l) <= 30).count();
     let newlines = text.bytes().filter(|&b| b == b'\n').count();
@@ -541,7 +562,14 @@ impl Default for GopherRepetitionParams {
             dup_line_char_frac: Some(0.2),
             dup_para_char_frac: Some(0.2),
             top_n_grams: vec![(2, 0.2), (3, 0.18), (4, 0.16)],
-            dup_n_grams: vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)],
+            dup_n_grams: vec![
+                (5, 0.15),
+                (6, 0.14),
+                (7, 0.13),
+                (8, 0.12),
+                (9, 0.11),
+                (10, 0.10),
+            ],
         }
     }
 }
@@ -614,7 +642,10 @@ pub fn fineweb_quality_ok(text: &str, p: &FineWebParams) -> bool {
         return false;
     }
     let ends_ok = |l: &str| match &p.stop_chars {
-        None => l.chars().next_back().is_some_and(|c| in_sorted(c, tables::DT_TERMINAL_PUNCTUATION)),
+        None => l
+            .chars()
+            .next_back()
+            .is_some_and(|c| in_sorted(c, tables::DT_TERMINAL_PUNCTUATION)),
         Some(cs) => cs.iter().any(|s| l.ends_with(s.as_str())),
     };
     let n = lines.len() as f64;
@@ -622,7 +653,12 @@ pub fn fineweb_quality_ok(text: &str, p: &FineWebParams) -> bool {
     if r < p.line_punct_thr && !(r == 0.0 && p.line_punct_exclude_zero) {
         return false;
     }
-    if lines.iter().filter(|l| clen(l) <= p.short_line_length).count() as f64 / n > p.short_line_thr
+    if lines
+        .iter()
+        .filter(|l| clen(l) <= p.short_line_length)
+        .count() as f64
+        / n
+        > p.short_line_thr
     {
         return false;
     }
@@ -707,11 +743,16 @@ mod tests {
 
     #[test]
     fn c4_counts_follow_the_line_rules() {
-        let s = signals("One two three. Four five six!\nno punctuation here\nUse of cookies is fine.\n");
+        let s = signals(
+            "One two three. Four five six!\nno punctuation here\nUse of cookies is fine.\n",
+        );
         assert_eq!((s.c4_kept_lines, s.c4_sentences), (1, 2));
         assert!(signals("This has a { brace.").c4_curly_bracket);
         assert!(signals("Lorem ipsum dolor sit.").c4_lorem_ipsum);
-        assert_eq!(remove_citations("a[1] b[edit] c[citation needed] d[x]"), "a b c d[x]");
+        assert_eq!(
+            remove_citations("a[1] b[edit] c[citation needed] d[x]"),
+            "a b c d[x]"
+        );
     }
 
     #[test]
@@ -721,11 +762,26 @@ mod tests {
             + "Children play in the park while their parents have coffee with friends. "
             + "Later that evening the family gathers to share stories of the day.";
         assert!(gopher_quality_ok(&good, &GopherQualityParams::default()));
-        assert!(!gopher_quality_ok("too short", &GopherQualityParams::default()));
-        assert!(gopher_repetition_ok(&good, &GopherRepetitionParams::default()));
-        assert!(!gopher_repetition_ok(&good.repeat(3), &GopherRepetitionParams::default()));
-        assert!(!gopher_repetition_ok("", &GopherRepetitionParams::default()));
-        let off = GopherQualityParams { min_doc_words: None, ..Default::default() };
+        assert!(!gopher_quality_ok(
+            "too short",
+            &GopherQualityParams::default()
+        ));
+        assert!(gopher_repetition_ok(
+            &good,
+            &GopherRepetitionParams::default()
+        ));
+        assert!(!gopher_repetition_ok(
+            &good.repeat(3),
+            &GopherRepetitionParams::default()
+        ));
+        assert!(!gopher_repetition_ok(
+            "",
+            &GopherRepetitionParams::default()
+        ));
+        let off = GopherQualityParams {
+            min_doc_words: None,
+            ..Default::default()
+        };
         // with the length check off, an empty doc hits datatrove's division by zero: rejected
         assert!(!gopher_quality_ok("", &off));
     }
