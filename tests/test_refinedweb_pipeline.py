@@ -104,3 +104,20 @@ def test_exact_duplicates_are_removed(kept):
     counts = s.sql("SELECT count(*) AS n, count(DISTINCT fingerprint(text)) AS d FROM kept")
     row = counts.to_pylist()[0]
     assert row["n"] == row["d"]
+
+
+def test_example_script_runs(tmp_path):
+    env = dict(os.environ, DAFT_PROGRESS_BAR="0")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "explore_warc.py")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "sample" / "sample.warc.gz").exists()
+    assert "domain:" in proc.stdout and "lang" in proc.stdout
+
+
+@pytest.mark.parametrize("pipeline", sorted((ROOT / "pipelines").glob("*.sql")),
+                         ids=lambda p: p.name)
+def test_every_pipeline_checks(pipeline):
+    proc = subprocess.run([sys.executable, "-m", "mdfql.cli", "check", str(pipeline)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -40,11 +40,13 @@ def kernel(
     columns = [p.name for p in spec_params if not p.const]
     options = [p.name for p in spec_params if p.const]
 
-    @daft.func.batch(return_dtype=return_dtype, batch_size=BATCH_SIZE)
     def run(*args: Any) -> pa.Array:
         arrays = [a.to_arrow() for a in args[: len(columns)]]
         opts = {k: v for k, v in zip(options, args[len(columns):]) if v is not None}
         return fn(*arrays, **opts)
+
+    run.__name__ = run.__qualname__ = name  # how the step is named in plans and metrics
+    run = daft.func.batch(return_dtype=return_dtype, batch_size=BATCH_SIZE)(run)
 
     def build(**kwargs: Any) -> Expression:
         cols = [daft.lit(None).cast(DataType.string()) if kwargs[c] is None else kwargs[c]
