@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import daft
 import daft.functions as F
@@ -12,7 +13,7 @@ from daft import Expression, Window, col
 from sqlglot import exp
 
 from mdfql.errors import MdfqlError, did_you_mean
-from mdfql.functions.registry import Registry
+from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.lang.bind import literal_value, match_args
 from mdfql.lang.parse import node_span
 
@@ -441,6 +442,12 @@ class QueryCompiler:
         computed: dict[str, Expression] = {}
         base = self.exprs(rel, replacements=replacements, where="window")
         for w in windows:
+            spec = self.ctx.registry.get(w.this.name) if isinstance(w.this, exp.Anonymous) \
+                else None
+            if spec is not None and spec.relational:
+                rel, physical = self.relational(rel, w, spec, replacements)
+                replacements[w.sql()] = physical
+                continue
             fn = self.exprs(rel, replacements=replacements, in_window=True).compile(w.this)
             spec = Window()
             parts = [base.compile(p) for p in w.args.get("partition_by") or []]
@@ -455,8 +462,39 @@ class QueryCompiler:
             physical = self.fresh("w")
             computed[physical] = fn.over(spec)
             replacements[w.sql()] = physical
-        rel.df = rel.df.with_columns(computed)
+        if computed:
+            rel.df = rel.df.with_columns(computed)
         return rel, replacements
+
+    def relational(self, rel: Relation, w: exp.Window, spec: FunctionSpec,
+                   replacements: dict[str, str]) -> tuple[Relation, str]:
+        """`f(args) OVER ()` for a relational operator: arguments become columns, then the
+        operator adds its output column over the whole relation."""
+        if w.args.get("partition_by") or w.args.get("order") or w.args.get("spec"):
+            raise self.error(f"{spec.name}() works over the whole relation: use OVER ()", w)
+        call = w.this
+        bound, _ = match_args(spec, call, self.error)
+        self.ctx.used_functions.add(spec.name.lower())
+        compiler = self.exprs(rel, replacements=replacements, where="window")
+        arg_cols: dict[str, Expression] = {}
+        options: dict[str, Any] = {}
+        for p in spec.params:
+            arg = bound[p.name]
+            if p.const:
+                try:
+                    options[p.name] = p.default if arg is None else literal_value(arg)
+                except ValueError:
+                    raise self.error(f"{spec.name}(): '{p.name}' must be a literal",
+                                     arg) from None
+            else:
+                arg_cols[self.fresh("arg")] = compiler.typed(spec, p.name, p.dtype, arg)
+        out = self.fresh("w")
+        df = rel.df.with_columns(arg_cols) if arg_cols else rel.df
+        try:
+            df = spec.build(df, out, *arg_cols, **options)
+        except ValueError as e:
+            raise self.error(f"{spec.name}(): {e}", call) from None
+        return Relation(df, rel.columns, rel.aliases, rel.grouped_away), out
 
     def _order_keys(self, order: exp.Order, compiler: ExprCompiler
                     ) -> tuple[list[Expression], list[bool], list[bool]]:

@@ -71,6 +71,9 @@ class FunctionSpec:
     variadic: bool = False
     aggregate: bool = False
     window_only: bool = False
+    # A relational operator used as `f(args) OVER ()`: `build(df, out, *arg_columns, **options)`
+    # returns `df` plus a column `out` computed over the whole relation (clustering, dedup).
+    relational: bool = False
     resources: Resources = field(default_factory=Resources)
 
     def signature(self) -> str:
@@ -122,6 +125,29 @@ def default_registry() -> Registry:
     from mdfql.functions import builtins, kernels  # noqa: F401  (they register on import)
 
     return _DEFAULT
+
+
+def relational(
+    name: str,
+    params: tuple[Param, ...],
+    doc: str,
+    returns: str,
+    registry: Registry | None = None,
+) -> Callable[[Callable[..., daft.DataFrame]], Callable[..., daft.DataFrame]]:
+    """Register `fn(df, out, *arg_columns, **options) -> DataFrame` as `name(...) OVER ()`.
+
+    Column parameters arrive as the names of columns holding the argument values; `const`
+    parameters as Python values. The operator must return every row of `df` with `out` added.
+    """
+
+    def wrap(fn: Callable[..., daft.DataFrame]) -> Callable[..., daft.DataFrame]:
+        (registry or _DEFAULT).add(FunctionSpec(
+            name=name, params=params, build=fn, doc=doc, returns=returns, runs_as="daft",
+            window_only=True, relational=True,
+        ))
+        return fn
+
+    return wrap
 
 
 def params_from_signature(fn: Callable[..., Any]) -> tuple[Param, ...]:
