@@ -234,3 +234,9 @@ def test_plugin_module_loaded_from_sql(tmp_path, monkeypatch, session):
 def test_explain_is_lazy_and_does_not_execute(session):
     program = session.compile("EXPLAIN SELECT id FROM docs WHERE words > 10")
     assert [a.kind for a in program.actions] == ["explain"]
+
+
+def test_order_by_prefers_select_alias(session):
+    got = session.sql("SELECT id, -words AS words FROM docs WHERE words IS NOT NULL "
+                      "ORDER BY words LIMIT 2")
+    assert [r["id"] for r in rows(got)] == [3, 4]  # by the alias: -300 first

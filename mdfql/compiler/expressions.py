@@ -250,7 +250,7 @@ _HANDLERS: dict[type, Callable[[ExprCompiler, Any], Expression]] = {
     exp.Anonymous: ExprCompiler.call,
     exp.Paren: lambda c, n: c.compile(n.this),
     exp.Not: lambda c, n: ~c.compile(n.this),
-    exp.Neg: lambda c, n: -c.compile(n.this),
+    exp.Neg: lambda c, n: F.negate(c.compile(n.this)),
     exp.Case: ExprCompiler.case,
     exp.Cast: ExprCompiler.cast,
     exp.TryCast: ExprCompiler.cast,

@@ -318,6 +318,7 @@ class QueryCompiler:
         if computed:
             rel.df = rel.df.with_columns(computed)
         rel.aliases = {name.lower(): physical for name, physical in outputs}
+        rel.aliases_first = True
         compiler = self.exprs(rel, replacements=replacements, where="QUALIFY")
         if qualify is not None:
             rel.df = rel.df.where(compiler.compile(qualify.this))

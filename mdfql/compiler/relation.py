@@ -26,6 +26,8 @@ class Relation:
     columns: list[ColumnRef]
     aliases: dict[str, str] = field(default_factory=dict)  # output alias -> physical column
     grouped_away: set[str] = field(default_factory=set)  # input columns hidden by GROUP BY
+    # ORDER BY and QUALIFY see SELECT aliases before input columns of the same name (DuckDB)
+    aliases_first: bool = False
 
     @classmethod
     def of(cls, df: daft.DataFrame, qualifier: str | None) -> Relation:
@@ -37,6 +39,8 @@ class Relation:
     def lookup(self, name: str, qualifier: str | None, span: Span | None) -> str | None:
         """Physical column for `[qualifier.]name`; None when absent; error when ambiguous."""
         key = name.lower()
+        if self.aliases_first and qualifier is None and key in self.aliases:
+            return self.aliases[key]
         hits = [
             c for c in self.columns
             if c.name.lower() == key
