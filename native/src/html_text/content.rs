@@ -4,7 +4,7 @@
 
 use super::dom::{is_block, tag, Doc, Item};
 use regex::Regex;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Class/id words that mark boilerplate even when a positive word is also present.
@@ -328,12 +328,24 @@ struct Emitter<'a> {
     doc: &'a Doc,
     dead: &'a [bool],
     lines: Vec<String>,
-    seen: HashSet<String>,
+    seen: HashMap<String, u32>,
     line: String,
     line_link: usize,
     line_heading: bool,
     pending_heading: Option<String>,
     in_link: u32,
+}
+
+/// trafilatura's `deduplicate=True` rule, within the page: a segment of more than 100
+/// characters is dropped once it has been seen three times; shorter repeated lines stay, so
+/// repetition is left for the Gopher repetition filter to judge, as in FineWeb.
+fn within_repeat_limit(seen: &mut HashMap<String, u32>, line: &str) -> bool {
+    if line.len() <= 100 {
+        return true;
+    }
+    let n = seen.entry(line.to_string()).or_insert(0);
+    *n += 1;
+    *n <= 3
 }
 
 impl<'a> Emitter<'a> {
@@ -351,7 +363,7 @@ impl<'a> Emitter<'a> {
             if !keep {
                 // A heading introducing dropped boilerplate ("Related articles") goes with it.
                 self.pending_heading = None;
-            } else if self.seen.insert(l.to_string()) {
+            } else if within_repeat_limit(&mut self.seen, l) {
                 if self.line_heading || (chars < 30 && l.ends_with(':')) {
                     // Held back until real content follows it; a heading run (title, then
                     // subtitle) is kept or dropped together.
@@ -450,7 +462,7 @@ fn emit_nodes(doc: &Doc, dead: &[bool], roots: &[u32]) -> String {
         doc,
         dead,
         lines: Vec::new(),
-        seen: HashSet::new(),
+        seen: HashMap::new(),
         line: String::new(),
         line_link: 0,
         line_heading: false,
