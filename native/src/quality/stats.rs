@@ -25,9 +25,27 @@ fn in_sorted(c: char, table: &[u32]) -> bool {
     table.binary_search(&(c as u32)).is_ok()
 }
 
+/// ASCII members of datatrove's `PUNCTUATION_SET`: every ASCII character but letters, digits,
+/// tab, newline and space (checked against `tables::DT_PUNCTUATION` by a unit test).
+#[inline]
+fn ascii_dt_punct(b: u8) -> bool {
+    !(b.is_ascii_alphanumeric() || matches!(b, b'\t' | b'\n' | b' '))
+}
+
 /// A word that is not made only of datatrove `PUNCTUATION_SET` characters.
 fn is_non_symbol(w: &str) -> bool {
+    if w.is_ascii() {
+        return w.bytes().any(|b| !ascii_dt_punct(b));
+    }
     w.chars().any(|c| !in_sorted(c, tables::DT_PUNCTUATION))
+}
+
+/// A word with a Python `isalpha` character.
+fn has_alpha(w: &str) -> bool {
+    if w.is_ascii() {
+        return w.bytes().any(|b| b.is_ascii_alphabetic());
+    }
+    w.chars().any(py_isalpha)
 }
 
 /// Python `str.isalpha` for one character: general category L*.
@@ -38,34 +56,28 @@ fn py_isalpha(c: char) -> bool {
     in_ranges(c, tables::PY_ALPHA)
 }
 
-/// Python `str.splitlines()` (no keepends).
+/// Python `str.splitlines()` (no keepends): breaks on `\n \r \x0b \x0c \x1c-\x1e`, U+0085
+/// (UTF-8 `C2 85`), U+2028/U+2029 (`E2 80 A8/A9`), `\r\n` counting as one. Scans bytes: in
+/// valid UTF-8 these lead bytes only ever start those characters.
 pub fn py_splitlines(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let brk = matches!(
-            c,
-            '\n' | '\r'
-                | '\u{b}'
-                | '\u{c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if brk {
+    let mut i = 0;
+    while i < b.len() {
+        let len = match b[i] {
+            b'\n' | b'\x0b' | b'\x0c' | 0x1c..=0x1e => 1,
+            b'\r' => 1 + usize::from(b.get(i + 1) == Some(&b'\n')),
+            0xc2 if b.get(i + 1) == Some(&0x85) => 2,
+            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => 3,
+            _ => 0,
+        };
+        if len > 0 {
             out.push(&text[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' {
-                if let Some(&(_, '\n')) = it.peek() {
-                    it.next();
-                    end += 1;
-                }
-            }
-            start = end;
+            i += len;
+            start = i;
+        } else {
+            i += 1;
         }
     }
     if start < text.len() {
@@ -118,11 +130,25 @@ fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usiz
     (n, chars)
 }
 
+/// Odd multiplier of the polynomial string hash (mod 2^64) used to key "".join-ed n-grams.
+const POLY: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// Words interned to ids, with character lengths, for n-gram statistics.
 pub struct Words<'a> {
     pub words: Vec<&'a str>,
     ids: Vec<u32>,
     char_lens: Vec<usize>,
+    /// per word: polynomial hash of its bytes and POLY^(byte length), so that the hash of a
+    /// concatenation folds from its words' (`h = h * pow + hash`)
+    poly: Vec<(u64, u64)>,
+}
+
+/// The words' key for an n-gram count: a mix of their ids (collisions are checked by callers).
+#[inline]
+fn ids_key(ids: &[u32]) -> u64 {
+    ids.iter().fold(0u64, |h, &id| {
+        (h.rotate_left(26) ^ u64::from(id)).wrapping_mul(POLY)
+    })
 }
 
 impl<'a> Words<'a> {
@@ -137,10 +163,19 @@ impl<'a> Words<'a> {
             })
             .collect();
         let char_lens = words.iter().map(|w| clen(w)).collect();
+        let poly = words
+            .iter()
+            .map(|w| {
+                w.bytes().fold((0u64, 1u64), |(h, p), b| {
+                    (h.wrapping_mul(POLY).wrapping_add(u64::from(b)), p.wrapping_mul(POLY))
+                })
+            })
+            .collect();
         Words {
             words,
             ids,
             char_lens,
+            poly,
         }
     }
 
@@ -151,6 +186,31 @@ impl<'a> Words<'a> {
         if n == 0 || total < n {
             return None;
         }
+        // fast path: n-grams keyed by a u64 mix of their ids, each key checked against the ids
+        // of its first occurrence; a collision (never seen in practice) falls back to slices
+        let mut counts: FxHashMap<u64, (u32, u32)> = FxHashMap::default();
+        counts.reserve(total);
+        let mut best: (u32, u32) = (0, 0); // (count, first index): most frequent, first seen
+        for i in 0..=total - n {
+            let g = &self.ids[i..i + n];
+            let e = counts.entry(ids_key(g)).or_insert((0, i as u32));
+            let first = e.1 as usize;
+            if first != i && self.ids[first..first + n] != *g {
+                return Some(self.top_ngram_chars_exact(n));
+            }
+            e.0 += 1;
+            if e.0 > best.0 || (e.0 == best.0 && e.1 < best.1) {
+                best = *e;
+            }
+        }
+        let (count, first) = (best.0 as usize, best.1 as usize);
+        let chars: usize = self.char_lens[first..first + n].iter().sum::<usize>() + n - 1;
+        Some(chars * count)
+    }
+
+    /// `top_ngram_chars` keyed by id slices (exact, slower).
+    fn top_ngram_chars_exact(&self, n: usize) -> usize {
+        let total = self.ids.len();
         // key: the n word ids; value: (count, first index). Words contain no whitespace, so
         // " ".join is injective and ids identify the joined string exactly.
         let mut counts: FxHashMap<&[u32], (usize, usize)> = FxHashMap::default();
@@ -163,7 +223,7 @@ impl<'a> Words<'a> {
             .unwrap();
         let first = counts[key].1;
         let chars: usize = self.char_lens[first..first + n].iter().sum::<usize>() + n - 1;
-        Some(chars * count)
+        chars * count
     }
 
     /// datatrove `find_all_duplicate(words, n)`: characters of repeated "".join-ed n-grams, skipping
@@ -173,6 +233,37 @@ impl<'a> Words<'a> {
         if n == 0 || total < n {
             return 0;
         }
+        // fast path: keys are polynomial hashes of the joined strings; a hit is confirmed by
+        // comparing the strings, and a collision falls back to string keys
+        let mut unique: FxHashMap<u64, u32> = FxHashMap::default();
+        unique.reserve(total);
+        let (mut repeated, mut idx) = (0, 0);
+        while idx + n <= total {
+            let h = self.poly[idx..idx + n]
+                .iter()
+                .fold(0u64, |h, &(wh, p)| h.wrapping_mul(p).wrapping_add(wh));
+            match unique.get(&h) {
+                Some(&first) => {
+                    let first = first as usize;
+                    let a = self.words[first..first + n].iter().flat_map(|w| w.bytes());
+                    if !a.eq(self.words[idx..idx + n].iter().flat_map(|w| w.bytes())) {
+                        return self.dup_ngram_chars_exact(n);
+                    }
+                    repeated += self.char_lens[idx..idx + n].iter().sum::<usize>();
+                    idx += n;
+                }
+                None => {
+                    unique.insert(h, idx as u32);
+                    idx += 1;
+                }
+            }
+        }
+        repeated
+    }
+
+    /// `dup_ngram_chars` keyed by the joined strings (exact, slower).
+    fn dup_ngram_chars_exact(&self, n: usize) -> usize {
+        let total = self.words.len();
         let mut cat = String::new();
         let mut offs = Vec::with_capacity(total + 1);
         let mut coffs = Vec::with_capacity(total + 1);
@@ -258,7 +349,7 @@ fn gopher_quality_parts(text: &str, words: &[&str]) -> GopherQualityParts {
             n_ns += 1;
             ns_chars += clen(w);
         }
-        if w.chars().any(py_isalpha) {
+        if has_alpha(w) {
             alpha += 1;
         }
     }
@@ -701,6 +792,30 @@ mod tests {
         assert_eq!(py_splitlines("a\r\nb\rc\n"), ["a", "b", "c"]);
         assert!(py_splitlines("").is_empty());
         assert_eq!(py_splitlines("\n"), [""]);
+    }
+
+    #[test]
+    fn ascii_fast_paths_match_the_tables() {
+        for b in 0u8..128 {
+            let c = b as char;
+            assert_eq!(ascii_dt_punct(b), in_sorted(c, tables::DT_PUNCTUATION), "{b:#x}");
+            assert_eq!(has_alpha(&c.to_string()), py_isalpha(c), "{b:#x}");
+        }
+        assert_eq!(
+            py_splitlines("a\u{85}b\u{2028}c\u{2029}d\u{2027}e\u{1e}f\x0cg"),
+            ["a", "b", "c", "d\u{2027}e", "f", "g"]
+        );
+    }
+
+    #[test]
+    fn ngram_fast_paths_match_the_exact_ones() {
+        let text = "a b c a b c d e a b c d e f g a b c ab c d e f a bc d e f ".repeat(3)
+            + "the cat sat on the mat, the cat sat on the hat. é ü é ü é ü";
+        let w = Words::new(&text);
+        for n in 1..=12 {
+            assert_eq!(w.top_ngram_chars(n), Some(w.top_ngram_chars_exact(n)), "top {n}");
+            assert_eq!(w.dup_ngram_chars(n), w.dup_ngram_chars_exact(n), "dup {n}");
+        }
     }
 
     #[test]

@@ -299,11 +299,22 @@ fn find_suffix(s: &str) -> usize {
     s.len() - best
 }
 
+/// ASCII bytes that can start an infix match (`infix_at`); any other ASCII byte never does.
+#[inline]
+fn may_start_infix(b: u8) -> bool {
+    !b.is_ascii() || matches!(b, b'.' | b'+' | b'-' | b'*' | b'^' | b',' | b'~' | b':' | b'<' | b'>' | b'=' | b'/')
+}
+
 /// spaCy's infix matches (non-overlapping, leftmost, alternatives in rule order) as byte spans.
 fn find_infixes(s: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
+    let bytes = s.as_bytes();
     let mut i = 0;
     while i < s.len() {
+        if !may_start_infix(bytes[i]) {
+            i += 1;
+            continue;
+        }
         let rest = &s[i..];
         let c = rest.chars().next().unwrap();
         let prev = s[..i].chars().next_back();
@@ -444,6 +455,55 @@ fn specials() -> &'static Specials {
     })
 }
 
+/// Pushes `s` as spaCy tokenizes a special case: its exception pieces, or itself.
+fn push_special_or_word<'a>(sp: &Specials, s: &'a str, out: &mut Vec<&'a str>) {
+    match sp.exact.get(s) {
+        Some(pieces) => {
+            let mut off = 0;
+            for p in pieces.iter() {
+                out.push(&s[off..off + p.len()]);
+                off += p.len();
+            }
+        }
+        None => out.push(s),
+    }
+}
+
+/// Fast path for the commonest chunks: ASCII letters, optionally followed by one of `,;:!?`, or
+/// by `.` after a lowercase letter. For these the affix loop of `tokenize_chunk` provably ends
+/// as (special case of the whole chunk) or (special case of the letters, then the trailing
+/// character as a suffix): no prefix, unit, URL or infix rule can match ASCII letters.
+/// Returns false (and pushes nothing) for any other chunk.
+fn tokenize_simple_chunk<'a>(sp: &Specials, chunk: &'a str, out: &mut Vec<&'a str>) -> bool {
+    let b = chunk.as_bytes();
+    let Some((&last, core)) = b.split_last() else {
+        return false;
+    };
+    if !core.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    if last.is_ascii_alphabetic() {
+        push_special_or_word(sp, chunk, out);
+        return true;
+    }
+    let trailing_suffix = match last {
+        b',' | b';' | b':' | b'!' | b'?' => !core.is_empty(),
+        b'.' => core.last().is_some_and(u8::is_ascii_lowercase),
+        _ => false,
+    };
+    if !trailing_suffix {
+        return false;
+    }
+    if sp.exact.contains_key(chunk) {
+        push_special_or_word(sp, chunk, out);
+    } else {
+        let n = core.len();
+        push_special_or_word(sp, &chunk[..n], out);
+        out.push(&chunk[n..]);
+    }
+    true
+}
+
 /// spaCy's `_split_affixes` + `_attach_tokens` for one whitespace-free chunk.
 fn tokenize_chunk<'a>(chunk: &'a str, with_specials: bool, out: &mut Vec<&'a str>) {
     let sp = if with_specials {
@@ -451,6 +511,11 @@ fn tokenize_chunk<'a>(chunk: &'a str, with_specials: bool, out: &mut Vec<&'a str
     } else {
         None
     };
+    if let Some(sp) = sp {
+        if tokenize_simple_chunk(sp, chunk, out) {
+            return;
+        }
+    }
     let special = |s: &str| sp.and_then(|sp| sp.exact.get(s).copied());
     let mut s = chunk;
     let mut prefixes: Vec<&'a str> = Vec::new();
