@@ -1,8 +1,6 @@
 //! Text statistics with datatrove 0.10.1's exact definitions (Python `len` = code points,
 //! Python `str.strip`/`splitlines`/`isalpha` semantics), and the three filters' decisions.
 
-use std::collections::HashSet;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::tables;
@@ -90,9 +88,12 @@ fn py_strip(s: &str) -> &str {
     s.trim_matches(py_isspace)
 }
 
-/// Python `str.count` (non-overlapping).
+/// Python `str.count` (non-overlapping, as `memmem::find_iter` reports).
 fn count_sub(text: &str, pat: &str) -> usize {
-    text.matches(pat).count()
+    if let [b] = pat.as_bytes() {
+        return text.bytes().filter(|x| x == b).count();
+    }
+    memchr::memmem::find_iter(text.as_bytes(), pat.as_bytes()).count()
 }
 
 /// `re.split(r"\n{min,}", text)`.
@@ -133,15 +134,37 @@ fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usiz
 /// Odd multiplier of the polynomial string hash (mod 2^64) used to key "".join-ed n-grams.
 const POLY: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// `POLY^k` and `POLY_INV^k` for k < 64: a word's factors without a loop over its bytes.
+const POLY_POWS: [(u64, u64); 64] = {
+    let mut t = [(1u64, 1u64); 64];
+    let mut k = 1;
+    while k < 64 {
+        t[k] = (t[k - 1].0.wrapping_mul(POLY), t[k - 1].1.wrapping_mul(POLY_INV));
+        k += 1;
+    }
+    t
+};
+
 /// Words interned to ids, with character lengths, for n-gram statistics.
 pub struct Words<'a> {
     pub words: Vec<&'a str>,
     ids: Vec<u32>,
     char_lens: Vec<usize>,
-    /// per word: polynomial hash of its bytes and POLY^(byte length), so that the hash of a
-    /// concatenation folds from its words' (`h = h * pow + hash`)
-    poly: Vec<(u64, u64)>,
+    /// for k in 0..=len: (P, X, Q) with P the polynomial hash of words[..k] joined, X = POLY^(its
+    /// byte length) and Q = P / X; words[a..b] joined then hashes to `P[b] - Q[a] * X[b]`
+    prefix: Vec<(u64, u64, u64)>,
 }
+
+/// POLY^-1 mod 2^64 (POLY is odd), by Newton's iteration.
+const POLY_INV: u64 = {
+    let mut x = POLY;
+    let mut i = 0;
+    while i < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(POLY.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
 
 /// The words' key for an n-gram count: a mix of their ids (collisions are checked by callers).
 #[inline]
@@ -163,19 +186,28 @@ impl<'a> Words<'a> {
             })
             .collect();
         let char_lens = words.iter().map(|w| clen(w)).collect();
-        let poly = words
-            .iter()
-            .map(|w| {
-                w.bytes().fold((0u64, 1u64), |(h, p), b| {
-                    (h.wrapping_mul(POLY).wrapping_add(u64::from(b)), p.wrapping_mul(POLY))
-                })
-            })
-            .collect();
+        let mut prefix = Vec::with_capacity(words.len() + 1);
+        let (mut h, mut x, mut xi) = (0u64, 1u64, 1u64);
+        prefix.push((0, 1, 0));
+        for w in &words {
+            for b in w.bytes() {
+                h = h.wrapping_mul(POLY).wrapping_add(u64::from(b));
+            }
+            let (px, pxi) = match POLY_POWS.get(w.len()) {
+                Some(&f) => f,
+                None => w.bytes().fold((1u64, 1u64), |(a, b), _| {
+                    (a.wrapping_mul(POLY), b.wrapping_mul(POLY_INV))
+                }),
+            };
+            x = x.wrapping_mul(px);
+            xi = xi.wrapping_mul(pxi);
+            prefix.push((h, x, h.wrapping_mul(xi)));
+        }
         Words {
             words,
             ids,
             char_lens,
-            poly,
+            prefix,
         }
     }
 
@@ -228,20 +260,31 @@ impl<'a> Words<'a> {
 
     /// datatrove `find_all_duplicate(words, n)`: characters of repeated "".join-ed n-grams, skipping
     /// ahead by n after each repeat. Keys are the concatenated strings, as in datatrove.
+    #[cfg(test)]
     pub fn dup_ngram_chars(&self, n: usize) -> usize {
+        self.dup_ngram_chars_until(n, |_| false, &mut FxHashMap::default())
+    }
+
+    /// `dup_ngram_chars`, returning early (with a partial count) once `stop(count)` holds;
+    /// `unique` is scratch space, passed in so that its allocation serves several calls.
+    pub fn dup_ngram_chars_until(
+        &self,
+        n: usize,
+        stop: impl Fn(usize) -> bool,
+        unique: &mut FxHashMap<u64, u32>,
+    ) -> usize {
         let total = self.words.len();
         if n == 0 || total < n {
             return 0;
         }
         // fast path: keys are polynomial hashes of the joined strings; a hit is confirmed by
         // comparing the strings, and a collision falls back to string keys
-        let mut unique: FxHashMap<u64, u32> = FxHashMap::default();
+        unique.clear();
         unique.reserve(total);
         let (mut repeated, mut idx) = (0, 0);
         while idx + n <= total {
-            let h = self.poly[idx..idx + n]
-                .iter()
-                .fold(0u64, |h, &(wh, p)| h.wrapping_mul(p).wrapping_add(wh));
+            let (p, x, _) = self.prefix[idx + n];
+            let h = p.wrapping_sub(self.prefix[idx].2.wrapping_mul(x));
             match unique.get(&h) {
                 Some(&first) => {
                     let first = first as usize;
@@ -250,6 +293,9 @@ impl<'a> Words<'a> {
                         return self.dup_ngram_chars_exact(n);
                     }
                     repeated += self.char_lens[idx..idx + n].iter().sum::<usize>();
+                    if stop(repeated) {
+                        return repeated;
+                    }
                     idx += n;
                 }
                 None => {
@@ -345,6 +391,16 @@ struct GopherQualityParts {
 fn gopher_quality_parts(text: &str, words: &[&str]) -> GopherQualityParts {
     let (mut n_ns, mut ns_chars, mut alpha) = (0, 0, 0);
     for w in words {
+        if w.is_ascii() {
+            // one pass over the bytes for the commonest (ASCII) words
+            let (non_symbol, has_alpha) = w.bytes().fold((false, false), |(ns, al), b| {
+                (ns || !ascii_dt_punct(b), al || b.is_ascii_alphabetic())
+            });
+            n_ns += usize::from(non_symbol);
+            ns_chars += if non_symbol { w.len() } else { 0 };
+            alpha += usize::from(has_alpha);
+            continue;
+        }
         if is_non_symbol(w) {
             n_ns += 1;
             ns_chars += clen(w);
@@ -381,12 +437,16 @@ fn gopher_quality_parts(text: &str, words: &[&str]) -> GopherQualityParts {
     }
 }
 
-fn stop_word_hits(words: &[&str], stop: &HashSet<&str>) -> usize {
-    let mut hit: HashSet<&str> = HashSet::new();
+/// Distinct stop words among `words`, counting stops once `enough` are found.
+fn stop_word_hits(words: &[&str], stop: &FxHashSet<&str>, enough: usize) -> usize {
+    let max_len = stop.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut hit: FxHashSet<&str> = FxHashSet::default();
+    let enough = enough.min(stop.len());
     for w in words {
-        if stop.contains(w) {
+        // length first: most words are longer than any stop word, and hashing costs more
+        if w.len() <= max_len && stop.contains(w) {
             hit.insert(w);
-            if hit.len() == stop.len() {
+            if hit.len() >= enough {
                 break;
             }
         }
@@ -504,7 +564,7 @@ pub fn signals(text: &str) -> Signals {
     let w = Words::new(text);
     let n_chars = clen(text);
     let g = gopher_quality_parts(text, &w.words);
-    let stop: HashSet<&str> = STOP_WORDS.into_iter().collect();
+    let stop: FxHashSet<&str> = STOP_WORDS.into_iter().collect();
 
     let paragraphs = split_newline_runs(py_strip(text), 2);
     let (pd, pdc) = find_duplicates(paragraphs.iter().copied());
@@ -536,13 +596,17 @@ pub fn signals(text: &str) -> Signals {
         bullet_line_frac: ratio(g.bullet_lines, g.n_lines),
         ellipsis_line_frac: ratio(g.ellipsis_lines, g.n_lines),
         alpha_word_frac: ratio(g.alpha_words, g.n_words),
-        stop_word_count: stop_word_hits(&w.words, &stop) as i64,
+        stop_word_count: stop_word_hits(&w.words, &stop, usize::MAX) as i64,
         dup_para_frac: ratio(pd, paragraphs.len()),
         dup_para_char_frac: ratio(pdc, n_chars),
         dup_line_frac: ratio(ld, lines.len()),
         dup_line_char_frac: ratio(ldc, n_chars),
         top_ngram_char_frac: [2, 3, 4].map(|n| ratio(w.top_ngram_chars(n).unwrap_or(0), n_chars)),
-        dup_ngram_char_frac: [5, 6, 7, 8, 9, 10].map(|n| ratio(w.dup_ngram_chars(n), n_chars)),
+        dup_ngram_char_frac: {
+            let mut scratch = FxHashMap::default();
+            [5, 6, 7, 8, 9, 10]
+                .map(|n| ratio(w.dup_ngram_chars_until(n, |_| false, &mut scratch), n_chars))
+        },
         line_punct_ratio: ratio(punct, fw.len()),
         short_line_ratio: ratio(short, fw.len()),
         fineweb_dup_line_char_frac: ratio(fw_dup_chars, n_chars - newlines),
@@ -626,8 +690,10 @@ pub fn gopher_quality_ok(text: &str, p: &GopherQualityParams) -> bool {
         }
     }
     if let Some(t) = on(p.min_stop_words) {
-        let stop: HashSet<&str> = p.stop_words.iter().map(String::as_str).collect();
-        if (stop_word_hits(&words, &stop) as f64) < t {
+        let stop: FxHashSet<&str> = p.stop_words.iter().map(String::as_str).collect();
+        // hits are whole numbers: `hits < t` fails for the first hits >= ceil(t)
+        let enough = if t > 0.0 { t.ceil() as usize } else { 0 };
+        if (stop_word_hits(&words, &stop, enough.max(1)) as f64) < t {
             return false;
         }
     }
@@ -691,8 +757,11 @@ pub fn gopher_repetition_ok(text: &str, p: &GopherRepetitionParams) -> bool {
             return false;
         }
     }
+    let mut scratch = FxHashMap::default();
     for &(n, t) in &p.dup_n_grams {
-        if w.dup_ngram_chars(n) as f64 / n_chars > t {
+        // the count only grows: stop at the first value that already fails the check
+        let fails = |c: usize| c as f64 / n_chars > t;
+        if fails(w.dup_ngram_chars_until(n, fails, &mut scratch)) {
             return false;
         }
     }
