@@ -120,7 +120,9 @@ fn split_newline_runs(text: &str, min: usize) -> Vec<&str> {
 
 /// datatrove `find_duplicates`: (duplicate elements, their total characters).
 fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
+    let items = items.into_iter();
     let mut seen: FxHashSet<&str> = FxHashSet::default();
+    seen.reserve(items.size_hint().0);
     let (mut n, mut chars) = (0, 0);
     for it in items {
         if !seen.insert(it) {
@@ -178,6 +180,7 @@ impl<'a> Words<'a> {
     pub fn new(text: &'a str) -> Self {
         let words = split_into_words(text);
         let mut map: FxHashMap<&str, u32> = FxHashMap::default();
+        map.reserve(words.len() / 2);
         let ids = words
             .iter()
             .map(|w| {
@@ -213,14 +216,25 @@ impl<'a> Words<'a> {
 
     /// datatrove `find_top_duplicate(get_n_grams(words, n))`: characters of the most frequent
     /// space-joined n-gram times its count (ties: first seen). `None` when there is no n-gram.
+    #[cfg(test)]
     pub fn top_ngram_chars(&self, n: usize) -> Option<usize> {
+        self.top_ngram_chars_with(n, &mut FxHashMap::default())
+    }
+
+    /// `top_ngram_chars` with `counts` as scratch space, so that its allocation serves several
+    /// calls.
+    pub fn top_ngram_chars_with(
+        &self,
+        n: usize,
+        counts: &mut FxHashMap<u64, (u32, u32)>,
+    ) -> Option<usize> {
         let total = self.ids.len();
         if n == 0 || total < n {
             return None;
         }
         // fast path: n-grams keyed by a u64 mix of their ids, each key checked against the ids
         // of its first occurrence; a collision (never seen in practice) falls back to slices
-        let mut counts: FxHashMap<u64, (u32, u32)> = FxHashMap::default();
+        counts.clear();
         counts.reserve(total);
         let mut best: (u32, u32) = (0, 0); // (count, first index): most frequent, first seen
         for i in 0..=total - n {
@@ -601,7 +615,10 @@ pub fn signals(text: &str) -> Signals {
         dup_para_char_frac: ratio(pdc, n_chars),
         dup_line_frac: ratio(ld, lines.len()),
         dup_line_char_frac: ratio(ldc, n_chars),
-        top_ngram_char_frac: [2, 3, 4].map(|n| ratio(w.top_ngram_chars(n).unwrap_or(0), n_chars)),
+        top_ngram_char_frac: {
+            let mut scratch = FxHashMap::default();
+            [2, 3, 4].map(|n| ratio(w.top_ngram_chars_with(n, &mut scratch).unwrap_or(0), n_chars))
+        },
         dup_ngram_char_frac: {
             let mut scratch = FxHashMap::default();
             [5, 6, 7, 8, 9, 10]
@@ -752,8 +769,9 @@ pub fn gopher_repetition_ok(text: &str, p: &GopherRepetitionParams) -> bool {
         return false;
     }
     let w = Words::new(text);
+    let mut counts = FxHashMap::default();
     for &(n, t) in &p.top_n_grams {
-        if w.top_ngram_chars(n).is_some_and(|c| c as f64 / n_chars > t) {
+        if w.top_ngram_chars_with(n, &mut counts).is_some_and(|c| c as f64 / n_chars > t) {
             return false;
         }
     }
