@@ -141,7 +141,10 @@ const POLY_POWS: [(u64, u64); 64] = {
     let mut t = [(1u64, 1u64); 64];
     let mut k = 1;
     while k < 64 {
-        t[k] = (t[k - 1].0.wrapping_mul(POLY), t[k - 1].1.wrapping_mul(POLY_INV));
+        t[k] = (
+            t[k - 1].0.wrapping_mul(POLY),
+            t[k - 1].1.wrapping_mul(POLY_INV),
+        );
         k += 1;
     }
     t
@@ -617,7 +620,12 @@ pub fn signals(text: &str) -> Signals {
         dup_line_char_frac: ratio(ldc, n_chars),
         top_ngram_char_frac: {
             let mut scratch = FxHashMap::default();
-            [2, 3, 4].map(|n| ratio(w.top_ngram_chars_with(n, &mut scratch).unwrap_or(0), n_chars))
+            [2, 3, 4].map(|n| {
+                ratio(
+                    w.top_ngram_chars_with(n, &mut scratch).unwrap_or(0),
+                    n_chars,
+                )
+            })
         },
         dup_ngram_char_frac: {
             let mut scratch = FxHashMap::default();
@@ -771,7 +779,9 @@ pub fn gopher_repetition_ok(text: &str, p: &GopherRepetitionParams) -> bool {
     let w = Words::new(text);
     let mut counts = FxHashMap::default();
     for &(n, t) in &p.top_n_grams {
-        if w.top_ngram_chars_with(n, &mut counts).is_some_and(|c| c as f64 / n_chars > t) {
+        if w.top_ngram_chars_with(n, &mut counts)
+            .is_some_and(|c| c as f64 / n_chars > t)
+        {
             return false;
         }
     }
@@ -885,7 +895,11 @@ mod tests {
     fn ascii_fast_paths_match_the_tables() {
         for b in 0u8..128 {
             let c = b as char;
-            assert_eq!(ascii_dt_punct(b), in_sorted(c, tables::DT_PUNCTUATION), "{b:#x}");
+            assert_eq!(
+                ascii_dt_punct(b),
+                in_sorted(c, tables::DT_PUNCTUATION),
+                "{b:#x}"
+            );
             assert_eq!(has_alpha(&c.to_string()), py_isalpha(c), "{b:#x}");
         }
         assert_eq!(
@@ -900,7 +914,11 @@ mod tests {
             + "the cat sat on the mat, the cat sat on the hat. é ü é ü é ü";
         let w = Words::new(&text);
         for n in 1..=12 {
-            assert_eq!(w.top_ngram_chars(n), Some(w.top_ngram_chars_exact(n)), "top {n}");
+            assert_eq!(
+                w.top_ngram_chars(n),
+                Some(w.top_ngram_chars_exact(n)),
+                "top {n}"
+            );
             assert_eq!(w.dup_ngram_chars(n), w.dup_ngram_chars_exact(n), "dup {n}");
         }
     }

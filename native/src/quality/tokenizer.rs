@@ -302,7 +302,11 @@ fn find_suffix(s: &str) -> usize {
 /// ASCII bytes that can start an infix match (`infix_at`); any other ASCII byte never does.
 #[inline]
 fn may_start_infix(b: u8) -> bool {
-    !b.is_ascii() || matches!(b, b'.' | b'+' | b'-' | b'*' | b'^' | b',' | b'~' | b':' | b'<' | b'>' | b'=' | b'/')
+    !b.is_ascii()
+        || matches!(
+            b,
+            b'.' | b'+' | b'-' | b'*' | b'^' | b',' | b'~' | b':' | b'<' | b'>' | b'=' | b'/'
+        )
 }
 
 /// spaCy's infix matches (non-overlapping, leftmost, alternatives in rule order) as byte spans.
@@ -437,7 +441,10 @@ struct Specials {
 #[inline]
 fn special_key(s: &str) -> usize {
     let b = s.as_bytes();
-    let (f, l) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    let (f, l) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
     ((usize::from(f) << 8) | usize::from(l)) ^ (b.len().min(63) << 10)
 }
 
