@@ -45,6 +45,7 @@ use arrow::array::{ArrayRef, BooleanArray, Float64Builder, Int64Builder, StructA
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field};
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
 pub use stats::{
@@ -168,12 +169,16 @@ fn signals_struct(rows: &[Option<Signals>]) -> StructArray {
     StructArray::new(fields.into(), arrays, Some(valid))
 }
 
-/// Per-document quality statistics (see the module table). Returns a struct array.
+/// Per-document quality statistics (see the module table). Returns a struct array. Documents are
+/// spread over rayon's pool (`RAYON_NUM_THREADS` sets its size), as in the predicates below.
 #[pyfunction]
 fn quality_signals(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     let col = StrColumn::from_data(texts.0)?;
     let out = py.detach(|| {
-        let rows: Vec<Option<Signals>> = (0..col.len()).map(|i| col.get(i).map(signals)).collect();
+        let rows: Vec<Option<Signals>> = (0..col.len())
+            .into_par_iter()
+            .map(|i| col.get(i).map(signals))
+            .collect();
         signals_struct(&rows)
     });
     Ok(to_py(Arc::new(out)))
@@ -184,7 +189,13 @@ where
     F: Fn(&str) -> bool + Send + Sync,
 {
     let col = StrColumn::from_data(texts.0)?;
-    let out: BooleanArray = py.detach(|| (0..col.len()).map(|i| col.get(i).map(&f)).collect());
+    let out: BooleanArray = py.detach(|| {
+        let rows: Vec<Option<bool>> = (0..col.len())
+            .into_par_iter()
+            .map(|i| col.get(i).map(&f))
+            .collect();
+        rows.into_iter().collect()
+    });
     Ok(to_py(Arc::new(out)))
 }
 

@@ -1,8 +1,6 @@
 //! Text statistics with datatrove 0.10.1's exact definitions (Python `len` = code points,
 //! Python `str.strip`/`splitlines`/`isalpha` semantics), and the three filters' decisions.
 
-use std::collections::HashSet;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::tables;
@@ -25,9 +23,27 @@ fn in_sorted(c: char, table: &[u32]) -> bool {
     table.binary_search(&(c as u32)).is_ok()
 }
 
+/// ASCII members of datatrove's `PUNCTUATION_SET`: every ASCII character but letters, digits,
+/// tab, newline and space (checked against `tables::DT_PUNCTUATION` by a unit test).
+#[inline]
+fn ascii_dt_punct(b: u8) -> bool {
+    !(b.is_ascii_alphanumeric() || matches!(b, b'\t' | b'\n' | b' '))
+}
+
 /// A word that is not made only of datatrove `PUNCTUATION_SET` characters.
 fn is_non_symbol(w: &str) -> bool {
+    if w.is_ascii() {
+        return w.bytes().any(|b| !ascii_dt_punct(b));
+    }
     w.chars().any(|c| !in_sorted(c, tables::DT_PUNCTUATION))
+}
+
+/// A word with a Python `isalpha` character.
+fn has_alpha(w: &str) -> bool {
+    if w.is_ascii() {
+        return w.bytes().any(|b| b.is_ascii_alphabetic());
+    }
+    w.chars().any(py_isalpha)
 }
 
 /// Python `str.isalpha` for one character: general category L*.
@@ -38,34 +54,28 @@ fn py_isalpha(c: char) -> bool {
     in_ranges(c, tables::PY_ALPHA)
 }
 
-/// Python `str.splitlines()` (no keepends).
+/// Python `str.splitlines()` (no keepends): breaks on `\n \r \x0b \x0c \x1c-\x1e`, U+0085
+/// (UTF-8 `C2 85`), U+2028/U+2029 (`E2 80 A8/A9`), `\r\n` counting as one. Scans bytes: in
+/// valid UTF-8 these lead bytes only ever start those characters.
 pub fn py_splitlines(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let brk = matches!(
-            c,
-            '\n' | '\r'
-                | '\u{b}'
-                | '\u{c}'
-                | '\u{1c}'
-                | '\u{1d}'
-                | '\u{1e}'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if brk {
+    let mut i = 0;
+    while i < b.len() {
+        let len = match b[i] {
+            b'\n' | b'\x0b' | b'\x0c' | 0x1c..=0x1e => 1,
+            b'\r' => 1 + usize::from(b.get(i + 1) == Some(&b'\n')),
+            0xc2 if b.get(i + 1) == Some(&0x85) => 2,
+            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => 3,
+            _ => 0,
+        };
+        if len > 0 {
             out.push(&text[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' {
-                if let Some(&(_, '\n')) = it.peek() {
-                    it.next();
-                    end += 1;
-                }
-            }
-            start = end;
+            i += len;
+            start = i;
+        } else {
+            i += 1;
         }
     }
     if start < text.len() {
@@ -78,9 +88,12 @@ fn py_strip(s: &str) -> &str {
     s.trim_matches(py_isspace)
 }
 
-/// Python `str.count` (non-overlapping).
+/// Python `str.count` (non-overlapping, as `memmem::find_iter` reports).
 fn count_sub(text: &str, pat: &str) -> usize {
-    text.matches(pat).count()
+    if let [b] = pat.as_bytes() {
+        return text.bytes().filter(|x| x == b).count();
+    }
+    memchr::memmem::find_iter(text.as_bytes(), pat.as_bytes()).count()
 }
 
 /// `re.split(r"\n{min,}", text)`.
@@ -107,7 +120,9 @@ fn split_newline_runs(text: &str, min: usize) -> Vec<&str> {
 
 /// datatrove `find_duplicates`: (duplicate elements, their total characters).
 fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
+    let items = items.into_iter();
     let mut seen: FxHashSet<&str> = FxHashSet::default();
+    seen.reserve(items.size_hint().0);
     let (mut n, mut chars) = (0, 0);
     for it in items {
         if !seen.insert(it) {
@@ -118,17 +133,57 @@ fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usiz
     (n, chars)
 }
 
+/// Odd multiplier of the polynomial string hash (mod 2^64) used to key "".join-ed n-grams.
+const POLY: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// `POLY^k` and `POLY_INV^k` for k < 64: a word's factors without a loop over its bytes.
+const POLY_POWS: [(u64, u64); 64] = {
+    let mut t = [(1u64, 1u64); 64];
+    let mut k = 1;
+    while k < 64 {
+        t[k] = (
+            t[k - 1].0.wrapping_mul(POLY),
+            t[k - 1].1.wrapping_mul(POLY_INV),
+        );
+        k += 1;
+    }
+    t
+};
+
 /// Words interned to ids, with character lengths, for n-gram statistics.
 pub struct Words<'a> {
     pub words: Vec<&'a str>,
     ids: Vec<u32>,
     char_lens: Vec<usize>,
+    /// for k in 0..=len: (P, X, Q) with P the polynomial hash of words[..k] joined, X = POLY^(its
+    /// byte length) and Q = P / X; words[a..b] joined then hashes to `P[b] - Q[a] * X[b]`
+    prefix: Vec<(u64, u64, u64)>,
+}
+
+/// POLY^-1 mod 2^64 (POLY is odd), by Newton's iteration.
+const POLY_INV: u64 = {
+    let mut x = POLY;
+    let mut i = 0;
+    while i < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(POLY.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
+
+/// The words' key for an n-gram count: a mix of their ids (collisions are checked by callers).
+#[inline]
+fn ids_key(ids: &[u32]) -> u64 {
+    ids.iter().fold(0u64, |h, &id| {
+        (h.rotate_left(26) ^ u64::from(id)).wrapping_mul(POLY)
+    })
 }
 
 impl<'a> Words<'a> {
     pub fn new(text: &'a str) -> Self {
         let words = split_into_words(text);
         let mut map: FxHashMap<&str, u32> = FxHashMap::default();
+        map.reserve(words.len() / 2);
         let ids = words
             .iter()
             .map(|w| {
@@ -137,20 +192,74 @@ impl<'a> Words<'a> {
             })
             .collect();
         let char_lens = words.iter().map(|w| clen(w)).collect();
+        let mut prefix = Vec::with_capacity(words.len() + 1);
+        let (mut h, mut x, mut xi) = (0u64, 1u64, 1u64);
+        prefix.push((0, 1, 0));
+        for w in &words {
+            for b in w.bytes() {
+                h = h.wrapping_mul(POLY).wrapping_add(u64::from(b));
+            }
+            let (px, pxi) = match POLY_POWS.get(w.len()) {
+                Some(&f) => f,
+                None => w.bytes().fold((1u64, 1u64), |(a, b), _| {
+                    (a.wrapping_mul(POLY), b.wrapping_mul(POLY_INV))
+                }),
+            };
+            x = x.wrapping_mul(px);
+            xi = xi.wrapping_mul(pxi);
+            prefix.push((h, x, h.wrapping_mul(xi)));
+        }
         Words {
             words,
             ids,
             char_lens,
+            prefix,
         }
     }
 
     /// datatrove `find_top_duplicate(get_n_grams(words, n))`: characters of the most frequent
     /// space-joined n-gram times its count (ties: first seen). `None` when there is no n-gram.
+    #[cfg(test)]
     pub fn top_ngram_chars(&self, n: usize) -> Option<usize> {
+        self.top_ngram_chars_with(n, &mut FxHashMap::default())
+    }
+
+    /// `top_ngram_chars` with `counts` as scratch space, so that its allocation serves several
+    /// calls.
+    pub fn top_ngram_chars_with(
+        &self,
+        n: usize,
+        counts: &mut FxHashMap<u64, (u32, u32)>,
+    ) -> Option<usize> {
         let total = self.ids.len();
         if n == 0 || total < n {
             return None;
         }
+        // fast path: n-grams keyed by a u64 mix of their ids, each key checked against the ids
+        // of its first occurrence; a collision (never seen in practice) falls back to slices
+        counts.clear();
+        counts.reserve(total);
+        let mut best: (u32, u32) = (0, 0); // (count, first index): most frequent, first seen
+        for i in 0..=total - n {
+            let g = &self.ids[i..i + n];
+            let e = counts.entry(ids_key(g)).or_insert((0, i as u32));
+            let first = e.1 as usize;
+            if first != i && self.ids[first..first + n] != *g {
+                return Some(self.top_ngram_chars_exact(n));
+            }
+            e.0 += 1;
+            if e.0 > best.0 || (e.0 == best.0 && e.1 < best.1) {
+                best = *e;
+            }
+        }
+        let (count, first) = (best.0 as usize, best.1 as usize);
+        let chars: usize = self.char_lens[first..first + n].iter().sum::<usize>() + n - 1;
+        Some(chars * count)
+    }
+
+    /// `top_ngram_chars` keyed by id slices (exact, slower).
+    fn top_ngram_chars_exact(&self, n: usize) -> usize {
+        let total = self.ids.len();
         // key: the n word ids; value: (count, first index). Words contain no whitespace, so
         // " ".join is injective and ids identify the joined string exactly.
         let mut counts: FxHashMap<&[u32], (usize, usize)> = FxHashMap::default();
@@ -163,16 +272,61 @@ impl<'a> Words<'a> {
             .unwrap();
         let first = counts[key].1;
         let chars: usize = self.char_lens[first..first + n].iter().sum::<usize>() + n - 1;
-        Some(chars * count)
+        chars * count
     }
 
     /// datatrove `find_all_duplicate(words, n)`: characters of repeated "".join-ed n-grams, skipping
     /// ahead by n after each repeat. Keys are the concatenated strings, as in datatrove.
+    #[cfg(test)]
     pub fn dup_ngram_chars(&self, n: usize) -> usize {
+        self.dup_ngram_chars_until(n, |_| false, &mut FxHashMap::default())
+    }
+
+    /// `dup_ngram_chars`, returning early (with a partial count) once `stop(count)` holds;
+    /// `unique` is scratch space, passed in so that its allocation serves several calls.
+    pub fn dup_ngram_chars_until(
+        &self,
+        n: usize,
+        stop: impl Fn(usize) -> bool,
+        unique: &mut FxHashMap<u64, u32>,
+    ) -> usize {
         let total = self.words.len();
         if n == 0 || total < n {
             return 0;
         }
+        // fast path: keys are polynomial hashes of the joined strings; a hit is confirmed by
+        // comparing the strings, and a collision falls back to string keys
+        unique.clear();
+        unique.reserve(total);
+        let (mut repeated, mut idx) = (0, 0);
+        while idx + n <= total {
+            let (p, x, _) = self.prefix[idx + n];
+            let h = p.wrapping_sub(self.prefix[idx].2.wrapping_mul(x));
+            match unique.get(&h) {
+                Some(&first) => {
+                    let first = first as usize;
+                    let a = self.words[first..first + n].iter().flat_map(|w| w.bytes());
+                    if !a.eq(self.words[idx..idx + n].iter().flat_map(|w| w.bytes())) {
+                        return self.dup_ngram_chars_exact(n);
+                    }
+                    repeated += self.char_lens[idx..idx + n].iter().sum::<usize>();
+                    if stop(repeated) {
+                        return repeated;
+                    }
+                    idx += n;
+                }
+                None => {
+                    unique.insert(h, idx as u32);
+                    idx += 1;
+                }
+            }
+        }
+        repeated
+    }
+
+    /// `dup_ngram_chars` keyed by the joined strings (exact, slower).
+    fn dup_ngram_chars_exact(&self, n: usize) -> usize {
+        let total = self.words.len();
         let mut cat = String::new();
         let mut offs = Vec::with_capacity(total + 1);
         let mut coffs = Vec::with_capacity(total + 1);
@@ -254,11 +408,21 @@ struct GopherQualityParts {
 fn gopher_quality_parts(text: &str, words: &[&str]) -> GopherQualityParts {
     let (mut n_ns, mut ns_chars, mut alpha) = (0, 0, 0);
     for w in words {
+        if w.is_ascii() {
+            // one pass over the bytes for the commonest (ASCII) words
+            let (non_symbol, has_alpha) = w.bytes().fold((false, false), |(ns, al), b| {
+                (ns || !ascii_dt_punct(b), al || b.is_ascii_alphabetic())
+            });
+            n_ns += usize::from(non_symbol);
+            ns_chars += if non_symbol { w.len() } else { 0 };
+            alpha += usize::from(has_alpha);
+            continue;
+        }
         if is_non_symbol(w) {
             n_ns += 1;
             ns_chars += clen(w);
         }
-        if w.chars().any(py_isalpha) {
+        if has_alpha(w) {
             alpha += 1;
         }
     }
@@ -290,12 +454,16 @@ fn gopher_quality_parts(text: &str, words: &[&str]) -> GopherQualityParts {
     }
 }
 
-fn stop_word_hits(words: &[&str], stop: &HashSet<&str>) -> usize {
-    let mut hit: HashSet<&str> = HashSet::new();
+/// Distinct stop words among `words`, counting stops once `enough` are found.
+fn stop_word_hits(words: &[&str], stop: &FxHashSet<&str>, enough: usize) -> usize {
+    let max_len = stop.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut hit: FxHashSet<&str> = FxHashSet::default();
+    let enough = enough.min(stop.len());
     for w in words {
-        if stop.contains(w) {
+        // length first: most words are longer than any stop word, and hashing costs more
+        if w.len() <= max_len && stop.contains(w) {
             hit.insert(w);
-            if hit.len() == stop.len() {
+            if hit.len() >= enough {
                 break;
             }
         }
@@ -413,7 +581,7 @@ pub fn signals(text: &str) -> Signals {
     let w = Words::new(text);
     let n_chars = clen(text);
     let g = gopher_quality_parts(text, &w.words);
-    let stop: HashSet<&str> = STOP_WORDS.into_iter().collect();
+    let stop: FxHashSet<&str> = STOP_WORDS.into_iter().collect();
 
     let paragraphs = split_newline_runs(py_strip(text), 2);
     let (pd, pdc) = find_duplicates(paragraphs.iter().copied());
@@ -445,13 +613,25 @@ pub fn signals(text: &str) -> Signals {
         bullet_line_frac: ratio(g.bullet_lines, g.n_lines),
         ellipsis_line_frac: ratio(g.ellipsis_lines, g.n_lines),
         alpha_word_frac: ratio(g.alpha_words, g.n_words),
-        stop_word_count: stop_word_hits(&w.words, &stop) as i64,
+        stop_word_count: stop_word_hits(&w.words, &stop, usize::MAX) as i64,
         dup_para_frac: ratio(pd, paragraphs.len()),
         dup_para_char_frac: ratio(pdc, n_chars),
         dup_line_frac: ratio(ld, lines.len()),
         dup_line_char_frac: ratio(ldc, n_chars),
-        top_ngram_char_frac: [2, 3, 4].map(|n| ratio(w.top_ngram_chars(n).unwrap_or(0), n_chars)),
-        dup_ngram_char_frac: [5, 6, 7, 8, 9, 10].map(|n| ratio(w.dup_ngram_chars(n), n_chars)),
+        top_ngram_char_frac: {
+            let mut scratch = FxHashMap::default();
+            [2, 3, 4].map(|n| {
+                ratio(
+                    w.top_ngram_chars_with(n, &mut scratch).unwrap_or(0),
+                    n_chars,
+                )
+            })
+        },
+        dup_ngram_char_frac: {
+            let mut scratch = FxHashMap::default();
+            [5, 6, 7, 8, 9, 10]
+                .map(|n| ratio(w.dup_ngram_chars_until(n, |_| false, &mut scratch), n_chars))
+        },
         line_punct_ratio: ratio(punct, fw.len()),
         short_line_ratio: ratio(short, fw.len()),
         fineweb_dup_line_char_frac: ratio(fw_dup_chars, n_chars - newlines),
@@ -535,8 +715,10 @@ pub fn gopher_quality_ok(text: &str, p: &GopherQualityParams) -> bool {
         }
     }
     if let Some(t) = on(p.min_stop_words) {
-        let stop: HashSet<&str> = p.stop_words.iter().map(String::as_str).collect();
-        if (stop_word_hits(&words, &stop) as f64) < t {
+        let stop: FxHashSet<&str> = p.stop_words.iter().map(String::as_str).collect();
+        // hits are whole numbers: `hits < t` fails for the first hits >= ceil(t)
+        let enough = if t > 0.0 { t.ceil() as usize } else { 0 };
+        if (stop_word_hits(&words, &stop, enough.max(1)) as f64) < t {
             return false;
         }
     }
@@ -595,13 +777,19 @@ pub fn gopher_repetition_ok(text: &str, p: &GopherRepetitionParams) -> bool {
         return false;
     }
     let w = Words::new(text);
+    let mut counts = FxHashMap::default();
     for &(n, t) in &p.top_n_grams {
-        if w.top_ngram_chars(n).is_some_and(|c| c as f64 / n_chars > t) {
+        if w.top_ngram_chars_with(n, &mut counts)
+            .is_some_and(|c| c as f64 / n_chars > t)
+        {
             return false;
         }
     }
+    let mut scratch = FxHashMap::default();
     for &(n, t) in &p.dup_n_grams {
-        if w.dup_ngram_chars(n) as f64 / n_chars > t {
+        // the count only grows: stop at the first value that already fails the check
+        let fails = |c: usize| c as f64 / n_chars > t;
+        if fails(w.dup_ngram_chars_until(n, fails, &mut scratch)) {
             return false;
         }
     }
@@ -701,6 +889,38 @@ mod tests {
         assert_eq!(py_splitlines("a\r\nb\rc\n"), ["a", "b", "c"]);
         assert!(py_splitlines("").is_empty());
         assert_eq!(py_splitlines("\n"), [""]);
+    }
+
+    #[test]
+    fn ascii_fast_paths_match_the_tables() {
+        for b in 0u8..128 {
+            let c = b as char;
+            assert_eq!(
+                ascii_dt_punct(b),
+                in_sorted(c, tables::DT_PUNCTUATION),
+                "{b:#x}"
+            );
+            assert_eq!(has_alpha(&c.to_string()), py_isalpha(c), "{b:#x}");
+        }
+        assert_eq!(
+            py_splitlines("a\u{85}b\u{2028}c\u{2029}d\u{2027}e\u{1e}f\x0cg"),
+            ["a", "b", "c", "d\u{2027}e", "f", "g"]
+        );
+    }
+
+    #[test]
+    fn ngram_fast_paths_match_the_exact_ones() {
+        let text = "a b c a b c d e a b c d e f g a b c ab c d e f a bc d e f ".repeat(3)
+            + "the cat sat on the mat, the cat sat on the hat. é ü é ü é ü";
+        let w = Words::new(&text);
+        for n in 1..=12 {
+            assert_eq!(
+                w.top_ngram_chars(n),
+                Some(w.top_ngram_chars_exact(n)),
+                "top {n}"
+            );
+            assert_eq!(w.dup_ngram_chars(n), w.dup_ngram_chars_exact(n), "dup {n}");
+        }
     }
 
     #[test]

@@ -299,11 +299,26 @@ fn find_suffix(s: &str) -> usize {
     s.len() - best
 }
 
+/// ASCII bytes that can start an infix match (`infix_at`); any other ASCII byte never does.
+#[inline]
+fn may_start_infix(b: u8) -> bool {
+    !b.is_ascii()
+        || matches!(
+            b,
+            b'.' | b'+' | b'-' | b'*' | b'^' | b',' | b'~' | b':' | b'<' | b'>' | b'=' | b'/'
+        )
+}
+
 /// spaCy's infix matches (non-overlapping, leftmost, alternatives in rule order) as byte spans.
 fn find_infixes(s: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
+    let bytes = s.as_bytes();
     let mut i = 0;
     while i < s.len() {
+        if !may_start_infix(bytes[i]) {
+            i += 1;
+            continue;
+        }
         let rest = &s[i..];
         let c = rest.chars().next().unwrap();
         let prev = s[..i].chars().next_back();
@@ -415,9 +430,34 @@ fn url_match(s: &str) -> bool {
 
 struct Specials {
     exact: HashMap<&'static str, &'static [&'static str]>,
+    /// bitset over `special_key`: a clear bit means no special case has that key
+    maybe: Vec<u64>,
     /// Special cases containing affixes, as spaCy's `_special_matcher` sees them: the pieces the
     /// plain affix rules produce, keyed by the first piece.
     phrases: HashMap<&'static str, Vec<(Vec<&'static str>, &'static str)>>,
+}
+
+/// 16-bit key of a string (first byte, last byte, length) for the special-case prefilter.
+#[inline]
+fn special_key(s: &str) -> usize {
+    let b = s.as_bytes();
+    let (f, l) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
+    ((usize::from(f) << 8) | usize::from(l)) ^ (b.len().min(63) << 10)
+}
+
+impl Specials {
+    /// The special case `s`, if any.
+    #[inline]
+    fn get(&self, s: &str) -> Option<&'static [&'static str]> {
+        let k = special_key(s);
+        if self.maybe[k >> 6] & (1 << (k & 63)) == 0 {
+            return None;
+        }
+        self.exact.get(s).copied()
+    }
 }
 
 fn specials() -> &'static Specials {
@@ -440,8 +480,66 @@ fn specials() -> &'static Specials {
                 phrases.entry(pieces[0]).or_default().push((pieces, orth));
             }
         }
-        Specials { exact, phrases }
+        let mut maybe = vec![0u64; 1 << 10];
+        for &(orth, _) in tables::EXCEPTIONS {
+            let k = special_key(orth);
+            maybe[k >> 6] |= 1 << (k & 63);
+        }
+        Specials {
+            exact,
+            maybe,
+            phrases,
+        }
     })
+}
+
+/// Pushes `s` as spaCy tokenizes a special case: its exception pieces, or itself.
+fn push_special_or_word<'a>(sp: &Specials, s: &'a str, out: &mut Vec<&'a str>) {
+    match sp.get(s) {
+        Some(pieces) => {
+            let mut off = 0;
+            for p in pieces.iter() {
+                out.push(&s[off..off + p.len()]);
+                off += p.len();
+            }
+        }
+        None => out.push(s),
+    }
+}
+
+/// Fast path for the commonest chunks: ASCII letters, optionally followed by one of `,;:!?`, or
+/// by `.` after a lowercase letter. For these the affix loop of `tokenize_chunk` provably ends
+/// as (special case of the whole chunk) or (special case of the letters, then the trailing
+/// character as a suffix): no prefix, unit, URL or infix rule can match ASCII letters.
+/// Returns false (and pushes nothing) for any other chunk.
+fn tokenize_simple_chunk<'a>(sp: &Specials, chunk: &'a str, out: &mut Vec<&'a str>) -> bool {
+    let b = chunk.as_bytes();
+    let Some((&last, core)) = b.split_last() else {
+        return false;
+    };
+    if !core.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    if last.is_ascii_alphabetic() {
+        push_special_or_word(sp, chunk, out);
+        return true;
+    }
+    let trailing_suffix = match last {
+        b',' | b';' | b':' | b'!' | b'?' => !core.is_empty(),
+        b'.' => core.last().is_some_and(u8::is_ascii_lowercase),
+        _ => false,
+    };
+    if !trailing_suffix {
+        return false;
+    }
+    if sp.get(chunk).is_some() {
+        push_special_or_word(sp, chunk, out);
+    } else {
+        let n = core.len();
+        push_special_or_word(sp, &chunk[..n], out);
+        out.push(&chunk[n..]);
+    }
+    true
 }
 
 /// spaCy's `_split_affixes` + `_attach_tokens` for one whitespace-free chunk.
@@ -451,7 +549,12 @@ fn tokenize_chunk<'a>(chunk: &'a str, with_specials: bool, out: &mut Vec<&'a str
     } else {
         None
     };
-    let special = |s: &str| sp.and_then(|sp| sp.exact.get(s).copied());
+    if let Some(sp) = sp {
+        if tokenize_simple_chunk(sp, chunk, out) {
+            return;
+        }
+    }
+    let special = |s: &str| sp.and_then(|sp| sp.get(s));
     let mut s = chunk;
     let mut prefixes: Vec<&'a str> = Vec::new();
     let mut suffixes: Vec<&'a str> = Vec::new();
@@ -593,13 +696,77 @@ fn merge_special_phrases<'a>(text: &'a str, toks: &mut Vec<&'a str>, gaps: &[Gap
     *toks = merged;
 }
 
+/// `text.split(py_isspace)` without the empty pieces, scanning ASCII bytes directly.
+struct WhitespaceChunks<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> WhitespaceChunks<'a> {
+    fn new(text: &'a str) -> Self {
+        WhitespaceChunks { text, pos: 0 }
+    }
+
+    /// Byte length of the whitespace character at `i`, or 0.
+    #[inline]
+    fn space_at(&self, i: usize) -> usize {
+        let b = self.text.as_bytes()[i];
+        if b.is_ascii() {
+            return usize::from(matches!(b, b'\t'..=b'\r' | 0x1c..=b' '));
+        }
+        let c = self.text[i..].chars().next().unwrap();
+        if py_isspace(c) {
+            c.len_utf8()
+        } else {
+            0
+        }
+    }
+}
+
+impl<'a> Iterator for WhitespaceChunks<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.text.as_bytes();
+        loop {
+            if self.pos >= b.len() {
+                return None;
+            }
+            let n = self.space_at(self.pos);
+            if n == 0 {
+                break;
+            }
+            self.pos += n;
+        }
+        let start = self.pos;
+        while self.pos < b.len() {
+            if !b[self.pos].is_ascii() {
+                if self.space_at(self.pos) > 0 {
+                    break;
+                }
+                // skip the rest of this character (continuation bytes are never ASCII)
+                self.pos += 1;
+                while self.pos < b.len() && (b[self.pos] & 0xc0) == 0x80 {
+                    self.pos += 1;
+                }
+                continue;
+            }
+            if matches!(b[self.pos], b'\t'..=b'\r' | 0x1c..=b' ') {
+                break;
+            }
+            self.pos += 1;
+        }
+        Some(&self.text[start..self.pos])
+    }
+}
+
 /// datatrove's `split_into_words(text, "en")`: spaCy English tokens, whitespace dropped.
 pub fn split_into_words(text: &str) -> Vec<&str> {
     let mut words = Vec::with_capacity(text.len() / 5 + 1);
     let mut gaps = Vec::with_capacity(text.len() / 5 + 1);
     let base = text.as_ptr() as usize;
     let mut prev_end: Option<usize> = None;
-    for chunk in text.split(py_isspace).filter(|c| !c.is_empty()) {
+    for chunk in WhitespaceChunks::new(text) {
         let start = chunk.as_ptr() as usize - base;
         let gap = match prev_end {
             Some(e) if &text[e..start] == " " => Gap::Space,
