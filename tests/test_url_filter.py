@@ -146,6 +146,19 @@ def test_directories_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         load_url_filter(tmp_path / "missing")
 
 
+def test_quality_sources_can_be_kept():
+    # RefinedWeb excludes the curated sources, FineWeb's URL filter does not; the other rules stay.
+    urls = ["https://en.wikipedia.org/wiki/Bread", "https://en.wikipedia.org/wiki/porn"]
+    assert reasons(load_url_filter(), urls)[0] == "quality_source:en.wikipedia.org"
+    kept = reasons(load_url_filter(quality_sources=False), urls)
+    assert kept == [None, "hard_word:porn"]
+    import mdfql
+
+    row = mdfql.sql("SELECT url_score('https://arxiv.org/abs/1', quality_sources := false) AS a, "
+                    "url_score('https://arxiv.org/abs/1') AS b").to_pylist()[0]
+    assert row == {"a": 0.0, "b": 1.0}
+
+
 # ---- agreement with datatrove ------------------------------------------------------------------
 
 PLANTED = [

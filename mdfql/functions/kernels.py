@@ -95,22 +95,25 @@ kernel("html_title", "html:string", lambda html: _native.html_title(_strings(htm
 
 
 # --- URLs ------------------------------------------------------------------------------------
-def _url_filter(blocklist: str | None, words: str | None) -> Any:
+def _url_filter(blocklist: str | None = None, words: str | None = None,
+                quality_sources: bool = True) -> Any:
     from mdfql.text.url_filter import load_url_filter
 
-    return load_url_filter(blocklist, words)
+    return load_url_filter(blocklist, words, quality_sources)
 
 
-kernel("url_score", "url:string blocklist:string=None words:string=None",
-       lambda url, blocklist=None, words=None: _url_filter(blocklist, words).scores(_strings(url)),
+URL_FILTER_PARAMS = "url:string blocklist:string=None words:string=None quality_sources:bool=None"
+
+kernel("url_score", URL_FILTER_PARAMS,
+       lambda url, **o: _url_filter(**o).scores(_strings(url)),
        DataType.float64(),
        "RefinedWeb URL filter: 1.0 when the URL is blocked (UT1 domain blocklist incl. "
        "subdomains, strict/hard words, >= 2 soft words, quality-source domains), else 0.0; "
        "`url_score(url) < 0.5` keeps what the filter keeps. Lists: `blocklist` (UT1 folder) "
-       "and `words` folder, or MDFQL_URL_BLOCKLIST / MDFQL_URL_WORDS, or the bundled ones.")
-kernel("url_filter_reason", "url:string blocklist:string=None words:string=None",
-       lambda url, blocklist=None, words=None: _url_filter(blocklist, words).reasons(
-           _strings(url)),
+       "and `words` folder, or MDFQL_URL_BLOCKLIST / MDFQL_URL_WORDS, or the bundled ones. "
+       "`quality_sources := false` keeps the curated sources (FineWeb's URL filter).")
+kernel("url_filter_reason", URL_FILTER_PARAMS,
+       lambda url, **o: _url_filter(**o).reasons(_strings(url)),
        DataType.string(),
        "Why the URL filter blocks a URL ('domain:x', 'strict_word:w', 'hard_word:w', "
        "'soft_words:a,b', 'quality_source:d', 'url', 'unparseable'); NULL when kept.")

@@ -41,7 +41,7 @@ def _read_list(path: Path) -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(blocklist_dir: Path, words_dir: Path) -> UrlFilter:
+def _load(blocklist_dir: Path, words_dir: Path, quality_sources: bool) -> UrlFilter:
     if not blocklist_dir.is_dir():
         raise FileNotFoundError(f"URL blocklist directory not found: {blocklist_dir}")
     if not words_dir.is_dir():
@@ -57,12 +57,14 @@ def _load(blocklist_dir: Path, words_dir: Path) -> UrlFilter:
         _read_list(words_dir / "strict_words.txt"),
         _read_list(words_dir / "hard_words.txt"),
         _read_list(words_dir / "soft_words.txt"),
-        _read_list(words_dir / "quality_sources.txt"),
+        _read_list(words_dir / "quality_sources.txt") if quality_sources else [],
     )
 
 
 def load_url_filter(
-    blocklist_dir: str | Path | None = None, words_dir: str | Path | None = None
+    blocklist_dir: str | Path | None = None,
+    words_dir: str | Path | None = None,
+    quality_sources: bool = True,
 ) -> UrlFilter:
     """Build (or reuse) the URL filter for a UT1-format blocklist and a word-list directory.
 
@@ -70,8 +72,11 @@ def load_url_filter(
     files; only RefinedWeb's categories are read. `words_dir` holds `strict_words.txt`,
     `hard_words.txt`, `soft_words.txt` and `quality_sources.txt`. When omitted they default to
     `$MDFQL_URL_BLOCKLIST` / `$MDFQL_URL_WORDS`, then to the small lists bundled with mdfql.
-    Filters are cached per (resolved) directory pair, since the real UT1 list takes seconds to load.
+    `quality_sources=False` keeps the curated sources (Wikipedia, arXiv, ...): RefinedWeb
+    excludes them, FineWeb's URL filter does not. Filters are cached per (resolved) directory
+    pair and option, since the real UT1 list takes seconds to load.
     """
     blocklist = blocklist_dir or os.environ.get("MDFQL_URL_BLOCKLIST") or DEFAULT_BLOCKLIST_DIR
     words = words_dir or os.environ.get("MDFQL_URL_WORDS") or DEFAULT_DIR
-    return _load(Path(blocklist).expanduser().resolve(), Path(words).expanduser().resolve())
+    return _load(Path(blocklist).expanduser().resolve(), Path(words).expanduser().resolve(),
+                 quality_sources)
