@@ -71,6 +71,7 @@ def category(stats, name: str, kept_urls: set[str]) -> tuple[int, int]:
 @pytest.mark.parametrize("name", [
     "spam_url", "blocklisted", "quality_source",  # G.1 URL filter
     "non_english",                                 # G.3 language identification
+    "repetitive",                                  # G.4 Gopher repetition
     "short", "list_like",                          # G.5 Gopher quality
     "non_html", "non_200", "malformed",            # input: HTTP 200 HTML only
 ])
