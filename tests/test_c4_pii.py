@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing
 import random
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -52,7 +53,9 @@ def pages() -> list[tuple[str, str]]:
 def fineweb_texts(pages) -> list[str]:
     """Main text of every page as FineWeb extracted it (trafilatura, favor_precision)."""
     pytest.importorskip("trafilatura")
-    with ProcessPoolExecutor() as pool:  # trafilatura is the slow part of this file
+    # trafilatura is the slow part of this file; spawn: forking a process that runs Daft's
+    # threads is unsafe
+    with ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn")) as pool:
         return [t or "" for t in pool.map(_fineweb_trafilatura, [h for _, h in pages],
                                           chunksize=8)]
 

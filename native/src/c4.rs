@@ -205,7 +205,10 @@ pub fn c4_filter(text: &str, p: &C4Params) -> Option<String> {
 }
 
 fn c4_struct(rows: Vec<Option<Option<String>>>) -> StructArray {
-    let keep: BooleanArray = rows.iter().map(|r| r.as_ref().map(Option::is_some)).collect();
+    let keep: BooleanArray = rows
+        .iter()
+        .map(|r| r.as_ref().map(Option::is_some))
+        .collect();
     let valid = NullBuffer::from(rows.iter().map(Option::is_some).collect::<Vec<_>>());
     let text: StringArray = rows.into_iter().map(Option::flatten).collect();
     StructArray::new(

@@ -241,7 +241,10 @@ mod tests {
             mask("Mail john.doe@mail.co.uk or x@y.org, then z@w.net."),
             "Mail email@example.com or firstname.lastname@example.org, then email@example.com."
         );
-        assert_eq!(mask("ip literal a@[10.0.0.1] here"), "ip literal email@example.com here");
+        assert_eq!(
+            mask("ip literal a@[10.0.0.1] here"),
+            "ip literal email@example.com here"
+        );
         assert_eq!(mask("no at sign here"), "no at sign here");
     }
 
@@ -272,6 +275,9 @@ mod tests {
             only_remove_public_ips: false,
             ..PiiParams::default()
         };
-        assert_eq!(pii_mask("10.1.2.3 8.8.08.8", &all), "22.214.171.124 8.8.08.8");
+        assert_eq!(
+            pii_mask("10.1.2.3 8.8.08.8", &all),
+            "22.214.171.124 8.8.08.8"
+        );
     }
 }
