@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,10 +70,61 @@ def _strings(arr: pa.Array) -> pa.Array:
 COUNTED_EXTRACTION_ERRORS = ("too_large", "internal_error")
 
 
+EXTRACT_ENGINES = ("mdfql", "trafilatura", "resiliparse")
+_TRAFILATURA_LOCK = threading.Lock()
+
+
+def _python_extractor(engine: str) -> Callable[[str], str | None]:
+    """Per-page extraction by a peer package, for users who need its exact output: trafilatura
+    with FineWeb's settings or resiliparse's main-content text."""
+    if engine not in EXTRACT_ENGINES:
+        raise ValueError(f"extract_text: engine must be one of {', '.join(EXTRACT_ENGINES)}, "
+                         f"got {engine!r}")
+    try:
+        if engine == "trafilatura":
+            import trafilatura
+            from trafilatura.deduplication import LRU_TEST
+        else:
+            from resiliparse.extract.html2text import extract_plain_text
+    except ImportError:
+        raise ValueError(f"extract_text(engine := '{engine}') needs the {engine} package: "
+                         f"pip install {engine}") from None
+    if engine == "resiliparse":
+        return functools.partial(extract_plain_text, main_content=True)
+
+    def fineweb_trafilatura(html: str) -> str | None:
+        # `deduplicate` counts text segments in a process-wide cache; clearing it per page makes
+        # the output a function of the page alone, whatever the batch order or thread
+        with _TRAFILATURA_LOCK:
+            LRU_TEST.clear()
+            return trafilatura.extract(html, favor_precision=True, include_comments=False,
+                                       deduplicate=True)
+    return fineweb_trafilatura
+
+
+def _extract_with(engine: str, html: pa.Array, url: pa.Array, max_bytes: int | None) -> pa.Array:
+    extract = _python_extractor(engine)
+    urls = url.to_pylist()
+    out: list[str | None] = []
+    for i, page in enumerate(html.to_pylist()):
+        text = None
+        if page is not None and max_bytes and len(page.encode()) > max_bytes:
+            record_failure("extract_text", urls[i] or f"row {i}", "too_large")
+        elif page is not None:
+            try:
+                text = extract(page) or None
+            except Exception:  # a page that crashes the extractor is one failed row
+                record_failure("extract_text", urls[i] or f"row {i}", "internal_error")
+        out.append(text)
+    return pa.array(out, pa.large_string())
+
+
 def extract_text_batch(html: pa.Array, url: pa.Array, max_bytes: int | None = None,
-                       max_depth: int | None = None) -> pa.Array:
+                       max_depth: int | None = None, engine: str = "mdfql") -> pa.Array:
     """Main text per page; pages over the size cap or that crash the extractor are counted
     as row-level failures (NULL text), pages without main content are just NULL."""
+    if engine != "mdfql":
+        return _extract_with(engine, html, url, max_bytes)
     opts = {k: v for k, v in (("max_bytes", max_bytes), ("max_depth", max_depth)) if v}
     out = _native.extract_text(_strings(html), **opts)
     errors = out.field("error")
@@ -84,12 +136,16 @@ def extract_text_batch(html: pa.Array, url: pa.Array, max_bytes: int | None = No
     return out.field("text")
 
 
-kernel("extract_text", "html:string url:string? max_bytes:integer=None max_depth:integer=None",
+kernel("extract_text", "html:string url:string? max_bytes:integer=None max_depth:integer=None "
+       "engine:string=None",
        extract_text_batch, DataType.string(),
        "Main content of an HTML page as text (boilerplate, navigation, comments, cookie "
        "banners removed; one paragraph or heading per line; at most two consecutive "
        "newlines). NULL when the page has no main content; pages over max_bytes (5 MB) are "
-       "counted failures.")
+       "counted failures. engine := 'trafilatura' (FineWeb's settings: favor_precision, no "
+       "comments, deduplicate within the page) or 'resiliparse' (extract_plain_text, "
+       "main_content) runs that package per page instead, for its exact output (size cap "
+       "only when max_bytes is given).")
 kernel("html_title", "html:string", lambda html: _native.html_title(_strings(html)),
        DataType.string(), "The page's <title>, entities decoded, whitespace collapsed.")
 
@@ -176,6 +232,40 @@ kernel("refinedweb_line_corrections", "text:string",
        "RefinedWeb's line-wise corrections: struct {text, removed_word_fraction}; lines that "
        "are mostly uppercase, numeric, counters or under 2 words are dropped, sign-in / "
        "read-more / cart boilerplate stripped from short lines.")
+
+kernel("c4_quality",
+       "text:string split_paragraph:bool=None remove_citations:bool=None "
+       "filter_no_terminal_punct:bool=None min_num_sentences:integer=None "
+       "min_words_per_line:integer=None max_word_length:integer=None "
+       "filter_lorem_ipsum:bool=None filter_javascript:bool=None "
+       "filter_curly_bracket:bool=None filter_policy:bool=None",
+       lambda text, **o: _native.c4_quality(_strings(text), **o),
+       _arrow_type(_native.c4_quality),
+       "C4's line filter as datatrove's C4QualityFilter (its defaults; FineWeb ran it with "
+       "filter_no_terminal_punct := false): struct {keep, text}. Lines without terminal "
+       "punctuation, under 3 words, with a word over 1,000 chars, mentioning javascript or "
+       "cookie/terms-of-use phrases are dropped, citations like [1] removed; the document is "
+       "dropped (keep false, text NULL) on 'lorem ipsum', on '{' or under 5 sentences. "
+       "split_paragraph := false works on spaCy sentences instead of lines; -1 disables "
+       "min_num_sentences, min_words_per_line and max_word_length.")
+
+
+def _pii_mask(texts: pa.Array, **opts: Any) -> pa.Array:
+    for key in ("email_replacement", "ip_replacement"):
+        if isinstance(opts.get(key), str):  # one replacement, as datatrove accepts
+            opts[key] = [opts[key]]
+    return _native.pii_mask(_strings(texts), **opts)
+
+
+kernel("pii_mask",
+       "text:string remove_emails:bool=None remove_ips:bool=None "
+       "only_remove_public_ips:bool=None email_replacement:list=None ip_replacement:list=None",
+       _pii_mask, DataType.string(),
+       "FineWeb's PII masking (datatrove's PIIFormatter and its regexes): emails become "
+       "email@example.com / firstname.lastname@example.org, public IPv4 addresses one of "
+       "datatrove's six replacement IPs, cycling in order of occurrence within each document "
+       "(datatrove's cycle runs across a worker's documents). Private, reserved and "
+       "leading-zero addresses stay (all valid ones go with only_remove_public_ips := false).")
 
 # --- dedup -----------------------------------------------------------------------------------
 kernel("normalize_for_dedup", "text:string",

@@ -7,10 +7,12 @@
 use pyo3::prelude::*;
 
 pub mod arrow_io;
+mod c4;
 mod html_text;
 mod http;
 mod lines;
 mod normalize;
+mod pii;
 mod quality;
 mod url_filter;
 
@@ -22,5 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     lines::register(m)?;
     normalize::register(m)?;
     url_filter::register(m)?;
+    c4::register(m)?;
+    pii::register(m)?;
     Ok(())
 }

@@ -34,9 +34,9 @@
 //! | c4_lorem_ipsum | bool | C4: a candidate line contains "lorem ipsum" (doc dropped) |
 //! | c4_curly_bracket | bool | C4: a candidate line contains `{` (doc dropped) |
 
-mod stats;
+pub(crate) mod stats;
 #[rustfmt::skip]
-mod tables;
+pub(crate) mod tables;
 pub(crate) mod tokenizer;
 
 use std::sync::Arc;

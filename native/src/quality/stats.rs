@@ -10,7 +10,7 @@ use super::tokenizer::{in_ranges, py_isspace, split_into_words};
 pub const STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
 
 #[inline]
-fn clen(s: &str) -> usize {
+pub(crate) fn clen(s: &str) -> usize {
     if s.is_ascii() {
         s.len()
     } else {
@@ -84,7 +84,7 @@ pub fn py_splitlines(text: &str) -> Vec<&str> {
     out
 }
 
-fn py_strip(s: &str) -> &str {
+pub(crate) fn py_strip(s: &str) -> &str {
     s.trim_matches(py_isspace)
 }
 
@@ -478,8 +478,8 @@ fn fineweb_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
-const C4_END_PUNCT: [&str; 5] = [".", "?", "!", "\"", "'"];
-const C4_POLICY: [&str; 6] = [
+pub(crate) const C4_END_PUNCT: [&str; 5] = [".", "?", "!", "\"", "'"];
+pub(crate) const C4_POLICY: [&str; 6] = [
     "terms of use",
     "privacy policy",
     "cookie policy",
@@ -489,7 +489,7 @@ const C4_POLICY: [&str; 6] = [
 ];
 
 /// `re.sub(r"\[\d*]|\[edit]|\[citation needed]", "", line)`.
-fn remove_citations(line: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn remove_citations(line: &str) -> std::borrow::Cow<'_, str> {
     if !line.contains('[') {
         return line.into();
     }
