@@ -477,6 +477,7 @@ class QueryCompiler:
         self.ctx.used_functions.add(spec.name.lower())
         compiler = self.exprs(rel, replacements=replacements, where="window")
         arg_cols: dict[str, Expression] = {}
+        columns: list[str | None] = []  # None: an optional column argument left out
         options: dict[str, Any] = {}
         for p in spec.params:
             arg = bound[p.name]
@@ -486,12 +487,15 @@ class QueryCompiler:
                 except ValueError:
                     raise self.error(f"{spec.name}(): '{p.name}' must be a literal",
                                      arg) from None
+            elif arg is None:
+                columns.append(None)
             else:
-                arg_cols[self.fresh("arg")] = compiler.typed(spec, p.name, p.dtype, arg)
+                columns.append(self.fresh("arg"))
+                arg_cols[columns[-1]] = compiler.typed(spec, p.name, p.dtype, arg)
         out = self.fresh("w")
         df = rel.df.with_columns(arg_cols) if arg_cols else rel.df
         try:
-            df = spec.build(df, out, *arg_cols, **options)
+            df = spec.build(df, out, *columns, **options)
         except ValueError as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
         return Relation(df, rel.columns, rel.aliases, rel.grouped_away), out
