@@ -50,6 +50,8 @@ def _round(edges: daft.DataFrame, labels: daft.DataFrame) -> daft.DataFrame:
     hooked = labels.select("node", col("label").alias("prev")).join(offers, on="node", how="left")
     # columns_min skips NULLs: nodes without an offer keep their label.
     hooked = hooked.select("node", "prev", F.columns_min(col("offer"), col("prev")).alias("label"))
+    # Materialised before the self-join: on Ray a join of a plan with its own projection hangs.
+    hooked = hooked.collect()
     parents = hooked.select(col("node").alias("label"), col("label").alias("grand"))
     return hooked.join(parents, on="label").select("node", "prev", col("grand").alias("label"))
 
