@@ -108,6 +108,17 @@ def test_identical_rows_without_id_are_one_document(tmp_path):
     assert len({next(iter(c)) for c in by_text.values()}) == 3
 
 
+def test_string_ids_label_clusters_and_distinct_on_keeps_the_earliest():
+    text = "the same page text with more than five words in it"
+    pages = daft.from_pydict({"url": ["https://b.example/", "https://a.example/", "https://c/"],
+                              "day": [1, 2, 3], "text": [text, text, "another page entirely"]})
+    rows = Session().sql("""
+        SELECT DISTINCT ON (cluster) url, lsh_cluster(minhash(text), url) OVER () AS cluster
+        FROM pages ORDER BY cluster, day""", pages=pages).to_pylist()
+    assert sorted((r["url"], r["cluster"]) for r in rows) == [
+        ("https://b.example/", "https://a.example/"), ("https://c/", "https://c/")]
+
+
 def test_components_converge_on_a_long_chain_in_log_rounds():
     n = 4000
     perm = random.Random(3).sample(range(n), n)

@@ -21,11 +21,17 @@ import logging
 
 import daft
 import daft.functions as F
-from daft import col
+from daft import Expression, col
 
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 64  # ~log2 of the largest diameter; far beyond any real graph's need
+
+
+def _smaller(a: Expression, b: Expression) -> Expression:
+    """The smaller of two ids of any orderable type (columns_min is numeric only); `b` when
+    `a` is NULL (a node nobody made an offer to keeps its label)."""
+    return F.when(a.not_null() & (a < b), a).otherwise(b)
 
 
 def _edge_labels(edges: daft.DataFrame, labels: daft.DataFrame) -> daft.DataFrame:
@@ -33,7 +39,7 @@ def _edge_labels(edges: daft.DataFrame, labels: daft.DataFrame) -> daft.DataFram
     la = labels.select(col("node").alias("a"), col("label").alias("la"))
     lb = labels.select(col("node").alias("b"), col("label").alias("lb"))
     joined = edges.join(la, on="a").join(lb, on="b")
-    return joined.with_column("m", F.columns_min(col("la"), col("lb")))
+    return joined.with_column("m", _smaller(col("la"), col("lb")))
 
 
 def _round(edges: daft.DataFrame, labels: daft.DataFrame) -> daft.DataFrame:
@@ -48,8 +54,7 @@ def _round(edges: daft.DataFrame, labels: daft.DataFrame) -> daft.DataFrame:
         .agg(col("m").min().alias("offer"))
     )
     hooked = labels.select("node", col("label").alias("prev")).join(offers, on="node", how="left")
-    # columns_min skips NULLs: nodes without an offer keep their label.
-    hooked = hooked.select("node", "prev", F.columns_min(col("offer"), col("prev")).alias("label"))
+    hooked = hooked.select("node", "prev", _smaller(col("offer"), col("prev")).alias("label"))
     # Materialised before the self-join: on Ray a join of a plan with its own projection hangs.
     hooked = hooked.collect()
     parents = hooked.select(col("node").alias("label"), col("label").alias("grand"))
