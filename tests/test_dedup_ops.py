@@ -111,7 +111,8 @@ def test_identical_rows_without_id_are_one_document(tmp_path):
 def test_string_ids_label_clusters_and_distinct_on_keeps_the_earliest():
     text = "the same page text with more than five words in it"
     pages = daft.from_pydict({"url": ["https://b.example/", "https://a.example/", "https://c/"],
-                              "day": [1, 2, 3], "text": [text, text, "another page entirely"]})
+                              "day": [1, 2, 3], "text": [text, text, "another page entirely"],
+                              "label": ["x", "y", "z"], "node": [7, 8, 9]})  # internal names
     rows = Session().sql("""
         SELECT DISTINCT ON (cluster) url, lsh_cluster(minhash(text), url) OVER () AS cluster
         FROM pages ORDER BY cluster, day""", pages=pages).to_pylist()

@@ -21,6 +21,8 @@ from mdfql.functions.builtins import define, parse_param
 from mdfql.functions.registry import relational
 
 NODE = "__dedup_node"
+RNODE = "__dedup_result_node"
+VALUE = "__dedup_value"
 
 
 def _params(text: str):
@@ -28,11 +30,15 @@ def _params(text: str):
 
 
 def _attach(df: daft.DataFrame, out: str, args: tuple[str, ...], keyed: daft.DataFrame,
-            result: daft.DataFrame, value: daft.Expression) -> daft.DataFrame:
-    """Input rows (argument columns dropped) plus `out`, joined on the row id."""
+            result: daft.DataFrame, value: str, default_to_id: bool) -> daft.DataFrame:
+    """Input rows (argument columns dropped) plus `out` = the result's `value` column, joined
+    on the row id; rows the result lacks get their own id (`default_to_id`) or NULL."""
     keep = [c for c in df.column_names if c not in args]
-    joined = keyed.select(*keep, NODE).join(result, left_on=NODE, right_on="node", how="left")
-    return joined.select(*keep, value.alias(out))
+    # Internal names on the right: user columns called node/label/result must not collide.
+    right = result.select(col("node").alias(RNODE), col(value).alias(VALUE))
+    joined = keyed.select(*keep, NODE).join(right, left_on=NODE, right_on=RNODE, how="left")
+    out_value = F.coalesce(col(VALUE), col(NODE)) if default_to_id else col(VALUE)
+    return joined.select(*keep, out_value.alias(out))
 
 
 def _clustered(df: daft.DataFrame, out: str, value_col: str, id_col: str | None,
@@ -40,7 +46,7 @@ def _clustered(df: daft.DataFrame, out: str, value_col: str, id_col: str | None,
     keyed = df.with_column(NODE, row_id(df, id_col, skip=args))
     labels, _ = cluster(keyed.select(col(NODE).alias("node"), col(value_col).alias("value")))
     # Rows without any edge are their own cluster.
-    return _attach(df, out, args, keyed, labels, F.coalesce(col("label"), col(NODE)))
+    return _attach(df, out, args, keyed, labels, "label", default_to_id=True)
 
 
 @relational(
@@ -99,7 +105,7 @@ def ngram_dedup(df: daft.DataFrame, out: str, text: str, order_key: str, *, ngra
     docs = keyed.select(col(NODE).alias("node"), col(order_key).alias("key"),
                         col(text).alias("text"))
     result = ngram_dedup_result(docs, ngram, threshold)
-    return _attach(df, out, args, keyed, result, col("result"))
+    return _attach(df, out, args, keyed, result, "result", default_to_id=False)
 
 
 define("normalize_url", "url:string", normalize_url, "string",
