@@ -217,12 +217,27 @@ class QueryCompiler:
             if residual:
                 raise self.error("a join needs at least one equality condition", residual[0])
             how = "cross"
-        df = (left.df.join(right.df, how="cross") if how == "cross"
-              else left.df.join(right.df, left_on=left_on, right_on=right_on, how=how))
+        if how == "cross":
+            df = left.df.join(right.df, how="cross")
+        else:
+            left_df, left_on = self._key_columns(left.df, left_on)
+            right_df, right_on = self._key_columns(right.df, right_on)
+            df = left_df.join(right_df, left_on=left_on, right_on=right_on, how=how)
         out = Relation(df, left.columns if how in ("semi", "anti") else both.columns)
         for cond in residual:
             out.df = out.df.where(self.exprs(out, where="JOIN").compile(cond))
         return out
+
+    def _key_columns(self, df: daft.DataFrame, keys: list[Expression]
+                     ) -> tuple[daft.DataFrame, list[Expression]]:
+        """Computed join keys (`f(a.x) = f(b.y)`) become columns first: Daft resolves join keys
+        by name and fails on some expressions (those with list lambdas)."""
+        computed = {self.fresh("jk"): k for k in keys if not k.is_column()}
+        if not computed:
+            return df, keys
+        names = iter(computed)
+        return df.with_columns(computed), [k if k.is_column() else col(next(names))
+                                           for k in keys]
 
     def _equi_pair(
         self, cond: exp.Expression, left: Relation, right: Relation
@@ -478,6 +493,7 @@ class QueryCompiler:
         self.ctx.used_functions.add(spec.name.lower())
         compiler = self.exprs(rel, replacements=replacements, where="window")
         arg_cols: dict[str, Expression] = {}
+        columns: list[str | None] = []  # None: an optional column argument left out
         options: dict[str, Any] = {}
         for p in spec.params:
             arg = bound[p.name]
@@ -487,12 +503,15 @@ class QueryCompiler:
                 except ValueError:
                     raise self.error(f"{spec.name}(): '{p.name}' must be a literal",
                                      arg) from None
+            elif arg is None:
+                columns.append(None)
             else:
-                arg_cols[self.fresh("arg")] = compiler.typed(spec, p.name, p.dtype, arg)
+                columns.append(self.fresh("arg"))
+                arg_cols[columns[-1]] = compiler.typed(spec, p.name, p.dtype, arg)
         out = self.fresh("w")
         df = rel.df.with_columns(arg_cols) if arg_cols else rel.df
         try:
-            df = spec.build(df, out, *arg_cols, **options)
+            df = spec.build(df, out, *columns, **options)
         except ValueError as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
         return Relation(df, rel.columns, rel.aliases, rel.grouped_away), out

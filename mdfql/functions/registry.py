@@ -122,7 +122,8 @@ _DEFAULT = Registry()
 
 def default_registry() -> Registry:
     """The process-wide catalog: built-ins, kernels and everything registered with `udf`."""
-    from mdfql.functions import builtins, kernels  # noqa: F401  (they register on import)
+    from mdfql.dedup import operators  # noqa: F401  (they register on import)
+    from mdfql.functions import builtins, kernels  # noqa: F401
 
     return _DEFAULT
 
