@@ -9,7 +9,9 @@ use pyo3::prelude::*;
 pub mod arrow_io;
 mod html_text;
 mod http;
+mod imagehash;
 mod lines;
+mod minhash;
 mod normalize;
 mod quality;
 mod url_filter;
@@ -21,6 +23,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quality::register(m)?;
     lines::register(m)?;
     normalize::register(m)?;
+    minhash::register(m)?;
+    imagehash::register(m)?;
     url_filter::register(m)?;
     Ok(())
 }
