@@ -61,8 +61,9 @@ def main() -> None:
         label = f"{fmt} {'original' if thumb is None else f'<= {thumb}px'}"
         for name in ("phash", "dhash"):
             kernel, ref = getattr(_native, name), getattr(imagehash, name)
-            ours = rate(len(data), lambda: kernel(arr))
-            theirs = rate(len(data), lambda: [ref(Image.open(io.BytesIO(b))) for b in data])
+            ours = rate(len(data), lambda k=kernel, a=arr: k(a))
+            theirs = rate(len(data),
+                          lambda r=ref, d=data: [r(Image.open(io.BytesIO(b))) for b in d])
             got = kernel(arr).field("hash").to_pylist()
             same = sum(g == int(str(ref(Image.open(io.BytesIO(b)))), 16)
                        for g, b in zip(got, data))

@@ -112,7 +112,8 @@ def test_empty_short_and_unicode_documents() -> None:
                                         "pinata uber"])
     assert g is not None and len(g) == 112
     assert c == c2  # NFKD + accents stripped before shingling
-    zh = signatures(["数据 去重 是 大规模 训练 的 关键 步骤", "数据 去重 是 大规模 训练 的 关键 步驟"])
+    zh = signatures(["数据 去重 是 大规模 训练 的 关键 步骤",
+                     "数据 去重 是 大规模 训练 的 关键 步驟"])
     assert zh[0] != zh[1]
     assert sum(x == y for x, y in zip(*zh)) / 112 > 0.4  # 3 of 4 5-grams shared -> J = 0.6
 

@@ -56,9 +56,11 @@ pub fn to_gray(img: &DynamicImage) -> Gray {
             .map(|p| l24(p[0] as u32, p[1] as u32, p[2] as u32))
             .collect(),
         DynamicImage::ImageLuma16(b) => b.as_raw().iter().map(|&v| v.min(255) as u8).collect(),
-        DynamicImage::ImageLumaA16(b) => {
-            b.as_raw().chunks_exact(2).map(|p| p[0].min(255) as u8).collect()
-        }
+        DynamicImage::ImageLumaA16(b) => b
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| p[0].min(255) as u8)
+            .collect(),
         DynamicImage::ImageRgb16(b) => b
             .as_raw()
             .chunks_exact(3)
@@ -76,7 +78,11 @@ pub fn to_gray(img: &DynamicImage) -> Gray {
             .map(|p| l24(p[0] as u32, p[1] as u32, p[2] as u32))
             .collect(),
     };
-    Gray { width, height, pixels }
+    Gray {
+        width,
+        height,
+        pixels,
+    }
 }
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
@@ -139,19 +145,28 @@ fn clip8(acc: i32) -> u8 {
 
 /// Pillow's `resize((width, height), Image.LANCZOS)` of an 8-bit grey image.
 pub fn resize_lanczos(img: &Gray, width: usize, height: usize) -> Gray {
-    let mut cur = Gray { width: img.width, height: img.height, pixels: img.pixels.clone() };
+    let mut cur = Gray {
+        width: img.width,
+        height: img.height,
+        pixels: img.pixels.clone(),
+    };
     if width != cur.width {
         let coeffs = coefficients(cur.width, width);
         let mut out = Vec::with_capacity(width * cur.height);
         for row in cur.pixels.chunks_exact(cur.width) {
             for (xmin, taps) in &coeffs {
-                let acc = taps.iter().zip(&row[*xmin..]).fold(1i32 << (PRECISION_BITS - 1), |a, (k, &p)| {
-                    a + k * p as i32
-                });
+                let acc = taps
+                    .iter()
+                    .zip(&row[*xmin..])
+                    .fold(1i32 << (PRECISION_BITS - 1), |a, (k, &p)| a + k * p as i32);
                 out.push(clip8(acc));
             }
         }
-        cur = Gray { width, height: cur.height, pixels: out };
+        cur = Gray {
+            width,
+            height: cur.height,
+            pixels: out,
+        };
     }
     if height != cur.height {
         let coeffs = coefficients(cur.height, height);
@@ -166,7 +181,11 @@ pub fn resize_lanczos(img: &Gray, width: usize, height: usize) -> Gray {
             }
             out.extend(acc.into_iter().map(clip8));
         }
-        cur = Gray { width: cur.width, height, pixels: out };
+        cur = Gray {
+            width: cur.width,
+            height,
+            pixels: out,
+        };
     }
     cur
 }
@@ -191,7 +210,9 @@ pub fn phash_gray(img: &Gray) -> u64 {
     let mut cols = [[0f64; N]; K];
     for (k, out) in cols.iter_mut().enumerate() {
         for (j, o) in out.iter_mut().enumerate() {
-            let s: f64 = (0..N).map(|i| small.pixels[i * N + j] as f64 * cos[k * N + i]).sum();
+            let s: f64 = (0..N)
+                .map(|i| small.pixels[i * N + j] as f64 * cos[k * N + i])
+                .sum();
             *o = 2.0 * s;
         }
     }
@@ -243,13 +264,23 @@ fn hash_column(py: Python<'_>, images: PyArray, f: fn(&Gray) -> u64) -> PyResult
             .into_par_iter()
             .map(|i| col.get(i).map(|b| decode_gray(b).map(|g| f(&g))))
             .collect();
-        let hashes: UInt64Array =
-            rows.iter().map(|r| r.as_ref().and_then(|r| r.as_ref().ok().copied())).collect();
-        let errors: StringArray =
-            rows.iter().map(|r| r.as_ref().and_then(|r| r.as_ref().err())).collect();
+        let hashes: UInt64Array = rows
+            .iter()
+            .map(|r| r.as_ref().and_then(|r| r.as_ref().ok().copied()))
+            .collect();
+        let errors: StringArray = rows
+            .iter()
+            .map(|r| r.as_ref().and_then(|r| r.as_ref().err()))
+            .collect();
         StructArray::from(vec![
-            (Arc::new(Field::new("hash", DataType::UInt64, true)), Arc::new(hashes) as ArrayRef),
-            (Arc::new(Field::new("error", DataType::Utf8, true)), Arc::new(errors) as ArrayRef),
+            (
+                Arc::new(Field::new("hash", DataType::UInt64, true)),
+                Arc::new(hashes) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("error", DataType::Utf8, true)),
+                Arc::new(errors) as ArrayRef,
+            ),
         ])
     });
     Ok(to_py(Arc::new(out)))
@@ -279,8 +310,14 @@ mod tests {
     use super::*;
 
     fn gradient(w: usize, h: usize) -> Gray {
-        let pixels = (0..w * h).map(|i| ((i % w) * 255 / (w - 1)) as u8).collect();
-        Gray { width: w, height: h, pixels }
+        let pixels = (0..w * h)
+            .map(|i| ((i % w) * 255 / (w - 1)) as u8)
+            .collect();
+        Gray {
+            width: w,
+            height: h,
+            pixels,
+        }
     }
 
     #[test]
@@ -303,7 +340,11 @@ mod tests {
 
     #[test]
     fn resize_keeps_flat_images_flat() {
-        let flat = Gray { width: 100, height: 70, pixels: vec![123; 7000] };
+        let flat = Gray {
+            width: 100,
+            height: 70,
+            pixels: vec![123; 7000],
+        };
         let small = resize_lanczos(&flat, 9, 8);
         assert!(small.pixels.iter().all(|&p| p == 123));
     }

@@ -57,7 +57,10 @@ fn splitmix64(state: &mut u64) -> u64 {
 impl Permutations {
     pub fn new(num_hashes: usize, seed: u64) -> Self {
         let mut state = seed;
-        let (mut a, mut b) = (Vec::with_capacity(num_hashes), Vec::with_capacity(num_hashes));
+        let (mut a, mut b) = (
+            Vec::with_capacity(num_hashes),
+            Vec::with_capacity(num_hashes),
+        );
         for _ in 0..num_hashes {
             a.push(1 + splitmix64(&mut state) % (MERSENNE_61 - 1));
             b.push(splitmix64(&mut state) % MERSENNE_61);
@@ -98,7 +101,9 @@ fn shingles(normalized: &str, ngram: usize) -> Vec<(usize, usize)> {
     if starts.len() < n {
         return vec![(0, normalized.len())];
     }
-    (0..=starts.len() - n).map(|i| (starts[i], ends[i + n - 1])).collect()
+    (0..=starts.len() - n)
+        .map(|i| (starts[i], ends[i + n - 1]))
+        .collect()
 }
 
 /// MinHash signature of one text, or None when no word survives normalisation.
@@ -176,11 +181,16 @@ fn u64_lists(arr: &ArrayRef) -> PyResult<(Vec<Option<(usize, usize)>>, UInt64Arr
             (r, l.values().clone())
         } else if let Some(l) = arr.as_any().downcast_ref::<FixedSizeListArray>() {
             let n = l.value_length() as usize;
-            let r = (0..l.len()).map(|i| (!l.is_null(i)).then(|| (i * n, (i + 1) * n))).collect();
+            let r = (0..l.len())
+                .map(|i| (!l.is_null(i)).then(|| (i * n, (i + 1) * n)))
+                .collect();
             (r, l.values().clone())
         } else if arr.null_count() == arr.len() {
             // an all-null column of another type (e.g. an omitted argument)
-            (vec![None; arr.len()], Arc::new(UInt64Array::from(Vec::<u64>::new())))
+            (
+                vec![None; arr.len()],
+                Arc::new(UInt64Array::from(Vec::<u64>::new())),
+            )
         } else {
             return Err(PyTypeError::new_err(format!(
                 "expected a list<uint64> signature array, got {}",
@@ -189,7 +199,11 @@ fn u64_lists(arr: &ArrayRef) -> PyResult<(Vec<Option<(usize, usize)>>, UInt64Arr
         };
     let values = arrow::compute::cast(&values, &DataType::UInt64)
         .map_err(|e| PyTypeError::new_err(format!("signature values: {e}")))?;
-    let values = values.as_any().downcast_ref::<UInt64Array>().unwrap().clone();
+    let values = values
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .unwrap()
+        .clone();
     Ok((ranges, values))
 }
 
@@ -205,7 +219,9 @@ fn minhash(
     seed: u64,
 ) -> PyResult<PyArray> {
     if num_hashes == 0 || ngram == 0 {
-        return Err(PyValueError::new_err("num_hashes and ngram must be positive"));
+        return Err(PyValueError::new_err(
+            "num_hashes and ngram must be positive",
+        ));
     }
     let col = StrColumn::from_data(texts.0)?;
     let out = py.detach(|| {
@@ -272,7 +288,16 @@ mod tests {
     #[test]
     fn mersenne_reduction_is_exact() {
         let p = MERSENNE_61 as u128;
-        for x in [0u128, 1, p - 1, p, p + 1, 2 * p, (1 << 125) + 12345, u64::MAX as u128 * p] {
+        for x in [
+            0u128,
+            1,
+            p - 1,
+            p,
+            p + 1,
+            2 * p,
+            (1 << 125) + 12345,
+            u64::MAX as u128 * p,
+        ] {
             assert_eq!(mod_mersenne(x) as u128, x % p, "x = {x}");
         }
     }
@@ -292,7 +317,10 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len(), 112);
         assert!(a.iter().all(|&v| v < MERSENNE_61));
-        assert_ne!(a, sig("the quick brown fox jumps over the lazy cat again and again").unwrap());
+        assert_ne!(
+            a,
+            sig("the quick brown fox jumps over the lazy cat again and again").unwrap()
+        );
     }
 
     #[test]
@@ -306,7 +334,9 @@ mod tests {
 
     #[test]
     fn estimates_jaccard() {
-        let words: Vec<String> = (0..400).map(|i| format!("w{}", (i * 7919) % 1000)).collect();
+        let words: Vec<String> = (0..400)
+            .map(|i| format!("w{}", (i * 7919) % 1000))
+            .collect();
         let a = words[..300].join(" ");
         let b = words[100..].join(" ");
         let set = |t: &str| -> HashSet<String> {
