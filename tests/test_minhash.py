@@ -3,6 +3,7 @@ empty/short/unicode documents, LSH band keys, SQL registration."""
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -17,12 +18,17 @@ from mdfql.eval.extraction import load_cases
 MERSENNE_61 = 2**61 - 1
 
 
-@pytest.fixture(scope="module")
-def page_texts(shared_data: Path) -> list[str]:
-    """Main text of the real extraction-eval pages with at least 200 words."""
-    htmls = [c.html for c in load_cases(shared_data / "extraction-eval")]
+@functools.cache
+def _page_texts(folder: Path) -> list[str]:
+    htmls = [c.html for c in load_cases(folder)]
     texts = _native.extract_text(pa.array(htmls, pa.large_utf8())).field("text").to_pylist()
     return [t for t in texts if t and len(t.split()) >= 200]
+
+
+@pytest.fixture
+def page_texts(shared_data: Path) -> list[str]:
+    """Main text of the real extraction-eval pages with at least 200 words."""
+    return _page_texts(shared_data / "extraction-eval")
 
 
 def shingle_set(text: str, n: int = 5) -> set[str]:
