@@ -7,7 +7,7 @@
 //! 2. shingles are the contiguous word `ngram`-grams (the normalised bytes `w_i .. w_{i+n-1}`,
 //!    single-space separated); a document with fewer than `ngram` words is one shingle, itself;
 //! 3. each shingle is hashed once: `h = xxh3_64_with_seed(shingle, seed)`;
-//! 4. permutation `i` maps `h` to `(a_i * h + b_i) mod (2^61 - 1)` (exact, in 128-bit), and the
+//! 4. permutation `i` maps `h` to `(a_i * h + b_i) mod (2^61 - 1)` (exact integer arithmetic), and the
 //!    signature keeps the minimum per permutation, so values are below 2^61.
 //!
 //! Coefficients: a SplitMix64 stream started at state `seed` yields, in order, `a_0, b_0, a_1,
@@ -73,16 +73,28 @@ impl Permutations {
     }
 }
 
-/// `x mod (2^61 - 1)` for `x < 2^126`, by folding the high bits onto the low ones.
+/// `(a * h + b) mod (2^61 - 1)` for `a, b, h < 2^61`: one 64x64 multiply, then the high bits
+/// folded onto the low ones twice (exact, no division).
 #[inline(always)]
-fn mod_mersenne(x: u128) -> u64 {
-    let p = MERSENNE_61 as u128;
-    let folded = (x & p) + (x >> 61); // < 2^61 + 2^65
-    let folded = ((folded & p) + (folded >> 61)) as u64; // < 2^61 + 32
-    if folded >= MERSENNE_61 {
-        folded - MERSENNE_61
+fn permute(a: u64, b: u64, h: u64) -> u64 {
+    let x = a as u128 * h as u128 + b as u128; // < 2^122 + 2^61
+    let s = (x as u64 & MERSENNE_61) + (x >> 61) as u64; // < 2^62 + 2
+    let s = (s & MERSENNE_61) + (s >> 61); // < 2^61 + 2
+    if s >= MERSENNE_61 {
+        s - MERSENNE_61
     } else {
-        folded
+        s
+    }
+}
+
+/// `h mod (2^61 - 1)`.
+#[inline(always)]
+fn reduce(h: u64) -> u64 {
+    let s = (h & MERSENNE_61) + (h >> 61);
+    if s >= MERSENNE_61 {
+        s - MERSENNE_61
+    } else {
+        s
     }
 }
 
@@ -119,16 +131,22 @@ pub fn signature(text: &str, ngram: usize, seed: u64, perms: &Permutations) -> O
     // repeated shingles cannot change a minimum: hash each distinct one once
     hashes.sort_unstable();
     hashes.dedup();
-    let mut sig = vec![u64::MAX; perms.len()];
-    for &h in &hashes {
-        let h = h as u128;
-        for ((slot, &a), &b) in sig.iter_mut().zip(&perms.a).zip(&perms.b) {
-            let v = mod_mersenne(a as u128 * h + b as u128);
-            if v < *slot {
-                *slot = v;
-            }
-        }
+    // (a*h + b) mod p depends on h only through h mod p
+    for h in hashes.iter_mut() {
+        *h = reduce(*h);
     }
+    let sig = perms
+        .a
+        .iter()
+        .zip(&perms.b)
+        .map(|(&a, &b)| {
+            hashes
+                .iter()
+                .map(|&h| permute(a, b, h))
+                .min()
+                .unwrap_or(u64::MAX)
+        })
+        .collect();
     Some(sig)
 }
 
@@ -286,19 +304,20 @@ mod tests {
     }
 
     #[test]
-    fn mersenne_reduction_is_exact() {
+    fn mersenne_arithmetic_is_exact() {
         let p = MERSENNE_61 as u128;
-        for x in [
-            0u128,
-            1,
-            p - 1,
-            p,
-            p + 1,
-            2 * p,
-            (1 << 125) + 12345,
-            u64::MAX as u128 * p,
-        ] {
-            assert_eq!(mod_mersenne(x) as u128, x % p, "x = {x}");
+        let mut state = 42;
+        let mut vals = vec![0, 1, MERSENNE_61 - 1];
+        vals.extend((0..200).map(|_| splitmix64(&mut state) % MERSENNE_61));
+        for &a in &vals {
+            for &h in &vals[..20] {
+                let b = vals[(a % 200) as usize];
+                let want = (a as u128 * h as u128 + b as u128) % p;
+                assert_eq!(permute(a, b, h) as u128, want, "a={a} h={h} b={b}");
+            }
+        }
+        for h in [0, 1, MERSENNE_61, MERSENNE_61 + 1, u64::MAX, u64::MAX - 7] {
+            assert_eq!(reduce(h) as u128, h as u128 % p);
         }
     }
 

@@ -5,7 +5,7 @@ size and at web-thumbnail size), from bytes: decode, grey, Lanczos resize, hash.
 images/s per core (CPU time from time.process_time, covering every thread), the ratio, and
 checks that every hash is identical.
 
-    python benchmarks/imagehash.py [--repeat N] [--threads N]
+    python benchmarks/image_hashes.py [--repeat N] [--threads N]
 """
 
 from __future__ import annotations
