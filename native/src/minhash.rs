@@ -67,10 +67,6 @@ impl Permutations {
         }
         Permutations { a, b }
     }
-
-    pub fn len(&self) -> usize {
-        self.a.len()
-    }
 }
 
 /// `(a * h + b) mod (2^61 - 1)` for `a, b, h < 2^61`: one 64x64 multiply, then the high bits
