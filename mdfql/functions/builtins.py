@@ -125,7 +125,8 @@ define("normalize",
 define("hash", "value:any seed:integer=0 algorithm:string='xxhash3_64'",
        lambda value, seed, algorithm: F.hash(value, seed=seed, hash_function=algorithm), "uint64",
        "64-bit hash (xxhash, xxhash3_64, murmurhash3, sha1).")
-define("minhash",
+# `minhash` itself is mdfql's kernel (functions/kernels.py); Daft's stays reachable to compare.
+define("daft_minhash",
        "text:string num_hashes:integer=112 ngram_size:integer=5 seed:integer=1 "
        "hash_function:string='murmurhash3'",
        lambda text, **opts: F.minhash(text, **opts), "list[uint32]",

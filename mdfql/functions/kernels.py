@@ -275,6 +275,42 @@ kernel("normalize_for_dedup", "text:string",
 kernel("fingerprint", "text:string normalize:bool=None",
        lambda text, **o: _native.fingerprint(_strings(text), **o), DataType.uint64(),
        "xxh3-64 of the text, normalised as normalize_for_dedup unless normalize := false.")
+kernel("minhash", "text:string num_hashes:integer=None ngram:integer=None seed:integer=None",
+       lambda text, **o: _native.minhash(_strings(text), **o), DataType.list(DataType.uint64()),
+       "MinHash signature (num_hashes := 112 values below 2^61) of the word ngram := 5-grams "
+       "of the normalize_for_dedup text, shingles hashed with xxh3 (seed := 1), permutations "
+       "(a*h + b) mod 2^61-1 drawn from SplitMix64(seed). NULL for empty or punctuation-only "
+       "text; documents shorter than ngram words are one shingle.")
+kernel("minhash_bands", "signature:list bands:integer=None rows:integer=None",
+       lambda sig, **o: _native.minhash_bands(sig, **o), DataType.list(DataType.uint64()),
+       "LSH band keys of a minhash signature: bands := 14 xxh3 hashes of rows := 8 "
+       "consecutive values each (band index as seed); NULL for a NULL signature.")
+
+
+# --- image hashes ----------------------------------------------------------------------------
+def _image_hash(name: str, fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    """Wrap a native image hash: undecodable images become NULL and counted failures."""
+
+    def run(images: pa.Array) -> pa.Array:
+        out = fn(images)
+        errors = out.field("error")
+        if errors.null_count < len(errors):
+            for i, err in enumerate(errors.to_pylist()):
+                if err is not None:
+                    record_failure(name, f"row {i}", err)
+        return out.field("hash")
+
+    return run
+
+
+kernel("phash", "image:binary", _image_hash("phash", _native.phash), DataType.uint64(),
+       "Perceptual hash of encoded image bytes (JPEG, PNG, GIF, WebP, BMP, TIFF), bit-identical "
+       "to imagehash.phash: grey, Lanczos 32x32, DCT, 8x8 low frequencies > median; "
+       "format(h, '016x') is imagehash's hex. Undecodable images: NULL and a counted failure.")
+kernel("dhash", "image:binary", _image_hash("dhash", _native.dhash), DataType.uint64(),
+       "Difference hash of encoded image bytes, bit-identical to imagehash.dhash: grey, "
+       "Lanczos 9x8, bit = pixel > left neighbour. Undecodable images: NULL and a counted "
+       "failure.")
 
 
 # --- language identification ----------------------------------------------------------------

@@ -10,7 +10,9 @@ pub mod arrow_io;
 mod c4;
 mod html_text;
 mod http;
+mod imagehash;
 mod lines;
+mod minhash;
 mod normalize;
 mod pii;
 mod quality;
@@ -23,6 +25,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quality::register(m)?;
     lines::register(m)?;
     normalize::register(m)?;
+    minhash::register(m)?;
+    imagehash::register(m)?;
     url_filter::register(m)?;
     c4::register(m)?;
     pii::register(m)?;

@@ -26,6 +26,21 @@ use crate::arrow_io::{map_str_to_str, to_py, PyArray, StrColumn};
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
+    if text.is_ascii() {
+        // NFKD and combining marks are no-ops on ASCII: the same rules, byte by byte
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(b.to_ascii_lowercase() as char);
+            } else {
+                pending_space = true;
+            }
+        }
+        return out;
+    }
     for c in text.nfkd().flat_map(char::to_lowercase) {
         if is_combining_mark(c) {
             continue;
