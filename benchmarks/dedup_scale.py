@@ -4,7 +4,7 @@ Generates N documents (150-300 words drawn from a 50k-word Zipf vocabulary); a s
 are near copies of an earlier document with `k`% of words replaced (k from --changes), so every
 planted pair has a known word-5-gram Jaccard (measured exactly here). Runs
 
-    SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram_size := 5), id,
+    SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
                            bands := 14, rows := 8) OVER () AS cluster FROM docs
 
 through mdfql on Daft's native runner, then the same stages one by one for their timings, and
@@ -30,7 +30,7 @@ from mdfql import Session
 from mdfql.dedup.components import connected_components
 from mdfql.dedup.lsh import band_buckets, star_edges
 
-SQL = """SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram_size := 5), id,
+SQL = """SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
                                 bands := 14, rows := 8) OVER () AS cluster FROM docs"""
 
 

@@ -21,7 +21,7 @@ from mdfql.dedup.components import connected_components
 from mdfql.execute import execute
 
 CLUSTER_SQL = """
-SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram_size := 5), id,
+SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
                        bands := 28, rows := 4, threshold := 0.5) OVER () AS cluster
 FROM read_parquet('{path}')
 """
