@@ -29,7 +29,9 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _compile(args: argparse.Namespace):
+def _compile(args: argparse.Namespace, dry_run: bool = True):
+    """The session and the compiled pipeline; `dry_run` reads no data (check, explain, and the
+    up-front pass of run)."""
     from mdfql.session import Session
 
     options = {}
@@ -40,7 +42,7 @@ def _compile(args: argparse.Namespace):
     if not path.is_file():
         raise MdfqlError(f"no such pipeline file: {path}")
     text = path.read_text(encoding="utf-8")
-    return session, session.compile(text, str(path), _params(args.param))
+    return session, session.compile(text, str(path), _params(args.param), dry_run=dry_run)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -77,7 +79,8 @@ def _summary_table(summary) -> Table:
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
 
-    session, program = _compile(args)
+    _compile(args)  # every mistake in the script is reported before any data is read
+    session, program = _compile(args, dry_run=False)
     n = len(program.actions)
     with console.status("starting") as status:
         def progress(i: int, action) -> None:

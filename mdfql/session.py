@@ -92,10 +92,14 @@ class Session:
 
     # --- compiling and running ------------------------------------------------------------
     def compile(self, text: str, filename: str = "<sql>",
-                params: dict[str, str] | None = None) -> Program:
-        """Parse, bind and plan a script; errors carry the text for caret rendering."""
+                params: dict[str, str] | None = None, dry_run: bool = False) -> Program:
+        """Parse, bind and plan a script; errors carry the text for caret rendering.
+
+        `dry_run` plans relational operators (clustering, dedup) over empty tables: the whole
+        script is checked and explained without reading any data.
+        """
         try:
-            program = ScriptCompiler(self, text, params or {}).compile()
+            program = ScriptCompiler(self, text, params or {}, dry_run).compile()
         except MdfqlError as e:
             raise e.attach_source(text, filename) from None
         except SinkError as e:
@@ -117,6 +121,7 @@ class Session:
         """Compile and execute a script (views and macros stay defined in the session)."""
         from mdfql.execute import execute
 
+        self.compile(text, filename, params, dry_run=True)  # every error before reading data
         return execute(self.compile(text, filename, params), self, **kw)
 
     def run_file(self, path: str | Path, params: dict[str, str] | None = None,

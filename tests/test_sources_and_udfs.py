@@ -64,8 +64,9 @@ def test_copy_jsonl_and_read_jsonl_round_trip(tmp_path):
 def test_class_udf_loads_once_and_scores(tmp_path):
     calls = tmp_path / "inits"
 
+    # one worker (concurrency 1): its model is loaded once however many batches it scores
     @mdfql.udf_class("word_scorer", return_dtype=daft.DataType.float64(), batch_size=8,
-                     registry=(s := Session()).registry)
+                     concurrency=1, registry=(s := Session()).registry)
     class WordScorer:
         """Scores texts with a 'model' loaded once per worker."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import daft
 import daft.functions as F
-from daft import Expression, Window, col
+from daft import Expression, Window, col, lit
 from sqlglot import exp
 
 from mdfql.errors import MdfqlError, did_you_mean
@@ -33,6 +33,9 @@ class PlanContext:
     ctes: dict[str, daft.DataFrame] = field(default_factory=dict)
     used_functions: set[str] = field(default_factory=set)
     source_limit: int | None = None
+    # Check/explain only: relational operators (which execute their input) are planned over an
+    # empty table, so nothing is read.
+    dry_run: bool = False
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
@@ -511,10 +514,25 @@ class QueryCompiler:
         out = self.fresh("w")
         df = rel.df.with_columns(arg_cols) if arg_cols else rel.df
         try:
-            df = spec.build(df, out, *columns, **options)
+            if self.ctx.dry_run:
+                df = df.with_column(out, lit(None).cast(self._relational_dtype(
+                    spec, df, out, columns, options)))
+            else:
+                df = spec.build(df, out, *columns, **options)
         except ValueError as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
         return Relation(df, rel.columns, rel.aliases, rel.grouped_away), out
+
+    @staticmethod
+    def _relational_dtype(spec: FunctionSpec, df: daft.DataFrame, out: str,
+                          columns: list[str | None], options: dict[str, Any]) -> daft.DataType:
+        """The output type of a relational operator, found by running it on no rows.
+
+        Relational operators iterate to a fixed point and so execute their input; checking a
+        script (and explaining it) must not read data, so it plans them over an empty table.
+        """
+        empty = daft.from_arrow(df.schema().to_pyarrow_schema().empty_table())
+        return spec.build(empty, out, *columns, **options).schema()[out].dtype
 
     def _order_keys(self, order: exp.Order, compiler: ExprCompiler
                     ) -> tuple[list[Expression], list[bool], list[bool]]:

@@ -64,7 +64,8 @@ def coerce_param(raw: str, default: Any) -> Any:
 class ScriptCompiler:
     """Walks a script's statements in order, keeping views, macros, parameters and options."""
 
-    def __init__(self, session: Session, text: str, overrides: dict[str, str]):
+    def __init__(self, session: Session, text: str, overrides: dict[str, str],
+                 dry_run: bool = False):
         self.session = session
         self.text = text
         self.overrides = dict(overrides)
@@ -83,6 +84,7 @@ class ScriptCompiler:
             resolve_table=session.resolve_table,
             table_names=session.table_names,
             used_functions=self.program.used_functions,
+            dry_run=dry_run,
         )
 
     def error(self, message: str, node: exp.Expression, hint: str | None = None) -> MdfqlError:
