@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 
@@ -29,15 +30,15 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _compile(args: argparse.Namespace, dry_run: bool = True):
-    """The session and the compiled pipeline; `dry_run` reads no data (check, explain, and the
-    up-front pass of run)."""
+def _compile(args: argparse.Namespace, dry_run: bool = True, session: Any = None):
+    """The session (a new one unless given) and the compiled pipeline; `dry_run` reads no data
+    (check, explain, and the up-front pass of run)."""
     from mdfql.session import Session
 
     options = {}
     if getattr(args, "limit", None):
         options["limit"] = args.limit
-    session = Session(options=options)
+    session = session or Session(options=options)
     path = Path(args.file)
     if not path.is_file():
         raise MdfqlError(f"no such pipeline file: {path}")
@@ -79,8 +80,9 @@ def _summary_table(summary) -> Table:
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
 
-    _compile(args)  # every mistake in the script is reported before any data is read
-    session, program = _compile(args, dry_run=False)
+    # Every mistake in the script is reported before any data is read; the real plan is built
+    # inside the chosen runner.
+    session, program = _compile(args)
     n = len(program.actions)
     with console.status("starting") as status:
         def progress(i: int, action) -> None:
@@ -88,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                           f"(line {action.span.line})")
 
         summary = execute(program, session, runner=args.runner, ray_address=args.ray_address,
-                          on_action=progress)
+                          on_action=progress, replan=lambda: _compile(args, False, session)[1])
     for text in summary.explains:
         out.print(text)
     for df in summary.results:

@@ -57,13 +57,17 @@ def absorb_metrics(summary: RunSummary, metrics: tuple[dict, ...]) -> None:
     """Fold Daft's operator stats into the summary: source rows and row-changing steps.
 
     A file-listing source (read_warc's glob scan) yields files, which its reader explodes into
-    records: for it, the rows read are those of the first explode downstream.
+    records: for it, the rows read are those of the first explode downstream. In-memory scans
+    are not reads: they replay frames already counted (a relational operator's materialised
+    input) or handed over by the caller.
     """
     listings = 0
     for op in metrics:
         rows_in, rows_out = _stat(op["stats"], "rows.in"), _stat(op["stats"], "rows.out")
         if op.get("category") == "Source" and op["name"] == "Glob Scan":
             listings += 1
+        elif op.get("category") == "Source" and op["name"] == "In Memory Scan":
+            continue
         elif op.get("category") == "Source" and rows_out is not None:
             summary.rows_read += rows_out
         elif op["name"] == "Explode" and listings and rows_out is not None:
@@ -95,14 +99,24 @@ def execute(
     runner: str | None = None,
     ray_address: str | None = None,
     on_action: Callable[[int, Action], None] | None = None,
+    replan: Callable[[], Program] | None = None,
 ) -> RunSummary:
-    """Run every action of `program`; queries are collected, writes committed atomically."""
+    """Run every action of `program`; queries are collected, writes committed atomically.
+
+    `replan` builds the program to run inside the chosen runner (then `program` is its dry-run
+    plan, which picks the runner): relational operators execute their input while the plan is
+    built, so that work runs on the same runner and counts in the summary.
+    """
     kind = runner or program.options.get("runner") or "native"
     address = ray_address or program.options.get("ray.address")
     summary = RunSummary()
     failures.reset_failures()
+    failures.take_stage_stats()
     start = time.perf_counter()
     with use_runner(kind, address, program.used_functions, session.registry):
+        if replan is not None:
+            program = replan()
+        absorb_metrics(summary, failures.take_stage_stats())
         for i, action in enumerate(program.actions):
             if on_action is not None:
                 on_action(i, action)

@@ -121,8 +121,8 @@ class Session:
         """Compile and execute a script (views and macros stay defined in the session)."""
         from mdfql.execute import execute
 
-        self.compile(text, filename, params, dry_run=True)  # every error before reading data
-        return execute(self.compile(text, filename, params), self, **kw)
+        checked = self.compile(text, filename, params, dry_run=True)  # errors before any read
+        return execute(checked, self, replan=lambda: self.compile(text, filename, params), **kw)
 
     def run_file(self, path: str | Path, params: dict[str, str] | None = None,
                  **kw: Any) -> RunSummary:

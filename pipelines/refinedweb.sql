@@ -1,7 +1,8 @@
 -- RefinedWeb's Macrodata Refinement (Penedo et al. 2023, arXiv:2306.01116, section 3 and
 -- appendix G) as an mdfql pipeline: one view per step, in the paper's order, thresholds from the
--- paper (collected in ../shared/notes/specs.md). Fuzzy (MinHash) and exact-substring dedup join
--- in a later revision; this pipeline ends with exact document dedup.
+-- paper (collected in ../shared/notes/specs.md). Deduplication follows G.7's order: fuzzy
+-- (MinHash), exact, then URL. The paper's exact step removes repeated substrings of >= 50 tokens
+-- (suffix arrays); this pipeline removes exact duplicate documents instead.
 --
 --   mdfql sample && mdfql run pipelines/refinedweb.sql
 --   mdfql run pipelines/refinedweb.sql --param input='crawl/*.warc.gz'
@@ -62,10 +63,36 @@ CREATE VIEW refined AS
   FROM corrected
   WHERE fix.removed_word_fraction <= $max_removed_words AND fix.text <> '';
 
--- G.7 deduplication, exact document level: one document per fingerprint of its normalised
--- text (case, whitespace, punctuation, unicode); the earliest capture wins, then the smallest
--- URL, so every runner and partitioning keeps the same document.
+-- G.7 fuzzy deduplication: MinHash over normalised word 5-grams, 9,000 hashes in 450 bands of
+-- 20 rows (pairs above ~0.74 Jaccard become candidates); documents sharing a bucket form one
+-- cluster, and the earliest capture, then the smallest URL, survives, so every runner and
+-- partitioning keeps the same document.
+CREATE VIEW signed AS
+  SELECT *, minhash(text, num_hashes := 9000, ngram := 5, seed := 1) AS signature
+  FROM refined;
+
+CREATE VIEW clustered AS
+  SELECT * EXCLUDE (signature), lsh_cluster(signature, bands := 450, rows := 20) OVER () AS cluster
+  FROM signed;
+
+CREATE VIEW fuzzy_deduplicated AS
+  SELECT DISTINCT ON (cluster) * EXCLUDE (cluster)
+  FROM clustered
+  ORDER BY warc_date, url;
+
+-- G.7 exact deduplication, at document level: one document per fingerprint of its normalised
+-- text (case, whitespace, punctuation, unicode), same winner rule.
+CREATE VIEW exact_deduplicated AS
+  SELECT DISTINCT ON (fingerprint(text)) *
+  FROM fuzzy_deduplicated
+  ORDER BY warc_date, url;
+
+-- G.7 URL deduplication: one document per normalised URL (case of scheme and host, default
+-- port, user info, trailing slash, parameter order and fragment ignored). Across crawl parts, "earlier parts win" is an anti
+-- join against the table kept so far:
+--   ... FROM exact_deduplicated d ANTI JOIN read_iceberg('curated.refinedweb') k
+--       ON normalize_url(d.url) = normalize_url(k.url)
 CREATE OR REPLACE TABLE curated.refinedweb AS
-  SELECT DISTINCT ON (fingerprint(text)) url, warc_date, record_id, text
-  FROM refined
+  SELECT DISTINCT ON (normalize_url(url)) url, warc_date, record_id, text
+  FROM exact_deduplicated
   ORDER BY warc_date, url;

@@ -205,6 +205,31 @@ def test_url_dedup_anti_join_against_iceberg(warehouse, tmp_path):
     assert [r["text"] for r in rows] == ["c", "e"]
 
 
+def test_operator_input_runs_once_and_counts_in_the_summary(tmp_path):
+    """The clustering materialises its input: upstream UDFs see each row once, and the run's
+    summary counts the rows read from files, not the replays of materialised frames."""
+    ids, texts, _ = corpus()
+    path = write_parts(tmp_path, ids, texts, 3, seed=2)
+    session = Session()
+    seen: list[int] = []
+
+    @session.function(return_dtype=daft.DataType.string())
+    def traced(text: daft.Series) -> list[str | None]:
+        values = text.to_pylist()
+        seen.append(len(values))
+        return values
+
+    summary = session.run(f"""
+        CREATE VIEW docs AS SELECT id, traced(text) AS text FROM read_parquet('{path}');
+        COPY (SELECT DISTINCT ON (cluster) id, text,
+                     lsh_cluster(minhash(text), id, bands := 28, rows := 4) OVER () AS cluster
+              FROM docs)
+        TO '{tmp_path / "kept.parquet"}' (FORMAT parquet)""")
+    assert sum(seen) == len(ids)
+    assert summary.rows_read == len(ids)
+    assert summary.rows_written == len(pq.read_table(tmp_path / "kept.parquet")) < len(ids)
+
+
 RAY_SCRIPT = """
 import json, sys, daft, mdfql
 daft.set_runner_ray()

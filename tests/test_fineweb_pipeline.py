@@ -10,21 +10,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from near_dups import similar_pairs
 
 from mdfql import Session
-from mdfql.functions.registry import default_registry
 from mdfql.sample import write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "fineweb.sql"
-
-# Functions fineweb.sql calls that land separately; the module turns on once all are registered.
-NEEDED = ("c4_quality", "pii_mask", "minhash", "lsh_cluster")
-MISSING = [name for name in NEEDED if default_registry().get(name) is None]
-pytestmark = pytest.mark.skipif(
-    bool(MISSING), reason=f"fineweb.sql needs SQL functions not registered yet: {MISSING}"
-)
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
@@ -50,20 +42,6 @@ def run(tmp_path_factory):
 def kept_of(stats, name: str, kept_urls: set[str]) -> tuple[int, int]:
     urls = stats.urls[name]
     return sum(u in kept_urls for u in urls), len(urls)
-
-
-def shingles(text: str, n: int = 5) -> set[str]:
-    words = text.lower().split()
-    return {" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
-
-
-def similar_pairs(texts: list[str], threshold: float = 0.8) -> int:
-    """Pairs of texts whose word 5-gram Jaccard similarity is at least `threshold`."""
-    sets = [shingles(t) for t in texts]
-    return sum(
-        len(a & b) >= threshold * len(a | b)
-        for i, a in enumerate(sets) for b in sets[i + 1:]
-    )
 
 
 def test_summary_counts_the_written_rows(run):

@@ -173,6 +173,19 @@ def test_distinct_on_is_deterministic_without_order(session):
     assert {r["lang"]: r["id"] for r in rows(a)} == {"de": 5, "en": 1, "es": 8, "fr": 3}
 
 
+def test_distinct_on_computed_keys(session):
+    """Keys may be any expression, including ones Daft gives no name (CASE over a struct)."""
+    urls = Session().attach("pages", daft.from_pydict({
+        "url": ["http://A.com/x", "http://a.com/x/", "https://a.com/x", "http://b.org/?b=2&a=1",
+                "http://b.org/?a=1&b=2#top"],
+        "day": [2, 1, 3, 5, 4]}))
+    got = urls.sql("SELECT DISTINCT ON (normalize_url(url)) url, day FROM pages ORDER BY day")
+    assert [(r["url"], r["day"]) for r in rows(got)] == [
+        ("http://a.com/x/", 1), ("https://a.com/x", 3), ("http://b.org/?a=1&b=2#top", 4)]
+    by_len = session.sql("SELECT DISTINCT ON (length(host) > 4) host FROM docs ORDER BY host")
+    assert [r["host"] for r in rows(by_len)] == ["a.com", "d.io"]
+
+
 def test_views_macros_parameters(session):
     df = session.sql("""
         SET $min_words = 50;

@@ -1,6 +1,7 @@
 """`mdfql run pipelines/refinedweb.sql` end to end on the bundled sample: every RefinedWeb step
-takes out the pages planted for it, good pages survive, the Iceberg table reads back, and a
-re-run replaces instead of doubling."""
+takes out the pages planted for it, good pages survive, near and exact copies and repeated URLs
+collapse to one document, the Iceberg table reads back, and a re-run replaces instead of
+doubling."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from near_dups import similar_pairs
 
 from mdfql import Session
 from mdfql.sample import write_sample
@@ -95,6 +97,25 @@ def test_good_pages_survive_with_clean_text(run, kept):
         assert "Sign up for our newsletter" not in row["text"]
         assert "\n\n\n" not in row["text"]
         assert "http://" not in row["text"] and "https://" not in row["text"]
+
+
+def test_near_and_exact_copies_collapse_to_one_document(run, kept):
+    _, stats, *_ = run
+    kept_urls = {r["url"] for r in kept}
+    copies = stats.urls["exact_duplicate"] + stats.urls["near_duplicate"]
+    survivors = sum(u in kept_urls for u in stats.urls["clean"] + copies)
+    # every copy is of a clean article: one survivor per article
+    assert 0.95 * len(stats.urls["clean"]) <= survivors <= len(stats.urls["clean"])
+    assert similar_pairs([r["text"] for r in kept]) == 0
+
+
+def test_urls_are_unique_after_normalisation(kept):
+    s = Session()
+    import daft
+
+    s.attach("kept", daft.from_pylist(kept))
+    row = s.sql("SELECT count(*) AS n, count(DISTINCT normalize_url(url)) AS d FROM kept")
+    assert row.to_pylist()[0]["n"] == row.to_pylist()[0]["d"]
 
 
 def test_exact_duplicates_are_removed(kept):

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.ray
 PIPELINE = """
 SET $input = 'docs.parquet';
 SET $out = 'out';
+SET $dedup_out = 'out_dedup';
 CREATE VIEW kept AS
   SELECT id, host, lower(title) AS title, words,
          row_number() OVER (PARTITION BY host ORDER BY words DESC, id) AS rank_in_host
@@ -25,6 +26,12 @@ CREATE VIEW kept AS
 COPY (SELECT host, count(*) AS n, sum(words) AS total, min(title) AS first_title
       FROM kept WHERE rank_in_host <= 3 GROUP BY host ORDER BY host)
   TO $out (FORMAT parquet);
+-- a relational operator: its input runs while the plan is built, inside the chosen runner
+COPY (SELECT DISTINCT ON (cluster) id, title,
+             lsh_cluster(minhash(title, ngram := 2), id, bands := 28, rows := 4) OVER ()
+             AS cluster
+      FROM kept ORDER BY id)
+  TO $dedup_out (FORMAT parquet);
 """
 
 
@@ -48,14 +55,26 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def kept_ids(workdir: Path) -> list[int]:
+    table = pq.read_table(workdir / "docs.parquet")
+    return [i for i, w in zip(table["id"].to_pylist(), table["words"].to_pylist()) if w >= 20]
+
+
 def test_native_and_ray_give_the_same_rows(workdir):
-    native = run_cli("run", "pipe.sql", "--param", "out=out_native", cwd=workdir)
+    native = run_cli("run", "pipe.sql", "--param", "out=out_native",
+                     "--param", "dedup_out=out_native_dedup", cwd=workdir)
     assert native.returncode == 0, native.stderr
-    ray = run_cli("run", "pipe.sql", "--runner", "ray", "--param", "out=out_ray", cwd=workdir)
+    ray = run_cli("run", "pipe.sql", "--runner", "ray", "--param", "out=out_ray",
+                  "--param", "dedup_out=out_ray_dedup", cwd=workdir)
     assert ray.returncode == 0, ray.stderr
     a = pq.read_table(workdir / "out_native").sort_by("host")
     b = pq.read_table(workdir / "out_ray").sort_by("host")
     assert a.num_rows == 37
+    assert a.equals(b)
+    a = pq.read_table(workdir / "out_native_dedup")
+    b = pq.read_table(workdir / "out_ray_dedup").sort_by("id")
+    # titles repeat every 1000 ids: one survivor (the smallest id) per distinct title
+    assert a.num_rows == len(set(a.column("title").to_pylist())) < len(kept_ids(workdir))
     assert a.equals(b)
 
 

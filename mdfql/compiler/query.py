@@ -556,9 +556,12 @@ class QueryCompiler:
         Ties (and a missing ORDER BY) are broken by the output columns, so the kept row is the
         same on every runner and partitioning.
         """
-        keys = [compiler.compile(k) for k in on.expressions]
+        # Keys become columns first: Daft's window partitioning loses computed keys that have
+        # no name of their own (e.g. a CASE over a struct field, as in normalize_url).
+        keys = {self.fresh("dk"): compiler.compile(k) for k in on.expressions}
+        df = rel.df.with_columns(keys)
         by, desc, nulls = self._order_keys(order, compiler) if order is not None else ([], [], [])
-        schema = rel.df.schema()
+        schema = df.schema()
         for _, physical in outputs:
             dtype = schema[physical].dtype
             if dtype.is_numeric() or dtype.is_string() or dtype.is_boolean() or dtype.is_temporal():
@@ -566,8 +569,9 @@ class QueryCompiler:
                 desc.append(False)
                 nulls.append(False)
         rn = self.fresh("rn")
-        spec = Window().partition_by(*keys).order_by(*by, desc=desc, nulls_first=nulls)
-        return rel.df.with_column(rn, F.row_number().over(spec)).where(col(rn) == 1)
+        spec = Window().partition_by(*map(col, keys)).order_by(*by, desc=desc, nulls_first=nulls)
+        return (df.with_column(rn, F.row_number().over(spec)).where(col(rn) == 1)
+                .exclude(*keys))
 
     def limit(self, df: daft.DataFrame, node: exp.Expression) -> daft.DataFrame:
         offset = node.args.get("offset")

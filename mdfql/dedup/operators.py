@@ -1,9 +1,10 @@
 """SQL registration of the dedup operators (`f(args) OVER ()`) and `normalize_url`.
 
 Each operator keys rows by a deterministic id (see `ids`), computes its result on a narrow
-(id, arguments) table, and joins it back onto the input by id. The narrow table is computed
-eagerly when the plan is built (the iterations need counts); the input itself stays lazy, so
-the upstream plan runs once for the operator and once more for the output rows.
+(id, arguments) table, and joins it back onto the input by id. The result is computed eagerly
+when the plan is built (the iterations need counts), so the keyed input is materialised there
+once: the upstream plan (extraction, signatures, ...) runs once, not again for the output rows.
+That run's operator stats go to `metrics` for the run summary.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import daft
 import daft.functions as F
 from daft import col
 
+from mdfql import metrics
 from mdfql.dedup.hamming import hamming_clusters
 from mdfql.dedup.ids import row_id
 from mdfql.dedup.lsh import lsh_clusters
@@ -19,6 +21,7 @@ from mdfql.dedup.ngrams import ngram_dedup_result
 from mdfql.dedup.urls import normalize_url
 from mdfql.functions.builtins import define, parse_param
 from mdfql.functions.registry import relational
+from mdfql.sinks.iceberg import operator_metrics
 
 NODE = "__dedup_node"
 RNODE = "__dedup_result_node"
@@ -41,9 +44,16 @@ def _attach(df: daft.DataFrame, out: str, args: tuple[str, ...], keyed: daft.Dat
     return joined.select(*keep, out_value.alias(out))
 
 
+def _keyed(df: daft.DataFrame, id_col: str | None, args: tuple[str, ...]) -> daft.DataFrame:
+    """The input with its row ids, materialised (its run's stats recorded)."""
+    keyed = df.with_column(NODE, row_id(df, id_col, skip=args)).collect()
+    metrics.record_stage_stats(operator_metrics(keyed))
+    return keyed
+
+
 def _clustered(df: daft.DataFrame, out: str, value_col: str, id_col: str | None,
                args: tuple[str, ...], cluster) -> daft.DataFrame:
-    keyed = df.with_column(NODE, row_id(df, id_col, skip=args))
+    keyed = _keyed(df, id_col, args)
     labels, _ = cluster(keyed.select(col(NODE).alias("node"), col(value_col).alias("value")))
     # Rows without any edge are their own cluster.
     return _attach(df, out, args, keyed, labels, "label", default_to_id=True)
@@ -101,7 +111,7 @@ def hamming_cluster(df: daft.DataFrame, out: str, hash: str,  # noqa: A002
 def ngram_dedup(df: daft.DataFrame, out: str, text: str, order_key: str, *, ngram: int,
                 threshold: float) -> daft.DataFrame:
     args = (text, order_key)
-    keyed = df.with_column(NODE, row_id(df, None, skip=args))
+    keyed = _keyed(df, None, args)
     docs = keyed.select(col(NODE).alias("node"), col(order_key).alias("key"),
                         col(text).alias("text"))
     result = ngram_dedup_result(docs, ngram, threshold)
