@@ -2,36 +2,52 @@
 
 Generates N documents (150-300 words drawn from a 50k-word Zipf vocabulary); a share of them
 are near copies of an earlier document with `k`% of words replaced (k from --changes), so every
-planted pair has a known word-5-gram Jaccard (measured exactly here). Runs
+planted pair has a known word-5-gram Jaccard (measured exactly here). The documents are written
+to Parquet (8 files) and a fresh process runs
 
-    SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
-                           bands := 14, rows := 8) OVER () AS cluster FROM docs
+    COPY (SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
+                                 bands := 14, rows := 8) OVER () AS cluster
+          FROM read_parquet('docs/*.parquet')) TO 'clusters.parquet'
 
-through mdfql on Daft's native runner, then the same stages one by one for their timings, and
-datasketch's MinHashLSH (same 112 permutations, threshold 0.8) on the same texts if installed.
+through mdfql on Daft's native runner, so its wall time and peak RSS are the job's alone (not
+the generator's). With several --docs sizes it prints how time and memory grow. Then, unless
+--no-datasketch, datasketch's MinHashLSH (same 112 permutations, threshold 0.8, one process)
+on the same texts, and the stages one by one with Daft's built-in minhash (--stages).
 Recall: planted pairs with Jaccard >= --target in one cluster. Precision: pairs of a cluster
-that belong to the same planted family. Run: `python benchmarks/dedup_scale.py --docs 100000`.
+that belong to the same planted family.
+
+    python benchmarks/dedup_scale.py --docs 100000 1000000 --no-datasketch
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from itertools import accumulate
+from pathlib import Path
 
 import daft
 import daft.functions as F
+import pyarrow as pa
+import pyarrow.parquet as pq
 from daft import col
 
 from mdfql import Session
 from mdfql.dedup.components import connected_components
 from mdfql.dedup.lsh import band_buckets, star_edges
 
-SQL = """SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
-                                bands := 14, rows := 8) OVER () AS cluster FROM docs"""
+SQL = """COPY (SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
+                                      bands := 14, rows := 8) OVER () AS cluster
+               FROM read_parquet('{docs}/*.parquet'))
+          TO '{out}' (FORMAT parquet)"""
+PARTS = 8
 
 
 def generate(n: int, dup_share: float, changes: list[float], seed: int = 0):
@@ -89,10 +105,32 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_mdfql(df: daft.DataFrame) -> tuple[dict[int, int], float]:
+def job(docs: str, out: str) -> None:
+    """The measured process: run the SQL, print wall seconds and peak RSS as JSON."""
     t = time.perf_counter()
-    rows = Session().sql(SQL, docs=df).to_pylist()
-    return {r["id"]: r["cluster"] for r in rows}, time.perf_counter() - t
+    summary = Session().run(SQL.format(docs=docs, out=out))
+    print(json.dumps({"wall_s": time.perf_counter() - t, "rss_mb": rss_mb(),
+                      "rows_read": summary.rows_read}))
+
+
+def run_mdfql(texts: list[str], work: str) -> tuple[dict[int, int], dict]:
+    """Write the texts as Parquet, run the job in a fresh process, read its clusters back."""
+    docs = f"{work}/docs"
+    Path(docs).mkdir()
+    ids = list(range(len(texts)))
+    step = -(-len(texts) // PARTS)
+    for p in range(PARTS):
+        pq.write_table(pa.table({"id": ids[p * step:(p + 1) * step],
+                                 "text": texts[p * step:(p + 1) * step]}),
+                       f"{docs}/{p}.parquet")
+    out = f"{work}/clusters.parquet"
+    proc = subprocess.run([sys.executable, __file__, "--job", docs, out], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    table = pq.read_table(out)
+    return dict(zip(table["id"].to_pylist(), table["cluster"].to_pylist())), figures
 
 
 def stages(df: daft.DataFrame) -> dict[str, float]:
@@ -138,44 +176,59 @@ def run_datasketch(texts: list[str]) -> tuple[dict[int, int], float] | None:
     return clusters, time.perf_counter() - t
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--docs", type=int, default=100_000)
-    ap.add_argument("--dup-share", type=float, default=0.1)
-    ap.add_argument("--changes", type=float, nargs="+",
-                    default=[0.005, 0.01, 0.02, 0.03, 0.05, 0.1])
-    ap.add_argument("--target", type=float, default=0.8, help="Jaccard a pair must reach to count")
-    ap.add_argument("--no-datasketch", action="store_true")
-    args = ap.parse_args()
-
+def report(n: int, args: argparse.Namespace) -> dict:
+    """Generate `n` documents, dedup them with mdfql (and peers), print and return figures."""
     t = time.perf_counter()
-    texts, family, pairs = generate(args.docs, args.dup_share, args.changes)
+    texts, family, pairs = generate(n, args.dup_share, args.changes)
     true_j = [jaccard(texts[a], texts[b]) for a, b in pairs]
-    print(f"generated {len(texts)} docs, {len(pairs)} planted pairs in "
+    print(f"\n{n:,} docs, {len(pairs):,} planted pairs, generated in "
           f"{time.perf_counter() - t:.1f}s; planted Jaccard quantiles "
           f"{[round(sorted(true_j)[int(q * (len(true_j) - 1))], 2) for q in (0, .25, .5, .75, 1)]}")
-    df = daft.from_pydict({"id": list(range(len(texts))), "text": texts})
-
-    clusters, wall = run_mdfql(df)
+    with tempfile.TemporaryDirectory() as work:
+        clusters, figures = run_mdfql(texts, work)
     recall, precision, npairs = score(clusters, family, pairs, true_j, args.target)
-    print(f"mdfql SQL: {wall:.1f}s wall, {len(texts) / wall:,.0f} docs/s, peak RSS "
-          f"{rss_mb():,.0f} MB, recall@J>={args.target} {recall:.4f}, precision {precision:.4f} "
-          f"({npairs} clustered pairs)")
+    print(f"mdfql SQL: {figures['wall_s']:.1f}s wall, {n / figures['wall_s']:,.0f} docs/s, "
+          f"peak RSS {figures['rss_mb']:,.0f} MB, recall@J>={args.target} {recall:.4f}, "
+          f"precision {precision:.4f} ({npairs:,} clustered pairs)")
     for lo, hi in ((0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)):
         band = [(a, b) for (a, b), j in zip(pairs, true_j) if lo <= j < hi]
         if band:
             hit = sum(clusters[a] == clusters[b] for a, b in band) / len(band)
             print(f"  planted J in [{lo}, {min(hi, 1.0)}): {len(band)} pairs, {hit:.3f} found")
-    print("stages:", {k: round(v, 2) for k, v in stages(df).items()})
-
+    if args.stages:
+        df = daft.from_pydict({"id": list(range(len(texts))), "text": texts})
+        print("stages:", {k: round(v, 2) for k, v in stages(df).items()})
     ds = None if args.no_datasketch else run_datasketch(texts)
     if ds is None:
         print("datasketch: not run (not installed or --no-datasketch)")
     else:
         ds_clusters, ds_wall = ds
-        r, p, n = score(ds_clusters, family, pairs, true_j, args.target)
+        r, p, npairs = score(ds_clusters, family, pairs, true_j, args.target)
         print(f"datasketch MinHashLSH (single process): {ds_wall:.1f}s, recall {r:.4f}, "
-              f"precision {p:.4f} ({n} clustered pairs)")
+              f"precision {p:.4f} ({npairs:,} clustered pairs)")
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--dup-share", type=float, default=0.1)
+    ap.add_argument("--changes", type=float, nargs="+",
+                    default=[0.005, 0.01, 0.02, 0.03, 0.05, 0.1])
+    ap.add_argument("--target", type=float, default=0.8, help="Jaccard a pair must reach to count")
+    ap.add_argument("--no-datasketch", action="store_true")
+    ap.add_argument("--stages", action="store_true",
+                    help="also time the stages one by one (Daft's built-in minhash)")
+    ap.add_argument("--job", nargs=2, metavar=("DOCS", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.job:
+        job(*args.job)
+        return
+    sizes = sorted(args.docs)
+    figures = [report(n, args) for n in sizes]
+    for (n0, f0), (n1, f1) in zip(zip(sizes, figures), zip(sizes[1:], figures[1:])):
+        print(f"\n{n0:,} -> {n1:,} docs ({n1 / n0:g}x): wall {f1['wall_s'] / f0['wall_s']:.1f}x, "
+              f"peak RSS {f1['rss_mb'] / f0['rss_mb']:.1f}x")
 
 
 if __name__ == "__main__":
