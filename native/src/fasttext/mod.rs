@@ -45,7 +45,10 @@ impl FastText {
                 l.strip_prefix(LABEL_PREFIX).unwrap_or(&l).to_string()
             })
             .collect();
-        Ok(FastText { model: Arc::new(model), labels })
+        Ok(FastText {
+            model: Arc::new(model),
+            labels,
+        })
     }
 
     /// Top label per text: struct {lang: utf8 (label without `__label__`), score: float64
@@ -75,8 +78,14 @@ impl FastText {
             })
             .collect();
         let out = StructArray::from(vec![
-            (Arc::new(Field::new("lang", DataType::Utf8, true)), Arc::new(langs) as ArrayRef),
-            (Arc::new(Field::new("score", DataType::Float64, true)), Arc::new(scores) as ArrayRef),
+            (
+                Arc::new(Field::new("lang", DataType::Utf8, true)),
+                Arc::new(langs) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("score", DataType::Float64, true)),
+                Arc::new(scores) as ArrayRef,
+            ),
         ]);
         Ok(to_py(Arc::new(out)))
     }

@@ -157,7 +157,13 @@ impl QuantMatrix {
         if pq.nsubq.checked_mul(rows) != Some(codes.len()) || pq.centroids.len() != cols * KSUB {
             return Err("quantized matrix codes do not match its shape".into());
         }
-        Ok(QuantMatrix { rows, cols, codes, pq, norms })
+        Ok(QuantMatrix {
+            rows,
+            cols,
+            codes,
+            pq,
+            norms,
+        })
     }
 
     fn norm(&self, row: usize) -> f32 {
@@ -204,7 +210,10 @@ impl Matrix {
         let rows = r.count(rows, 0)?;
         let cols = r.count(cols, 0)?;
         let n = rows.checked_mul(cols).ok_or("matrix too large")?;
-        Ok(Matrix::Dense { cols, data: r.f32s(n)? })
+        Ok(Matrix::Dense {
+            cols,
+            data: r.f32s(n)?,
+        })
     }
 
     fn rows(&self) -> usize {
@@ -266,7 +275,13 @@ fn build_tree(counts: &[i64]) -> Vec<Node> {
     }
     let mut count: Vec<i64> = counts.to_vec();
     count.resize(2 * osz - 1, 1_000_000_000_000_000);
-    let mut tree = vec![Node { left: -1, right: -1 }; 2 * osz - 1];
+    let mut tree = vec![
+        Node {
+            left: -1,
+            right: -1
+        };
+        2 * osz - 1
+    ];
     let mut leaf = osz as i64 - 1;
     let mut node = osz;
     for i in osz..2 * osz - 1 {
@@ -280,7 +295,10 @@ fn build_tree(counts: &[i64]) -> Vec<Node> {
                 node += 1;
             }
         }
-        tree[i] = Node { left: mini[0] as i32, right: mini[1] as i32 };
+        tree[i] = Node {
+            left: mini[0] as i32,
+            right: mini[1] as i32,
+        };
         count[i] = count[mini[0]] + count[mini[1]];
     }
     tree
@@ -329,7 +347,9 @@ impl Model {
         }
         let version = r.i32()?;
         if version > VERSION {
-            return Err(format!("fastText model version {version} is newer than supported"));
+            return Err(format!(
+                "fastText model version {version} is newer than supported"
+            ));
         }
         let a: Vec<i32> = (0..12).map(|_| r.i32()).collect::<Result<_, _>>()?;
         let _t = r.f64()?;
@@ -349,7 +369,11 @@ impl Model {
             other => return Err(format!("unknown loss {other}")),
         };
         // Version 11 supervised models predate char n-grams (fastText's loadModel).
-        let maxn = if version == 11 { 0 } else { maxn.max(0) as usize };
+        let maxn = if version == 11 {
+            0
+        } else {
+            maxn.max(0) as usize
+        };
         let (dim, bucket) = (r.count(dim.into(), 0)?, r.count(bucket.into(), 0)?);
         if maxn > 0 && bucket == 0 || bucket > u32::MAX as usize {
             return Err(format!("invalid bucket count {bucket}"));
@@ -409,7 +433,11 @@ impl Model {
         if input.cols() != dim || output.cols() != dim {
             return Err("matrix widths differ from the model dimension".into());
         }
-        let out_rows = if loss == Loss::HierarchicalSoftmax { nlabels.saturating_sub(1) } else { nlabels };
+        let out_rows = if loss == Loss::HierarchicalSoftmax {
+            nlabels.saturating_sub(1)
+        } else {
+            nlabels
+        };
         if output.rows() < out_rows {
             return Err("output matrix has fewer rows than the model has labels".into());
         }
@@ -432,7 +460,11 @@ impl Model {
             buckets,
             input: input.into_addends(),
             output,
-            tree: if loss == Loss::HierarchicalSoftmax { build_tree(&label_counts) } else { Vec::new() },
+            tree: if loss == Loss::HierarchicalSoftmax {
+                build_tree(&label_counts)
+            } else {
+                Vec::new()
+            },
             log_threshold: std_log(0.0),
         };
         for i in 0..size {
@@ -550,9 +582,10 @@ mod tests {
     #[test]
     fn rejects_other_files() {
         assert!(Model::from_bytes(b"").is_err());
-        assert!(Model::from_bytes(&[0u8; 64]).unwrap_err().contains("magic"));
+        let err = |bytes: &[u8]| Model::from_bytes(bytes).err().expect("rejected");
+        assert!(err(&[0u8; 64]).contains("magic"));
         let mut truncated = MAGIC.to_le_bytes().to_vec();
         truncated.extend(12i32.to_le_bytes());
-        assert!(Model::from_bytes(&truncated).unwrap_err().contains("truncated"));
+        assert!(err(&truncated).contains("truncated"));
     }
 }

@@ -120,10 +120,18 @@ impl Hidden<'_, '_> {
 /// The most probable label of `text` (its index) and its probability, as fastText's
 /// `predict(text + "\n", k=1, threshold=0.0)` returns it; None when no input row applies.
 pub fn predict(model: &Model, text: &[u8], scratch: &mut Scratch) -> Option<(usize, f32)> {
-    let Scratch { hidden, word_hashes, output } = scratch;
+    let Scratch {
+        hidden,
+        word_hashes,
+        output,
+    } = scratch;
     hidden.fill(0.0);
     word_hashes.clear();
-    let mut acc = Hidden { model, hidden, rows: 0 };
+    let mut acc = Hidden {
+        model,
+        hidden,
+        rows: 0,
+    };
     for_each_token(text, |token| {
         let h = fnv1a(token);
         match model.word_id(token, h) {
@@ -144,7 +152,9 @@ pub fn predict(model: &Model, text: &[u8], scratch: &mut Scratch) -> Option<(usi
         for i in 0..word_hashes.len() {
             let mut h = word_hashes[i] as i64 as u64;
             for &next in &word_hashes[i + 1..word_hashes.len().min(i + model.word_ngrams)] {
-                h = h.wrapping_mul(WORD_NGRAM_PRIME).wrapping_add(next as i64 as u64);
+                h = h
+                    .wrapping_mul(WORD_NGRAM_PRIME)
+                    .wrapping_add(next as i64 as u64);
                 if let Some(r) = model.bucket_row((h % model.bucket as u64) as u32) {
                     acc.add(r);
                 }
@@ -302,15 +312,33 @@ mod tests {
     #[test]
     fn subwords_are_utf8_char_ngrams_of_bracketed_word() {
         // "<ab>" with minn 2, maxn 3: <a, <ab, ab, ab>, b>.
-        let want: Vec<u32> = ["<a", "<ab", "ab", "ab>", "b>"].iter().map(|s| fnv1a(s.as_bytes())).collect();
+        let want: Vec<u32> = ["<a", "<ab", "ab", "ab>", "b>"]
+            .iter()
+            .map(|s| fnv1a(s.as_bytes()))
+            .collect();
         assert_eq!(subwords("ab", 2, 3), want);
         // minn 1 keeps single characters but never the lone brackets.
-        let want: Vec<u32> = ["<a", "a", "a>"].iter().map(|s| fnv1a(s.as_bytes())).collect();
+        let want: Vec<u32> = ["<a", "a", "a>"]
+            .iter()
+            .map(|s| fnv1a(s.as_bytes()))
+            .collect();
         assert_eq!(subwords("a", 1, 2), want);
         assert_eq!(subwords("été", 2, 4)[0], fnv1a("<é".as_bytes()));
-        for w in ["", "x", "hello", "été", "日本語のテキスト", "🙂👍", "a\u{301}b"] {
+        for w in [
+            "",
+            "x",
+            "hello",
+            "été",
+            "日本語のテキスト",
+            "🙂👍",
+            "a\u{301}b",
+        ] {
             for (minn, maxn) in [(2, 4), (1, 1), (3, 6), (0, 0)] {
-                assert_eq!(subwords(w, minn, maxn), reference_subwords(w, minn, maxn), "{w}");
+                assert_eq!(
+                    subwords(w, minn, maxn),
+                    reference_subwords(w, minn, maxn),
+                    "{w}"
+                );
             }
         }
     }
@@ -319,12 +347,17 @@ mod tests {
     fn tokens_split_on_fasttext_whitespace_and_end_with_eos() {
         let tokens = |t: &str| {
             let mut out = Vec::new();
-            for_each_token(t.as_bytes(), |tok| out.push(String::from_utf8_lossy(tok).into_owned()));
+            for_each_token(t.as_bytes(), |tok| {
+                out.push(String::from_utf8_lossy(tok).into_owned())
+            });
             out
         };
         assert_eq!(tokens(""), ["</s>"]);
         assert_eq!(tokens(" \t\r\n "), ["</s>"]);
-        assert_eq!(tokens("a  b\nc\r\td\x0be\x0cf\0g"), ["a", "b", "c", "d", "e", "f", "g", "</s>"]);
+        assert_eq!(
+            tokens("a  b\nc\r\td\x0be\x0cf\0g"),
+            ["a", "b", "c", "d", "e", "f", "g", "</s>"]
+        );
         // Non-ASCII whitespace is part of a word, as in fastText.
         assert_eq!(tokens("a\u{a0}b c"), ["a\u{a0}b", "c", "</s>"]);
         // A literal `</s>` ends the line.
