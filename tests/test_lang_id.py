@@ -134,6 +134,18 @@ def test_edge_cases() -> None:
     check_lid(EDGE_CASES)
 
 
+def test_random_texts() -> None:
+    """Seeded random mixes of scripts, fastText's delimiters, non-ASCII spaces, combining marks,
+    emoji, `</s>` and label-like tokens."""
+    rng = random.Random(7)
+    pieces = [*"abcdefghijklmnopqrstuvwxyzéüößçñ", *"АБВгдежзийклмн",
+              *"日本語中文한국어ไทยعربيעברית",
+              "\n", "\t", "\r", "\x0b", "\x0c", "\0", " ", " ", "🙂", "👍🏽", "\u00a0", "\u0301",
+              "\ufeff", "</s>", "__label__en", "the ", "und ", "les "]
+    check_lid(["".join(rng.choice(pieces) for _ in range(rng.randrange(60)))
+               for _ in range(3000)])
+
+
 def test_null_and_empty_through_sql() -> None:
     rows = mdfql.sql("SELECT lang_id(text) AS lid FROM t",
                      t=daft.from_pydict({"text": [None, "", "Hallo Welt, wie geht es dir?"]})
