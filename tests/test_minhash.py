@@ -15,8 +15,6 @@ import mdfql
 from mdfql import _native
 from mdfql.eval.extraction import load_cases
 
-MERSENNE_61 = 2**61 - 1
-
 
 @functools.cache
 def _page_texts(folder: Path) -> list[str]:
@@ -101,11 +99,26 @@ def test_deterministic_bounded_and_seeded() -> None:
     text = "The quick brown fox jumps over the lazy dog while the cat sleeps on the mat."
     a, b = signatures([text, text.upper().replace(" ", "  ")])
     assert a == b == signatures([text])[0]
-    assert len(a) == 112 and all(0 <= v < MERSENNE_61 for v in a)
+    assert len(a) == 112 and all(0 <= v < 2**64 for v in a)
+    # one shingle: its 112 permuted values spread over the whole u64 range ((a*h + b) mod 2^64)
+    assert max(signatures(["two words"])[0]) > 2**63
     assert signatures([text], seed=2)[0] != a
     assert len(signatures([text], num_hashes=9000)[0]) == 9000
     assert signatures([text], num_hashes=20)[0] == signatures([text], num_hashes=112)[0][:20]
     assert signatures([text], ngram=3)[0] != a
+
+
+def test_rows_do_not_depend_on_their_batch(page_texts: list[str]) -> None:
+    """Null and empty rows between others (squeezed out of the flat output buffer) and batch
+    size leave every row's signature as it is alone."""
+    texts = page_texts[:40]
+    alone = [signatures([t])[0] for t in texts]
+    mixed = [x for t in texts for x in (None, t, "")]
+    sigs = _native.minhash(pa.array(mixed, pa.large_utf8()))
+    assert sigs.null_count == 2 * len(texts)
+    assert sigs.to_pylist()[1::3] == alone
+    assert sigs.to_pylist()[0::3] == sigs.to_pylist()[2::3] == [None] * len(texts)
+    assert signatures(texts) == alone
 
 
 def test_empty_short_and_unicode_documents() -> None:

@@ -276,9 +276,9 @@ kernel("fingerprint", "text:string normalize:bool=None",
        "xxh3-64 of the text, normalised as normalize_for_dedup unless normalize := false.")
 kernel("minhash", "text:string num_hashes:integer=None ngram:integer=None seed:integer=None",
        lambda text, **o: _native.minhash(_strings(text), **o), DataType.list(DataType.uint64()),
-       "MinHash signature (num_hashes := 112 values below 2^61) of the word ngram := 5-grams "
+       "MinHash signature (num_hashes := 112 uint64 values) of the word ngram := 5-grams "
        "of the normalize_for_dedup text, shingles hashed with xxh3 (seed := 1), permutations "
-       "(a*h + b) mod 2^61-1 drawn from SplitMix64(seed). NULL for empty or punctuation-only "
+       "(a*h + b) mod 2^64 (a odd) drawn from SplitMix64(seed). NULL for empty or punctuation-only "
        "text; documents shorter than ngram words are one shingle.")
 kernel("minhash_bands", "signature:list bands:integer=None rows:integer=None",
        lambda sig, **o: _native.minhash_bands(sig, **o), DataType.list(DataType.uint64()),

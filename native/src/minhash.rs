@@ -7,13 +7,25 @@
 //! 2. shingles are the contiguous word `ngram`-grams (the normalised bytes `w_i .. w_{i+n-1}`,
 //!    single-space separated); a document with fewer than `ngram` words is one shingle, itself;
 //! 3. each shingle is hashed once: `h = xxh3_64_with_seed(shingle, seed)`;
-//! 4. permutation `i` maps `h` to `(a_i * h + b_i) mod (2^61 - 1)` (exact integer arithmetic), and the
-//!    signature keeps the minimum per permutation, so values are below 2^61.
+//! 4. permutation `i` maps `h` to `(a_i * h + b_i) mod 2^64` with `a_i` odd, and the signature keeps
+//!    the minimum per permutation (as an unsigned 64-bit integer), so values span all of u64.
+//!
+//! The permutation family: multiplication by an odd `a_i` is a bijection of the 64-bit integers, so
+//! distinct shingle hashes never tie, two signatures agree at `i` exactly when the same shingle
+//! is the minimum of both sets, and since xxh3 makes the shingle hashes uniform, that shingle is
+//! uniform over the union: P[equal] = Jaccard for every permutation. The high bits, which decide
+//! the minimum, depend on every bit of `h`, and independent `(a_i, b_i)` order the shingles
+//! independently. Unlike a prime modulus this is plain wrapping arithmetic: identical on every
+//! platform, and vectorisable: the kernel's inner loop runs over the permutations (8 per AVX-512
+//! or 4 per AVX2 register; both variants are compiled in and picked at run time on x86-64), and
+//! the unsigned minimum is taken as a signed one by storing `b_i + 2^63` (adding `2^63` flips the
+//! top bit, which turns unsigned into signed order) and flipping the result back.
 //!
 //! Coefficients: a SplitMix64 stream started at state `seed` yields, in order, `a_0, b_0, a_1,
-//! b_1, ...` with `a_i = 1 + x mod (p - 1)` and `b_i = y mod p` (`p = 2^61 - 1`). Like datasketch
-//! (which draws from numpy's `RandomState(seed)`), a seed fixes the permutations, but the streams
-//! differ, so signatures are comparable only with signatures of the same seed and `num_hashes`.
+//! b_1, ...` with `a_i = x | 1` and `b_i = y`, so the first `k` permutations of any `num_hashes`
+//! are the same. Like datasketch (which draws from numpy's `RandomState(seed)`), a seed fixes the
+//! permutations, but the streams and the family differ, so signatures are comparable only with
+//! signatures of the same seed.
 //!
 //! Text that is null, empty, or has no word left after normalisation gets a NULL signature:
 //! such documents share no content, so they must not collide in LSH buckets.
@@ -34,12 +46,13 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
-use crate::normalize::normalize;
+use crate::normalize::normalize_into;
 
-/// The Mersenne prime 2^61 - 1 used by the universal hash permutations.
-pub const MERSENNE_61: u64 = (1 << 61) - 1;
+/// Adding it flips the top bit: unsigned order of `x` is signed order of `x + SIGN`.
+const SIGN: u64 = 1 << 63;
 
-/// `num_hashes` permutations `(a_i, b_i)` drawn from SplitMix64 seeded with `seed`.
+/// `num_hashes` permutations `(a_i, b_i)` drawn from SplitMix64 seeded with `seed`; `b` holds
+/// `b_i + 2^63` (see the module docs).
 #[derive(Clone, Debug)]
 pub struct Permutations {
     a: Vec<u64>,
@@ -62,88 +75,137 @@ impl Permutations {
             Vec::with_capacity(num_hashes),
         );
         for _ in 0..num_hashes {
-            a.push(1 + splitmix64(&mut state) % (MERSENNE_61 - 1));
-            b.push(splitmix64(&mut state) % MERSENNE_61);
+            a.push(splitmix64(&mut state) | 1);
+            b.push(splitmix64(&mut state).wrapping_add(SIGN));
         }
         Permutations { a, b }
     }
 }
 
-/// `(a * h + b) mod (2^61 - 1)` for `a, b, h < 2^61`: one 64x64 multiply, then the high bits
-/// folded onto the low ones twice (exact, no division).
+/// Per-permutation minima of `(a_i * h + b_i) mod 2^64` over `hashes`, written to `out`
+/// (`perms.len()` values). Plain scalar code whose inner loop runs over the permutations (four
+/// hashes at a time, so each running minimum is loaded and stored once per four), which LLVM
+/// vectorises for whatever target features the caller is compiled with.
 #[inline(always)]
-fn permute(a: u64, b: u64, h: u64) -> u64 {
-    let x = a as u128 * h as u128 + b as u128; // < 2^122 + 2^61
-    let s = (x as u64 & MERSENNE_61) + (x >> 61) as u64; // < 2^62 + 2
-    let s = (s & MERSENNE_61) + (s >> 61); // < 2^61 + 2
-    if s >= MERSENNE_61 {
-        s - MERSENNE_61
-    } else {
-        s
-    }
-}
-
-/// `h mod (2^61 - 1)`.
-#[inline(always)]
-fn reduce(h: u64) -> u64 {
-    let s = (h & MERSENNE_61) + (h >> 61);
-    if s >= MERSENNE_61 {
-        s - MERSENNE_61
-    } else {
-        s
-    }
-}
-
-/// Byte ranges of the shingles of a normalised text (words separated by single spaces).
-fn shingles(normalized: &str, ngram: usize) -> Vec<(usize, usize)> {
-    let mut starts = vec![0usize];
-    let mut ends = Vec::new();
-    for (i, byte) in normalized.bytes().enumerate() {
-        if byte == b' ' {
-            ends.push(i);
-            starts.push(i + 1);
+fn min_permuted(perms: &Permutations, hashes: &[u64], out: &mut [u64]) {
+    let n = out.len();
+    let (a, b) = (&perms.a[..n], &perms.b[..n]);
+    let permuted = |a: u64, b: u64, h: u64| a.wrapping_mul(h).wrapping_add(b) as i64;
+    out.fill(i64::MAX as u64);
+    let mut quads = hashes.chunks_exact(4);
+    for q in &mut quads {
+        let (h0, h1, h2, h3) = (q[0], q[1], q[2], q[3]);
+        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+            let m01 = permuted(a, b, h0).min(permuted(a, b, h1));
+            let m23 = permuted(a, b, h2).min(permuted(a, b, h3));
+            *o = (*o as i64).min(m01.min(m23)) as u64;
         }
     }
-    ends.push(normalized.len());
-    let n = ngram.max(1);
-    if starts.len() < n {
-        return vec![(0, normalized.len())];
+    for &h in quads.remainder() {
+        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+            *o = (*o as i64).min(permuted(a, b, h)) as u64;
+        }
     }
-    (0..=starts.len() - n)
-        .map(|i| (starts[i], ends[i + n - 1]))
-        .collect()
+    for o in out.iter_mut() {
+        *o = o.wrapping_sub(SIGN);
+    }
 }
 
-/// MinHash signature of one text, or None when no word survives normalisation.
-pub fn signature(text: &str, ngram: usize, seed: u64, perms: &Permutations) -> Option<Vec<u64>> {
-    let normalized = normalize(text);
-    if normalized.is_empty() {
-        return None;
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn min_permuted_avx512(perms: &Permutations, hashes: &[u64], out: &mut [u64]) {
+    min_permuted(perms, hashes, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn min_permuted_avx2(perms: &Permutations, hashes: &[u64], out: &mut [u64]) {
+    min_permuted(perms, hashes, out)
+}
+
+type PermuteFn = fn(&Permutations, &[u64], &mut [u64]);
+
+/// The fastest `min_permuted` this CPU runs (all give the same values).
+fn permute_fn() -> PermuteFn {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
+            // SAFETY: the CPU has the features the function is compiled for
+            return |p, h, o| unsafe { min_permuted_avx512(p, h, o) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: as above
+            return |p, h, o| unsafe { min_permuted_avx2(p, h, o) };
+        }
     }
-    let mut hashes: Vec<u64> = shingles(&normalized, ngram)
-        .into_iter()
-        .map(|(s, e)| xxh3_64_with_seed(&normalized.as_bytes()[s..e], seed))
-        .collect();
-    // repeated shingles cannot change a minimum: hash each distinct one once
-    hashes.sort_unstable();
-    hashes.dedup();
-    // (a*h + b) mod p depends on h only through h mod p
-    for h in hashes.iter_mut() {
-        *h = reduce(*h);
+    |p, h, o| min_permuted(p, h, o)
+}
+
+/// Buffers one worker reuses from document to document.
+#[derive(Default)]
+struct Scratch {
+    normalized: Vec<u8>,
+    word_starts: Vec<usize>,
+    hashes: Vec<u64>,
+}
+
+/// xxh3 hashes of the shingles of a normalised text (words separated by single spaces) into
+/// `hashes`; `word_starts` is scratch.
+fn shingle_hashes(
+    normalized: &[u8],
+    ngram: usize,
+    seed: u64,
+    word_starts: &mut Vec<usize>,
+    hashes: &mut Vec<u64>,
+) {
+    hashes.clear();
+    // word i spans word_starts[i] .. word_starts[i + 1] - 1 (the last start is one past the end);
+    // every position is written and only those after a space are kept (no branch per byte)
+    word_starts.clear();
+    word_starts.resize(normalized.len() + 2, 0);
+    let mut words = 1;
+    for (i, &b) in normalized.iter().enumerate() {
+        word_starts[words] = i + 1;
+        words += usize::from(b == b' ');
     }
-    let sig = perms
-        .a
-        .iter()
-        .zip(&perms.b)
-        .map(|(&a, &b)| {
-            hashes
-                .iter()
-                .map(|&h| permute(a, b, h))
-                .min()
-                .unwrap_or(u64::MAX)
-        })
-        .collect();
-    Some(sig)
+    word_starts[words] = normalized.len() + 1;
+    word_starts.truncate(words + 1);
+    if words < ngram {
+        hashes.push(xxh3_64_with_seed(normalized, seed));
+        return;
+    }
+    hashes.extend(
+        word_starts
+            .windows(ngram + 1)
+            .map(|w| xxh3_64_with_seed(&normalized[w[0]..w[ngram] - 1], seed)),
+    );
+}
+
+/// Signature of one text into `out` (`num_hashes` values); false when no word survives
+/// normalisation (`out` is then left as it was).
+fn signature_into(
+    text: &str,
+    ngram: usize,
+    seed: u64,
+    perms: &Permutations,
+    permute: PermuteFn,
+    scratch: &mut Scratch,
+    out: &mut [u64],
+) -> bool {
+    normalize_into(text, &mut scratch.normalized);
+    if scratch.normalized.is_empty() {
+        return false;
+    }
+    shingle_hashes(
+        &scratch.normalized,
+        ngram,
+        seed,
+        &mut scratch.word_starts,
+        &mut scratch.hashes,
+    );
+    // repeated shingles cannot change a minimum, and deduplicating costs about what it saves
+    permute(perms, &scratch.hashes, out);
+    true
 }
 
 /// LSH band keys of one signature (see the module docs).
@@ -240,11 +302,37 @@ fn minhash(
     let col = StrColumn::from_data(texts.0)?;
     let out = py.detach(|| {
         let perms = Permutations::new(num_hashes, seed);
-        let rows: Vec<Option<Vec<u64>>> = (0..col.len())
-            .into_par_iter()
-            .map(|i| col.get(i).and_then(|t| signature(t, ngram, seed, &perms)))
-            .collect();
-        to_large_list(&rows)
+        let permute = permute_fn();
+        // rows are written in place into one flat buffer, then null rows are squeezed out
+        let mut values = vec![0u64; col.len() * num_hashes];
+        let mut valid = vec![false; col.len()];
+        values
+            .par_chunks_mut(num_hashes)
+            .zip(valid.par_iter_mut())
+            .enumerate()
+            .with_min_len(16)
+            .for_each_init(Scratch::default, |scratch, (i, (out, valid))| {
+                *valid = col
+                    .get(i)
+                    .is_some_and(|t| signature_into(t, ngram, seed, &perms, permute, scratch, out));
+            });
+        let mut kept = 0;
+        for (i, &v) in valid.iter().enumerate() {
+            if v {
+                if kept < i {
+                    values.copy_within(i * num_hashes..(i + 1) * num_hashes, kept * num_hashes);
+                }
+                kept += 1;
+            }
+        }
+        values.truncate(kept * num_hashes);
+        let lengths = valid.iter().map(|&v| if v { num_hashes } else { 0 });
+        LargeListArray::new(
+            Arc::new(Field::new_list_field(DataType::UInt64, true)),
+            OffsetBuffer::from_lengths(lengths),
+            Arc::new(UInt64Array::from(values)),
+            Some(valid.into()),
+        )
     });
     Ok(to_py(Arc::new(out)))
 }
@@ -291,8 +379,24 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    const GOLDEN: [u64; 3] = [4319399982304943205, 3176758623897118542, 227082592646722702];
+
+    fn sig_with(text: &str, perms: &Permutations, permute: PermuteFn) -> Option<Vec<u64>> {
+        let mut out = vec![0; perms.a.len()];
+        signature_into(
+            text,
+            5,
+            1,
+            perms,
+            permute,
+            &mut Scratch::default(),
+            &mut out,
+        )
+        .then_some(out)
+    }
+
     fn sig(text: &str) -> Option<Vec<u64>> {
-        signature(text, 5, 1, &Permutations::new(112, 1))
+        sig_with(text, &Permutations::new(112, 1), permute_fn())
     }
 
     fn estimate(a: &[u64], b: &[u64]) -> f64 {
@@ -300,29 +404,66 @@ mod tests {
     }
 
     #[test]
-    fn mersenne_arithmetic_is_exact() {
-        let p = MERSENNE_61 as u128;
+    fn every_kernel_takes_the_unsigned_minimum() {
         let mut state = 42;
-        let mut vals = vec![0, 1, MERSENNE_61 - 1];
-        vals.extend((0..200).map(|_| splitmix64(&mut state) % MERSENNE_61));
-        for &a in &vals {
-            for &h in &vals[..20] {
-                let b = vals[(a % 200) as usize];
-                let want = (a as u128 * h as u128 + b as u128) % p;
-                assert_eq!(permute(a, b, h) as u128, want, "a={a} h={h} b={b}");
-            }
+        let mut hashes = vec![0, 1, u64::MAX, SIGN, SIGN - 1];
+        hashes.extend((0..300).map(|_| splitmix64(&mut state)));
+        let perms = Permutations::new(37, 9);
+        assert!(perms.a.iter().all(|a| a % 2 == 1));
+        let mut kernels: Vec<PermuteFn> = vec![|p, h, o| min_permuted(p, h, o), permute_fn()];
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") {
+            kernels.push(|p, h, o| unsafe { min_permuted_avx2(p, h, o) });
         }
-        for h in [0, 1, MERSENNE_61, MERSENNE_61 + 1, u64::MAX, u64::MAX - 7] {
-            assert_eq!(reduce(h) as u128, h as u128 % p);
+        for n in [1, 2, 5, hashes.len()] {
+            let want: Vec<u64> = (0..37)
+                .map(|i| {
+                    let (a, b) = (perms.a[i], perms.b[i].wrapping_sub(SIGN));
+                    let permuted = hashes[..n]
+                        .iter()
+                        .map(|&h| a.wrapping_mul(h).wrapping_add(b));
+                    permuted.min().unwrap()
+                })
+                .collect();
+            for permute in &kernels {
+                let mut out = vec![0; 37];
+                permute(&perms, &hashes[..n], &mut out);
+                assert_eq!(out, want);
+            }
         }
     }
 
     #[test]
+    fn collision_rate_is_jaccard() {
+        // two sets of 200 random hashes sharing 100: J = 1/3; 50 seeds x 112 permutations
+        let mut state = 7;
+        let hashes: Vec<u64> = (0..300).map(|_| splitmix64(&mut state)).collect();
+        let (mut agree, mut total) = (0, 0);
+        for seed in 0..50 {
+            let perms = Permutations::new(112, seed);
+            let (mut x, mut y) = (vec![0; 112], vec![0; 112]);
+            permute_fn()(&perms, &hashes[..200], &mut x);
+            permute_fn()(&perms, &hashes[100..], &mut y);
+            agree += x.iter().zip(&y).filter(|(p, q)| p == q).count();
+            total += 112;
+        }
+        let rate = agree as f64 / total as f64;
+        assert!((rate - 1.0 / 3.0).abs() < 0.025, "collision rate {rate}");
+    }
+
+    #[test]
     fn shingles_are_word_ngrams() {
-        let t = "a bb ccc dd e";
-        let got: Vec<&str> = shingles(t, 3).into_iter().map(|(s, e)| &t[s..e]).collect();
-        assert_eq!(got, ["a bb ccc", "bb ccc dd", "ccc dd e"]);
-        assert_eq!(shingles("one two", 5), [(0, 7)]);
+        let (mut starts, mut hashes) = (Vec::new(), Vec::new());
+        shingle_hashes(b"a bb ccc dd e", 3, 7, &mut starts, &mut hashes);
+        let want: Vec<u64> = ["a bb ccc", "bb ccc dd", "ccc dd e"]
+            .iter()
+            .map(|s| xxh3_64_with_seed(s.as_bytes(), 7))
+            .collect();
+        assert_eq!(hashes, want);
+        shingle_hashes(b"one two", 5, 7, &mut starts, &mut hashes);
+        assert_eq!(hashes, [xxh3_64_with_seed(b"one two", 7)]);
+        shingle_hashes(b"one two", 2, 7, &mut starts, &mut hashes);
+        assert_eq!(hashes, [xxh3_64_with_seed(b"one two", 7)]);
     }
 
     #[test]
@@ -331,11 +472,12 @@ mod tests {
         let b = sig("the QUICK brown fox -- jumps over the lazy dog again and again").unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len(), 112);
-        assert!(a.iter().all(|&v| v < MERSENNE_61));
         assert_ne!(
             a,
             sig("the quick brown fox jumps over the lazy cat again and again").unwrap()
         );
+        // pinned values: signatures are the same on every platform and CPU
+        assert_eq!(a[..3], GOLDEN);
     }
 
     #[test]
