@@ -30,13 +30,17 @@
 //! Text that is null, empty, or has no word left after normalisation gets a NULL signature:
 //! such documents share no content, so they must not collide in LSH buckets.
 //!
+//! `shingle_jaccard(a, b, ngram)`: the exact Jaccard similarity of the shingle sets of two texts
+//! (steps 1-3, hashes as set members), to check LSH candidate pairs.
+//!
 //! `minhash_bands(sig, bands, rows)`: band `j` is `xxh3_64_with_seed(le_bytes(sig[j*rows ..
 //! (j+1)*rows]), j)`; the band index as seed keeps equal value runs in different bands apart.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeListArray, LargeListArray, ListArray, UInt64Array, UInt64Builder,
+    Array, ArrayRef, FixedSizeListArray, Float64Array, LargeListArray, ListArray, UInt64Array,
+    UInt64Builder,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
@@ -143,7 +147,7 @@ fn permute_fn() -> PermuteFn {
 
 /// Buffers one worker reuses from document to document.
 #[derive(Default)]
-struct Scratch {
+pub struct Scratch {
     normalized: Vec<u8>,
     word_starts: Vec<usize>,
     hashes: Vec<u64>,
@@ -206,6 +210,40 @@ fn signature_into(
     // repeated shingles cannot change a minimum, and deduplicating costs about what it saves
     permute(perms, &scratch.hashes, out);
     true
+}
+
+/// Sorted distinct shingle hashes of one text (seed 0); empty when no word survives.
+fn shingle_set(text: &str, ngram: usize, scratch: &mut Scratch) -> Vec<u64> {
+    normalize_into(text, &mut scratch.normalized);
+    if scratch.normalized.is_empty() {
+        return Vec::new();
+    }
+    shingle_hashes(&scratch.normalized, ngram, 0, &mut scratch.word_starts, &mut scratch.hashes);
+    let mut set = scratch.hashes.clone();
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+/// Exact Jaccard similarity of the shingle sets of two texts; None when either has no word.
+pub fn jaccard(a: &str, b: &str, ngram: usize, scratch: &mut Scratch) -> Option<f64> {
+    let (sa, sb) = (shingle_set(a, ngram, scratch), shingle_set(b, ngram, scratch));
+    if sa.is_empty() || sb.is_empty() {
+        return None;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < sa.len() && j < sb.len() {
+        match sa[i].cmp(&sb[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    Some(common as f64 / (sa.len() + sb.len() - common) as f64)
 }
 
 /// LSH band keys of one signature (see the module docs).
@@ -368,8 +406,35 @@ fn minhash_bands(
     Ok(to_py(Arc::new(out)))
 }
 
+/// Exact Jaccard similarity of the word `ngram`-gram shingle sets of `a[i]` and `b[i]`, as
+/// float64; null where either text is null or has no word after normalisation.
+#[pyfunction]
+#[pyo3(signature = (a, b, ngram=5))]
+fn shingle_jaccard(py: Python<'_>, a: PyArray, b: PyArray, ngram: usize) -> PyResult<PyArray> {
+    if ngram == 0 {
+        return Err(PyValueError::new_err("ngram must be positive"));
+    }
+    let (a, b) = (StrColumn::from_data(a.0)?, StrColumn::from_data(b.0)?);
+    if a.len() != b.len() {
+        return Err(PyValueError::new_err("shingle_jaccard needs columns of equal length"));
+    }
+    let out: Float64Array = py.detach(|| {
+        (0..a.len())
+            .into_par_iter()
+            .with_min_len(16)
+            .map_init(Scratch::default, |scratch, i| match (a.get(i), b.get(i)) {
+                (Some(x), Some(y)) => jaccard(x, y, ngram, scratch),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .into()
+    });
+    Ok(to_py(Arc::new(out)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minhash, m)?)?;
+    m.add_function(wrap_pyfunction!(shingle_jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_bands, m)?)?;
     Ok(())
 }
@@ -378,6 +443,20 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn exact_jaccard_of_shingle_sets() {
+        let mut scratch = Scratch::default();
+        // 5-grams of a..f: {abcde, bcdef}; of a..e + "x": {abcde}; case and punctuation ignored
+        let j = jaccard("a b c d e f", "A, b c d e!", 5, &mut scratch).unwrap();
+        assert!((j - 0.5).abs() < 1e-12);
+        assert_eq!(jaccard("a b c d e f", "a b c d e f", 5, &mut scratch), Some(1.0));
+        assert_eq!(jaccard("a b c d e f", "u v w x y z", 5, &mut scratch), Some(0.0));
+        // repeated shingles count once; short texts are one shingle
+        assert_eq!(jaccard("a b a b a b", "a b a b a b a b", 2, &mut scratch), Some(1.0));
+        assert_eq!(jaccard("hi there", "hi there", 5, &mut scratch), Some(1.0));
+        assert_eq!(jaccard("...", "a b", 5, &mut scratch), None);
+    }
 
     const GOLDEN: [u64; 3] = [4319399982304943205, 3176758623897118542, 227082592646722702];
 
