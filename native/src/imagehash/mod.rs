@@ -27,6 +27,8 @@ use rayon::prelude::*;
 
 use crate::arrow_io::{to_py, BytesColumn, PyArray};
 
+mod jpeg;
+
 /// An 8-bit grey image, row-major.
 pub struct Gray {
     pub width: usize,
@@ -35,7 +37,7 @@ pub struct Gray {
 }
 
 #[inline]
-fn l24(r: u32, g: u32, b: u32) -> u8 {
+pub(crate) fn l24(r: u32, g: u32, b: u32) -> u8 {
     ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8
 }
 
@@ -243,6 +245,18 @@ pub fn dhash_gray(img: &Gray) -> u64 {
 
 /// Decode encoded image bytes (format sniffed from the content) to Pillow's grey image.
 pub fn decode_gray(bytes: &[u8]) -> Result<Gray, String> {
+    if bytes.starts_with(b"\xff\xd8\xff") {
+        let mut out = Gray {
+            width: 0,
+            height: 0,
+            pixels: Vec::new(),
+        };
+        jpeg::decode_gray(bytes, &mut out)?;
+        if out.width == 0 || out.height == 0 {
+            return Err("empty image".to_string());
+        }
+        return Ok(out);
+    }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("unreadable: {e}"))?;
