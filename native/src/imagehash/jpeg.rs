@@ -86,6 +86,44 @@ fn ycc_gray(y: u8, cb: u8, cr: u8) -> u8 {
     l24(clamp(r), clamp(g), clamp(b))
 }
 
+/// `ycc_gray` over an interleaved Y, Cb, Cr row, 16 pixels at a time so that the arithmetic
+/// vectorises.
+#[inline(always)]
+fn ycc_row(row: &[u8], grey: &mut [u8]) {
+    const LANES: usize = 16;
+    let mut src = row.chunks_exact(3 * LANES);
+    let mut dst = grey.chunks_exact_mut(LANES);
+    for (s, d) in (&mut src).zip(&mut dst) {
+        let mut ycc = [[0u8; LANES]; 3];
+        for (i, p) in s.chunks_exact(3).enumerate() {
+            ycc[0][i] = p[0];
+            ycc[1][i] = p[1];
+            ycc[2][i] = p[2];
+        }
+        for (i, g) in d.iter_mut().enumerate() {
+            *g = ycc_gray(ycc[0][i], ycc[1][i], ycc[2][i]);
+        }
+    }
+    for (p, g) in src.remainder().chunks_exact(3).zip(dst.into_remainder()) {
+        *g = ycc_gray(p[0], p[1], p[2]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn ycc_row_avx2(row: &[u8], grey: &mut [u8]) {
+    ycc_row(row, grey)
+}
+
+fn ycc_to_gray(row: &[u8], grey: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2
+        return unsafe { ycc_row_avx2(row, grey) };
+    }
+    ycc_row(row, grey)
+}
+
 /// Pillow's `(MULDIV255(a, b))`: a * b / 255 rounded, exact for 8-bit inputs.
 #[inline]
 fn muldiv255(a: u32, b: u32) -> u32 {
@@ -136,9 +174,7 @@ fn decode(data: &[u8], out: &mut Gray) -> Result<(), String> {
             let mut ptr = row.as_mut_ptr();
             j::jpeg_read_scanlines(cinfo, &mut ptr, 1);
             if ycc {
-                for (g, p) in grey.iter_mut().zip(row.chunks_exact(3)) {
-                    *g = ycc_gray(p[0], p[1], p[2]);
-                }
+                ycc_to_gray(&row, grey);
             } else if comps == 3 {
                 for (g, p) in grey.iter_mut().zip(row.chunks_exact(3)) {
                     *g = l24(p[0] as u32, p[1] as u32, p[2] as u32);
@@ -162,5 +198,45 @@ pub fn decode_gray(data: &[u8], out: &mut Gray) -> Result<(), String> {
             Ok(e) => Err(format!("undecodable: {}", e.0)),
             Err(other) => resume_unwind(other),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_constants_are_libjpegs() {
+        assert_eq!(
+            [fix16(1.402), fix16(1.772), fix16(0.71414), fix16(0.34414)],
+            [91881, 116130, 46802, 22554]
+        );
+    }
+
+    #[test]
+    fn neutral_chroma_keeps_luma() {
+        for y in [0u8, 1, 77, 128, 254, 255] {
+            assert_eq!(ycc_gray(y, 128, 128), y);
+        }
+        assert_eq!(ycc_gray(255, 0, 255), l24(255, 208, 28)); // red clipped
+    }
+
+    #[test]
+    fn vectorised_rows_match_pixel_by_pixel() {
+        let row: Vec<u8> = (0..3 * 37).map(|i| (i * 89 % 256) as u8).collect();
+        let mut grey = vec![0; 37];
+        ycc_to_gray(&row, &mut grey);
+        let expected: Vec<u8> = row
+            .chunks_exact(3)
+            .map(|p| ycc_gray(p[0], p[1], p[2]))
+            .collect();
+        assert_eq!(grey, expected);
+    }
+
+    #[test]
+    fn cmyk_is_pillows_inverted_cmyk_to_rgb() {
+        assert_eq!(cmyk_gray(&[255, 255, 255, 255]), 255); // libjpeg's inverted white
+        assert_eq!(cmyk_gray(&[0, 0, 0, 255]), 0);
+        assert_eq!(cmyk_gray(&[255, 255, 255, 0]), 0); // full black ink
     }
 }
