@@ -15,6 +15,7 @@
 //! Bits are packed row-major, first bit most significant, so `format(h, "016x")` equals
 //! `str(imagehash.phash(img))`.
 
+use std::cell::RefCell;
 use std::f64::consts::PI;
 use std::io::Cursor;
 use std::sync::Arc;
@@ -27,7 +28,13 @@ use rayon::prelude::*;
 
 use crate::arrow_io::{to_py, BytesColumn, PyArray};
 
+mod jpeg;
+mod resize;
+
+use resize::resize_lanczos;
+
 /// An 8-bit grey image, row-major.
+#[derive(Default)]
 pub struct Gray {
     pub width: usize,
     pub height: usize,
@@ -35,7 +42,7 @@ pub struct Gray {
 }
 
 #[inline]
-fn l24(r: u32, g: u32, b: u32) -> u8 {
+pub(crate) fn l24(r: u32, g: u32, b: u32) -> u8 {
     ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8
 }
 
@@ -85,121 +92,16 @@ pub fn to_gray(img: &DynamicImage) -> Gray {
     }
 }
 
-const PRECISION_BITS: u32 = 32 - 8 - 2;
-
-fn sinc(x: f64) -> f64 {
-    if x == 0.0 {
-        1.0
-    } else {
-        let x = x * PI;
-        x.sin() / x
-    }
-}
-
-fn lanczos(x: f64) -> f64 {
-    if (-3.0..3.0).contains(&x) {
-        sinc(x) * sinc(x / 3.0)
-    } else {
-        0.0
-    }
-}
-
-/// Fixed-point Lanczos taps of one axis: per output pixel `(first input index, taps)`.
-/// Mirrors Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc`.
-fn coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i32>)> {
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = 3.0 * filterscale;
-    let ss = 1.0 / filterscale;
-    (0..out_size)
-        .map(|xx| {
-            let center = (xx as f64 + 0.5) * scale;
-            // C's (int) cast truncates toward zero, then clamps
-            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-            let weights: Vec<f64> = (xmin..xmax)
-                .map(|x| lanczos((x as f64 - center + 0.5) * ss))
-                .collect();
-            let total: f64 = weights.iter().sum();
-            let taps = weights
-                .iter()
-                .map(|&w| {
-                    let w = if total != 0.0 { w / total } else { w };
-                    let scaled = w * (1u32 << PRECISION_BITS) as f64;
-                    if w < 0.0 {
-                        (-0.5 + scaled) as i32
-                    } else {
-                        (0.5 + scaled) as i32
-                    }
-                })
-                .collect();
-            (xmin, taps)
-        })
-        .collect()
-}
-
-#[inline]
-fn clip8(acc: i32) -> u8 {
-    (acc >> PRECISION_BITS).clamp(0, 255) as u8
-}
-
-/// Pillow's `resize((width, height), Image.LANCZOS)` of an 8-bit grey image.
-pub fn resize_lanczos(img: &Gray, width: usize, height: usize) -> Gray {
-    let mut cur = Gray {
-        width: img.width,
-        height: img.height,
-        pixels: img.pixels.clone(),
-    };
-    if width != cur.width {
-        let coeffs = coefficients(cur.width, width);
-        let mut out = Vec::with_capacity(width * cur.height);
-        for row in cur.pixels.chunks_exact(cur.width) {
-            for (xmin, taps) in &coeffs {
-                let acc = taps
-                    .iter()
-                    .zip(&row[*xmin..])
-                    .fold(1i32 << (PRECISION_BITS - 1), |a, (k, &p)| a + k * p as i32);
-                out.push(clip8(acc));
-            }
-        }
-        cur = Gray {
-            width,
-            height: cur.height,
-            pixels: out,
-        };
-    }
-    if height != cur.height {
-        let coeffs = coefficients(cur.height, height);
-        let mut out = Vec::with_capacity(cur.width * height);
-        for (ymin, taps) in &coeffs {
-            let mut acc = vec![1i32 << (PRECISION_BITS - 1); cur.width];
-            for (dy, k) in taps.iter().enumerate() {
-                let row = &cur.pixels[(ymin + dy) * cur.width..(ymin + dy + 1) * cur.width];
-                for (a, &p) in acc.iter_mut().zip(row) {
-                    *a += k * p as i32;
-                }
-            }
-            out.extend(acc.into_iter().map(clip8));
-        }
-        cur = Gray {
-            width: cur.width,
-            height,
-            pixels: out,
-        };
-    }
-    cur
-}
-
 /// Row-major booleans, first most significant.
 fn pack_bits(bits: impl Iterator<Item = bool>) -> u64 {
     bits.fold(0u64, |acc, b| (acc << 1) | b as u64)
 }
 
 /// imagehash's `phash` (hash_size 8, highfreq_factor 4) of a grey image.
-pub fn phash_gray(img: &Gray) -> u64 {
+pub fn phash_gray(img: &Gray, scratch: &mut Vec<u8>) -> u64 {
     const N: usize = 32;
     const K: usize = 8;
-    let small = resize_lanczos(img, N, N);
+    let small = resize_lanczos(img, N, N, scratch);
     let cos: Vec<f64> = (0..K * N)
         .map(|i| {
             let (k, n) = (i / N, i % N);
@@ -231,8 +133,8 @@ pub fn phash_gray(img: &Gray) -> u64 {
 }
 
 /// imagehash's `dhash` (hash_size 8) of a grey image.
-pub fn dhash_gray(img: &Gray) -> u64 {
-    let small = resize_lanczos(img, 9, 8);
+pub fn dhash_gray(img: &Gray, scratch: &mut Vec<u8>) -> u64 {
+    let small = resize_lanczos(img, 9, 8, scratch);
     pack_bits(
         small
             .pixels
@@ -241,28 +143,54 @@ pub fn dhash_gray(img: &Gray) -> u64 {
     )
 }
 
-/// Decode encoded image bytes (format sniffed from the content) to Pillow's grey image.
-pub fn decode_gray(bytes: &[u8]) -> Result<Gray, String> {
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("unreadable: {e}"))?;
-    if reader.format().is_none() {
-        return Err("unknown image format".to_string());
+/// Decode encoded image bytes (format sniffed from the content) into `out`, as Pillow's grey
+/// image; JPEGs reuse its buffer.
+pub fn decode_gray(bytes: &[u8], out: &mut Gray) -> Result<(), String> {
+    if bytes.starts_with(b"\xff\xd8\xff") {
+        jpeg::decode_gray(bytes, out)?;
+    } else {
+        let reader = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| format!("unreadable: {e}"))?;
+        if reader.format().is_none() {
+            return Err("unknown image format".to_string());
+        }
+        let img = reader.decode().map_err(|e| format!("undecodable: {e}"))?;
+        *out = to_gray(&img);
     }
-    let img = reader.decode().map_err(|e| format!("undecodable: {e}"))?;
-    if img.width() == 0 || img.height() == 0 {
+    if out.width == 0 || out.height == 0 {
         return Err("empty image".to_string());
     }
-    Ok(to_gray(&img))
+    Ok(())
+}
+
+/// A hash of a grey image, given scratch space for the resize.
+type HashFn = fn(&Gray, &mut Vec<u8>) -> u64;
+
+/// Decode and hash one image in this thread's reused buffers.
+fn hash_bytes(bytes: &[u8], f: HashFn) -> Result<u64, String> {
+    /// Buffers larger than this (a 16-megapixel image) are not kept for the next image.
+    const KEEP: usize = 1 << 24;
+    thread_local! {
+        static SCRATCH: RefCell<(Gray, Vec<u8>)> = RefCell::default();
+    }
+    SCRATCH.with(|s| {
+        let (grey, pass) = &mut *s.borrow_mut();
+        let hash = decode_gray(bytes, grey).map(|()| f(grey, pass));
+        if grey.pixels.capacity() > KEEP {
+            *grey = Gray::default();
+        }
+        hash
+    })
 }
 
 /// Hash every image of a binary column in parallel; struct {hash: uint64, error: utf8}.
-fn hash_column(py: Python<'_>, images: PyArray, f: fn(&Gray) -> u64) -> PyResult<PyArray> {
+fn hash_column(py: Python<'_>, images: PyArray, f: HashFn) -> PyResult<PyArray> {
     let col = BytesColumn::from_data(images.0)?;
     let out = py.detach(|| {
         let rows: Vec<Option<Result<u64, String>>> = (0..col.len())
             .into_par_iter()
-            .map(|i| col.get(i).map(|b| decode_gray(b).map(|g| f(&g))))
+            .map(|i| col.get(i).map(|b| hash_bytes(b, f)))
             .collect();
         let hashes: UInt64Array = rows
             .iter()
@@ -329,34 +257,19 @@ mod tests {
     }
 
     #[test]
-    fn taps_sum_to_one_in_fixed_point() {
-        for (in_size, out_size) in [(512, 32), (33, 32), (9, 9), (20, 32)] {
-            for (_, taps) in coefficients(in_size, out_size) {
-                let sum: i32 = taps.iter().sum();
-                assert!((sum - (1 << PRECISION_BITS)).abs() <= taps.len() as i32);
-            }
-        }
-    }
-
-    #[test]
-    fn resize_keeps_flat_images_flat() {
-        let flat = Gray {
-            width: 100,
-            height: 70,
-            pixels: vec![123; 7000],
-        };
-        let small = resize_lanczos(&flat, 9, 8);
-        assert!(small.pixels.iter().all(|&p| p == 123));
-    }
-
-    #[test]
     fn dhash_of_a_rising_gradient_is_all_ones() {
-        assert_eq!(dhash_gray(&gradient(300, 200)), u64::MAX);
+        assert_eq!(dhash_gray(&gradient(300, 200), &mut Vec::new()), u64::MAX);
     }
 
     #[test]
     fn undecodable_bytes_are_errors() {
-        assert!(decode_gray(b"not an image").is_err());
-        assert!(decode_gray(b"\x89PNG\r\n\x1a\n truncated").is_err());
+        for bad in [
+            &b"not an image"[..],
+            b"\x89PNG\r\n\x1a\n truncated",
+            b"\xff\xd8\xff\xe0\x00\x10JFIF truncated",
+            b"\xff\xd8\xff\xd9",
+        ] {
+            assert!(hash_bytes(bad, phash_gray).is_err());
+        }
     }
 }
