@@ -16,8 +16,9 @@
 //! (any run of whitespace other than one single space), which can start a sentence.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use aho_corasick::AhoCorasick;
 use arrow::array::{ArrayRef, BooleanArray, StringArray, StructArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field};
@@ -66,6 +67,55 @@ fn remove_citations(line: &str) -> Cow<'_, str> {
     }
     out.push_str(rest);
     out.into()
+}
+
+/// `len(line.split())`: runs of non-whitespace (Python `str.isspace`).
+fn word_count(line: &str) -> i64 {
+    if !line.is_ascii() {
+        return line.split(py_isspace).filter(|w| !w.is_empty()).count() as i64;
+    }
+    let space = |b: &u8| matches!(b, b'\t'..=b'\r' | 0x1c..=b' ');
+    let mut n = 0;
+    let mut prev_space = true;
+    for b in line.as_bytes() {
+        let sp = space(b);
+        n += i64::from(prev_space && !sp);
+        prev_space = sp;
+    }
+    n
+}
+
+/// The phrases C4 looks for in `line.lower()`: "lorem ipsum" (pattern 0), "javascript" (1),
+/// `C4_POLICY` (2..).
+fn phrase_matcher() -> &'static AhoCorasick {
+    static M: OnceLock<AhoCorasick> = OnceLock::new();
+    M.get_or_init(|| {
+        let pats = ["lorem ipsum", "javascript"].into_iter().chain(C4_POLICY);
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(pats)
+            .expect("C4 phrases")
+    })
+}
+
+const LOREM_IPSUM: u32 = 1;
+const JAVASCRIPT: u32 = 2;
+const POLICY: u32 = !3;
+
+/// Which C4 phrases Python's `line.lower()` contains, as bits of `phrase_matcher`'s patterns.
+/// Only U+0130 and U+212A lower to strings holding ASCII letters; without them, matching the
+/// ASCII phrases ASCII-case-insensitively in `line` itself finds the same ones.
+fn phrase_hits(line: &str) -> u32 {
+    let lowered;
+    let hay = if line.contains(['\u{130}', '\u{212a}']) {
+        lowered = line.to_lowercase();
+        &lowered
+    } else {
+        line
+    };
+    phrase_matcher()
+        .find_overlapping_iter(hay)
+        .fold(0, |hits, m| hits | 1 << m.pattern().as_u32())
 }
 
 /// `C4QualityFilter(...)` options; `Default` is datatrove's defaults. -1 disables the three counts.
@@ -209,11 +259,13 @@ pub fn c4_scan<'a>(text: &'a str, p: &C4Params, exact_sentences: bool) -> C4Scan
     let mut dropped = None;
     for raw in lines {
         let line = py_strip(raw);
-        let (mut n_words, mut too_long) = (0i64, false);
-        for w in line.split(py_isspace).filter(|w| !w.is_empty()) {
-            n_words += 1;
-            too_long |= p.max_word_length != -1 && clen(w) as i64 > p.max_word_length;
-        }
+        let n_words = word_count(line);
+        // a line no longer than the limit (bytes >= chars) has no word over it
+        let too_long = p.max_word_length != -1
+            && line.len() as i64 > p.max_word_length
+            && line
+                .split(py_isspace)
+                .any(|w| clen(w) as i64 > p.max_word_length);
         if too_long {
             continue;
         }
@@ -230,19 +282,19 @@ pub fn c4_scan<'a>(text: &'a str, p: &C4Params, exact_sentences: bool) -> C4Scan
         if n_words < p.min_words_per_line {
             continue;
         }
-        let lower = line.to_lowercase();
-        if p.filter_lorem_ipsum && lower.contains("lorem ipsum") {
+        let hits = phrase_hits(&line);
+        if p.filter_lorem_ipsum && hits & LOREM_IPSUM != 0 {
             dropped = Some(C4Drop::LoremIpsum);
             break;
         }
-        if p.filter_javascript && lower.contains("javascript") {
+        if p.filter_javascript && hits & JAVASCRIPT != 0 {
             continue;
         }
         if p.filter_curly_bracket && line.contains('{') {
             dropped = Some(C4Drop::CurlyBracket);
             break;
         }
-        if p.filter_policy && C4_POLICY.iter().any(|x| lower.contains(x)) {
+        if p.filter_policy && hits & POLICY != 0 {
             continue;
         }
         if p.min_num_sentences != -1 {
@@ -383,6 +435,16 @@ mod tests {
         };
         assert_eq!(c4_filter(doc, &few), None);
         assert_eq!(c4_filter("Some lorem ipsum dolor here.", &p), None);
+        assert_eq!(c4_filter("Some LOREM Ipsum dolor here.", &p), None);
+        // U+212A KELVIN SIGN lowers to an ASCII k
+        assert_eq!(phrase_hits("Our Coo\u{212a}ie Policy, É"), 1 << 4);
+        assert_eq!(phrase_hits("No JavaScript: Lorem Ipsum"), LOREM_IPSUM | JAVASCRIPT);
+        assert_eq!(phrase_hits("javascripterms of use"), JAVASCRIPT | 1 << 2);
+        assert_eq!(phrase_hits("lorem \u{130}psum"), 0); // lowers to "i\u{307}psum"
+        for line in ["", " ", "a", " a  b\tc\x1fd ", "x\u{a0}y z", "\u{3000}é ü"] {
+            let py = line.split(py_isspace).filter(|w| !w.is_empty()).count() as i64;
+            assert_eq!(word_count(line), py, "{line:?}");
+        }
         assert_eq!(
             remove_citations("a[1] b[edit] c[citation needed] d[x]"),
             "a b c d[x]"

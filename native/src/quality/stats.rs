@@ -929,6 +929,7 @@ mod tests {
                 "top {n}"
             );
             assert_eq!(w.dup_ngram_chars(n), w.dup_ngram_chars_exact(n), "dup {n}");
+            assert!(w.top_ngram_chars_bound(n) >= w.top_ngram_chars(n).unwrap_or(0), "{n}");
         }
     }
 
