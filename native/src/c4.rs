@@ -438,7 +438,10 @@ mod tests {
         assert_eq!(c4_filter("Some LOREM Ipsum dolor here.", &p), None);
         // U+212A KELVIN SIGN lowers to an ASCII k
         assert_eq!(phrase_hits("Our Coo\u{212a}ie Policy, É"), 1 << 4);
-        assert_eq!(phrase_hits("No JavaScript: Lorem Ipsum"), LOREM_IPSUM | JAVASCRIPT);
+        assert_eq!(
+            phrase_hits("No JavaScript: Lorem Ipsum"),
+            LOREM_IPSUM | JAVASCRIPT
+        );
         assert_eq!(phrase_hits("javascripterms of use"), JAVASCRIPT | 1 << 2);
         assert_eq!(phrase_hits("lorem \u{130}psum"), 0); // lowers to "i\u{307}psum"
         for line in ["", " ", "a", " a  b\tc\x1fd ", "x\u{a0}y z", "\u{3000}é ü"] {

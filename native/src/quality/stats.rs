@@ -4,8 +4,8 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::tables;
-use crate::c4::{c4_scan, C4Drop, C4Params};
 use super::tokenizer::{in_ranges, py_isspace, split_into_words};
+use crate::c4::{c4_scan, C4Drop, C4Params};
 
 /// datatrove `gopher_quality_filter.STOP_WORDS`.
 pub const STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
@@ -929,7 +929,10 @@ mod tests {
                 "top {n}"
             );
             assert_eq!(w.dup_ngram_chars(n), w.dup_ngram_chars_exact(n), "dup {n}");
-            assert!(w.top_ngram_chars_bound(n) >= w.top_ngram_chars(n).unwrap_or(0), "{n}");
+            assert!(
+                w.top_ngram_chars_bound(n) >= w.top_ngram_chars(n).unwrap_or(0),
+                "{n}"
+            );
         }
     }
 

@@ -235,11 +235,7 @@ fn is_quote(c: char) -> bool {
 /// Characters of the lookbehind class `[0-9{ALPHA_LOWER}%²\-\+{PUNCT}(?:{QUOTES})]` before a
 /// suffix `.` (the class literally contains PUNCT's `|` separators and `(?:)`).
 fn is_dot_suffix_context(c: char) -> bool {
-    c.is_ascii_digit()
-        || is_lower(c)
-        || "%²-+|\\(?:)".contains(c)
-        || is_punct(c)
-        || is_quote(c)
+    c.is_ascii_digit() || is_lower(c) || "%²-+|\\(?:)".contains(c) || is_punct(c) || is_quote(c)
 }
 
 /// Byte length of spaCy's prefix match at the start of `s` (0 if none).
@@ -926,5 +922,30 @@ mod tests {
         assert_eq!(toks(":):-)"), [":)", ":-)"]);
         assert_eq!(toks("hi:)"), ["hi", ":)"]);
         assert!(toks("").is_empty());
+        // plain-letter and digit chunks take the fast path
+        assert_eq!(
+            toks("für können. Straße, 2019. 10km 12!"),
+            ["für", "können", ".", "Straße", ",", "2019", ".", "10", "km", "12", "!"]
+        );
+    }
+
+    #[test]
+    fn fast_path_assumptions() {
+        // find_suffix skips units and currencies after a final digit: none ends in one
+        assert!(CURRENCY
+            .iter()
+            .chain(UNITS.iter())
+            .all(|u| !u.ends_with(|c: char| c.is_ascii_digit())));
+        for c in (0u8..128).map(char::from) {
+            assert_eq!(is_punct(c), PUNCT.contains(c), "{c:?}");
+            assert_eq!(is_quote(c), QUOTES.contains(c), "{c:?}");
+        }
+        let sp = specials();
+        for c in ['é', 'ß', 'ж', '東', 'a', 'Z'] {
+            assert!(sp.is_plain(c), "{c:?}");
+        }
+        for c in ['…', '·', '¿', '£', '«', '9', '.', '😀'] {
+            assert!(!sp.is_plain(c), "{c:?}");
+        }
     }
 }
