@@ -76,9 +76,6 @@ fn py_isalpha(c: char) -> bool {
     in_ranges(c, tables::PY_ALPHA)
 }
 
-/// Python `str.splitlines()` (no keepends): breaks on `\n \r \x0b \x0c \x1c-\x1e`, U+0085
-/// (UTF-8 `C2 85`), U+2028/U+2029 (`E2 80 A8/A9`), `\r\n` counting as one. Scans bytes: in
-/// valid UTF-8 these lead bytes only ever start those characters.
 /// The bytes that can start a line break of `py_splitlines`.
 const LINE_BREAK_START: [bool; 256] = {
     let mut t = [false; 256];
@@ -91,6 +88,9 @@ const LINE_BREAK_START: [bool; 256] = {
     t
 };
 
+/// Python `str.splitlines()` (no keepends): breaks on `\n \r \x0b \x0c \x1c-\x1e`, U+0085
+/// (UTF-8 `C2 85`), U+2028/U+2029 (`E2 80 A8/A9`), `\r\n` counting as one. Scans bytes: in
+/// valid UTF-8 these lead bytes only ever start those characters.
 pub fn py_splitlines(text: &str) -> Vec<&str> {
     let b = text.as_bytes();
     let mut out = Vec::new();
