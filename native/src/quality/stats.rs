@@ -140,17 +140,14 @@ fn split_newline_runs(text: &str, min: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\n' {
-            let j = i + b[i..].iter().take_while(|&&x| x == b'\n').count();
-            if j - i >= min {
-                out.push(&text[start..i]);
-                start = j;
-            }
-            i = j;
-        } else {
-            i += 1;
+    while let Some(k) = memchr::memchr(b'\n', &b[i..]) {
+        i += k;
+        let j = i + b[i..].iter().take_while(|&&x| x == b'\n').count();
+        if j - i >= min {
+            out.push(&text[start..i]);
+            start = j;
         }
+        i = j;
     }
     out.push(&text[start..]);
     out
