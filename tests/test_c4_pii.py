@@ -153,18 +153,64 @@ C4_OPTIONS = [
 ]
 
 
-def test_c4_matches_datatrove_on_synthetic_edge_cases(dt):
+def _c4_synthetic_docs(n: int) -> list[str]:
+    """Documents of random C4_LINES joined by random line breaks."""
     rng = random.Random(4)
     docs = []
-    for _ in range(250):
+    for _ in range(n):
         parts = [rng.choice(C4_LINES) for _ in range(rng.randint(0, 12))]
-        doc = ""
-        for p in parts:
-            doc += p + rng.choice(C4_SEPARATORS)
-        docs.append(doc)
+        docs.append("".join(p + rng.choice(C4_SEPARATORS) for p in parts))
+    return docs
+
+
+def test_c4_matches_datatrove_on_synthetic_edge_cases(dt):
+    docs = _c4_synthetic_docs(250)
     for opts in C4_OPTIONS:
         agree, notes = _c4_compare(dt, docs, opts)
         assert agree == len(docs), (opts, notes[:5])
+
+
+def test_quality_signals_c4_fields_match_datatrove(dt, fineweb_texts, monkeypatch):
+    """quality_signals' C4 fields equal what datatrove's C4QualityFilter (defaults) counts in its
+    own line loop: kept lines (its "line-kept" statistic), the spaCy sentences it adds up over
+    them, and the line that drops the document."""
+    from datatrove.pipeline.filters import c4_filters
+
+    c4, _, document = dt
+    counts = {"kept": 0, "sentences": 0}
+    split = c4_filters.split_into_sentences
+
+    def counting_split(text: str, language: str) -> list[str]:
+        out = split(text, language)
+        counts["sentences"] += len(out)
+        return out
+
+    monkeypatch.setattr(c4_filters, "split_into_sentences", counting_split)
+    flt = c4()
+    stat_update = flt.stat_update
+
+    def counting_stat_update(*labels, **kwargs):
+        counts["kept"] += "line-kept" in labels
+        return stat_update(*labels, **kwargs)
+
+    flt.stat_update = counting_stat_update
+    texts = fineweb_texts + _c4_synthetic_docs(100) + ["Hi.  . Foo bar baz."]
+    got = nat.quality_signals(pa.array(texts)).to_pylist()
+    mismatches = []
+    for i, (text, row) in enumerate(zip(texts, got, strict=True)):
+        counts.update(kept=0, sentences=0)
+        res = flt.filter(document(text=text, id=str(i)))
+        reason = None if res is True else res[1]
+        want = (counts["kept"], counts["sentences"], reason == "lorem_ipsum",
+                reason == "curly_bracket")
+        ours = (row["c4_kept_lines"], row["c4_sentences"], row["c4_lorem_ipsum"],
+                row["c4_curly_bracket"])
+        if ours != want:
+            mismatches.append((i, ours, want))
+    assert not mismatches, mismatches[:5]
+    assert got[-1]["c4_sentences"] == 3  # spaCy's whitespace token starts a sentence
+    # the fields vary on real pages: some are dropped for few sentences, some kept
+    assert 0 < sum(r["c4_sentences"] >= 5 for r in got[: len(fineweb_texts)]) < len(fineweb_texts)
 
 
 def test_c4_null_rows_and_types():

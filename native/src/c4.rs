@@ -16,19 +16,107 @@
 //! (any run of whitespace other than one single space), which can start a sentence.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use aho_corasick::AhoCorasick;
 use arrow::array::{ArrayRef, BooleanArray, StringArray, StructArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field};
 use pyo3::prelude::*;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
-use crate::quality::stats::{
-    clen, py_splitlines, py_strip, remove_citations, C4_END_PUNCT, C4_POLICY,
-};
+use crate::quality::stats::{clen, py_splitlines, py_strip};
 use crate::quality::tables;
 use crate::quality::tokenizer::{in_ranges, py_isspace, split_into_words};
+
+const C4_END_PUNCT: [&str; 5] = [".", "?", "!", "\"", "'"];
+const C4_POLICY: [&str; 6] = [
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+];
+
+/// `re.sub(r"\[\d*]|\[edit]|\[citation needed]", "", line)`.
+fn remove_citations(line: &str) -> Cow<'_, str> {
+    if !line.contains('[') {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(p) = rest.find('[') {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + 1..];
+        let digits = after
+            .chars()
+            .take_while(|&c| in_ranges(c, tables::PY_DECIMAL))
+            .count();
+        let dlen: usize = after.chars().take(digits).map(char::len_utf8).sum();
+        if after[dlen..].starts_with(']') {
+            rest = &after[dlen + 1..];
+        } else if let Some(r) = after.strip_prefix("edit]") {
+            rest = r;
+        } else if let Some(r) = after.strip_prefix("citation needed]") {
+            rest = r;
+        } else {
+            out.push('[');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// `len(line.split())`: runs of non-whitespace (Python `str.isspace`).
+fn word_count(line: &str) -> i64 {
+    if !line.is_ascii() {
+        return line.split(py_isspace).filter(|w| !w.is_empty()).count() as i64;
+    }
+    let space = |b: &u8| matches!(b, b'\t'..=b'\r' | 0x1c..=b' ');
+    let mut n = 0;
+    let mut prev_space = true;
+    for b in line.as_bytes() {
+        let sp = space(b);
+        n += i64::from(prev_space && !sp);
+        prev_space = sp;
+    }
+    n
+}
+
+/// The phrases C4 looks for in `line.lower()`: "lorem ipsum" (pattern 0), "javascript" (1),
+/// `C4_POLICY` (2..).
+fn phrase_matcher() -> &'static AhoCorasick {
+    static M: OnceLock<AhoCorasick> = OnceLock::new();
+    M.get_or_init(|| {
+        let pats = ["lorem ipsum", "javascript"].into_iter().chain(C4_POLICY);
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(pats)
+            .expect("C4 phrases")
+    })
+}
+
+const LOREM_IPSUM: u32 = 1;
+const JAVASCRIPT: u32 = 2;
+const POLICY: u32 = !3;
+
+/// Which C4 phrases Python's `line.lower()` contains, as bits of `phrase_matcher`'s patterns.
+/// Only U+0130 and U+212A lower to strings holding ASCII letters; without them, matching the
+/// ASCII phrases ASCII-case-insensitively in `line` itself finds the same ones.
+fn phrase_hits(line: &str) -> u32 {
+    let lowered;
+    let hay = if line.contains(['\u{130}', '\u{212a}']) {
+        lowered = line.to_lowercase();
+        &lowered
+    } else {
+        line
+    };
+    phrase_matcher()
+        .find_overlapping_iter(hay)
+        .fold(0, |hits, m| hits | 1 << m.pattern().as_u32())
+}
 
 /// `C4QualityFilter(...)` options; `Default` is datatrove's defaults. -1 disables the three counts.
 #[derive(Debug, Clone)]
@@ -141,8 +229,26 @@ pub fn split_into_sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// `C4QualityFilter(...).filter(doc)`: the filtered text when the document is kept, else `None`.
-pub fn c4_filter(text: &str, p: &C4Params) -> Option<String> {
+/// The line that makes `C4QualityFilter` drop a whole document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum C4Drop {
+    LoremIpsum,
+    CurlyBracket,
+}
+
+/// `C4QualityFilter`'s pass over a document's lines.
+pub struct C4Scan<'a> {
+    /// kept lines (citations removed), up to the document-dropping line if there is one
+    pub kept: Vec<Cow<'a, str>>,
+    /// sentences in `kept` (spaCy's, or one per line with `split_paragraph=False`); without
+    /// `exact_sentences`, lines after the `min_num_sentences`-th sentence count one each
+    pub sentences: i64,
+    pub dropped: Option<C4Drop>,
+}
+
+/// `C4QualityFilter(...).filter(doc)`'s line loop. `exact_sentences` counts every kept line's
+/// sentences even once the document has enough (the filter itself needs no more than that).
+pub fn c4_scan<'a>(text: &'a str, p: &C4Params, exact_sentences: bool) -> C4Scan<'a> {
     let lines = if p.split_paragraph {
         py_splitlines(text)
     } else {
@@ -150,13 +256,16 @@ pub fn c4_filter(text: &str, p: &C4Params) -> Option<String> {
     };
     let mut sentences: i64 = 0;
     let mut kept: Vec<Cow<'_, str>> = Vec::new();
+    let mut dropped = None;
     for raw in lines {
         let line = py_strip(raw);
-        let (mut n_words, mut too_long) = (0i64, false);
-        for w in line.split(py_isspace).filter(|w| !w.is_empty()) {
-            n_words += 1;
-            too_long |= p.max_word_length != -1 && clen(w) as i64 > p.max_word_length;
-        }
+        let n_words = word_count(line);
+        // a line no longer than the limit (bytes >= chars) has no word over it
+        let too_long = p.max_word_length != -1
+            && line.len() as i64 > p.max_word_length
+            && line
+                .split(py_isspace)
+                .any(|w| clen(w) as i64 > p.max_word_length);
         if too_long {
             continue;
         }
@@ -173,23 +282,25 @@ pub fn c4_filter(text: &str, p: &C4Params) -> Option<String> {
         if n_words < p.min_words_per_line {
             continue;
         }
-        let lower = line.to_lowercase();
-        if p.filter_lorem_ipsum && lower.contains("lorem ipsum") {
-            return None;
+        let hits = phrase_hits(&line);
+        if p.filter_lorem_ipsum && hits & LOREM_IPSUM != 0 {
+            dropped = Some(C4Drop::LoremIpsum);
+            break;
         }
-        if p.filter_javascript && lower.contains("javascript") {
+        if p.filter_javascript && hits & JAVASCRIPT != 0 {
             continue;
         }
         if p.filter_curly_bracket && line.contains('{') {
-            return None;
+            dropped = Some(C4Drop::CurlyBracket);
+            break;
         }
-        if p.filter_policy && C4_POLICY.iter().any(|x| lower.contains(x)) {
+        if p.filter_policy && hits & POLICY != 0 {
             continue;
         }
         if p.min_num_sentences != -1 {
             sentences += if !p.split_paragraph {
                 1
-            } else if sentences >= p.min_num_sentences {
+            } else if sentences >= p.min_num_sentences && !exact_sentences {
                 1 // the outcome is settled: spare the tokenizer
             } else {
                 sentence_ends(&line).len().max(1) as i64
@@ -197,10 +308,20 @@ pub fn c4_filter(text: &str, p: &C4Params) -> Option<String> {
         }
         kept.push(line);
     }
-    if sentences < p.min_num_sentences {
+    C4Scan {
+        kept,
+        sentences,
+        dropped,
+    }
+}
+
+/// `C4QualityFilter(...).filter(doc)`: the filtered text when the document is kept, else `None`.
+pub fn c4_filter(text: &str, p: &C4Params) -> Option<String> {
+    let scan = c4_scan(text, p, false);
+    if scan.dropped.is_some() || scan.sentences < p.min_num_sentences {
         return None;
     }
-    let joined = kept.join(if p.split_paragraph { "\n" } else { " " });
+    let joined = scan.kept.join(if p.split_paragraph { "\n" } else { " " });
     Some(py_strip(&joined).to_string())
 }
 
@@ -314,6 +435,23 @@ mod tests {
         };
         assert_eq!(c4_filter(doc, &few), None);
         assert_eq!(c4_filter("Some lorem ipsum dolor here.", &p), None);
+        assert_eq!(c4_filter("Some LOREM Ipsum dolor here.", &p), None);
+        // U+212A KELVIN SIGN lowers to an ASCII k
+        assert_eq!(phrase_hits("Our Coo\u{212a}ie Policy, É"), 1 << 4);
+        assert_eq!(
+            phrase_hits("No JavaScript: Lorem Ipsum"),
+            LOREM_IPSUM | JAVASCRIPT
+        );
+        assert_eq!(phrase_hits("javascripterms of use"), JAVASCRIPT | 1 << 2);
+        assert_eq!(phrase_hits("lorem \u{130}psum"), 0); // lowers to "i\u{307}psum"
+        for line in ["", " ", "a", " a  b\tc\x1fd ", "x\u{a0}y z", "\u{3000}é ü"] {
+            let py = line.split(py_isspace).filter(|w| !w.is_empty()).count() as i64;
+            assert_eq!(word_count(line), py, "{line:?}");
+        }
+        assert_eq!(
+            remove_citations("a[1] b[edit] c[citation needed] d[x]"),
+            "a b c d[x]"
+        );
         assert_eq!(c4_filter("A { brace in here.\n", &p), None);
         // a line that is skipped earlier never reaches the document-dropping checks
         let fw = C4Params {

@@ -29,8 +29,8 @@
 //! | short_line_ratio | float64 | FineWeb: non-blank lines with `len <= 30` / those lines |
 //! | fineweb_dup_line_char_frac | float64 | FineWeb: chars of repeated non-blank lines / `len(text.replace("\n", ""))` |
 //! | newline_word_ratio | float64 | FineWeb: `text.count("\n") / n_words` |
-//! | c4_kept_lines | int64 | C4 (defaults): lines kept before any doc-dropping line |
-//! | c4_sentences | int64 | C4: spaCy-sentencizer sentences in kept lines (doc dropped if < 5) |
+//! | c4_kept_lines | int64 | C4 (defaults, `c4::c4_scan`): lines kept before any doc-dropping line |
+//! | c4_sentences | int64 | C4: spaCy-sentencizer sentences in those lines, all counted (doc dropped if < 5) |
 //! | c4_lorem_ipsum | bool | C4: a candidate line contains "lorem ipsum" (doc dropped) |
 //! | c4_curly_bracket | bool | C4: a candidate line contains `{` (doc dropped) |
 

@@ -195,18 +195,47 @@ const UNITS: [&str; 103] = [
 /// spaCy `HYPHENS`, in alternation order.
 const HYPHENS: [&str; 7] = ["-", "–", "—", "--", "---", "——", "~"];
 
+/// Bit `b` set for each ASCII byte `b` in `s` (its other characters are left out).
+const fn ascii_mask(s: &str) -> u128 {
+    let b = s.as_bytes();
+    let mut m = 0u128;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] < 128 {
+            m |= 1 << b[i];
+        }
+        i += 1;
+    }
+    m
+}
+
+const PUNCT_ASCII: u128 = ascii_mask(PUNCT);
+const QUOTES_ASCII: u128 = ascii_mask(QUOTES);
+
+/// `set.contains(c)`, with `ascii` = `ascii_mask(set)` answering for ASCII `c`.
+#[inline]
+fn in_set(c: char, set: &str, ascii: u128) -> bool {
+    if c.is_ascii() {
+        ascii >> (c as u32) & 1 == 1
+    } else {
+        set.contains(c)
+    }
+}
+
+#[inline]
+fn is_punct(c: char) -> bool {
+    in_set(c, PUNCT, PUNCT_ASCII)
+}
+
+#[inline]
 fn is_quote(c: char) -> bool {
-    QUOTES.contains(c)
+    in_set(c, QUOTES, QUOTES_ASCII)
 }
 
 /// Characters of the lookbehind class `[0-9{ALPHA_LOWER}%²\-\+{PUNCT}(?:{QUOTES})]` before a
 /// suffix `.` (the class literally contains PUNCT's `|` separators and `(?:)`).
 fn is_dot_suffix_context(c: char) -> bool {
-    c.is_ascii_digit()
-        || is_lower(c)
-        || "%²-+|\\(?:)".contains(c)
-        || PUNCT.contains(c)
-        || is_quote(c)
+    c.is_ascii_digit() || is_lower(c) || "%²-+|\\(?:)".contains(c) || is_punct(c) || is_quote(c)
 }
 
 /// Byte length of spaCy's prefix match at the start of `s` (0 if none).
@@ -219,7 +248,7 @@ fn find_prefix(s: &str) -> usize {
             _ => 1,
         };
     }
-    if "§%=—–".contains(c) || PUNCT.contains(c) {
+    if is_punct(c) || (!c.is_ascii() && "§—–".contains(c)) || c == '%' || c == '=' {
         return c.len_utf8();
     }
     if c == '.' {
@@ -256,7 +285,7 @@ fn find_suffix(s: &str) -> usize {
     let digit_before = |pos: usize| char_before(pos).is_some_and(|c| c.is_ascii_digit());
     let (last_pos, last) = s.char_indices().next_back().unwrap();
     // single-character rules
-    let single = PUNCT.contains(last)
+    let single = is_punct(last)
         || is_quote(last)
         || is_icon(last)
         || last == '—'
@@ -286,8 +315,9 @@ fn find_suffix(s: &str) -> usize {
             best = best.min(s.len() - sfx.len());
         }
     }
-    // currency and unit suffixes need a digit before them: most words have none
-    let has_digit = s.bytes().any(|b| b.is_ascii_digit());
+    // currency and unit suffixes need a digit before them (most words have none) and end in no
+    // digit
+    let has_digit = !last.is_ascii_digit() && s.bytes().any(|b| b.is_ascii_digit());
     for u in CURRENCY.iter().chain(UNITS.iter()).filter(|_| has_digit) {
         if s.ends_with(u) {
             let p = s.len() - u.len();
@@ -430,33 +460,83 @@ fn url_match(s: &str) -> bool {
 
 struct Specials {
     exact: HashMap<&'static str, &'static [&'static str]>,
-    /// bitset over `special_key`: a clear bit means no special case has that key
-    maybe: Vec<u64>,
+    /// `exact`'s keys as a `KeyFilter`
+    maybe: KeyFilter,
     /// Special cases containing affixes, as spaCy's `_special_matcher` sees them: the pieces the
     /// plain affix rules produce, keyed by the first piece.
     phrases: HashMap<&'static str, Vec<(Vec<&'static str>, &'static str)>>,
+    /// `phrases`' keys as a `KeyFilter`
+    phrase_starts: KeyFilter,
+    /// `plain_letter` for the Basic Multilingual Plane, one bit per code point
+    plain: Vec<u64>,
 }
 
-/// 16-bit key of a string (first byte, last byte, length) for the special-case prefilter.
-#[inline]
-fn special_key(s: &str) -> usize {
-    let b = s.as_bytes();
-    let (f, l) = (
-        b.first().copied().unwrap_or(0),
-        b.last().copied().unwrap_or(0),
-    );
-    ((usize::from(f) << 8) | usize::from(l)) ^ (b.len().min(63) << 10)
+/// A set of strings as a 2^16-bit filter over a hash of (length, first two bytes, last two
+/// bytes): a clear bit means the string is not in the set, without hashing all of it.
+struct KeyFilter(Vec<u64>);
+
+impl KeyFilter {
+    #[inline]
+    fn key(s: &str) -> usize {
+        let b = s.as_bytes();
+        let n = b.len();
+        let (f, l) = match n {
+            0 => (0, 0),
+            1 => (u64::from(b[0]), u64::from(b[0])),
+            _ => (
+                u64::from(u16::from_le_bytes([b[0], b[1]])),
+                u64::from(u16::from_le_bytes([b[n - 2], b[n - 1]])),
+            ),
+        };
+        let k = (n.min(255) as u64) | f << 8 | l << 24;
+        (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize
+    }
+
+    fn new<'a>(items: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut bits = vec![0u64; 1 << 10];
+        for s in items {
+            let k = Self::key(s);
+            bits[k >> 6] |= 1 << (k & 63);
+        }
+        KeyFilter(bits)
+    }
+
+    #[inline]
+    fn may_contain(&self, s: &str) -> bool {
+        let k = Self::key(s);
+        self.0[k >> 6] & (1 << (k & 63)) != 0
+    }
+}
+
+/// A letter that no prefix, suffix or infix rule can match, nor a URL contain without a `.`:
+/// a chunk made of such letters is a special case or a single token.
+fn plain_letter(c: char) -> bool {
+    let mut buf = [0u8; 4];
+    let s = c.encode_utf8(&mut buf);
+    is_alpha(c) && !is_icon(c) && c != '…' && find_prefix(s) == 0 && find_suffix(s) == 0
 }
 
 impl Specials {
     /// The special case `s`, if any.
     #[inline]
     fn get(&self, s: &str) -> Option<&'static [&'static str]> {
-        let k = special_key(s);
-        if self.maybe[k >> 6] & (1 << (k & 63)) == 0 {
+        if !self.maybe.may_contain(s) {
             return None;
         }
         self.exact.get(s).copied()
+    }
+
+    /// `plain_letter(c)`, from the table (in the BMP) or computed.
+    #[inline]
+    fn is_plain(&self, c: char) -> bool {
+        if c.is_ascii() {
+            return c.is_ascii_alphabetic();
+        }
+        let cp = c as usize;
+        match self.plain.get(cp >> 6) {
+            Some(w) => w >> (cp & 63) & 1 == 1,
+            None => plain_letter(c),
+        }
     }
 }
 
@@ -475,20 +555,25 @@ fn specials() -> &'static Specials {
                 continue;
             }
             let mut pieces = Vec::new();
-            tokenize_chunk(orth, false, &mut pieces);
+            tokenize_chunk(orth, None, &mut pieces);
             if pieces.len() > 1 {
                 phrases.entry(pieces[0]).or_default().push((pieces, orth));
             }
         }
-        let mut maybe = vec![0u64; 1 << 10];
-        for &(orth, _) in tables::EXCEPTIONS {
-            let k = special_key(orth);
-            maybe[k >> 6] |= 1 << (k & 63);
+        let mut plain = vec![0u64; 0x10000 >> 6];
+        for &(lo, hi) in tables::ALPHA.iter().filter(|r| r.0 < 0x10000) {
+            for cp in lo..=hi.min(0xffff) {
+                if char::from_u32(cp).is_some_and(plain_letter) {
+                    plain[cp as usize >> 6] |= 1 << (cp & 63);
+                }
+            }
         }
         Specials {
+            maybe: KeyFilter::new(exact.keys().copied()),
             exact,
-            maybe,
+            phrase_starts: KeyFilter::new(phrases.keys().copied()),
             phrases,
+            plain,
         }
     })
 }
@@ -507,48 +592,58 @@ fn push_special_or_word<'a>(sp: &Specials, s: &'a str, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Fast path for the commonest chunks: ASCII letters, optionally followed by one of `,;:!?`, or
-/// by `.` after a lowercase letter. For these the affix loop of `tokenize_chunk` provably ends
-/// as (special case of the whole chunk) or (special case of the letters, then the trailing
-/// character as a suffix): no prefix, unit, URL or infix rule can match ASCII letters.
-/// Returns false (and pushes nothing) for any other chunk.
+/// Fast path for the commonest chunks: a core of plain letters (`plain_letter`) or of ASCII
+/// digits, optionally followed by one of `,;:!?`, or by `.` after a digit or a lowercase letter.
+/// For these the affix loop of `tokenize_chunk` provably ends as (special case of the whole
+/// chunk) or (special case of the core, then the trailing character as a suffix): no prefix,
+/// unit, URL or infix rule can match the core. Returns false (and pushes nothing) for any other
+/// chunk.
 fn tokenize_simple_chunk<'a>(sp: &Specials, chunk: &'a str, out: &mut Vec<&'a str>) -> bool {
     let b = chunk.as_bytes();
-    let Some((&last, core)) = b.split_last() else {
+    let Some(&last) = b.last() else {
         return false;
     };
-    if !core.iter().all(u8::is_ascii_alphabetic) {
+    let n = b.len() - usize::from(matches!(last, b',' | b';' | b':' | b'!' | b'?' | b'.'));
+    let core = &chunk[..n];
+    if core.is_empty() {
         return false;
     }
-    if last.is_ascii_alphabetic() {
+    // `.` is a suffix after a digit or a lowercase letter
+    let lower_end = if b[0].is_ascii_digit() {
+        if !core.bytes().all(|x| x.is_ascii_digit()) {
+            return false;
+        }
+        true
+    } else if core.is_ascii() {
+        if !core.bytes().all(|x| x.is_ascii_alphabetic()) {
+            return false;
+        }
+        b[n - 1].is_ascii_lowercase()
+    } else {
+        if !core.chars().all(|c| sp.is_plain(c)) {
+            return false;
+        }
+        core.chars().next_back().is_some_and(is_lower)
+    };
+    if n == b.len() {
         push_special_or_word(sp, chunk, out);
         return true;
     }
-    let trailing_suffix = match last {
-        b',' | b';' | b':' | b'!' | b'?' => !core.is_empty(),
-        b'.' => core.last().is_some_and(u8::is_ascii_lowercase),
-        _ => false,
-    };
-    if !trailing_suffix {
+    if last == b'.' && !lower_end {
         return false;
     }
     if sp.get(chunk).is_some() {
         push_special_or_word(sp, chunk, out);
     } else {
-        let n = core.len();
-        push_special_or_word(sp, &chunk[..n], out);
+        push_special_or_word(sp, core, out);
         out.push(&chunk[n..]);
     }
     true
 }
 
 /// spaCy's `_split_affixes` + `_attach_tokens` for one whitespace-free chunk.
-fn tokenize_chunk<'a>(chunk: &'a str, with_specials: bool, out: &mut Vec<&'a str>) {
-    let sp = if with_specials {
-        Some(specials())
-    } else {
-        None
-    };
+/// `sp`: the special cases (`None` while they are being built).
+fn tokenize_chunk<'a>(chunk: &'a str, sp: Option<&Specials>, out: &mut Vec<&'a str>) {
     if let Some(sp) = sp {
         if tokenize_simple_chunk(sp, chunk, out) {
             return;
@@ -643,6 +738,9 @@ fn merge_special_phrases<'a>(text: &'a str, toks: &mut Vec<&'a str>, gaps: &[Gap
     let sp = specials();
     let mut found: Vec<(usize, usize)> = Vec::new(); // (start, end) token indices
     for i in 0..toks.len() {
+        if !sp.phrase_starts.may_contain(toks[i]) {
+            continue;
+        }
         if let Some(cands) = sp.phrases.get(toks[i]) {
             for (pieces, _) in cands {
                 let n = pieces.len();
@@ -762,6 +860,7 @@ impl<'a> Iterator for WhitespaceChunks<'a> {
 
 /// datatrove's `split_into_words(text, "en")`: spaCy English tokens, whitespace dropped.
 pub fn split_into_words(text: &str) -> Vec<&str> {
+    let sp = specials();
     let mut words = Vec::with_capacity(text.len() / 5 + 1);
     let mut gaps = Vec::with_capacity(text.len() / 5 + 1);
     let base = text.as_ptr() as usize;
@@ -773,7 +872,7 @@ pub fn split_into_words(text: &str) -> Vec<&str> {
             _ => Gap::Break,
         };
         let first = words.len();
-        tokenize_chunk(chunk, true, &mut words);
+        tokenize_chunk(chunk, Some(sp), &mut words);
         for j in first..words.len() {
             gaps.push(if j == first { gap } else { Gap::None });
         }
@@ -823,5 +922,30 @@ mod tests {
         assert_eq!(toks(":):-)"), [":)", ":-)"]);
         assert_eq!(toks("hi:)"), ["hi", ":)"]);
         assert!(toks("").is_empty());
+        // plain-letter and digit chunks take the fast path
+        assert_eq!(
+            toks("für können. Straße, 2019. 10km 12!"),
+            ["für", "können", ".", "Straße", ",", "2019", ".", "10", "km", "12", "!"]
+        );
+    }
+
+    #[test]
+    fn fast_path_assumptions() {
+        // find_suffix skips units and currencies after a final digit: none ends in one
+        assert!(CURRENCY
+            .iter()
+            .chain(UNITS.iter())
+            .all(|u| !u.ends_with(|c: char| c.is_ascii_digit())));
+        for c in (0u8..128).map(char::from) {
+            assert_eq!(is_punct(c), PUNCT.contains(c), "{c:?}");
+            assert_eq!(is_quote(c), QUOTES.contains(c), "{c:?}");
+        }
+        let sp = specials();
+        for c in ['é', 'ß', 'ж', '東', 'a', 'Z'] {
+            assert!(sp.is_plain(c), "{c:?}");
+        }
+        for c in ['…', '·', '¿', '£', '«', '9', '.', '😀'] {
+            assert!(!sp.is_plain(c), "{c:?}");
+        }
     }
 }
