@@ -205,6 +205,50 @@ def test_url_dedup_anti_join_against_iceberg(warehouse, tmp_path):
     assert [r["text"] for r in rows] == ["c", "e"]
 
 
+EXACT_SQL = """
+SELECT id, lsh_cluster(minhash(text), id, text, bands := 28, rows := 4,
+                       threshold := {threshold}) OVER () AS cluster
+FROM read_parquet('{path}')
+"""
+
+
+def test_exact_jaccard_check_of_candidate_pairs(tmp_path):
+    """With the texts given, candidate pairs are kept by their exact 5-gram Jaccard: A~B is
+    0.735, B~C 0.704, A~C 0.508, the unicode pair 0.615 (see `corpus`)."""
+    from near_dups import shingles
+
+    import mdfql._native as native
+
+    ids, texts, _ = corpus()
+    by_id = dict(zip(ids, texts))
+    pairs = [(100, 101), (101, 102), (100, 102), (5, 111), (3, 110), (120, 121)]
+    got = native.shingle_jaccard(pa.array([by_id[a] for a, _ in pairs]),
+                                 pa.array([by_id[b] for _, b in pairs])).to_pylist()
+    for (a, b), j in zip(pairs, got):
+        sa, sb = shingles(by_id[a]), shingles(by_id[b])
+        assert j == pytest.approx(len(sa & sb) / len(sa | sb), abs=1e-12)
+    path = write_parts(tmp_path, ids, texts, 2, seed=5)
+
+    def cluster_of(threshold: float) -> dict[int, int]:
+        rows = Session().sql(EXACT_SQL.format(path=path, threshold=threshold)).to_pylist()
+        return {r["id"]: r["cluster"] for r in rows}
+
+    strict = cluster_of(0.72)
+    assert strict[100] == strict[101] != strict[102]
+    assert strict[5] == strict[111] and strict[3] == strict[110]
+    assert strict[120] != strict[121]
+    loose = cluster_of(0.6)
+    assert loose[120] == loose[121] and loose[100] == loose[101] == loose[102]
+
+
+def test_text_without_threshold_is_an_error():
+    from mdfql.errors import MdfqlError
+
+    with pytest.raises(MdfqlError, match="give a threshold"):
+        Session().sql("SELECT lsh_cluster(minhash(t), NULL, t) OVER () AS c "
+                      "FROM (SELECT 'a b c' AS t)").to_pylist()
+
+
 def test_operator_input_runs_once_and_counts_in_the_summary(tmp_path):
     """The clustering materialises its input: upstream UDFs see each row once, and the run's
     summary counts the rows read from files, not the replays of materialised frames."""

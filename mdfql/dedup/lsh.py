@@ -4,16 +4,19 @@ Each signature is cut into `bands` slices of `rows` values; a slice is hashed wi
 index as seed, so equal slices in the same band land in the same bucket (the banding S-curve:
 pairs with Jaccard s become candidates with probability 1 - (1 - s^rows)^bands). Every member
 of a bucket is linked to the bucket's smallest row id (a star, |bucket| - 1 edges, never all
-pairs), optionally keeping only edges whose estimated Jaccard (share of equal signature
-positions) reaches `threshold`; connected components of those edges are the clusters.
+pairs), optionally keeping only edges whose Jaccard reaches `threshold`: estimated (the share
+of equal signature positions), or exact when the texts are given (their word n-gram shingle
+sets, normalised as `minhash` does); connected components of those edges are the clusters.
 """
 
 from __future__ import annotations
 
 import daft
 import daft.functions as F
+import pyarrow as pa
 from daft import DataType, col
 
+from mdfql import _native
 from mdfql.dedup.components import connected_components
 
 
@@ -49,15 +52,33 @@ def verified(edges: daft.DataFrame, sigs: daft.DataFrame, threshold: float) -> d
     return scored.where(col("jaccard") >= threshold).select("a", "b")
 
 
-def lsh_clusters(sigs: daft.DataFrame, bands: int, rows: int,
-                 threshold: float | None = None) -> tuple[daft.DataFrame, int]:
-    """`(node, sig)` -> (`(node, label)` for nodes with an edge, rounds of the components)."""
+@daft.func.batch(return_dtype=DataType.float64())
+def _shingle_jaccard(a: daft.Series, b: daft.Series, ngram: int) -> pa.Array:
+    return _native.shingle_jaccard(a.to_arrow(), b.to_arrow(), ngram=ngram)
+
+
+def verified_exact(edges: daft.DataFrame, texts: daft.DataFrame, threshold: float,
+                   ngram: int) -> daft.DataFrame:
+    """Edges whose texts' word `ngram`-gram shingle sets have Jaccard >= `threshold`."""
+    left = texts.select(col("node").alias("a"), col("text").alias("ta"))
+    right = texts.select(col("node").alias("b"), col("text").alias("tb"))
+    pairs = edges.join(left, on="a").join(right, on="b")
+    scored = pairs.with_column("jaccard", _shingle_jaccard(col("ta"), col("tb"), ngram))
+    return scored.where(col("jaccard") >= threshold).select("a", "b")
+
+
+def lsh_clusters(sigs: daft.DataFrame, bands: int, rows: int, threshold: float | None = None,
+                 ngram: int = 5) -> tuple[daft.DataFrame, int]:
+    """`(node, sig[, text])` -> (`(node, label)` for nodes with an edge, rounds of the
+    components). With a `text` column the `threshold` check is exact over word `ngram`-grams."""
     if bands < 1 or rows < 1:
         raise ValueError("bands and rows must be positive")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold must lie in [0, 1]")
     sigs = sigs.collect()  # read twice (buckets, verification): compute the signatures once
-    edges = star_edges(band_buckets(sigs, bands, rows))
-    if threshold is not None:
+    edges = star_edges(band_buckets(sigs.select("node", "sig"), bands, rows))
+    if threshold is not None and "text" in sigs.column_names:
+        edges = verified_exact(edges, sigs.select("node", "text"), threshold, ngram)
+    elif threshold is not None:
         edges = verified(edges, sigs, threshold)
     return connected_components(edges)

@@ -51,32 +51,41 @@ def _keyed(df: daft.DataFrame, id_col: str | None, args: tuple[str, ...]) -> daf
     return keyed
 
 
-def _clustered(df: daft.DataFrame, out: str, value_col: str, id_col: str | None,
-               args: tuple[str, ...], cluster) -> daft.DataFrame:
+def _clustered(df: daft.DataFrame, out: str, id_col: str | None, args: tuple[str, ...],
+               cluster) -> daft.DataFrame:
+    """`cluster(keyed)` -> `(node, label)`: `keyed` is the input with row ids in NODE."""
     keyed = _keyed(df, id_col, args)
-    labels, _ = cluster(keyed.select(col(NODE).alias("node"), col(value_col).alias("value")))
+    labels, _ = cluster(keyed)
     # Rows without any edge are their own cluster.
     return _attach(df, out, args, keyed, labels, "label", default_to_id=True)
 
 
 @relational(
     "lsh_cluster",
-    _params("sig:list id:any? bands:integer=14 rows:integer=8 threshold:numeric=None"),
+    _params("sig:list id:any? text:string? bands:integer=14 rows:integer=8 "
+            "threshold:numeric=None ngram:integer=5"),
     "Near-duplicate cluster of a MinHash signature (any list of integers), used as "
     "`lsh_cluster(sig) OVER ()`: the smallest row id of its connected component of LSH band "
-    "collisions (`bands` x `rows` values), optionally only through pairs whose signatures agree "
-    "on >= `threshold` of positions. Row ids are `id` when given (unique per document), else "
-    "a 64-bit hash of the row. NULL signatures are singletons.",
+    "collisions (`bands` x `rows` values), optionally only through pairs whose Jaccard is >= "
+    "`threshold`: estimated from the signatures, or exact over the word `ngram`-grams of "
+    "`text` when given (normalised as minhash does). Row ids are `id` when given (unique per "
+    "document), else a 64-bit hash of the row. NULL signatures are singletons.",
     "uint64 (or the type of id)",
 )
-def lsh_cluster(df: daft.DataFrame, out: str, sig: str, id: str | None = None, *,  # noqa: A002
-                bands: int, rows: int, threshold: float | None) -> daft.DataFrame:
-    def cluster(table: daft.DataFrame):
-        return lsh_clusters(table.select("node", col("value").alias("sig")), bands, rows,
-                            threshold)
+def lsh_cluster(df: daft.DataFrame, out: str, sig: str, id: str | None = None,  # noqa: A002
+                text: str | None = None, *, bands: int, rows: int, threshold: float | None,
+                ngram: int) -> daft.DataFrame:
+    if text is not None and threshold is None:
+        raise ValueError("lsh_cluster's text is only used to check pairs: give a threshold")
 
-    args = tuple(a for a in (sig, id) if a is not None)
-    return _clustered(df, out, sig, id, args, cluster)
+    def cluster(keyed: daft.DataFrame):
+        columns = [col(NODE).alias("node"), col(sig).alias("sig")]
+        if text is not None:
+            columns.append(col(text).alias("text"))
+        return lsh_clusters(keyed.select(*columns), bands, rows, threshold, ngram)
+
+    args = tuple(a for a in (sig, id, text) if a is not None)
+    return _clustered(df, out, id, args, cluster)
 
 
 @relational(
@@ -91,12 +100,12 @@ def lsh_cluster(df: daft.DataFrame, out: str, sig: str, id: str | None = None, *
 def hamming_cluster(df: daft.DataFrame, out: str, hash: str,  # noqa: A002
                     id: str | None = None, *, max_distance: int,  # noqa: A002
                     fanout: int) -> daft.DataFrame:
-    def cluster(table: daft.DataFrame):
-        return hamming_clusters(table.select("node", col("value").alias("h")), max_distance,
-                                fanout)
+    def cluster(keyed: daft.DataFrame):
+        return hamming_clusters(keyed.select(col(NODE).alias("node"), col(hash).alias("h")),
+                                max_distance, fanout)
 
     args = tuple(a for a in (hash, id) if a is not None)
-    return _clustered(df, out, hash, id, args, cluster)
+    return _clustered(df, out, id, args, cluster)
 
 
 @relational(
