@@ -16,6 +16,7 @@ mod minhash;
 mod normalize;
 mod pii;
 mod quality;
+mod rpv2;
 mod url_filter;
 
 #[pymodule]
@@ -30,5 +31,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     url_filter::register(m)?;
     c4::register(m)?;
     pii::register(m)?;
+    rpv2::register(m)?;
     Ok(())
 }
