@@ -38,33 +38,31 @@ pub fn is_word_char(c: char) -> bool {
     }
 }
 
+/// A Python character class: the ASCII rule, else a generated range table.
+#[inline]
+fn py_class(c: char, ascii: fn(&char) -> bool, table: &[(u32, u32)]) -> bool {
+    if c.is_ascii() {
+        ascii(&c)
+    } else {
+        in_ranges(c, table)
+    }
+}
+
 /// Python `str.isnumeric` of one character.
 #[inline]
 pub fn is_numeric(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_digit()
-    } else {
-        in_ranges(c, NUMERIC)
-    }
+    py_class(c, char::is_ascii_digit, NUMERIC)
 }
 
 /// Python `str.isupper` of one character.
 #[inline]
 pub fn is_upper(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_uppercase()
-    } else {
-        in_ranges(c, UPPER)
-    }
+    py_class(c, char::is_ascii_uppercase, UPPER)
 }
 
 #[inline]
 fn is_lower_or_title(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_lowercase()
-    } else {
-        in_ranges(c, LOWER_OR_TITLE)
-    }
+    py_class(c, char::is_ascii_lowercase, LOWER_OR_TITLE)
 }
 
 /// Python `str.isupper` of a string: no lowercase or titlecase character and at least one
