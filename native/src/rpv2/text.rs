@@ -274,6 +274,12 @@ mod tests {
     #[test]
     fn python_character_classes() {
         assert!(is_numeric('一') && is_numeric('½') && is_numeric('٣') && !is_numeric('a'));
+        assert!(is_numeric('三') && is_numeric('百') && is_numeric('৫') && is_numeric('߀'));
+        for t in [NUMERIC, UPPER, LOWER_OR_TITLE] {
+            assert!(t.iter().all(|&(a, b)| a <= b));
+            assert!(t.windows(2).all(|w| w[0].1 + 1 < w[1].0)); // sorted, maximal runs
+        }
+        assert_eq!((NUMERIC.len(), UPPER.len(), LOWER_OR_TITLE.len()), (206, 651, 668));
         assert!(is_upper('É') && !is_upper('ǅ') && !is_upper('1'));
         assert!(str_is_upper("ABC-1") && !str_is_upper("ABc") && !str_is_upper("123"));
         assert!(!str_is_upper("Aǅ")); // a titlecase letter makes it not upper
