@@ -98,7 +98,9 @@ fn signals_struct(rows: &[Option<Rpv2>]) -> StructArray {
     push_scalar::<Float64Type>(f, rows, "rps_doc_frac_lines_end_with_ellipsis", |s| {
         s.frac_lines_end_with_ellipsis
     });
-    push_scalar::<Float64Type>(f, rows, "rps_doc_frac_no_alph_words", |s| s.frac_no_alph_words);
+    push_scalar::<Float64Type>(f, rows, "rps_doc_frac_no_alph_words", |s| {
+        s.frac_no_alph_words
+    });
     push_scalar::<Float64Type>(f, rows, "rps_doc_lorem_ipsum", |s| Some(s.lorem_ipsum));
     push_scalar::<Float64Type>(f, rows, "rps_doc_mean_word_length", |s| s.mean_word_length);
     push_scalar::<Float64Type>(f, rows, "rps_doc_stop_word_fraction", |s| {
@@ -107,7 +109,9 @@ fn signals_struct(rows: &[Option<Rpv2>]) -> StructArray {
     push_scalar::<Float64Type>(f, rows, "rps_doc_symbol_to_word_ratio", |s| {
         s.symbol_to_word_ratio
     });
-    push_scalar::<Float64Type>(f, rows, "rps_doc_frac_unique_words", |s| s.frac_unique_words);
+    push_scalar::<Float64Type>(f, rows, "rps_doc_frac_unique_words", |s| {
+        s.frac_unique_words
+    });
     push_scalar::<Float64Type>(f, rows, "rps_doc_unigram_entropy", |s| s.unigram_entropy);
     push_scalar::<Int64Type>(f, rows, "rps_doc_word_count", |s| Some(s.word_count));
     push_scalar::<Int64Type>(f, rows, "rps_doc_num_sentences", |s| Some(s.num_sentences));
@@ -120,11 +124,18 @@ fn signals_struct(rows: &[Option<Rpv2>]) -> StructArray {
         push_scalar::<Float64Type>(f, rows, &name, |s| Some(s.frac_chars_dupe_ngrams[k]));
     }
     let some = |v: &[f64]| v.iter().copied().map(Some).collect::<Vec<_>>();
-    push_list::<Float64Type>(f, rows, "rps_lines_ending_with_terminal_punctution_mark", |s| {
-        some(&s.lines_ending_with_terminal_punctuation)
-    });
+    push_list::<Float64Type>(
+        f,
+        rows,
+        "rps_lines_ending_with_terminal_punctution_mark",
+        |s| some(&s.lines_ending_with_terminal_punctuation),
+    );
     push_list::<Int64Type>(f, rows, "rps_lines_javascript_counts", |s| {
-        s.lines_javascript_counts.iter().copied().map(Some).collect()
+        s.lines_javascript_counts
+            .iter()
+            .copied()
+            .map(Some)
+            .collect()
     });
     push_list::<Int64Type>(f, rows, "rps_lines_num_words", |s| {
         s.lines_num_words.iter().copied().map(Some).collect()

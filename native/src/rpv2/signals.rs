@@ -106,7 +106,12 @@ pub fn frac_chars_dupe_ngrams(ids: &[u32], lens: &[usize], total_chars: usize, n
             covered[i..i + n].iter_mut().for_each(|c| *c = true);
         }
     }
-    let duped: usize = lens.iter().zip(&covered).filter(|(_, &c)| c).map(|(l, _)| l).sum();
+    let duped: usize = lens
+        .iter()
+        .zip(&covered)
+        .filter(|(_, &c)| c)
+        .map(|(l, _)| l)
+        .sum();
     round8(duped as f64 / total_chars as f64)
 }
 
@@ -153,7 +158,11 @@ pub fn rpv2_signals(text: &str) -> Rpv2 {
             len += 1;
             num += usize::from(is_numeric(c));
         }
-        numeric.push(if len == 0 { 0.0 } else { round8(num as f64 / len as f64) });
+        numeric.push(if len == 0 {
+            0.0
+        } else {
+            round8(num as f64 / len as f64)
+        });
         if !nline.is_empty() {
             if !normalized.is_empty() {
                 normalized.push(' ');
@@ -199,7 +208,8 @@ pub fn rpv2_signals(text: &str) -> Rpv2 {
         alpha += usize::from(w.text.bytes().any(|b| b.is_ascii_alphabetic()));
         stop += usize::from(w.is_word && is_english_stop_word(w.text));
     }
-    let symbols = text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
+    let symbols =
+        text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
     let brackets = text.matches(['{', '}']).count();
     let lorem = if normalized.contains("lorem ipsum") {
         round8(count_lorem_ipsum(&normalized) as f64 / normalized.chars().count() as f64)
@@ -208,14 +218,22 @@ pub fn rpv2_signals(text: &str) -> Rpv2 {
     };
 
     Rpv2 {
-        curly_bracket: if brackets == 0 { 0.0 } else { round8(brackets as f64 / n_chars as f64) },
+        curly_bracket: if brackets == 0 {
+            0.0
+        } else {
+            round8(brackets as f64 / n_chars as f64)
+        },
         frac_all_caps_words: ratio(caps as f64, raw.len()),
         frac_lines_end_with_ellipsis: ratio(ellipsis_lines as f64, n_lines),
         frac_no_alph_words: (!raw.is_empty())
             .then(|| round8(1.0 - alpha as f64 / raw.len() as f64)),
         lorem_ipsum: lorem,
         mean_word_length: ratio(total_chars as f64, n_norm),
-        stop_word_fraction: if n_norm == 0 { 0.0 } else { round8(stop as f64 / raw.len() as f64) },
+        stop_word_fraction: if n_norm == 0 {
+            0.0
+        } else {
+            round8(stop as f64 / raw.len() as f64)
+        },
         symbol_to_word_ratio: ratio(symbols as f64, raw.len()),
         frac_unique_words: ratio(vocab.len() as f64, n_norm),
         unigram_entropy: entropy,
@@ -257,13 +275,16 @@ mod tests {
         let lens = [1; 7];
         assert_eq!(frac_chars_top_ngram(&ids, &lens, 7, 2), round8(6.0 / 7.0));
         assert_eq!(frac_chars_top_ngram(&ids, &lens, 7, 4), 0.0); // no 4-gram repeats
-        // ties: the first-seen n-gram wins even when a later one is longer
+                                                                  // ties: the first-seen n-gram wins even when a later one is longer
         let ids = [0, 1, 2, 3, 0, 1, 2, 3];
         let lens = [1, 1, 5, 5, 1, 1, 5, 5];
         assert_eq!(frac_chars_top_ngram(&ids, &lens, 24, 2), round8(4.0 / 24.0));
         // overlapping duplicated 5-grams cover each word once
         let ids = [0, 0, 0, 0, 0, 0, 1];
-        assert_eq!(frac_chars_dupe_ngrams(&ids, &[2; 7], 14, 5), round8(12.0 / 14.0));
+        assert_eq!(
+            frac_chars_dupe_ngrams(&ids, &[2; 7], 14, 5),
+            round8(12.0 / 14.0)
+        );
         assert_eq!(frac_chars_dupe_ngrams(&ids[..4], &[2; 4], 8, 5), 0.0);
     }
 
@@ -274,7 +295,10 @@ mod tests {
         assert_eq!(s.num_sentences, 3);
         assert_eq!(s.lines_num_words, [3, 3, 4]);
         assert_eq!(s.lines_ending_with_terminal_punctuation, [1.0, 1.0, 1.0]);
-        assert_eq!(s.lines_start_with_bulletpoint, [Some(0.0), Some(0.0), Some(1.0)]);
+        assert_eq!(
+            s.lines_start_with_bulletpoint,
+            [Some(0.0), Some(0.0), Some(1.0)]
+        );
         assert_eq!(s.frac_lines_end_with_ellipsis, Some(round8(1.0 / 3.0)));
         assert_eq!(s.curly_bracket, round8(2.0 / 46.0));
         // normalised: "the cat sat the cat sat • lorem ipsum x", 39 code points

@@ -4,6 +4,7 @@
 //! tokenizer always splits, never match; they are kept so the list is RPv2's.
 
 /// Sorted, for binary search.
+#[rustfmt::skip]
 static EN: &[&str] = &[
     "a", "a's", "able", "about", "above", "according", "accordingly", "across", "actually",
     "after", "afterwards", "again", "against", "ain't", "all", "allow", "allows", "almost",

@@ -263,7 +263,10 @@ mod tests {
                 .map(|w| w.text.to_string())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(toks("Don't stop!! 3.5km"), ["Don", "'", "t", "stop", "!!", "3", ".", "5km"]);
+        assert_eq!(
+            toks("Don't stop!! 3.5km"),
+            ["Don", "'", "t", "stop", "!!", "3", ".", "5km"]
+        );
         assert_eq!(toks("snake_case (x)"), ["snake_case", "(", "x", ")"]);
         // a combining mark is not `\w` in Python: "e" + U+0301 splits
         assert_eq!(toks("e\u{301}t\u{e9}"), ["e", "\u{301}", "t\u{e9}"]);
@@ -279,7 +282,10 @@ mod tests {
             assert!(t.iter().all(|&(a, b)| a <= b));
             assert!(t.windows(2).all(|w| w[0].1 + 1 < w[1].0)); // sorted, maximal runs
         }
-        assert_eq!((NUMERIC.len(), UPPER.len(), LOWER_OR_TITLE.len()), (206, 651, 668));
+        assert_eq!(
+            (NUMERIC.len(), UPPER.len(), LOWER_OR_TITLE.len()),
+            (206, 651, 668)
+        );
         assert!(is_upper('É') && !is_upper('ǅ') && !is_upper('1'));
         assert!(str_is_upper("ABC-1") && !str_is_upper("ABc") && !str_is_upper("123"));
         assert!(!str_is_upper("Aǅ")); // a titlecase letter makes it not upper
