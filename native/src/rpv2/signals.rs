@@ -67,42 +67,62 @@ fn ratio(n: f64, d: usize) -> Option<f64> {
     (d > 0).then(|| round8(n / d as f64))
 }
 
-/// Fraction of characters in the most frequent `n`-gram (first seen wins ties, as
-/// `Counter.most_common(1)`), 0 when no `n`-gram occurs twice.
-pub fn frac_chars_top_ngram(ids: &[u32], lens: &[usize], total_chars: usize, n: usize) -> f64 {
-    if ids.len() < n {
-        return 0.0;
+/// Exact ids of the `n`-grams from those of the `(n-1)`-grams: the `n`-gram at `i` is the pair
+/// (`(n-1)`-gram at `i`, word at `i + n - 1`), numbered in first-seen order. Returns the ids, one
+/// per position, and each id's count. One `u64` key per position instead of hashing `n` words.
+pub fn next_ngram_ids(prev: &[u32], words: &[u32], n: usize) -> (Vec<u32>, Vec<u32>) {
+    let m = (words.len() + 1).saturating_sub(n);
+    let mut index: FxHashMap<u64, u32> = FxHashMap::with_capacity_and_hasher(m, Default::default());
+    let mut ids = Vec::with_capacity(m);
+    let mut counts: Vec<u32> = Vec::new();
+    for i in 0..m {
+        let key = (u64::from(prev[i]) << 32) | u64::from(words[i + n - 1]);
+        let next = counts.len() as u32;
+        let id = *index.entry(key).or_insert(next);
+        if id == next {
+            counts.push(0);
+        }
+        counts[id as usize] += 1;
+        ids.push(id);
     }
-    // n-gram -> (count, first position)
-    let mut counts: FxHashMap<&[u32], (usize, usize)> = FxHashMap::default();
-    for (i, g) in ids.windows(n).enumerate() {
-        counts.entry(g).or_insert((0, i)).0 += 1;
-    }
-    let (count, first) = counts
-        .values()
-        .copied()
-        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
-        .unwrap_or((0, 0));
+    (ids, counts)
+}
+
+/// Fraction of characters in the most frequent `n`-gram times its count, 0 when no `n`-gram
+/// occurs twice. Ids are in first-seen order, so the lowest id among the most frequent is the
+/// one `Counter.most_common(1)` returns.
+pub fn frac_chars_top_ngram(
+    grams: &[u32],
+    counts: &[u32],
+    lens: &[usize],
+    total_chars: usize,
+    n: usize,
+) -> f64 {
+    let count = counts.iter().copied().max().unwrap_or(0);
     if count <= 1 {
         return 0.0;
     }
+    let id = counts.iter().position(|&c| c == count).unwrap_or(0) as u32;
+    let first = grams.iter().position(|&g| g == id).unwrap_or(0);
     let chars: usize = lens[first..first + n].iter().sum();
-    round8((chars * count) as f64 / total_chars as f64)
+    round8((chars * count as usize) as f64 / total_chars as f64)
 }
 
 /// Fraction of characters in words covered by an `n`-gram that occurs more than once (each word
 /// counted once however many duplicated `n`-grams cover it).
-pub fn frac_chars_dupe_ngrams(ids: &[u32], lens: &[usize], total_chars: usize, n: usize) -> f64 {
-    if ids.len() < n || total_chars == 0 {
+pub fn frac_chars_dupe_ngrams(
+    grams: &[u32],
+    counts: &[u32],
+    lens: &[usize],
+    total_chars: usize,
+    n: usize,
+) -> f64 {
+    if total_chars == 0 {
         return 0.0;
     }
-    let mut counts: FxHashMap<&[u32], u32> = FxHashMap::default();
-    for g in ids.windows(n) {
-        *counts.entry(g).or_insert(0) += 1;
-    }
-    let mut covered = vec![false; ids.len()];
-    for (i, g) in ids.windows(n).enumerate() {
-        if counts[g] > 1 {
+    let mut covered = vec![false; lens.len()];
+    for (i, &g) in grams.iter().enumerate() {
+        if counts[g as usize] > 1 {
             covered[i..i + n].iter_mut().for_each(|c| *c = true);
         }
     }
@@ -113,6 +133,25 @@ pub fn frac_chars_dupe_ngrams(ids: &[u32], lens: &[usize], total_chars: usize, n
         .map(|(l, _)| l)
         .sum();
     round8(duped as f64 / total_chars as f64)
+}
+
+/// Top 2-4-gram and duplicated 5-10-gram character fractions (0 with fewer words than `n`).
+fn ngram_signals(ids: &[u32], lens: &[usize], total_chars: usize) -> ([f64; 3], [f64; 6]) {
+    let (mut top, mut dupe) = ([0.0; 3], [0.0; 6]);
+    let mut grams = ids.to_vec();
+    for n in 2..=10 {
+        if ids.len() < n {
+            break;
+        }
+        let (g, counts) = next_ngram_ids(&grams, ids, n);
+        if n <= 4 {
+            top[n - 2] = frac_chars_top_ngram(&g, &counts, lens, total_chars, n);
+        } else {
+            dupe[n - 5] = frac_chars_dupe_ngrams(&g, &counts, lens, total_chars, n);
+        }
+        grams = g;
+    }
+    (top, dupe)
 }
 
 /// Every signal of one document.
@@ -217,6 +256,7 @@ pub fn rpv2_signals(text: &str) -> Rpv2 {
         0.0
     };
 
+    let (top, dupe) = ngram_signals(&ids, &lens, total_chars);
     Rpv2 {
         curly_bracket: if brackets == 0 {
             0.0
@@ -239,9 +279,8 @@ pub fn rpv2_signals(text: &str) -> Rpv2 {
         unigram_entropy: entropy,
         word_count: n_norm as i64,
         num_sentences: count_sentences(text) as i64,
-        frac_chars_top_ngram: [2, 3, 4].map(|n| frac_chars_top_ngram(&ids, &lens, total_chars, n)),
-        frac_chars_dupe_ngrams: [5, 6, 7, 8, 9, 10]
-            .map(|n| frac_chars_dupe_ngrams(&ids, &lens, total_chars, n)),
+        frac_chars_top_ngram: top,
+        frac_chars_dupe_ngrams: dupe,
         lines_ending_with_terminal_punctuation: terminal,
         lines_javascript_counts: javascript,
         lines_num_words: num_words,
@@ -270,22 +309,43 @@ mod tests {
 
     #[test]
     fn ngram_pieces() {
-        // words a b a b c a b: "a b" occurs 3 times, chars 1+1, total 7 -> 6/7
+        // n-gram ids built level by level from word ids, as in `ngram_signals`
+        fn grams(ids: &[u32], n: usize) -> (Vec<u32>, Vec<u32>) {
+            let mut level = (ids.to_vec(), vec![]);
+            for k in 2..=n {
+                level = next_ngram_ids(&level.0, ids, k);
+            }
+            level
+        }
+        // words a b a b c a b: bigram ids 0 1 0 2 3 0, "a b" 3 times
         let ids = [0, 1, 0, 1, 2, 0, 1];
-        let lens = [1; 7];
-        assert_eq!(frac_chars_top_ngram(&ids, &lens, 7, 2), round8(6.0 / 7.0));
-        assert_eq!(frac_chars_top_ngram(&ids, &lens, 7, 4), 0.0); // no 4-gram repeats
-                                                                  // ties: the first-seen n-gram wins even when a later one is longer
+        assert_eq!(grams(&ids, 2), (vec![0, 1, 0, 2, 3, 0], vec![3, 1, 1, 1]));
+        let (g, c) = grams(&ids, 2);
+        assert_eq!(
+            frac_chars_top_ngram(&g, &c, &[1; 7], 7, 2),
+            round8(6.0 / 7.0)
+        );
+        let (g, c) = grams(&ids, 4);
+        assert_eq!(frac_chars_top_ngram(&g, &c, &[1; 7], 7, 4), 0.0); // no 4-gram repeats
+                                                                      // ties: the first-seen n-gram wins even when a later one is longer
         let ids = [0, 1, 2, 3, 0, 1, 2, 3];
+        let (g, c) = grams(&ids, 2);
         let lens = [1, 1, 5, 5, 1, 1, 5, 5];
-        assert_eq!(frac_chars_top_ngram(&ids, &lens, 24, 2), round8(4.0 / 24.0));
+        assert_eq!(
+            frac_chars_top_ngram(&g, &c, &lens, 24, 2),
+            round8(4.0 / 24.0)
+        );
         // overlapping duplicated 5-grams cover each word once
         let ids = [0, 0, 0, 0, 0, 0, 1];
+        let (g, c) = grams(&ids, 5);
         assert_eq!(
-            frac_chars_dupe_ngrams(&ids, &[2; 7], 14, 5),
+            frac_chars_dupe_ngrams(&g, &c, &[2; 7], 14, 5),
             round8(12.0 / 14.0)
         );
-        assert_eq!(frac_chars_dupe_ngrams(&ids[..4], &[2; 4], 8, 5), 0.0);
+        // overlapping repeats count every occurrence, so a fraction can exceed 1 (as in RPv2);
+        // fewer words than n give 0
+        let top = [1.5, 1.5, 0.0]; // "w w" 3 times * 4 chars / 8, "w w w" 2 * 6 / 8
+        assert_eq!(ngram_signals(&ids[..4], &[2; 4], 8), (top, [0.0; 6]));
     }
 
     #[test]
