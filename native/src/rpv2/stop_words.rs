@@ -3,7 +3,11 @@
 //! case-sensitively against raw (WordPunct) tokens, so the entries with an apostrophe, which that
 //! tokenizer always splits, never match; they are kept so the list is RPv2's.
 
-/// Sorted, for binary search.
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashSet;
+
+/// Sorted (checked by the tests).
 #[rustfmt::skip]
 static EN: &[&str] = &[
     "a", "a's", "able", "about", "above", "according", "accordingly", "across", "actually",
@@ -69,7 +73,13 @@ static EN: &[&str] = &[
 
 /// `word in stop_words["en"]` (case-sensitive).
 pub fn is_english_stop_word(word: &str) -> bool {
-    EN.binary_search(&word).is_ok()
+    static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
+    // every entry is lowercase ASCII of at most 13 bytes: most tokens are ruled out for free
+    word.len() <= 13
+        && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'\'')
+        && SET
+            .get_or_init(|| EN.iter().copied().collect())
+            .contains(word)
 }
 
 #[cfg(test)]
@@ -80,6 +90,7 @@ mod tests {
     fn sorted_and_complete() {
         assert_eq!(EN.len(), 570);
         assert!(EN.windows(2).all(|w| w[0] < w[1]));
+        assert!(EN.iter().all(|w| w.len() <= 13 && is_english_stop_word(w)));
         assert!(is_english_stop_word("the") && is_english_stop_word("zero"));
         assert!(!is_english_stop_word("The") && !is_english_stop_word("cat"));
     }
