@@ -1,5 +1,7 @@
 //! RedPajama-V2's rule-based quality signals of one document (definitions in `mod.rs`).
 
+use std::hash::Hash;
+
 use rustc_hash::FxHashMap;
 
 use super::stop_words::is_english_stop_word;
@@ -67,63 +69,79 @@ fn ratio(n: f64, d: usize) -> Option<f64> {
     (d > 0).then(|| round8(n / d as f64))
 }
 
+/// Numbers keys in first-seen order and counts each.
+struct Interner<K> {
+    index: FxHashMap<K, u32>,
+    counts: Vec<u32>,
+}
+
+impl<K: Hash + Eq> Interner<K> {
+    fn with_capacity(n: usize) -> Self {
+        Interner {
+            index: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            counts: Vec::new(),
+        }
+    }
+
+    /// The key's id (the number of distinct keys seen before it first appeared).
+    fn push(&mut self, key: K) -> u32 {
+        let next = self.counts.len() as u32;
+        let id = *self.index.entry(key).or_insert(next);
+        if id == next {
+            self.counts.push(0);
+        }
+        self.counts[id as usize] += 1;
+        id
+    }
+}
+
+/// The `n`-grams of a document: an id per position, and each id's count.
+pub struct Ngrams {
+    n: usize,
+    grams: Vec<u32>,
+    counts: Vec<u32>,
+}
+
 /// Exact ids of the `n`-grams from those of the `(n-1)`-grams: the `n`-gram at `i` is the pair
 /// (`(n-1)`-gram at `i`, word at `i + n - 1`), numbered in first-seen order. Returns the ids, one
 /// per position, and each id's count. One `u64` key per position instead of hashing `n` words.
-pub fn next_ngram_ids(prev: &[u32], words: &[u32], n: usize) -> (Vec<u32>, Vec<u32>) {
+pub fn next_ngram_ids(prev: &[u32], words: &[u32], n: usize) -> Ngrams {
     let m = (words.len() + 1).saturating_sub(n);
-    let mut index: FxHashMap<u64, u32> = FxHashMap::with_capacity_and_hasher(m, Default::default());
-    let mut ids = Vec::with_capacity(m);
-    let mut counts: Vec<u32> = Vec::new();
-    for i in 0..m {
-        let key = (u64::from(prev[i]) << 32) | u64::from(words[i + n - 1]);
-        let next = counts.len() as u32;
-        let id = *index.entry(key).or_insert(next);
-        if id == next {
-            counts.push(0);
-        }
-        counts[id as usize] += 1;
-        ids.push(id);
+    let mut seen = Interner::with_capacity(m);
+    let grams = (0..m)
+        .map(|i| seen.push((u64::from(prev[i]) << 32) | u64::from(words[i + n - 1])))
+        .collect();
+    Ngrams {
+        n,
+        grams,
+        counts: seen.counts,
     }
-    (ids, counts)
 }
 
 /// Fraction of characters in the most frequent `n`-gram times its count, 0 when no `n`-gram
 /// occurs twice. Ids are in first-seen order, so the lowest id among the most frequent is the
 /// one `Counter.most_common(1)` returns.
-pub fn frac_chars_top_ngram(
-    grams: &[u32],
-    counts: &[u32],
-    lens: &[usize],
-    total_chars: usize,
-    n: usize,
-) -> f64 {
-    let count = counts.iter().copied().max().unwrap_or(0);
+pub fn frac_chars_top_ngram(ng: &Ngrams, lens: &[usize], total_chars: usize) -> f64 {
+    let count = ng.counts.iter().copied().max().unwrap_or(0);
     if count <= 1 {
         return 0.0;
     }
-    let id = counts.iter().position(|&c| c == count).unwrap_or(0) as u32;
-    let first = grams.iter().position(|&g| g == id).unwrap_or(0);
-    let chars: usize = lens[first..first + n].iter().sum();
+    let id = ng.counts.iter().position(|&c| c == count).unwrap_or(0) as u32;
+    let first = ng.grams.iter().position(|&g| g == id).unwrap_or(0);
+    let chars: usize = lens[first..first + ng.n].iter().sum();
     round8((chars * count as usize) as f64 / total_chars as f64)
 }
 
 /// Fraction of characters in words covered by an `n`-gram that occurs more than once (each word
 /// counted once however many duplicated `n`-grams cover it).
-pub fn frac_chars_dupe_ngrams(
-    grams: &[u32],
-    counts: &[u32],
-    lens: &[usize],
-    total_chars: usize,
-    n: usize,
-) -> f64 {
+pub fn frac_chars_dupe_ngrams(ng: &Ngrams, lens: &[usize], total_chars: usize) -> f64 {
     if total_chars == 0 {
         return 0.0;
     }
     let mut covered = vec![false; lens.len()];
-    for (i, &g) in grams.iter().enumerate() {
-        if counts[g as usize] > 1 {
-            covered[i..i + n].iter_mut().for_each(|c| *c = true);
+    for (i, &g) in ng.grams.iter().enumerate() {
+        if ng.counts[g as usize] > 1 {
+            covered[i..i + ng.n].iter_mut().for_each(|c| *c = true);
         }
     }
     let duped: usize = lens
@@ -143,13 +161,13 @@ fn ngram_signals(ids: &[u32], lens: &[usize], total_chars: usize) -> ([f64; 3], 
         if ids.len() < n {
             break;
         }
-        let (g, counts) = next_ngram_ids(&grams, ids, n);
+        let ng = next_ngram_ids(&grams, ids, n);
         if n <= 4 {
-            top[n - 2] = frac_chars_top_ngram(&g, &counts, lens, total_chars, n);
+            top[n - 2] = frac_chars_top_ngram(&ng, lens, total_chars);
         } else {
-            dupe[n - 5] = frac_chars_dupe_ngrams(&g, &counts, lens, total_chars, n);
+            dupe[n - 5] = frac_chars_dupe_ngrams(&ng, lens, total_chars);
         }
-        grams = g;
+        grams = ng.grams;
     }
     (top, dupe)
 }
@@ -214,25 +232,19 @@ pub fn rpv2_signals(text: &str) -> Rpv2 {
     }
 
     // --- normalised words as ids in first-seen order, with their lengths in code points
-    let mut vocab: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut vocab = Interner::with_capacity(0);
     let mut ids = Vec::new();
     let mut lens = Vec::new();
-    let mut freq: Vec<usize> = Vec::new();
     for w in normalized.split(' ').filter(|w| !w.is_empty()) {
-        let next = vocab.len() as u32;
-        let id = *vocab.entry(w).or_insert(next);
-        if id == next {
-            freq.push(0);
-        }
-        freq[id as usize] += 1;
-        ids.push(id);
+        ids.push(vocab.push(w));
         lens.push(w.chars().count());
     }
     let n_norm = ids.len();
     let total_chars: usize = lens.iter().sum();
     let entropy = (n_norm > 0).then(|| {
         let total = n_norm as f64;
-        let h = freq
+        let h = vocab
+            .counts
             .iter()
             .map(|&x| -(x as f64) / total * (x as f64 / total).ln())
             .fold(0.0, |a, b| a + b);
@@ -275,7 +287,7 @@ pub fn rpv2_signals(text: &str) -> Rpv2 {
             round8(stop as f64 / raw.len() as f64)
         },
         symbol_to_word_ratio: ratio(symbols as f64, raw.len()),
-        frac_unique_words: ratio(vocab.len() as f64, n_norm),
+        frac_unique_words: ratio(vocab.counts.len() as f64, n_norm),
         unigram_entropy: entropy,
         word_count: n_norm as i64,
         num_sentences: count_sentences(text) as i64,
@@ -310,36 +322,33 @@ mod tests {
     #[test]
     fn ngram_pieces() {
         // n-gram ids built level by level from word ids, as in `ngram_signals`
-        fn grams(ids: &[u32], n: usize) -> (Vec<u32>, Vec<u32>) {
-            let mut level = (ids.to_vec(), vec![]);
+        fn grams(ids: &[u32], n: usize) -> Ngrams {
+            let mut level = next_ngram_ids(ids, ids, 1);
             for k in 2..=n {
-                level = next_ngram_ids(&level.0, ids, k);
+                level = next_ngram_ids(&level.grams, ids, k);
             }
             level
         }
         // words a b a b c a b: bigram ids 0 1 0 2 3 0, "a b" 3 times
         let ids = [0, 1, 0, 1, 2, 0, 1];
-        assert_eq!(grams(&ids, 2), (vec![0, 1, 0, 2, 3, 0], vec![3, 1, 1, 1]));
-        let (g, c) = grams(&ids, 2);
+        let ng = grams(&ids, 2);
         assert_eq!(
-            frac_chars_top_ngram(&g, &c, &[1; 7], 7, 2),
-            round8(6.0 / 7.0)
+            (ng.grams.as_slice(), ng.counts.as_slice()),
+            (&[0, 1, 0, 2, 3, 0][..], &[3, 1, 1, 1][..])
         );
-        let (g, c) = grams(&ids, 4);
-        assert_eq!(frac_chars_top_ngram(&g, &c, &[1; 7], 7, 4), 0.0); // no 4-gram repeats
-                                                                      // ties: the first-seen n-gram wins even when a later one is longer
+        assert_eq!(frac_chars_top_ngram(&ng, &[1; 7], 7), round8(6.0 / 7.0));
+        assert_eq!(frac_chars_top_ngram(&grams(&ids, 4), &[1; 7], 7), 0.0); // no 4-gram repeats
+                                                                            // ties: the first-seen n-gram wins even when a later one is longer
         let ids = [0, 1, 2, 3, 0, 1, 2, 3];
-        let (g, c) = grams(&ids, 2);
         let lens = [1, 1, 5, 5, 1, 1, 5, 5];
         assert_eq!(
-            frac_chars_top_ngram(&g, &c, &lens, 24, 2),
+            frac_chars_top_ngram(&grams(&ids, 2), &lens, 24),
             round8(4.0 / 24.0)
         );
         // overlapping duplicated 5-grams cover each word once
         let ids = [0, 0, 0, 0, 0, 0, 1];
-        let (g, c) = grams(&ids, 5);
         assert_eq!(
-            frac_chars_dupe_ngrams(&g, &c, &[2; 7], 14, 5),
+            frac_chars_dupe_ngrams(&grams(&ids, 5), &[2; 7], 14),
             round8(12.0 / 14.0)
         );
         // overlapping repeats count every occurrence, so a fraction can exceed 1 (as in RPv2);
