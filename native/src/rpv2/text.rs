@@ -11,6 +11,8 @@
 //! `\w`, `\s`, `isupper`, `isnumeric` are Python's (`str` methods and `re` with Unicode): `\w` is
 //! `isalpha() or isnumeric()` or `_` (combining marks are *not* word characters, unlike Rust's
 //! regex), `\s` is `isspace()` (which adds U+001C..U+001F to Unicode's White_Space).
+//! Their tables (`tables.rs`) come from Python 3.11 (Unicode 14); lowercasing and NFD use Rust's
+//! newer Unicode data, so only characters assigned after Unicode 14 can come out differently.
 
 use unicode_normalization::UnicodeNormalization;
 
