@@ -198,6 +198,15 @@ kernel("quality_signals", "text:string", lambda text: _native.quality_signals(_s
        "bullet/ellipsis lines, alphabetic words, stop words, duplicate lines/paragraphs and "
        "their characters, top 2-4-gram and duplicated 5-10-gram character fractions, line "
        "punctuation, short lines, newline/word ratio.")
+kernel("rpv2_signals", "text:string", lambda text: _native.rpv2_signals(_strings(text)),
+       _arrow_type(_native.rpv2_signals),
+       "RedPajama-V2's rule-based quality signals with RPv2's names and definitions (rounded "
+       "to 8 decimals as RPv2 stores them; NULL where RPv2 gives None): rps_doc_* (curly "
+       "brackets, all-caps / no-letter / stop-word / unique word fractions, ellipsis lines, "
+       "lorem ipsum, mean word length, symbol/word ratio, unigram entropy, word and sentence "
+       "counts, top 2-4-gram and duplicated 5-10-gram character fractions) and per-line lists "
+       "rps_lines_* (terminal punctuation, javascript count, words, numeric and uppercase "
+       "character fractions, bullet start), one element per line.")
 kernel("gopher_quality_ok",
        "text:string min_doc_words:numeric=None max_doc_words:numeric=None "
        "min_avg_word_length:numeric=None max_avg_word_length:numeric=None "

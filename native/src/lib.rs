@@ -17,6 +17,7 @@ mod minhash;
 mod normalize;
 mod pii;
 mod quality;
+mod rpv2;
 mod url_filter;
 
 #[pymodule]
@@ -32,5 +33,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     c4::register(m)?;
     pii::register(m)?;
     fasttext::register(m)?;
+    rpv2::register(m)?;
     Ok(())
 }
