@@ -32,18 +32,20 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 def _compile(args: argparse.Namespace, dry_run: bool = True, session: Any = None):
     """The session (a new one unless given) and the compiled pipeline; `dry_run` reads no data
-    (check, explain, and the up-front pass of run)."""
+    (check, explain, and the up-front pass of run), and a given session has had that pass."""
     from mdfql.session import Session
 
     options = {}
     if getattr(args, "limit", None):
         options["limit"] = args.limit
+    checked = session is not None
     session = session or Session(options=options)
     path = Path(args.file)
     if not path.is_file():
         raise MdfqlError(f"no such pipeline file: {path}")
     text = path.read_text(encoding="utf-8")
-    return session, session.compile(text, str(path), _params(args.param), dry_run=dry_run)
+    return session, session.compile(text, str(path), _params(args.param), dry_run=dry_run,
+                                    checked=checked)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import daft
 
-from mdfql.compiler.script import Program, ScriptCompiler
+from mdfql.compiler.script import DeferredView, Program, ScriptCompiler
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry, default_registry, udf
 from mdfql.lang.bind import Macro
@@ -28,7 +28,7 @@ class Session:
         self.registry: Registry = default_registry().child()
         self.sources: Registry = source_registry().child()
         self.tables: dict[str, daft.DataFrame] = {}
-        self.views: dict[str, daft.DataFrame] = {}
+        self.views: dict[str, daft.DataFrame | DeferredView] = {}
         self.macros: dict[str, Macro] = {}
         self.params: dict[str, Any] = {}
         self.options: dict[str, Any] = dict(options or {})
@@ -58,7 +58,10 @@ class Session:
     def resolve_table(self, name: str) -> daft.DataFrame | None:
         key = name.lower()
         if key in self.views:
-            return self.views[key]
+            view = self.views[key]
+            if isinstance(view, DeferredView):
+                view = self.views[key] = view.build()
+            return view
         if key in self.tables:
             return self.tables[key]
         if "." in key:
@@ -92,14 +95,16 @@ class Session:
 
     # --- compiling and running ------------------------------------------------------------
     def compile(self, text: str, filename: str = "<sql>",
-                params: dict[str, str] | None = None, dry_run: bool = False) -> Program:
+                params: dict[str, str] | None = None, dry_run: bool = False,
+                checked: bool = False) -> Program:
         """Parse, bind and plan a script; errors carry the text for caret rendering.
 
         `dry_run` plans relational operators (clustering, dedup) over empty tables: the whole
-        script is checked and explained without reading any data.
+        script is checked and explained without reading any data. `checked` says the script
+        already passed a dry run: its views are then planned only when something reads them.
         """
         try:
-            program = ScriptCompiler(self, text, params or {}, dry_run).compile()
+            program = ScriptCompiler(self, text, params or {}, dry_run, checked).compile()
         except MdfqlError as e:
             raise e.attach_source(text, filename) from None
         except SinkError as e:
@@ -122,7 +127,8 @@ class Session:
         from mdfql.execute import execute
 
         checked = self.compile(text, filename, params, dry_run=True)  # errors before any read
-        return execute(checked, self, replan=lambda: self.compile(text, filename, params), **kw)
+        return execute(checked, self, **kw,
+                       replan=lambda: self.compile(text, filename, params, checked=True))
 
     def run_file(self, path: str | Path, params: dict[str, str] | None = None,
                  **kw: Any) -> RunSummary:

@@ -273,6 +273,17 @@ def test_operator_input_runs_once_and_counts_in_the_summary(tmp_path):
     assert summary.rows_read == len(ids)
     assert summary.rows_written == len(pq.read_table(tmp_path / "kept.parquet")) < len(ids)
 
+    # a clustering view that no statement reads is never planned, so its input never runs
+    seen.clear()
+    summary = session.run(f"""
+        CREATE VIEW docs AS SELECT id, traced(text) AS text FROM read_parquet('{path}');
+        CREATE VIEW clusters AS SELECT id, lsh_cluster(minhash(text), id) OVER () AS c FROM docs;
+        COPY (SELECT id FROM read_parquet('{path}')) TO '{tmp_path / "ids.parquet"}'
+          (FORMAT parquet)""")
+    assert seen == [] and summary.rows_read == len(ids)
+    assert len(session.sql("SELECT * FROM clusters").to_pylist()) == len(ids)
+    assert sum(seen) == len(ids)
+
 
 RAY_SCRIPT = """
 import json, sys, daft, mdfql

@@ -6,6 +6,7 @@ plans are built, so the first error is reported before any data is read.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
     from mdfql.session import Session
 
 ActionKind = Literal["query", "write_table", "write_files", "explain"]
+
+
+@dataclass
+class DeferredView:
+    """A view planned on first use: a script that passed a dry run binds, so views it never
+    reads (and the inputs their relational operators would materialise) cost nothing."""
+
+    build: Callable[[], daft.DataFrame]
 
 
 @dataclass
@@ -65,8 +74,9 @@ class ScriptCompiler:
     """Walks a script's statements in order, keeping views, macros, parameters and options."""
 
     def __init__(self, session: Session, text: str, overrides: dict[str, str],
-                 dry_run: bool = False):
+                 dry_run: bool = False, checked: bool = False):
         self.session = session
+        self.checked = checked
         self.text = text
         self.overrides = dict(overrides)
         self.program = Program(options=dict(session.options))
@@ -130,6 +140,14 @@ class ScriptCompiler:
         self.ctx.source_limit = self.program.options.get("limit")
         return QueryCompiler(self.ctx).query(bound)
 
+    def deferred(self, node: exp.Expression) -> DeferredView:
+        """Bind now (parameters and macros as defined at this point), plan on first use in a
+        context of its own (no CTEs of the query that happens to use it)."""
+        bound = Binder(self.env).bind(node)
+        ctx = dataclasses.replace(self.ctx, ctes={},
+                                  source_limit=self.program.options.get("limit"))
+        return DeferredView(lambda: QueryCompiler(ctx).query(bound))
+
     def emit(self, stmt: Statement, action: Action) -> None:
         if stmt.explain:
             action = Action("explain", action.df, stmt.span, action.target)
@@ -180,7 +198,11 @@ class ScriptCompiler:
         if body is None:
             raise self.error(f"CREATE {kind} needs AS <query>", node)
         if kind == "VIEW":
-            self.session.views[node.this.name.lower()] = self.plan(body)
+            name = node.this.name.lower()
+            if self.checked:
+                self.session.views[name] = self.deferred(body)
+            else:
+                self.session.views[name] = self.plan(body)
             return
         if kind == "TABLE":
             ident = ".".join(p.name for p in node.this.parts)
