@@ -88,8 +88,8 @@ CREATE VIEW exact_deduplicated AS
   ORDER BY warc_date, url;
 
 -- G.7 URL deduplication: one document per normalised URL (case of scheme and host, default
--- port, user info, trailing slash, parameter order and fragment ignored). Across crawl parts, "earlier parts win" is an anti
--- join against the table kept so far:
+-- port, user info, trailing slash, parameter order and fragment ignored). Across crawl parts,
+-- "earlier parts win" is an anti join against the table kept so far:
 --   ... FROM exact_deduplicated d ANTI JOIN read_iceberg('curated.refinedweb') k
 --       ON normalize_url(d.url) = normalize_url(k.url)
 CREATE OR REPLACE TABLE curated.refinedweb AS
