@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 
 import daft
 
+from mdfql import metrics
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
 
@@ -35,7 +36,9 @@ def check_resources(used: Iterable[str], registry: Registry, available: dict[str
 @contextlib.contextmanager
 def use_runner(kind: str, address: str | None, used: Iterable[str], registry: Registry
                ) -> Iterator[None]:
-    """Select Daft's runner for the duration of a run; a local Ray is started and stopped."""
+    """Select Daft's runner for the duration of a run; a local Ray is started and stopped.
+    On Ray, a tally actor collects the workers' row failures while the run lasts (read them
+    with `metrics.failures()` before leaving the context)."""
     if kind == "native":
         if daft.get_or_infer_runner_type() != "native":
             raise MdfqlError("this process already runs on Ray; start a new one for --runner "
@@ -50,10 +53,14 @@ def use_runner(kind: str, address: str | None, used: Iterable[str], registry: Re
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
         started = address is None
+    tally = None
     try:
         check_resources(used, registry, ray.cluster_resources())
         daft.set_runner_ray(address=address, noop_if_initialized=True)
+        tally = metrics.start_tally()
         yield
     finally:
+        if tally is not None:
+            ray.kill(tally)
         if started:
             ray.shutdown()

@@ -4,6 +4,7 @@ hints fail up front on Ray instead of hanging. Ray tests start a local cluster (
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,21 @@ def test_native_and_ray_give_the_same_rows(workdir):
     # titles repeat every 1000 ids: one survivor (the smallest id) per distinct title
     assert a.num_rows == len(set(a.column("title").to_pylist())) < len(kept_ids(workdir))
     assert a.equals(b)
+
+
+def test_ray_run_counts_reads_and_worker_failures(tmp_path):
+    """Rows fail inside Ray workers; the driver's summary still counts them, and the rows read."""
+    from mdfql.sample import write_sample
+
+    stats = write_sample(tmp_path / "sample.warc.gz", n_records=200)
+    (tmp_path / "warc.sql").write_text(
+        "COPY (SELECT url, status FROM read_warc('sample.warc.gz')) TO 'out' (FORMAT parquet);")
+    proc = run_cli("run", "warc.sql", "--runner", "ray", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert re.search(r"rows read\s+│\s+" + f"{stats.response_records - 1:,}", out), out
+    assert re.search(r"failed rows: parse_http: bad status line\s+│\s+2\b", out), out
+    assert re.search(r"failed rows: read_warc: truncated record\s+│\s+1\b", out), out
 
 
 def test_unsatisfiable_gpu_hint_fails_fast_on_ray(workdir):
