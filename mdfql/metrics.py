@@ -83,8 +83,7 @@ def failures() -> dict[tuple[str, str], int]:
 
 def failure_total() -> int:
     """Total number of failures recorded since the last reset."""
-    with _lock:
-        return sum(_counts.values())
+    return sum(failures().values())
 
 
 def reset_failures() -> None:
