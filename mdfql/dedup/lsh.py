@@ -70,12 +70,12 @@ def verified_exact(edges: daft.DataFrame, texts: daft.DataFrame, threshold: floa
 def lsh_clusters(sigs: daft.DataFrame, bands: int, rows: int, threshold: float | None = None,
                  ngram: int = 5) -> tuple[daft.DataFrame, int]:
     """`(node, sig[, text])` -> (`(node, label)` for nodes with an edge, rounds of the
-    components). With a `text` column the `threshold` check is exact over word `ngram`-grams."""
+    components). With a `text` column the `threshold` check is exact over word `ngram`-grams.
+    `sigs` is read twice (buckets, then the check): pass it materialised, as the operators do."""
     if bands < 1 or rows < 1:
         raise ValueError("bands and rows must be positive")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold must lie in [0, 1]")
-    sigs = sigs.collect()  # read twice (buckets, verification): compute the signatures once
     edges = star_edges(band_buckets(sigs.select("node", "sig"), bands, rows))
     if threshold is not None and "text" in sigs.column_names:
         edges = verified_exact(edges, sigs.select("node", "text"), threshold, ngram)

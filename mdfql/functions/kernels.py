@@ -69,6 +69,18 @@ def _strings(arr: pa.Array) -> pa.Array:
 COUNTED_EXTRACTION_ERRORS = ("too_large", "internal_error")
 
 
+def _count_row_errors(stage: str, errors: pa.Array, where: pa.Array | None = None,
+                      reasons: tuple[str, ...] | None = None) -> None:
+    """Record each row's error (only those in `reasons` when given) as a row-level failure of
+    `stage`, located by `where` (e.g. the URL) or the row number."""
+    if errors.null_count == len(errors):
+        return
+    places = where.to_pylist() if where is not None else [None] * len(errors)
+    for i, err in enumerate(errors.to_pylist()):
+        if err is not None and (reasons is None or err in reasons):
+            record_failure(stage, places[i] or f"row {i}", err)
+
+
 EXTRACT_ENGINES = ("mdfql", "trafilatura", "resiliparse")
 _TRAFILATURA_LOCK = threading.Lock()
 
@@ -126,12 +138,7 @@ def extract_text_batch(html: pa.Array, url: pa.Array, max_bytes: int | None = No
         return _extract_with(engine, html, url, max_bytes)
     opts = {k: v for k, v in (("max_bytes", max_bytes), ("max_depth", max_depth)) if v}
     out = _native.extract_text(_strings(html), **opts)
-    errors = out.field("error")
-    if errors.null_count < len(errors):
-        urls = url.to_pylist()
-        for i, err in enumerate(errors.to_pylist()):
-            if err in COUNTED_EXTRACTION_ERRORS:
-                record_failure("extract_text", urls[i] or f"row {i}", err)
+    _count_row_errors("extract_text", out.field("error"), url, COUNTED_EXTRACTION_ERRORS)
     return out.field("text")
 
 
@@ -301,11 +308,7 @@ def _image_hash(name: str, fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.A
 
     def run(images: pa.Array) -> pa.Array:
         out = fn(images)
-        errors = out.field("error")
-        if errors.null_count < len(errors):
-            for i, err in enumerate(errors.to_pylist()):
-                if err is not None:
-                    record_failure(name, f"row {i}", err)
+        _count_row_errors(name, out.field("error"))
         return out.field("hash")
 
     return run
