@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 
@@ -30,42 +29,47 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _compile(args: argparse.Namespace, dry_run: bool = True, session: Any = None):
-    """The session (a new one unless given) and the compiled pipeline; `dry_run` reads no data
-    (check, explain, and the up-front pass of run), and a given session has had that pass."""
+def _compile(args: argparse.Namespace):
+    """A new session and the compiled pipeline (compiling reads no data)."""
     from mdfql.session import Session
 
     options = {}
     if getattr(args, "limit", None):
         options["limit"] = args.limit
-    checked = session is not None
-    session = session or Session(options=options)
+    session = Session(options=options)
     path = Path(args.file)
     if not path.is_file():
         raise MdfqlError(f"no such pipeline file: {path}")
     text = path.read_text(encoding="utf-8")
-    return session, session.compile(text, str(path), _params(args.param), dry_run=dry_run,
-                                    checked=checked)
+    return session, session.compile(text, str(path), _params(args.param))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     _, program = _compile(args)
     kinds = ", ".join(f"{a.kind}{' ' + a.target if a.target else ''}" for a in program.actions)
-    out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}")
+    stages = len(program.stages())
+    out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}"
+              + (f"; {stages} relational stage(s)" if stages else ""))
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from mdfql.execute import explain_text
+
     _, program = _compile(args)
     for action in program.actions:
         out.rule(f"{action.kind} {action.target or ''} (line {action.span.line})")
-        action.df.explain(show_all=True)
+        out.print(explain_text(action, daft_plans=args.daft), markup=False, highlight=False,
+                  soft_wrap=True)
     return 0
 
 
 def _summary_table(summary) -> Table:
     table = Table(title="run summary", show_header=False)
     table.add_row("rows read", f"{summary.rows_read:,}")
+    for stage in summary.stages:
+        table.add_row(f"  {stage.label} ({stage.wall_s:.1f} s)",
+                      f"{stage.rows_spilled:,} spilled, {stage.result_rows:,} in result")
     for step in summary.steps:
         table.add_row(f"  {step.name}", f"{step.rows_in:,} -> {step.rows_out:,}")
     for w in summary.writes:
@@ -81,9 +85,9 @@ def _summary_table(summary) -> Table:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
+    from mdfql.session import catalog_config
 
-    # Every mistake in the script is reported before any data is read; the real plan is built
-    # inside the chosen runner.
+    # Every mistake in the script is reported before any data is read.
     session, program = _compile(args)
     n = len(program.actions)
     with console.status("starting") as status:
@@ -91,8 +95,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
                           f"(line {action.span.line})")
 
-        summary = execute(program, session, runner=args.runner, ray_address=args.ray_address,
-                          on_action=progress, replan=lambda: _compile(args, False, session)[1])
+        summary = execute(program, catalog=catalog_config(program.options),
+                          functions=session.registry, runner=args.runner,
+                          ray_address=args.ray_address, on_action=progress,
+                          work_dir=args.work_dir)
     for text in summary.explains:
         out.print(text)
     for df in summary.results:
@@ -102,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_functions(args: argparse.Namespace) -> int:
-    from mdfql.functions.registry import default_registry
+    from mdfql.functions.catalog import default_registry
     from mdfql.sources import source_registry
 
     sections = (("table functions (FROM ...)", source_registry()),
@@ -146,9 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
     run.add_argument("--limit", type=int, default=None, help="read at most N rows per source")
     run.add_argument("--show", type=int, default=10, help="rows shown of each query result")
+    run.add_argument("--work-dir", default=None,
+                     help="where relational stages spill (kept); default: a temporary directory")
     run.set_defaults(func=cmd_run)
-    pipeline_command("check", "parse and bind only").set_defaults(func=cmd_check)
-    pipeline_command("explain", "print the Daft plans").set_defaults(func=cmd_explain)
+    pipeline_command("check", "parse, bind and plan; reads no data").set_defaults(func=cmd_check)
+    explain = pipeline_command("explain", "print the stages each statement runs")
+    explain.add_argument("--daft", action="store_true", help="also print Daft's own plans")
+    explain.set_defaults(func=cmd_explain)
     fn = sub.add_parser("functions", help="the function catalog with docs")
     fn.add_argument("filter", nargs="?", default=None)
     fn.set_defaults(func=cmd_functions)

@@ -15,10 +15,18 @@ from daft import DataType, Expression
 
 from mdfql import _native
 from mdfql.functions.builtins import parse_param
-from mdfql.functions.registry import _DEFAULT, FunctionSpec, Resources
+from mdfql.functions.registry import FunctionSpec, Registry, Resources
 from mdfql.metrics import record_failure
 
 BATCH_SIZE = 512
+# The Rust (and peer-backed) kernels, declared below; `register` adds them to a registry.
+KERNELS: list[FunctionSpec] = []
+
+
+def register(registry: Registry) -> None:
+    """Add the kernels to `registry`."""
+    for spec in KERNELS:
+        registry.add(spec)
 
 
 def kernel(
@@ -53,7 +61,7 @@ def kernel(
                 for c in columns]
         return run(*cols, *[kwargs[o] for o in options])
 
-    _DEFAULT.add(FunctionSpec(
+    KERNELS.append(FunctionSpec(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
         runs_as=runs_as, resources=Resources(batch_size=BATCH_SIZE),  # type: ignore[arg-type]
     ))
