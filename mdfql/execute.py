@@ -125,6 +125,22 @@ def work_directory(work_dir: str | Path | None, run_id: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
+# Parquet writes buffer a whole row group per open file: Daft's defaults (512 MB files of
+# 128 MB row groups) cost gigabytes with wide rows; these keep a stage's spill and its scans
+# (a row group at a time) small, at a few more files per write.
+WRITE_FILE_BYTES = 128 << 20
+WRITE_ROW_GROUP_BYTES = 16 << 20
+
+
+def configure_memory(options: dict[str, Any]) -> None:
+    """Batch and write-buffer sizes for this process's Daft runs (see README, Memory)."""
+    config: dict[str, Any] = {"parquet_target_filesize": WRITE_FILE_BYTES,
+                              "parquet_target_row_group_size": WRITE_ROW_GROUP_BYTES}
+    if options.get("batch_rows"):
+        config["default_morsel_size"] = options["batch_rows"]
+    daft.set_execution_config(**config)
+
+
 def explain_text(action: Action, daft_plans: bool = False) -> str:
     """An action's plan tree; with `daft_plans`, Daft's own logical and physical plans too."""
     text = action.plan.render()
@@ -151,8 +167,7 @@ def execute(
     address = ray_address or program.options.get("ray.address")
     work_dir = work_dir or program.options.get("work_dir") or os.environ.get("MDFQL_WORK_DIR")
     summary = RunSummary(run_id=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}")
-    if program.options.get("batch_rows"):
-        daft.set_execution_config(default_morsel_size=program.options["batch_rows"])
+    configure_memory(program.options)
     start = time.perf_counter()
     for stage in program.stages():
         stage.reset()

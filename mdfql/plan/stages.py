@@ -17,6 +17,7 @@ it runs the stage, so compiling reads no data and one compile serves check, expl
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import daft
-import daft.functions as F
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from daft import DataType, col
+from daft import DataType
 from daft.io.pushdowns import Pushdowns
 from daft.io.source import DataSource, DataSourceTask
 from daft.recordbatch import RecordBatch
@@ -71,16 +74,21 @@ class StageFiles:
 
 
 class SpillScan(DataSource):
-    """A Daft source over files a stage writes at run time (a spill or an operator result).
+    """The rest of a query after a stage: the spilled rows, each with the operator's value.
 
     Daft asks for its tasks when the plan executes; by then the executor has run the stage
-    (a plan that reads it earlier is a bug, reported as such). Its scans are named after the
-    stage ("Read stage 1 ... (Python)"), so a run's summary can tell them from real reads."""
+    (a plan that reads it earlier is a bug, reported as such). Each task streams one spilled
+    file a row group at a time and looks the values up in the stage's result, which is
+    small (ids and values only) and loaded once per process: a hash join in Daft would hold
+    the spilled rows instead. Its scans are named after the stage ("Read stage 1 ...
+    (Python)"), so a run's summary can tell them from real reads."""
 
-    def __init__(self, label: str, schema: daft.Schema, output: StageFiles):
-        self._label = label
+    def __init__(self, stage: RelationalStage, schema: daft.Schema):
+        self._label = f"{stage.label} rows"
         self._schema = schema
-        self.output = output
+        self.rows, self.result = stage.rows, stage.result
+        self.out, self.default_to_id = stage.out, stage.op.default_to_id
+        self.out_type = stage.out_dtype.to_arrow_dtype()
 
     @property
     def name(self) -> str:
@@ -91,29 +99,79 @@ class SpillScan(DataSource):
         return self._schema
 
     async def get_tasks(self, pushdowns: Pushdowns) -> AsyncIterator[DataSourceTask]:
-        if self.output.files is None and self.output.ensure is not None:
-            self.output.ensure()
-        if self.output.files is None:
+        if self.rows.files is None and self.rows.ensure is not None:
+            self.rows.ensure()
+        if self.rows.files is None or self.result.files is None:
             raise RuntimeError(f"{self._label} was read before its stage ran")
-        columns = None if pushdowns.columns is None else sorted(
-            set(pushdowns.columns) | set(pushdowns.filter_required_column_names() or []))
-        for path in self.output.files:
-            yield _ParquetFileTask(path, self._schema, columns)
+        wanted = self._schema.column_names() if pushdowns.columns is None else \
+            set(pushdowns.columns) | set(pushdowns.filter_required_column_names() or [])
+        columns = [c for c in self._schema.column_names() if c in wanted and c != self.out]
+        for path in self.rows.files:
+            yield _SpillFileTask(path, self._schema, columns, self)
 
 
-class _ParquetFileTask(DataSourceTask):
-    """One spilled file, streamed a row group at a time, only the columns the plan reads."""
+class _SpillFileTask(DataSourceTask):
+    """One spilled file with the stage's values attached."""
 
-    def __init__(self, path: str, schema: daft.Schema, columns: list[str] | None):
+    def __init__(self, path: str, schema: daft.Schema, columns: list[str], scan: SpillScan):
         self._path, self._schema, self._columns = path, schema, columns
+        self._result_files = tuple(scan.result.files or ())
+        self._out, self._out_type, self._default = scan.out, scan.out_type, scan.default_to_id
 
     @property
     def schema(self) -> daft.Schema:
         return self._schema
 
     async def read(self) -> AsyncIterator[RecordBatch]:
-        for batch in pq.ParquetFile(self._path).iter_batches(columns=self._columns):
-            yield RecordBatch.from_arrow_record_batches([batch], batch.schema)
+        lookup = _lookup(self._result_files)
+        for batch in pq.ParquetFile(self._path).iter_batches(columns=[*self._columns, NODE]):
+            nodes = batch.column(NODE)
+            value = lookup.values(nodes, self._out_type,
+                                  nodes.cast(self._out_type) if self._default else None)
+            table = pa.Table.from_batches([batch]).drop_columns([NODE]) \
+                .append_column(self._out, value)
+            yield RecordBatch.from_arrow_table(table)
+
+
+class _Lookup:
+    """A stage result (node -> value) indexed for lookups by node: sorted numeric ids are
+    searched with numpy; other id types go through Arrow's hash lookup."""
+
+    def __init__(self, table: pa.Table):
+        nodes = table.column(NODE).combine_chunks()
+        self.numeric = pa.types.is_integer(nodes.type) and nodes.null_count == 0
+        if self.numeric:
+            order = np.argsort(nodes.to_numpy(), kind="stable")
+            self.nodes = nodes.to_numpy()[order]
+            self.result = table.column(VALUE).combine_chunks().take(pa.array(order))
+        else:
+            self.nodes, self.result = nodes, table.column(VALUE).combine_chunks()
+
+    def values(self, nodes: pa.Array, out_type: pa.DataType,
+               default: pa.Array | None) -> pa.Array:
+        """The value of each node (`default`, else NULL, where the result has none)."""
+        fallback = default if default is not None else pa.nulls(len(nodes), out_type)
+        if len(self.nodes) == 0 or len(nodes) == 0:
+            return fallback.cast(out_type)
+        if self.numeric and pa.types.is_integer(nodes.type) and nodes.null_count == 0:
+            keys = nodes.to_numpy().astype(self.nodes.dtype, copy=False)
+            pos = np.minimum(np.searchsorted(self.nodes, keys), len(self.nodes) - 1)
+            found = self.nodes[pos] == keys
+            hit, index = pa.array(found), pa.array(np.where(found, pos, 0))
+        else:
+            where = pc.index_in(nodes, value_set=self.nodes)
+            hit, index = where.is_valid(), where.fill_null(0)
+        return pc.if_else(hit, self.result.take(index).cast(out_type), fallback.cast(out_type))
+
+
+@functools.lru_cache(maxsize=4)
+def _lookup(files: tuple[str, ...]) -> _Lookup:
+    """The result files of a stage, loaded once per process (tasks of a scan share it)."""
+    if not files:
+        return _Lookup(pa.table({NODE: pa.array([], pa.uint64()),
+                                 VALUE: pa.array([], pa.uint64())}))
+    tables = [pq.read_table(f, columns=[NODE, VALUE]) for f in files]
+    return _Lookup(pa.concat_tables([t.cast(tables[0].schema) for t in tables]))
 
 
 @dataclass(eq=False)
@@ -137,7 +195,7 @@ class RelationalStage:
     _scratch: tempfile.TemporaryDirectory | None = None
 
     def __post_init__(self) -> None:
-        self.rows.ensure = self.result.ensure = self._run_on_demand
+        self.rows.ensure = self._run_on_demand
 
     def _run_on_demand(self) -> None:
         if self._scratch is None:
@@ -151,16 +209,9 @@ class RelationalStage:
     def output_plan(self) -> daft.DataFrame:
         """The rest of the query's input: spilled rows + the operator's value, lazily."""
         spill_schema = self.spill_plan.schema()
-        row_fields = [spill_schema[c] for c in (*self.keep, NODE)]
-        rows = SpillScan(f"{self.label} rows", _schema(row_fields), self.rows).read()
-        result_schema = _schema([daft.Schema.from_pydict({NODE: self.node_dtype})[NODE],
-                                 daft.Schema.from_pydict({VALUE: self.out_dtype})[VALUE]])
-        result = SpillScan(f"{self.label} result", result_schema, self.result).read()
-        right = result.select(col(NODE).alias("__rnode"), col(VALUE))
-        joined = rows.join(right, left_on=NODE, right_on="__rnode", how="left")
-        value = F.coalesce(col(VALUE), col(NODE).cast(self.out_dtype)) \
-            if self.op.default_to_id else col(VALUE)
-        return joined.select(*self.keep, value.alias(self.out))
+        fields = {c: spill_schema[c].dtype for c in self.keep}
+        fields[self.out] = self.out_dtype
+        return SpillScan(self, daft.Schema.from_pydict(fields)).read()
 
     def run(self, directory: Path) -> StageRun:
         """Spill the input under `directory`, then compute the operator's result there."""
@@ -190,9 +241,3 @@ class StageRun:
     result_rows: int
     wall_s: float
     metrics: tuple[dict, ...]
-
-
-
-
-def _schema(fields: list[Any]) -> daft.Schema:
-    return daft.Schema.from_pydict({f.name: f.dtype for f in fields})
