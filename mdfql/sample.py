@@ -3,8 +3,14 @@
 `write_sample` writes a gzipped WARC (one gzip member per record, like Common Crawl) whose
 response records cover the categories in `SAMPLE_CATEGORIES`. Pages are generated from sentence
 templates and topic vocabularies (`mdfql._sample_text`), so they read like real articles while
-every page differs. Output is byte-identical for a given `(n_records, seed)` and file name (the
-warcinfo record names it): dates derive from the seed, record ids are uuid5 of their position.
+every page differs. Output is byte-identical for a given `(n_records, seed, page_kb, level)` and
+file name (the warcinfo record names it): dates derive from the seed, record ids are uuid5 of
+their position.
+
+The small sample (no `page_kb`) builds every page, then shuffles them. A crawl-sized sample
+(`page_kb`, e.g. 30 like Common Crawl) shuffles the category sequence instead and streams pages
+to the file one at a time, padded with markup (`mdfql._sample_markup`) to log-normal sizes, so
+memory does not grow with the number of records.
 """
 
 from __future__ import annotations

@@ -268,3 +268,19 @@ def test_crawl_memory_is_flat(tmp_path: Path) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 1.2 * peaks[0], peaks
+
+
+def test_cli_sample_slice(tmp_path: Path) -> None:
+    from mdfql.cli import main
+
+    whole, part = tmp_path / "crawl.warc.gz", tmp_path / "slice.warc.gz"
+    assert main(["sample", "--records", "400", "--page-kb", "6", "--out", str(whole)]) == 0
+    args = ["sample", "--records", "400", "--page-kb", "6", "--slice", "2", "--out", str(part)]
+    assert main(args) == 0
+    # The slice is the same crawl at half the records: what write_sample gives for 200.
+    ref = write_sample(tmp_path / "ref" / "slice.warc.gz", 200, page_kb=6)
+    assert part.read_bytes() == ref.path.read_bytes() != whole.read_bytes()
+    # Mistakes are one-line errors, not tracebacks.
+    assert main(["sample", "--records", "10", "--page-kb", "6", "--out", str(part)]) == 1
+    assert main(["sample", "--slice", "0", "--out", str(part)]) == 1
+    assert main(["sample", "--page-kb", "0", "--out", str(part)]) == 1
