@@ -129,7 +129,18 @@ def cmd_functions(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from mdfql.sample import write_sample
 
-    stats = write_sample(args.out, n_records=args.records, seed=args.seed)
+    if args.slice < 1:
+        raise MdfqlError(f"--slice takes a positive count, got {args.slice}")
+    # A 1/K slice is the same generator with 1/K of the records: every category keeps its
+    # share and the planted malformed records, which a byte prefix of the big file would not.
+    records = args.records // args.slice
+    if args.page_kb is not None and args.page_kb <= 0:
+        raise MdfqlError(f"--page-kb takes a positive size, got {args.page_kb}")
+    try:
+        stats = write_sample(args.out, n_records=records, seed=args.seed, page_kb=args.page_kb,
+                             level=args.level, keep_urls=False)
+    except ValueError as e:  # too few records for every category
+        raise MdfqlError(str(e)) from e
     counts = ", ".join(f"{k} {v}" for k, v in stats.counts.items())
     out.print(f"wrote {args.out}: {stats.total_records} records ({stats.n_bytes:,} bytes): "
               f"{counts}", soft_wrap=True)
@@ -166,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default="sample/sample.warc.gz")
     sample.add_argument("--records", type=int, default=2000)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--page-kb", type=float, default=None, metavar="K",
+                        help="crawl-sized pages averaging K KiB of HTML, streamed to the file "
+                             "(e.g. 30, like Common Crawl); default: the small bundled sample")
+    sample.add_argument("--level", type=int, default=None, choices=range(1, 10), metavar="1-9",
+                        help="zlib level of each record's gzip member (default 9, or 6 with "
+                             "--page-kb)")
+    sample.add_argument("--slice", type=int, default=1, metavar="K",
+                        help="write a 1/K slice: the same crawl with --records/K records")
     sample.set_defaults(func=cmd_sample)
     return parser
 
