@@ -48,8 +48,10 @@ class RelationalOp:
     `keys(args, options)` -> the per-row key columns to spill, from the argument expressions
     (by parameter name; absent optional arguments are missing); `dtype(args, node, options)`
     -> the output type from the arguments' types and the row id's; `compute(files, out_dir,
-    keys, node_dtype, options)` -> Parquet files of (node, value); `describe(options)` -> what
-    it keeps, for EXPLAIN. Rows the result lacks get their own id (`default_to_id`) or NULL.
+    keys, node_dtype, options)` -> Parquet files of (node, value) (the first two columns);
+    `describe(options)` -> what it keeps, for EXPLAIN. Rows the result lacks get their own id
+    (`default_to_id`) or NULL. `side_input(options, resolve_table)` -> a lazy plan the stage
+    spills too and hands to `compute` as `side=files` (e.g. an index of earlier runs), or None.
     """
 
     keys: Callable[[dict[str, daft.Expression], dict[str, Any]], dict[str, daft.Expression]]
@@ -58,6 +60,8 @@ class RelationalOp:
     describe: Callable[[dict[str, Any]], str]
     default_to_id: bool = True
     validate: Callable[[dict[str, Any], set[str]], None] = lambda options, given: None
+    side_input: Callable[[dict[str, Any], Callable[[str], Any]], daft.DataFrame | None] = \
+        lambda options, resolve: None
 
 
 @dataclass
@@ -166,11 +170,13 @@ class _Lookup:
 
 @functools.lru_cache(maxsize=4)
 def _lookup(files: tuple[str, ...]) -> _Lookup:
-    """The result files of a stage, loaded once per process (tasks of a scan share it)."""
+    """The result files of a stage (first column the node, second its value), loaded once
+    per process: the tasks of a scan share it."""
     if not files:
         return _Lookup(pa.table({NODE: pa.array([], pa.uint64()),
                                  VALUE: pa.array([], pa.uint64())}))
-    tables = [pq.read_table(f, columns=[NODE, VALUE]) for f in files]
+    tables = [pq.read_table(f) for f in files]
+    tables = [t.select([0, 1]).rename_columns([NODE, VALUE]) for t in tables]
     return _Lookup(pa.concat_tables([t.cast(tables[0].schema) for t in tables]))
 
 
@@ -189,6 +195,7 @@ class RelationalStage:
     node_dtype: DataType
     out: str  # the output column's physical name
     out_dtype: DataType
+    side_plan: daft.DataFrame | None = None  # see RelationalOp.side_input
     rows: StageFiles = field(default_factory=StageFiles)
     result: StageFiles = field(default_factory=StageFiles)
     # a temporary directory for a stage run on first read (see StageFiles.ensure)
@@ -220,8 +227,12 @@ class RelationalStage:
         files = sorted(written.to_pydict()["path"])
         spilled = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         self.rows.files = files
+        side = {}
+        if self.side_plan is not None:
+            side["side"] = sorted(self.side_plan.write_parquet(
+                str(directory / "side")).to_pydict()["path"])
         self.result.files = self.op.compute(files, directory / "result", keys=self.key_columns,
-                                            node_dtype=self.node_dtype, **self.options)
+                                            node_dtype=self.node_dtype, **side, **self.options)
         found = sum(pq.ParquetFile(f).metadata.num_rows for f in self.result.files)
         return StageRun(self.label, self.call_sql, spilled, found,
                         time.perf_counter() - start, operator_metrics(written))
