@@ -309,3 +309,52 @@ def test_hamming_fanout_limits_comparisons_within_a_bucket(tmp_path):
     assert run(2, 2) == {0: 0, 1: 0, 2: 0, 3: 0, 4: 0}
     assert run(1, 1) == {1: 1, 2: 1}
     assert run(1, 2) == {1: 1, 2: 1, 3: 1}
+
+
+# ---------------------------------------------------------------- incremental (against an index)
+
+def test_new_rows_near_indexed_ones_take_the_indexed_label(tmp_path):
+    """Index nodes outrank new ones whatever their values (here larger): a new copy of an
+    indexed document is labelled with the smallest indexed node of its component, new
+    near-duplicates of nothing indexed cluster among themselves, index rows are not written."""
+    rng = random.Random(11)
+    indexed = corpus(seed=5, n=60)
+    index_nodes = [10_000 + 3 * i for i in range(len(indexed))]
+    fresh = corpus(seed=6, n=40)
+    new = [near_copy(rng, rng.choice(indexed), rng.choice([0.0, 0.01, 0.05])) for _ in range(30)]
+    new += fresh
+    rng.shuffle(new)
+    new_nodes = list(range(len(new)))
+    _, index_keys = band_keys(indexed)
+    lists = _native.minhash_bands(_native.minhash(pa.array(indexed, pa.large_string())),
+                                  bands=BANDS, rows=ROWS)
+    index = spill(tmp_path / "index", {"node": pa.array(index_nodes, pa.int64()),
+                                       "bands": lists}, parts=2)
+    files, new_keys, _ = lsh_spill(tmp_path / "new", pa.array(new_nodes, pa.int64()), new)
+    got = read_labels(lsh_labels(files, tmp_path / "out", node="node", bands=band_names(),
+                                 against=index))
+
+    # reference: all rows keyed (0, index node) / (1, new node), so the index ranks first
+    keyed = [(0, n) for n in index_nodes] + [(1, n) for n in new_nodes]
+    keys = [i + n for i, n in zip((k.to_pylist() for k in index_keys), new_keys)]
+    want = {node: label for (group, node), (_, label) in reference_lsh(keyed, keys).items()
+            if group == 1}
+    assert got == want
+    by_text = dict(zip(indexed, index_nodes))
+    copies = [n for n, t in zip(new_nodes, new) if t in by_text and t]  # "" has no keys
+    assert copies and all(got[n] >= 10_000 for n in copies)          # exact copies: indexed
+    assert any(label < 10_000 for label in got.values())              # new-only clusters too
+    assert all(n in new_nodes for n in got)
+
+
+def test_index_without_threshold_only(tmp_path):
+    files = spill(tmp_path, {"node": pa.array([1, 2]), "b0": pa.array([1, 1], pa.uint64()),
+                             "sig": pa.array([[1, 2], [1, 2]])}, parts=1)
+    index = spill(tmp_path / "i", {"node": pa.array([5]),
+                                   "bands": pa.array([[1]], pa.list_(pa.uint64()))}, parts=1)
+    with pytest.raises(ValueError, match="against"):
+        lsh_labels(files, tmp_path / "out", node="node", bands=["b0"], threshold=0.5,
+                   verify="sig", against=index)
+    got = read_labels(lsh_labels(files, tmp_path / "out", node="node", bands=["b0"],
+                                 against=index))
+    assert got == {1: 5, 2: 5}
