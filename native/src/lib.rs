@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 pub mod arrow_io;
 mod c4;
+mod dedup;
 mod fasttext;
 mod html_text;
 mod http;
@@ -34,5 +35,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pii::register(m)?;
     fasttext::register(m)?;
     rpv2::register(m)?;
+    dedup::register(m)?;
     Ok(())
 }

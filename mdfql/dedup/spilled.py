@@ -1,0 +1,277 @@
+"""Near-dedup clusters computed from spilled keys, with memory bounded by one key column.
+
+The executor streams an operator's input once into spill files (Parquet, row order = file
+order, then row order within a file) holding each row's `node` id and its keys; the functions
+here read only the columns they need, a column at a time, and write `(node, label)` Parquet for
+the rows in a cluster of two or more (label = the smallest node of the row's connected
+component; the executor labels every other row with its own node).
+
+Node values of any sortable type are mapped once, by a sort, to dense ranks in node order, so
+a union-find whose roots are its smallest members (`_native.UnionFind`) yields labels
+directly. Then, for LSH, each band column in turn: rows with equal key form a bucket whose
+members are linked to its smallest node (star edges, as `lsh.py`); with a threshold, the edges
+whose ends are not yet connected are checked against the row values (signatures or texts),
+read a row group at a time for just the rows those edges name, and only passing edges are
+unioned. Hamming: multi-index hashing over the one hash column (as `hamming.py`). Memory: the
+node column, 4-byte ranks and parents, and one band (its keys and their sort, ~24 bytes a row).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from mdfql import _native
+
+log = logging.getLogger(__name__)
+
+OUT_ROWS = 1 << 20          # rows per written label file
+VERIFY_BYTES = 256 << 20    # row values held at once while checking candidate edges
+MAX_ROWS = (1 << 32) - 1    # ranks are uint32
+
+
+def _column(files: Sequence[str], name: str) -> pa.ChunkedArray:
+    """One column of all files, in row order (only that column is read)."""
+    chunks: list[pa.Array] = []
+    kind: pa.DataType | None = None
+    for f in files:
+        column = pq.read_table(f, columns=[name]).column(0)
+        kind = kind or column.type
+        chunks.extend(column.cast(kind).chunks)
+    if kind is None:
+        raise ValueError("no spill files")
+    return pa.chunked_array(chunks, type=kind)
+
+
+def _as_uint64(chunks: pa.ChunkedArray) -> list[pa.Array]:
+    """Integer keys as uint64 chunks (signed ones reinterpreted: only equality matters)."""
+    if chunks.type == pa.uint64():
+        return chunks.chunks
+    if not pa.types.is_integer(chunks.type):
+        raise TypeError(f"keys must be integers, got {chunks.type}")
+    if pa.types.is_signed_integer(chunks.type):
+        chunks = chunks.cast(pa.int64())
+    return [pc.cast(c, pa.uint64(), safe=False) for c in chunks.chunks]
+
+
+class RankSpace:
+    """Dense ranks of node values, in node order: rows are numbered by position (groups one
+    after another, e.g. an index then the new rows) and ranked group by group, so every node
+    of an earlier group ranks before every node of a later one."""
+
+    def __init__(self, groups: Sequence[pa.ChunkedArray]):
+        self.nodes = pa.chunked_array([c for g in groups for c in g.chunks], type=groups[-1].type)
+        total = len(self.nodes)
+        if total > MAX_ROWS:
+            raise ValueError(f"{total} rows: at most {MAX_ROWS} can be clustered at once")
+        self.rank_of = np.empty(total, np.uint32)  # position -> rank
+        self.order = np.empty(total, np.uint32)    # rank -> position
+        base = 0
+        for nodes in groups:
+            if nodes.null_count:
+                raise ValueError("node ids must not be NULL")
+            n = len(nodes)
+            idx = pc.sort_indices(nodes).to_numpy().astype(np.uint32)
+            ranked = nodes.take(idx)
+            if n > 1:
+                dup = pc.equal(ranked.slice(1), ranked.slice(0, n - 1))
+                if pc.any(dup).as_py():
+                    first = ranked[int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])]
+                    raise ValueError(f"node ids must be unique: {first} repeats")
+            self.order[base:base + n] = idx + base
+            self.rank_of[base + idx] = np.arange(base, base + n, dtype=np.uint32)
+            base += n
+
+    def __len__(self) -> int:
+        return len(self.rank_of)
+
+    def ranks(self) -> pa.Array:
+        return pa.array(self.rank_of)
+
+
+class _Values:
+    """The rows of one spilled column at given positions, read a row group at a time."""
+
+    def __init__(self, files: Sequence[str], name: str):
+        self.name = name
+        self.groups: list[tuple[str, int]] = []
+        starts, size = [0], 0
+        for f in files:
+            meta = pq.ParquetFile(f).metadata
+            field = meta.schema.to_arrow_schema().get_field_index(name)
+            if field < 0:
+                raise ValueError(f"spill file {f} has no column {name!r}")
+            for g in range(meta.num_row_groups):
+                rg = meta.row_group(g)
+                self.groups.append((f, g))
+                starts.append(starts[-1] + rg.num_rows)
+                size += rg.column(field).total_uncompressed_size
+        self.starts = np.array(starts, np.int64)
+        self.bytes_per_row = max(1, size // max(1, int(self.starts[-1])))
+
+    def rows_at_once(self) -> int:
+        return max(1024, VERIFY_BYTES // self.bytes_per_row)
+
+    def take(self, positions: np.ndarray) -> pa.Array:
+        """Values at `positions` (sorted, distinct), in that order."""
+        groups = np.searchsorted(self.starts, positions, side="right") - 1
+        pieces: list[pa.Array] = []
+        bounds = np.flatnonzero(np.diff(groups)) + 1
+        for part in np.split(np.arange(len(positions)), bounds):
+            if not len(part):
+                continue
+            g = int(groups[part[0]])
+            f, rg = self.groups[g]
+            column = pq.ParquetFile(f).read_row_group(rg, columns=[self.name]).column(0)
+            piece = column.take(pa.array(positions[part] - self.starts[g])).combine_chunks()
+            pieces.append(piece.cast(pieces[0].type) if pieces else piece)
+        return pa.concat_arrays(pieces)
+
+
+Score = Callable[[pa.Array, pa.Array], pa.Array]
+
+
+def _score(verify: str, ngram: int) -> Score:
+    if verify == "sig":
+        return _native.signature_agreement
+    return lambda a, b: _native.shingle_jaccard(a, b, ngram=ngram)
+
+
+class _Verifier:
+    """Keeps the candidate edges whose rows' values reach the threshold; remembers rejected
+    edges so a pair met again in a later band is not read twice."""
+
+    def __init__(self, files: Sequence[str], column: str, score: Score, threshold: float,
+                 space: RankSpace):
+        self.values = _Values(files, column)
+        self.score, self.threshold, self.space = score, threshold, space
+        self.rejected = np.empty(0, np.uint64)
+        self.checked = 0
+
+    def passing(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        packed = (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
+        fresh = ~np.isin(packed, self.rejected)
+        a, b, packed = a[fresh], b[fresh], packed[fresh]
+        ok = np.zeros(len(a), bool)
+        step = max(1, self.values.rows_at_once() // 2)
+        for s in range(0, len(a), step):
+            ok[s:s + step] = self._check(a[s:s + step], b[s:s + step])
+        self.checked += len(a)
+        self.rejected = np.union1d(self.rejected, packed[~ok])
+        return a[ok], b[ok]
+
+    def _check(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        pa_pos, pb_pos = self.space.order[a], self.space.order[b]
+        need = np.unique(np.concatenate([pa_pos, pb_pos]))
+        values = self.values.take(need)
+        left = values.take(pa.array(np.searchsorted(need, pa_pos)))
+        right = values.take(pa.array(np.searchsorted(need, pb_pos)))
+        scores = self.score(left, right).fill_null(-1.0).to_numpy()
+        return scores >= self.threshold
+
+
+def _index_band(files: Sequence[str], j: int) -> Iterator[pa.Array]:
+    """Band `j` of an index's `bands` lists, a record batch at a time (NULL lists: no key)."""
+    for f in files:
+        for batch in pq.ParquetFile(f).iter_batches(columns=["bands"]):
+            yield pc.list_element(batch.column(0), j)
+
+
+def _write_labels(out_dir: Path, space: RankSpace, roots: np.ndarray, first: int) -> list[str]:
+    """`(node, label)` for the rows from position `first` on that share their component with
+    another row, as Parquet files of at most OUT_ROWS rows."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sizes = np.bincount(roots, minlength=len(roots))
+    schema = pa.schema([("node", space.nodes.type), ("label", space.nodes.type)])
+    paths: list[str] = []
+    for start in range(first, len(space), OUT_ROWS):
+        pos = np.arange(start, min(start + OUT_ROWS, len(space)), dtype=np.int64)
+        root = roots[space.rank_of[pos]]
+        keep = sizes[root] >= 2
+        if not keep.any():
+            continue
+        table = pa.table([space.nodes.take(pa.array(pos[keep])),
+                          space.nodes.take(pa.array(space.order[root[keep]]))], schema=schema)
+        paths.append(str(out_dir / f"labels-{len(paths):05d}.parquet"))
+        pq.write_table(table, paths[-1])
+    if not paths:  # one empty file, so readers still see the schema
+        paths.append(str(out_dir / "labels-00000.parquet"))
+        pq.write_table(schema.empty_table(), paths[-1])
+    return paths
+
+
+def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
+               threshold: float | None = None, verify: str | None = None,
+               ngram: int = 5, against: list[str] | None = None) -> list[str]:
+    """LSH clusters of spilled rows: `(node, label)` Parquet files under `out_dir` for every
+    row in a cluster of >= 2 (see the module docs).
+
+    `bands`: the uint64 band key columns (NULL: the row joins no bucket). `threshold` with
+    `verify="sig"` keeps an edge when its rows' `sig` lists agree on that share of positions;
+    `verify="text"` when the exact Jaccard of their `text`s' word `ngram`-gram shingle sets
+    reaches it. `against`: an index of documents kept earlier (columns `node`, `bands` as a
+    list of the same keys) that joins the clustering and ranks first, so a new row near an
+    indexed one is labelled with the smallest indexed node of its component; only new rows
+    are written.
+    """
+    if not bands:
+        raise ValueError("lsh_labels needs at least one band column")
+    if verify not in (None, "sig", "text"):
+        raise ValueError(f"verify must be None, 'sig' or 'text', not {verify!r}")
+    if (threshold is None) != (verify is None):
+        raise ValueError("a threshold needs verify='sig' or 'text', and verify a threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError("threshold must lie in [0, 1]")
+    if threshold is not None and against:
+        raise ValueError("an index holds no values to verify against: no threshold with against")
+    new = _column(files, node)
+    groups = [new]
+    if against:
+        groups.insert(0, _column(against, "node").cast(new.type))
+    space = RankSpace(groups)
+    first = len(space) - len(new)
+    uf = _native.UnionFind(len(space))
+    ranks = space.ranks()
+    verifier = (None if verify is None else
+                _Verifier(files, verify, _score(verify, ngram), threshold, space))
+    merged = 0
+    for j, band in enumerate(bands):
+        keys = _as_uint64(_column(files, band))
+        if against:
+            keys = [*_as_uint64(pa.chunked_array(list(_index_band(against, j)), pa.uint64())),
+                    *keys]
+        if verifier is None:
+            merged += uf.union_buckets(keys, ranks)
+            continue
+        a, b = (x.to_numpy() for x in uf.bucket_candidates(keys, ranks))
+        a, b = verifier.passing(a, b)
+        merged += uf.union_pairs(pa.array(a), pa.array(b))
+    log.info("lsh_labels: %d rows (%d indexed), %d bands, %d merges%s", len(space), first,
+             len(bands), merged, f", {verifier.checked} edges checked" if verifier else "")
+    return _write_labels(out_dir, space, uf.roots().to_numpy(), first)
+
+
+def hamming_labels(files: list[str], out_dir: Path, *, node: str, hash: str,  # noqa: A002
+                   max_distance: int, fanout: int) -> list[str]:
+    """Clusters of 64-bit hashes within `max_distance` bits (multi-index hashing, each hash
+    compared with the next `fanout` of each band bucket; see `hamming.py`): `(node, label)`
+    Parquet files under `out_dir` for every row in a cluster of >= 2. NULL hashes are
+    singletons."""
+    if not 0 <= max_distance < 64:
+        raise ValueError("max_distance must lie in [0, 63]")
+    if fanout < 1:
+        raise ValueError("fanout must be positive")
+    space = RankSpace([_column(files, node)])
+    hashes = pa.chunked_array(_as_uint64(_column(files, hash)), pa.uint64()).combine_chunks()
+    valid = hashes.is_valid().to_numpy(zero_copy_only=False)
+    uf = _native.UnionFind(len(space))
+    merged = uf.union_hamming(hashes.drop_null(), pa.array(space.rank_of[valid]),
+                              max_distance, fanout)
+    log.info("hamming_labels: %d rows, %d merges", len(space), merged)
+    return _write_labels(out_dir, space, uf.roots().to_numpy(), 0)
