@@ -26,7 +26,7 @@ from mdfql.functions.registry import Registry
 from mdfql.metrics import operator_metrics
 from mdfql.plan.program import Action, Program
 from mdfql.plan.stages import StageRun
-from mdfql.runner import use_runner
+from mdfql.runner import ray_call, use_runner
 from mdfql.sinks.catalog import CatalogConfig, SinkError
 from mdfql.sinks.files import write_files
 from mdfql.sinks.iceberg import WriteResult, write_table
@@ -181,7 +181,8 @@ def execute(
                 continue
             for stage in action.stages():
                 if stage.rows.files is None:
-                    done = stage.run(directory / f"stage-{stage.index}")
+                    done = stage.run(directory / f"stage-{stage.index}",
+                                     ray_call if kind == "ray" else None)
                     absorb_metrics(summary, done.metrics)
                     summary.stages.append(done)
             if action.kind == "query":

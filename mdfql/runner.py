@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import daft
 
@@ -64,3 +65,11 @@ def use_runner(kind: str, address: str | None, used: Iterable[str], registry: Re
             ray.kill(tally)
         if started:
             ray.shutdown()
+
+
+def ray_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `fn` as a task on a worker of the Ray cluster (a relational stage's computation:
+    it reads the spill, not rows from the driver) and wait for its result."""
+    import ray
+
+    return ray.get(ray.remote(num_cpus=1)(fn).remote(*args, **kwargs))

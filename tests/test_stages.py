@@ -16,7 +16,7 @@ import pytest
 from daft.io.source import DataSource
 from test_dedup_ops import corpus
 
-from mdfql import Session
+from mdfql import MdfqlError, Session
 from mdfql.cli import main
 from mdfql.execute import explain_text
 
@@ -162,3 +162,33 @@ def test_no_import_cycles():
     for name in sorted(graph):
         if name not in state:
             visit(name)
+
+
+def test_incremental_dedup_against_an_index_of_earlier_runs(tmp_path, monkeypatch):
+    """Run 1 keeps documents and writes their band index; run 2 clusters new documents with
+    that index without recomputing the old ones: copies of indexed documents get the indexed
+    id (earlier dumps win), new near-duplicates cluster among themselves."""
+    monkeypatch.setenv("MDFQL_WAREHOUSE", str(tmp_path / "warehouse"))
+    ids, texts, _ = corpus()
+    by_id = dict(zip(ids, texts))
+    old, new = [3, 5, 100, 7], [110, 111, 101, 120, 121, 10, 11]
+    for name, part in (("old", old), ("new", new)):
+        pq.write_table(pa.table({"id": part, "text": [by_id[i] for i in part]}),
+                       tmp_path / f"{name}.parquet")
+    sig = "minhash(text, num_hashes := 64)"
+    Session().run(f"CREATE TABLE curated.bands AS SELECT id, lsh_bands({sig}, bands := 16, "
+                  f"rows := 4) AS bands FROM read_parquet('{tmp_path / 'old.parquet'}')")
+    sql = (f"SELECT id, lsh_cluster({sig}, id, bands := 16, rows := 4, "
+           f"against := 'curated.bands') OVER () AS c "
+           f"FROM read_parquet('{tmp_path / 'new.parquet'}')")
+    session = Session()
+    assert "clusters with the index curated.bands" in explain_text(
+        session.compile(sql).actions[0])
+    got = {r["id"]: r["c"] for r in session.sql(sql).to_pylist()}
+    assert got == {110: 3, 111: 5, 101: 100, 120: 120, 121: 120, 10: 10, 11: 11}
+    # a missing index is empty (the first run); a table without the index columns is an error
+    missing = sql.replace("curated.bands", "curated.nothing_yet")
+    assert {r["id"]: r["c"] for r in session.sql(missing).to_pylist()}[110] == 110
+    session.attach("plain", daft.from_pydict({"id": [1], "text": ["a b c"]}))
+    with pytest.raises(MdfqlError, match="needs columns id and bands"):
+        session.compile(sql.replace("curated.bands", "plain"))

@@ -592,6 +592,7 @@ class QueryCompiler:
         op = spec.build
         try:
             op.validate(options, set(args))
+            side = op.side_input(options, self.ctx.resolve_table)
         except ValueError as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
         keep = [c for c in rel.df.column_names if c in needed]
@@ -609,7 +610,7 @@ class QueryCompiler:
             index=len(self.ctx.stages) + 1, name=spec.name, call_sql=sql_text(w),
             op=op, options=options, spill_plan=spill, keep=keep, key_columns=list(keys),
             node_dtype=schema[NODE].dtype, out=out,
-            out_dtype=op.dtype(arg_types, schema[NODE].dtype, options))
+            out_dtype=op.dtype(arg_types, schema[NODE].dtype, options), side_plan=side)
         self.ctx.stages.append(stage)
         shown = ", ".join(c for c in keep if not c.startswith("__")) or "none"
         detail = (f"{stage.label}: {stage.call_sql}\n"

@@ -7,6 +7,7 @@ the type of its output column; `mdfql.plan.stages` runs it as a pipeline breaker
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,12 @@ import daft
 import daft.functions as F
 from daft import DataType, Expression, col
 
-from mdfql.dedup.hamming import hamming_clusters
-from mdfql.dedup.lsh import lsh_clusters
 from mdfql.dedup.ngrams import ngram_dedup_result
+from mdfql.dedup.spilled import hamming_labels, lsh_labels
 from mdfql.dedup.urls import normalize_url
 from mdfql.functions.builtins import define, parse_param
 from mdfql.functions.registry import Registry, relational
-from mdfql.plan.stages import RelationalOp
+from mdfql.plan.stages import NODE, RelationalOp
 
 BAND = "__band_"
 SIG, TEXT, HASH, KEY = "__sig", "__text", "__hash", "__key"
@@ -69,17 +69,28 @@ def _lsh_keys(args: dict[str, Expression], o: dict[str, Any]) -> dict[str, Expre
 
 
 def _lsh_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
-                 bands: int, rows: int, threshold: float | None, ngram: int) -> list[str]:
-    bucket_cols = [k for k in keys if k.startswith(BAND)]
-    scan = daft.read_parquet(files)
-    columns = [col("__node").alias("node"), F.to_list(*[col(c) for c in bucket_cols])
-               .alias("bucket")]
-    if TEXT in keys:
-        columns.append(col(TEXT).alias("text"))
-    elif SIG in keys:
-        columns.append(col(SIG).alias("sig"))
-    labels, _ = lsh_clusters(scan.select(*columns).collect(), threshold, ngram)
-    return _write(labels, "label", out_dir)
+                 bands: int, rows: int, threshold: float | None, ngram: int,
+                 against: str | None, side: list[str] | None = None) -> list[str]:
+    verify = "text" if TEXT in keys else "sig" if SIG in keys else None
+    return lsh_labels(files, out_dir, node=NODE, bands=[k for k in keys if k.startswith(BAND)],
+                      threshold=threshold, verify=verify, ngram=ngram, against=side,
+                      value=TEXT if verify == "text" else SIG if verify == "sig" else None)
+
+
+def _lsh_index(o: dict[str, Any], resolve: Callable[[str], Any]) -> daft.DataFrame | None:
+    """`against := 'ns.table'`: the index of documents kept by earlier runs (`id`, `bands`
+    as written with lsh_bands(...)); a table that does not exist yet is an empty index."""
+    if o["against"] is None:
+        return None
+    view = resolve(o["against"])
+    if view is None:
+        return None
+    names = set(view.df.column_names)
+    if not {"id", "bands"} <= names:
+        raise ValueError(f"the index {o['against']} needs columns id and bands "
+                         "(lsh_bands(sig, bands := .., rows := ..)); it has "
+                         + ", ".join(sorted(names)))
+    return view.df.select(col("id").alias("node"), col("bands"))
 
 
 def _lsh_validate(o: dict[str, Any], given: set[str]) -> None:
@@ -89,24 +100,27 @@ def _lsh_validate(o: dict[str, Any], given: set[str]) -> None:
         raise ValueError("threshold must lie in [0, 1]")
     if "text" in given and o["threshold"] is None:
         raise ValueError("lsh_cluster's text is only used to check pairs: give a threshold")
+    if o["against"] is not None and o["threshold"] is not None:
+        raise ValueError("an index keeps band keys only: `against` takes no threshold")
 
 
 def _lsh_describe(o: dict[str, Any]) -> str:
     check = "" if o["threshold"] is None else \
         f"; pairs checked at Jaccard >= {o['threshold']!r} (spills the check's input)"
-    return f"{o['bands']} band keys of {o['rows']} rows per row{check}"
+    index = "" if o["against"] is None else \
+        f"; clusters with the index {o['against']} (its documents win)"
+    return f"{o['bands']} band keys of {o['rows']} rows per row{check}{index}"
 
 
 LSH = RelationalOp(keys=_lsh_keys, dtype=_same_as_node, compute=_lsh_compute,
-                   describe=_lsh_describe, validate=_lsh_validate)
+                   describe=_lsh_describe, validate=_lsh_validate, side_input=_lsh_index)
 
 
 # --- hamming_cluster -----------------------------------------------------------------------
 def _hamming_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
                      max_distance: int, fanout: int) -> list[str]:
-    labels, _ = hamming_clusters(_scan(files, {"__node": "node", HASH: "h"}), max_distance,
-                                 fanout)
-    return _write(labels, "label", out_dir)
+    return hamming_labels(files, out_dir, node=NODE, hash=HASH, max_distance=max_distance,
+                          fanout=fanout)
 
 
 def _hamming_validate(o: dict[str, Any], given: set[str]) -> None:
@@ -145,14 +159,16 @@ def register(registry: Registry) -> None:
     relational(
         "lsh_cluster", LSH,
         _params("sig:list id:any? text:string? bands:integer=14 rows:integer=8 "
-                "threshold:numeric=None ngram:integer=5"),
+                "threshold:numeric=None ngram:integer=5 against:string=None"),
         "Near-duplicate cluster of a MinHash signature (any list of integers), used as "
         "`lsh_cluster(sig) OVER ()`: the smallest row id of its connected component of LSH "
         "band collisions (`bands` x `rows` values), optionally only through pairs whose "
         "Jaccard is >= `threshold`: estimated from the signatures, or exact over the word "
         "`ngram`-grams of `text` when given (normalised as minhash does). Row ids are `id` "
         "when given (unique per document), else a 64-bit hash of the row. NULL signatures are "
-        "singletons.",
+        "singletons. `against := 'ns.table'` also clusters with an index of documents kept "
+        "earlier (columns id, bands = lsh_bands(sig, ...)); those win: a new document near one "
+        "of them gets its id as cluster.",
         "uint64 (or the type of id)", registry)
     relational(
         "hamming_cluster", HAMMING,
@@ -172,6 +188,12 @@ def register(registry: Registry) -> None:
         "else paragraphs (lines) with >= `threshold` of their n-grams seen earlier are "
         "removed.",
         "struct<keep: bool, text: string>", registry)
+    define("lsh_bands", "sig:list bands:integer=14 rows:integer=8",
+           lambda sig, bands, rows: F.to_list(*band_keys(sig, bands, rows).values()),
+           "list<uint64>",
+           "The LSH band keys lsh_cluster computes from a signature (NULL keys for NULL or "
+           "degenerate signatures): what an index for `lsh_cluster(..., against := ...)` "
+           "stores.", registry=registry)
     define("normalize_url", "url:string", normalize_url, "string",
            "Canonical URL for deduplication: lowercase scheme and host, no default port, user "
            "info or fragment, no trailing slash, sorted query parameters.", registry=registry)

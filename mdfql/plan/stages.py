@@ -220,8 +220,9 @@ class RelationalStage:
         fields[self.out] = self.out_dtype
         return SpillScan(self, daft.Schema.from_pydict(fields)).read()
 
-    def run(self, directory: Path) -> StageRun:
-        """Spill the input under `directory`, then compute the operator's result there."""
+    def run(self, directory: Path, call: Callable[..., Any] | None = None) -> StageRun:
+        """Spill the input under `directory`, then compute the operator's result there;
+        `call(fn, *args, **kwargs)` runs the computation (e.g. as a task on a Ray worker)."""
         start = time.perf_counter()
         written = self.spill_plan.write_parquet(str(directory / "rows"))
         files = sorted(written.to_pydict()["path"])
@@ -231,8 +232,10 @@ class RelationalStage:
         if self.side_plan is not None:
             side["side"] = sorted(self.side_plan.write_parquet(
                 str(directory / "side")).to_pydict()["path"])
-        self.result.files = self.op.compute(files, directory / "result", keys=self.key_columns,
-                                            node_dtype=self.node_dtype, **side, **self.options)
+        call = call or (lambda fn, *a, **kw: fn(*a, **kw))
+        self.result.files = call(self.op.compute, files, directory / "result",
+                                 keys=self.key_columns, node_dtype=self.node_dtype, **side,
+                                 **self.options)
         found = sum(pq.ParquetFile(f).metadata.num_rows for f in self.result.files)
         return StageRun(self.label, self.call_sql, spilled, found,
                         time.perf_counter() - start, operator_metrics(written))
