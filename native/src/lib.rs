@@ -18,6 +18,7 @@ mod normalize;
 mod pii;
 mod quality;
 mod rpv2;
+mod threads;
 mod url_filter;
 
 #[pymodule]
@@ -34,5 +35,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pii::register(m)?;
     fasttext::register(m)?;
     rpv2::register(m)?;
+    threads::register(m)?;
     Ok(())
 }
