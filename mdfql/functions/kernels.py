@@ -13,7 +13,7 @@ import daft
 import pyarrow as pa
 from daft import DataType, Expression
 
-from mdfql import _native
+from mdfql import _native, threads
 from mdfql.functions.builtins import parse_param
 from mdfql.functions.registry import FunctionSpec, Registry, Resources
 from mdfql.metrics import record_failure
@@ -49,6 +49,7 @@ def kernel(
     options = [p.name for p in spec_params if p.const]
 
     def run(*args: Any) -> pa.Array:
+        threads.ensure()  # size the kernel pool to this worker's CPUs before its first batch
         arrays = [a.to_arrow() for a in args[: len(columns)]]
         opts = {k: v for k, v in zip(options, args[len(columns):]) if v is not None}
         return fn(*arrays, **opts)

@@ -19,6 +19,7 @@ mod normalize;
 mod pii;
 mod quality;
 mod rpv2;
+mod threads;
 mod url_filter;
 
 #[pymodule]
@@ -36,5 +37,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fasttext::register(m)?;
     rpv2::register(m)?;
     dedup::register(m)?;
+    threads::register(m)?;
     Ok(())
 }
