@@ -21,6 +21,7 @@ from typing import Any
 import daft
 
 from mdfql import metrics as failures
+from mdfql import threads
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
 from mdfql.metrics import operator_metrics
@@ -132,8 +133,10 @@ WRITE_FILE_BYTES = 128 << 20
 WRITE_ROW_GROUP_BYTES = 16 << 20
 
 
-def configure_memory(options: dict[str, Any]) -> None:
-    """Batch and write-buffer sizes for this process's Daft runs (see README, Memory)."""
+def configure_process(options: dict[str, Any]) -> None:
+    """Batch and write-buffer sizes for this process's Daft runs (see README, Memory), and
+    the kernels' thread count (SET threads)."""
+    threads.configure(options.get("threads"))
     config: dict[str, Any] = {"parquet_target_filesize": WRITE_FILE_BYTES,
                               "parquet_target_row_group_size": WRITE_ROW_GROUP_BYTES}
     if options.get("batch_rows"):
@@ -167,7 +170,7 @@ def execute(
     address = ray_address or program.options.get("ray.address")
     work_dir = work_dir or program.options.get("work_dir") or os.environ.get("MDFQL_WORK_DIR")
     summary = RunSummary(run_id=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}")
-    configure_memory(program.options)
+    configure_process(program.options)
     start = time.perf_counter()
     for stage in program.stages():
         stage.reset()

@@ -15,6 +15,7 @@ import daft
 import daft.functions as F
 from daft import DataType, Expression, col
 
+from mdfql import threads
 from mdfql.dedup.ngrams import ngram_dedup_result
 from mdfql.dedup.spilled import hamming_labels, lsh_labels
 from mdfql.dedup.urls import normalize_url
@@ -71,6 +72,7 @@ def _lsh_keys(args: dict[str, Expression], o: dict[str, Any]) -> dict[str, Expre
 def _lsh_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
                  bands: int, rows: int, threshold: float | None, ngram: int,
                  against: str | None, side: list[str] | None = None) -> list[str]:
+    threads.ensure()  # on a Ray worker: the pool of the CPUs the task was given
     verify = "text" if TEXT in keys else "sig" if SIG in keys else None
     return lsh_labels(files, out_dir, node=NODE, bands=[k for k in keys if k.startswith(BAND)],
                       threshold=threshold, verify=verify, ngram=ngram, against=side,
@@ -119,6 +121,7 @@ LSH = RelationalOp(keys=_lsh_keys, dtype=_same_as_node, compute=_lsh_compute,
 # --- hamming_cluster -----------------------------------------------------------------------
 def _hamming_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
                      max_distance: int, fanout: int) -> list[str]:
+    threads.ensure()
     return hamming_labels(files, out_dir, node=NODE, hash=HASH, max_distance=max_distance,
                           fanout=fanout)
 
