@@ -182,7 +182,9 @@ def test_threshold_keeps_only_checked_star_edges(tmp_path, monkeypatch, verify, 
     nodes = [random.Random(i).randrange(10**12) for i in range(len(texts))]
     files, keys, sigs = lsh_spill(tmp_path, pa.array(nodes, pa.uint64()), texts,
                                   bands=28, rows=4)
-    monkeypatch.setattr(spilled, "VERIFY_BYTES", 2000)  # many small verification chunks
+    # values read in ranges of ~40 rows, 5 rows at a time: many pairs of ranges
+    monkeypatch.setattr(spilled, "VERIFY_BYTES", 72_000)
+    monkeypatch.setattr(spilled, "READ_ROWS", 5)
 
     def score(i: int, j: int) -> float:
         if verify == "text":
@@ -204,7 +206,8 @@ def test_randomized_keys_match_reference(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
     n = rng.randint(1, 150)
     monkeypatch.setattr(spilled, "OUT_ROWS", rng.choice([7, 1000]))
-    monkeypatch.setattr(spilled, "VERIFY_BYTES", rng.choice([10, 10**6]))
+    monkeypatch.setattr(spilled, "VERIFY_BYTES", rng.choice([800, 10**6]))
+    monkeypatch.setattr(spilled, "READ_ROWS", rng.choice([3, 1000]))
     ids = rng.sample(range(-10**6, 10**6), n)
     if seed % 2:
         nodes, node_type = [f"n{i:+08d}" for i in ids], pa.string()

@@ -9,11 +9,13 @@ component; the executor labels every other row with its own node).
 Node values of any sortable type are mapped once, by a sort, to dense ranks in node order, so
 a union-find whose roots are its smallest members (`_native.UnionFind`) yields labels
 directly. Then, for LSH, each band column in turn: rows with equal key form a bucket whose
-members are linked to its smallest node (star edges, as `lsh.py`); with a threshold, the edges
-whose ends are not yet connected are checked against the row values (signatures or texts),
-read a row group at a time for just the rows those edges name, and only passing edges are
-unioned. Hamming: multi-index hashing over the one hash column (as `hamming.py`). Memory: the
-node column, 4-byte ranks and parents, and one band (its keys and their sort, ~24 bytes a row).
+members are linked to its smallest node (star edges, as `lsh.py`). Without a threshold the
+stars are unioned at once; with one, the distinct star edges of all bands are checked against
+the row values (signatures or texts), read once by position ranges for just the rows those
+edges name, and only passing edges are unioned. Hamming: multi-index hashing over the one
+hash column (as `hamming.py`). Memory: the node column, 4-byte ranks and parents, and one band
+(its keys and their sort, ~24 bytes a row); with a threshold also the candidate edges (8 bytes
+each) and at most VERIFY_BYTES of row values.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from mdfql import _native
 log = logging.getLogger(__name__)
 
 OUT_ROWS = 1 << 20          # rows per written label file
-VERIFY_BYTES = 256 << 20    # row values held at once while checking candidate edges
+VERIFY_BYTES = 1 << 30      # row values held at once while checking candidate edges
+READ_ROWS = 1 << 16         # rows decoded at a time when reading values
 MAX_ROWS = (1 << 32) - 1    # ranks are uint32
 
 
@@ -105,7 +108,8 @@ class RankSpace:
 
 
 class _Values:
-    """The rows of one spilled column at given positions, read a row group at a time."""
+    """The rows of one spilled column at given positions, streamed a batch at a time from
+    just the row groups that hold them."""
 
     def __init__(self, files: Sequence[str], name: str):
         self.name = name
@@ -124,22 +128,21 @@ class _Values:
         self.starts = np.array(starts, np.int64)
         self.bytes_per_row = max(1, size // max(1, int(self.starts[-1])))
 
-    def rows_at_once(self) -> int:
-        return max(1024, VERIFY_BYTES // self.bytes_per_row)
-
     def take(self, positions: np.ndarray) -> pa.Array:
         """Values at `positions` (sorted, distinct), in that order."""
         groups = np.searchsorted(self.starts, positions, side="right") - 1
         pieces: list[pa.Array] = []
-        bounds = np.flatnonzero(np.diff(groups)) + 1
-        for part in np.split(np.arange(len(positions)), bounds):
-            if not len(part):
-                continue
-            g = int(groups[part[0]])
+        for g in np.unique(groups):
             f, rg = self.groups[g]
-            column = pq.ParquetFile(f).read_row_group(rg, columns=[self.name]).column(0)
-            piece = column.take(pa.array(positions[part] - self.starts[g])).combine_chunks()
-            pieces.append(piece.cast(pieces[0].type) if pieces else piece)
+            local = positions[groups == g] - self.starts[g]
+            offset = 0
+            for batch in pq.ParquetFile(f).iter_batches(READ_ROWS, row_groups=[rg],
+                                                        columns=[self.name]):
+                lo, hi = np.searchsorted(local, [offset, offset + batch.num_rows])
+                if hi > lo:
+                    piece = batch.column(0).take(pa.array(local[lo:hi] - offset))
+                    pieces.append(piece.cast(pieces[0].type) if pieces else piece)
+                offset += batch.num_rows
         return pa.concat_arrays(pieces)
 
 
@@ -153,36 +156,56 @@ def _score(verify: str, ngram: int) -> Score:
 
 
 class _Verifier:
-    """Keeps the candidate edges whose rows' values reach the threshold; remembers rejected
-    edges so a pair met again in a later band is not read twice."""
+    """Unions the candidate edges whose rows' values reach the threshold.
+
+    The distinct star edges of all bands are checked together, so the value column is read
+    once, not once per band: the rows the edges name are cut into position ranges whose
+    values fit VERIFY_BYTES two at a time, and each pair of ranges is loaded once (reading
+    only its row groups) to check the edges between them. Edges whose ends an earlier check
+    already connected are skipped: they cannot change the components.
+    """
 
     def __init__(self, files: Sequence[str], column: str, score: Score, threshold: float,
                  space: RankSpace):
         self.values = _Values(files, column)
         self.score, self.threshold, self.space = score, threshold, space
-        self.rejected = np.empty(0, np.uint64)
         self.checked = 0
 
-    def passing(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        packed = (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
-        fresh = ~np.isin(packed, self.rejected)
-        a, b, packed = a[fresh], b[fresh], packed[fresh]
-        ok = np.zeros(len(a), bool)
-        step = max(1, self.values.rows_at_once() // 2)
-        for s in range(0, len(a), step):
-            ok[s:s + step] = self._check(a[s:s + step], b[s:s + step])
-        self.checked += len(a)
-        self.rejected = np.union1d(self.rejected, packed[~ok])
-        return a[ok], b[ok]
+    def union(self, uf, a: np.ndarray, b: np.ndarray) -> int:
+        """Checks the edges `(a[i], b[i])` (ranks) and unions those that pass."""
+        pos_a, pos_b = self.space.order[a], self.space.order[b]
+        need = np.unique(np.concatenate([pos_a, pos_b]))
+        per_range = max(1, VERIFY_BYTES // 2 // self.values.bytes_per_row)
+        cuts = need[per_range::per_range]
+        ra, rb = np.searchsorted(cuts, pos_a, "right"), np.searchsorted(cuts, pos_b, "right")
+        lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+        by_pair = np.lexsort((hi, lo))
+        bounds = np.flatnonzero(np.diff(lo[by_pair]) | np.diff(hi[by_pair])) + 1
+        merged, loaded = 0, {}
+        for part in np.split(by_pair, bounds):
+            if not len(part):
+                continue
+            pair = sorted({int(lo[part[0]]), int(hi[part[0]])})
+            loaded = {r: loaded[r] if r in loaded else self._range(need, per_range, r)
+                      for r in pair}  # two ranges at most: range i, then each j > i in turn
+            fresh = ~uf.connected(pa.array(a[part]), pa.array(b[part])).to_numpy(
+                zero_copy_only=False)
+            part = part[fresh]
+            if not len(part):
+                continue
+            rows = np.concatenate([loaded[r][0] for r in pair])
+            values = pa.chunked_array([loaded[r][1] for r in pair])
+            left = values.take(pa.array(np.searchsorted(rows, pos_a[part])))
+            right = values.take(pa.array(np.searchsorted(rows, pos_b[part])))
+            ok = self.score(left.combine_chunks(), right.combine_chunks()
+                            ).fill_null(-1.0).to_numpy() >= self.threshold
+            self.checked += len(part)
+            merged += uf.union_pairs(pa.array(a[part][ok]), pa.array(b[part][ok]))
+        return merged
 
-    def _check(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        pa_pos, pb_pos = self.space.order[a], self.space.order[b]
-        need = np.unique(np.concatenate([pa_pos, pb_pos]))
-        values = self.values.take(need)
-        left = values.take(pa.array(np.searchsorted(need, pa_pos)))
-        right = values.take(pa.array(np.searchsorted(need, pb_pos)))
-        scores = self.score(left, right).fill_null(-1.0).to_numpy()
-        return scores >= self.threshold
+    def _range(self, need: np.ndarray, per_range: int, r: int) -> tuple[np.ndarray, pa.Array]:
+        rows = need[r * per_range:(r + 1) * per_range]
+        return rows, self.values.take(rows)
 
 
 def _index_band(files: Sequence[str], j: int) -> Iterator[pa.Array]:
@@ -253,7 +276,7 @@ def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
     ranks = space.ranks()
     verifier = (None if verify is None else
                 _Verifier(files, value or verify, _score(verify, ngram), threshold, space))
-    merged = 0
+    merged, edges = 0, np.empty(0, np.uint64)  # with a threshold: (member << 32) | root
     for j, band in enumerate(bands):
         keys = _as_uint64(_column(files, band))
         if against:
@@ -262,9 +285,12 @@ def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
         if verifier is None:
             merged += uf.union_buckets(keys, ranks)
             continue
-        a, b = (x.to_numpy() for x in uf.bucket_candidates(keys, ranks))
-        a, b = verifier.passing(a, b)
-        merged += uf.union_pairs(pa.array(a), pa.array(b))
+        # nothing is unioned before the check, so these are all of the band's star edges
+        a, b = (x.to_numpy().astype(np.uint64) for x in uf.bucket_candidates(keys, ranks))
+        edges = np.union1d(edges, (a << np.uint64(32)) | b)
+    if verifier is not None:
+        merged = verifier.union(uf, (edges >> np.uint64(32)).astype(np.uint32),
+                                (edges & np.uint64(0xFFFFFFFF)).astype(np.uint32))
     log.info("lsh_labels: %d rows (%d indexed), %d bands, %d merges%s", len(space), first,
              len(bands), merged, f", {verifier.checked} edges checked" if verifier else "")
     return _write_labels(out_dir, space, uf.roots().to_numpy(), first)

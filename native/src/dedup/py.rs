@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeListArray, Float64Array, LargeListArray, ListArray,
-    UInt32Array, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeListArray, Float64Array, LargeListArray,
+    ListArray, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, Int64Type, UInt32Type, UInt64Type};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -74,6 +74,18 @@ pub struct UnionFind {
     sets: Sets,
 }
 
+impl UnionFind {
+    /// Two aligned rank arrays.
+    fn pairs_of(&self, a: PyArray, b: PyArray) -> PyResult<(UInt32Array, UInt32Array)> {
+        let n = self.sets.len();
+        let (a, b) = (ranks_of(a, n)?, ranks_of(b, n)?);
+        if a.len() != b.len() {
+            return Err(PyValueError::new_err("pair arrays differ in length"));
+        }
+        Ok((a, b))
+    }
+}
+
 #[pymethods]
 impl UnionFind {
     #[new]
@@ -124,15 +136,23 @@ impl UnionFind {
         ))
     }
 
+    /// Per pair: whether `a[i]` and `b[i]` (uint32 arrays) are in one set already.
+    fn connected(&mut self, py: Python<'_>, a: PyArray, b: PyArray) -> PyResult<PyArray> {
+        let (a, b) = self.pairs_of(a, b)?;
+        let sets = &mut self.sets;
+        let out: BooleanArray = py.detach(|| {
+            a.values()
+                .iter()
+                .zip(b.values())
+                .map(|(&x, &y)| Some(sets.find(x) == sets.find(y)))
+                .collect()
+        });
+        Ok(to_py(Arc::new(out)))
+    }
+
     /// Unions `a[i]` with `b[i]` (uint32 arrays); returns how many sets merged.
     fn union_pairs(&mut self, py: Python<'_>, a: PyArray, b: PyArray) -> PyResult<usize> {
-        let n = self.sets.len();
-        let (a, b) = (ranks_of(a, n)?, ranks_of(b, n)?);
-        if a.len() != b.len() {
-            return Err(PyValueError::new_err(
-                "union_pairs needs arrays of equal length",
-            ));
-        }
+        let (a, b) = self.pairs_of(a, b)?;
         let sets = &mut self.sets;
         Ok(threads::detach(py, || {
             a.values()
