@@ -29,19 +29,23 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _compile(args: argparse.Namespace):
-    """A new session and the compiled pipeline (compiling reads no data)."""
+def _session(args: argparse.Namespace):
+    """A new session and the pipeline's text."""
     from mdfql.session import Session
 
     options = {}
     if getattr(args, "limit", None):
         options["limit"] = args.limit
-    session = Session(options=options)
     path = Path(args.file)
     if not path.is_file():
         raise MdfqlError(f"no such pipeline file: {path}")
-    text = path.read_text(encoding="utf-8")
-    return session, session.compile(text, str(path), _params(args.param))
+    return Session(options=options), path.read_text(encoding="utf-8")
+
+
+def _compile(args: argparse.Namespace):
+    """A new session and the compiled pipeline (compiling reads no data)."""
+    session, text = _session(args)
+    return session, session.compile(text, args.file, _params(args.param))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -85,24 +89,27 @@ def _summary_table(summary) -> Table:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
+    from mdfql.runner import use_runner
     from mdfql.session import catalog_config
 
-    # Every mistake in the script is reported before any data is read.
-    session, program = _compile(args)
-    n = len(program.actions)
-    with console.status("starting") as status:
-        def progress(i: int, action) -> None:
-            status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
-                          f"(line {action.span.line})")
+    session, text = _session(args)
+    kind, address = session.runner_of(text, args.runner, args.ray_address)
+    with use_runner(kind, address):  # chosen before compiling: building plans fixes it
+        # Every mistake in the script is reported before any data is read.
+        program = session.compile(text, args.file, _params(args.param))
+        n = len(program.actions)
+        with console.status("starting") as status:
+            def progress(i: int, action) -> None:
+                status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
+                              f"(line {action.span.line})")
 
-        summary = execute(program, catalog=catalog_config(program.options),
-                          functions=session.registry, runner=args.runner,
-                          ray_address=args.ray_address, on_action=progress,
-                          work_dir=args.work_dir)
-    for text in summary.explains:
-        out.print(text)
-    for df in summary.results:
-        df.show(args.show)
+            summary = execute(program, catalog=catalog_config(program.options),
+                              functions=session.registry, runner=kind, ray_address=address,
+                              on_action=progress, work_dir=args.work_dir)
+        for text_ in summary.explains:
+            out.print(text_)
+        for df in summary.results:
+            df.show(args.show)
     console.print(_summary_table(summary))
     return 0
 

@@ -27,7 +27,7 @@ from mdfql.functions.registry import Registry
 from mdfql.metrics import operator_metrics
 from mdfql.plan.program import Action, Program
 from mdfql.plan.stages import StageRun
-from mdfql.runner import ray_call, use_runner
+from mdfql.runner import check_cluster, ray_call, use_runner
 from mdfql.sinks.catalog import CatalogConfig, SinkError
 from mdfql.sinks.files import write_files
 from mdfql.sinks.iceberg import WriteResult, write_table
@@ -165,7 +165,8 @@ def execute(
     work_dir: str | Path | None = None,
 ) -> RunSummary:
     """Run every action of `program` in order; before each, the relational stages it reads
-    that have not run yet. Queries are collected, writes committed atomically."""
+    that have not run yet. Queries are collected, writes committed atomically. Compile inside
+    `use_runner` (see there) when the program is to run on Ray."""
     kind = runner or program.options.get("runner") or "native"
     address = ray_address or program.options.get("ray.address")
     work_dir = work_dir or program.options.get("work_dir") or os.environ.get("MDFQL_WORK_DIR")
@@ -174,8 +175,9 @@ def execute(
     start = time.perf_counter()
     for stage in program.stages():
         stage.reset()
-    with failures.collecting(), use_runner(kind, address, program.used_functions, functions), \
+    with failures.collecting(), use_runner(kind, address), \
             work_directory(work_dir, summary.run_id) as directory:
+        check_cluster(kind, program.used_functions, functions)
         for i, action in enumerate(program.actions):
             if on_action is not None:
                 on_action(i, action)

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import daft
 
-from mdfql.compiler.script import compile_script
+from mdfql.compiler.script import compile_script, declared_runner
 from mdfql.errors import MdfqlError
 from mdfql.functions.catalog import default_registry
 from mdfql.functions.registry import Registry, udf
 from mdfql.lang.bind import Macro
 from mdfql.plan.program import Program, View
 from mdfql.plan.tree import PlanNode
+from mdfql.runner import use_runner
 from mdfql.sinks.catalog import CatalogConfig, SinkError, open_catalog
 from mdfql.sinks.iceberg import read_table, table_exists
 from mdfql.sources import define_source, source_registry
@@ -124,14 +125,26 @@ class Session:
         return queries[-1].df
 
     def run(self, text: str, params: dict[str, str] | None = None, filename: str = "<sql>",
+            runner: str | None = None, ray_address: str | None = None,
             **kw: Any) -> RunSummary:
-        """Compile and execute a script (views and macros stay defined in the session)."""
+        """Compile and execute a script (views and macros stay defined in the session) on
+        `runner` (default: the script's SET runner, else native)."""
         from mdfql.execute import execute
 
-        program = self.compile(text, filename, params)  # every error before any read
-        self.apply(program)
-        return execute(program, catalog=catalog_config(program.options),
-                       functions=self.registry, **kw)
+        kind, address = self.runner_of(text, runner, ray_address)
+        with use_runner(kind, address):  # before compiling: plans fix the runner
+            program = self.compile(text, filename, params)  # every error before any read
+            self.apply(program)
+            return execute(program, catalog=catalog_config(program.options),
+                           functions=self.registry, runner=kind, ray_address=address, **kw)
+
+    def runner_of(self, text: str, runner: str | None, ray_address: str | None
+                  ) -> tuple[str, str | None]:
+        """Where a script runs: the caller's choice, else its SET runner / ray.address, else
+        the session's options."""
+        declared, address = declared_runner(text)
+        kind = runner or declared or self.options.get("runner") or "native"
+        return kind, ray_address or address or self.options.get("ray.address")
 
     def run_file(self, path: str | Path, params: dict[str, str] | None = None,
                  **kw: Any) -> RunSummary:

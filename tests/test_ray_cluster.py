@@ -144,10 +144,6 @@ def probe_sql(work: Path) -> Path:
     return sql
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compiling creates DataFrames (read_parquet, a relational operator's dry run over an empty "
-    "table) that pin Daft's native runner; use_runner's set_runner_ray(noop_if_initialized="
-    "True) then keeps it, and the whole --runner ray run executes in the driver"))
 def test_plain_cli_runs_on_the_cluster(cluster, tmp_path):
     rows = probe_rows(run_mdfql(tmp_path, probe_sql(tmp_path), "--runner", "ray",
                                 "--ray-address", cluster.address, warehouse="wh",

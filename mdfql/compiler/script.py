@@ -225,3 +225,19 @@ def compile_script(catalog: Catalog, text: str, filename: str = "<sql>",
         raise e.attach_source(text, filename) from None
     except SinkError as e:
         raise MdfqlError(e.message, hint=e.hint).attach_source(text, filename) from None
+
+
+def declared_runner(text: str) -> tuple[str | None, str | None]:
+    """The `SET runner` / `SET ray.address` a script declares (read before compiling: the
+    runner must be chosen before any plan is built)."""
+    found: dict[str, str] = {}
+    for stmt in parse_script(text):
+        if isinstance(stmt, LoadStatement) or not isinstance(stmt.node, exp.Set):
+            continue
+        for item in stmt.node.expressions:
+            eq = item.this
+            if isinstance(eq, exp.EQ) and isinstance(eq.expression, exp.Literal):
+                key = ".".join(p.name for p in eq.this.parts) \
+                    if isinstance(eq.this, exp.Column) else eq.this.name
+                found[key.lower()] = str(eq.expression.this)
+    return found.get("runner"), found.get("ray.address")
