@@ -101,7 +101,8 @@ def table_digest(warehouse: Path, table: str) -> tuple[int, str]:
 
 
 # fineweb adds minutes on a 2-core machine where the cluster's nodes have 1 CPU each
-@pytest.fixture(scope="module", params=["refinedweb", pytest.param("fineweb", marks=pytest.mark.slow)])
+@pytest.fixture(scope="module",
+                params=["refinedweb", pytest.param("fineweb", marks=pytest.mark.slow)])
 def pipeline_runs(request, cluster, crawl):
     """The pipeline (its relational operator lsh_cluster included) with a probe of where its
     input's rows were processed, on the native runner and on the cluster."""
@@ -120,6 +121,7 @@ def pipeline_runs(request, cluster, crawl):
 def test_pipeline_gives_the_same_table_on_the_cluster(pipeline_runs):
     name, native, on_ray = pipeline_runs
     rows, digest = table_digest(native / "wh", f"curated.{name}")
+    print(f"curated.{name}: {rows} rows, sha256 {digest} (native)")
     assert rows > 100
     assert table_digest(on_ray / "wh", f"curated.{name}") == (rows, digest)
 
