@@ -13,6 +13,7 @@ from daft import DataType
 
 from mdfql import _native, threads
 from mdfql.functions.kernels import kernel
+from mdfql.functions.registry import PLUGINS
 
 FIELDS = {"node_id": pa.string(), "pid": pa.int64(), "pool_threads": pa.int64(),
           "threads_used": pa.int64(), "sized_by": pa.string()}
@@ -36,4 +37,5 @@ def probe(text: pa.Array) -> pa.Array:
 
 
 kernel("kernel_probe", "text:string", probe, DataType.from_arrow_type(PROBE_TYPE),
-       "Where this row's batch ran: {node_id, pid, pool_threads, threads_used, sized_by}.")
+       "Where this row's batch ran: {node_id, pid, pool_threads, threads_used, sized_by}.",
+       registry=PLUGINS)

@@ -37,8 +37,10 @@ def kernel(
     doc: str,
     *,
     runs_as: str = "rust",
+    registry: Registry | None = None,
 ) -> None:
-    """Register `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function.
+    """Declare `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function (into
+    `registry` when given, e.g. `registry.PLUGINS` from a plugin module, else KERNELS).
 
     Column parameters arrive as Arrow arrays (all-null when an optional one is omitted),
     literal options (`name := value`) as keyword arguments; options left at None are not
@@ -62,10 +64,14 @@ def kernel(
                 for c in columns]
         return run(*cols, *[kwargs[o] for o in options])
 
-    KERNELS.append(FunctionSpec(
+    spec = FunctionSpec(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
         runs_as=runs_as, resources=Resources(batch_size=BATCH_SIZE),  # type: ignore[arg-type]
-    ))
+    )
+    if registry is not None:
+        registry.add(spec)
+    else:
+        KERNELS.append(spec)
 
 
 def _strings(arr: pa.Array) -> pa.Array:
