@@ -19,6 +19,7 @@ mod pii;
 mod quality;
 mod rpv2;
 mod url_filter;
+mod warc;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -34,5 +35,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pii::register(m)?;
     fasttext::register(m)?;
     rpv2::register(m)?;
+    warc::register(m)?;
     Ok(())
 }
