@@ -201,9 +201,10 @@ def _read_file(
         batch_records=batch_records,
         batch_bytes=batch_bytes,
     )
-    for batch, failures in batches:
+    for columns, failures in batches:
         for stage, source, reason in failures:
             record_failure(stage, source, reason)
+        batch = pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
         if batch.num_rows:
             yield RecordBatch.from_arrow_record_batches([batch], _ARROW_SCHEMA)._recordbatch
 

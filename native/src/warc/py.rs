@@ -1,4 +1,4 @@
-//! Python binding: `WarcBatches`, an iterator of (pyarrow.RecordBatch, failures) over one file.
+//! Python binding: `WarcBatches`, an iterator of (column arrays, failures) over one file.
 //!
 //! A reader thread walks the file (decompressing, GIL released unless the bytes come from a
 //! Python stream) one batch ahead, while the consumer parses the previous batch: memory is a
@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 
-use arrow::array::RecordBatch;
-use arrow::pyarrow::PyArrowType;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+
+use crate::arrow_io::{to_py, PyArray};
 
 use super::batch::{next_raw_batch, parse_batch, BatchLimits, RawBatch};
 use super::reader::{FileOpener, Input, Opener, RecordReader};
@@ -54,7 +54,11 @@ impl Read for PyStream {
 
 type Item = Result<RawBatch, String>;
 
-/// Iterator over one WARC/ARC file: yields `(pyarrow.RecordBatch, [(stage, source, reason)])`.
+/// Iterator over one WARC/ARC file: yields `([column arrays], [(stage, source, reason)])`.
+///
+/// Columns are exported one by one, not as one record batch: an exported batch is released
+/// as a whole, so a consumer keeping only small columns (url, status) would keep every
+/// batch's html alive with them.
 ///
 /// `warc_path` fills the warc_path column and names ARC record ids; `source` names the file in
 /// failures. The file is `local_path` when given, else opened by `open_at(offset)`.
@@ -134,7 +138,7 @@ impl WarcBatches {
     fn __next__(
         &self,
         py: Python<'_>,
-    ) -> PyResult<Option<(PyArrowType<RecordBatch>, Vec<(String, String, String)>)>> {
+    ) -> PyResult<Option<(Vec<PyArray>, Vec<(String, String, String)>)>> {
         let result = py.detach(|| {
             let mut guard = self.rx.lock().unwrap_or_else(|e| e.into_inner());
             let item = match guard.as_ref().map(Receiver::recv) {
@@ -157,7 +161,8 @@ impl WarcBatches {
                     .into_iter()
                     .map(|f| (f.stage.to_string(), f.source, f.reason))
                     .collect();
-                Ok(Some((PyArrowType(batch), failures)))
+                let columns = batch.columns().iter().map(|c| to_py(c.clone())).collect();
+                Ok(Some((columns, failures)))
             }
             Ok(None) => Ok(None),
             Err(message) => Err(PyRuntimeError::new_err(format!(

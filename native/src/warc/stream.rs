@@ -103,11 +103,6 @@ impl<R: Read> ByteStream<R> {
         (done, Ok(()))
     }
 
-    /// True when nothing is left, neither buffered nor to read.
-    pub fn at_end(&mut self) -> io::Result<bool> {
-        Ok(self.peek(1)?.is_empty())
-    }
-
     /// The wrapped reader; buffered bytes are dropped.
     pub fn into_inner(self) -> R {
         self.inner
@@ -167,6 +162,6 @@ mod tests {
         out.clear();
         assert_eq!(s.take_span(9000, usize::MAX, &mut out).0, 5000);
         assert_eq!(out, &data[5000..]);
-        assert!(s.at_end().unwrap());
+        assert!(s.peek(1).unwrap().is_empty());
     }
 }
