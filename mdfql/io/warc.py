@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 import daft
 import pyarrow as pa
-from daft import col
+from daft import Series, col
 from daft.daft import (
     PyPartitionField,
     PyPushdowns,
@@ -204,9 +204,12 @@ def _read_file(
     for columns, failures in batches:
         for stage, source, reason in failures:
             record_failure(stage, source, reason)
-        batch = pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
-        if batch.num_rows:
-            yield RecordBatch.from_arrow_record_batches([batch], _ARROW_SCHEMA)._recordbatch
+        if len(columns[0]):
+            # Column by column: an Arrow record batch is released as a whole, so a plan that
+            # keeps only url/status (a Parquet writer's buffer) would keep every batch's html.
+            yield RecordBatch.from_pydict(
+                {name: Series.from_arrow(c, name=name) for name, c in zip(OUTPUT_COLUMNS, columns)}
+            )._recordbatch
 
 
 def _open(path: str, offset: int) -> BinaryIO:
