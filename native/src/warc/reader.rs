@@ -117,6 +117,8 @@ pub struct RecordReader {
     /// Set after a resync until a record header parses: failures then are false matches.
     resyncing: bool,
     spans_reported: bool,
+    /// The decompression buffer, handed from one gzip member to the next.
+    spare: Vec<u8>,
 }
 
 impl RecordReader {
@@ -130,6 +132,7 @@ impl RecordReader {
             pending: VecDeque::new(),
             resyncing: false,
             spans_reported: false,
+            spare: Vec::new(),
         }
     }
 
@@ -218,7 +221,11 @@ impl RecordReader {
         match raw.peek(GZIP_MAGIC.len()) {
             Ok([]) => State::Done,
             Ok(head) if head.starts_with(&GZIP_MAGIC) => State::InMember {
-                dec: Box::new(ByteStream::new(GzDecoder::new(raw), 0)),
+                dec: Box::new(ByteStream::with_buffer(
+                    GzDecoder::new(raw),
+                    0,
+                    std::mem::take(&mut self.spare),
+                )),
                 start,
                 records: 0,
                 scan: None,
@@ -243,6 +250,13 @@ impl RecordReader {
         }
     }
 
+    /// The member is fully read: the raw stream stands at the next one.
+    fn next_member(&mut self, dec: Member) -> State {
+        let (decoder, buf) = dec.into_parts();
+        self.spare = buf;
+        State::MemberStart(decoder.into_inner())
+    }
+
     /// Give up on the member at `start`: look for the next one from the byte after its start.
     fn skip_member(&mut self, start: u64) -> State {
         self.resyncing = true;
@@ -256,7 +270,7 @@ impl RecordReader {
         if let Some(line_start) = scan {
             match scan_record_start(&mut dec, line_start) {
                 Ok(true) => {}
-                Ok(false) => return State::MemberStart(dec.into_inner().into_inner()),
+                Ok(false) => return self.next_member(*dec),
                 Err(_) => {
                     self.fail(start, "bad gzip data");
                     return self.skip_member(start);
@@ -266,7 +280,7 @@ impl RecordReader {
         // The first record of a member is identified by the member's offset.
         let base = (records == 0).then_some(start);
         match read_record(&mut dec, &self.file_name, self.max_bytes, Some((start, base))) {
-            Outcome::End => State::MemberStart(dec.into_inner().into_inner()),
+            Outcome::End => self.next_member(*dec),
             Outcome::Bad { offset, reason } if records > 0 => {
                 self.fail(start + offset, reason);
                 self.resyncing = true;
@@ -297,7 +311,7 @@ impl RecordReader {
                         State::InMember { dec, start, records, scan: Some(true) }
                     }
                     // The member ended: a record never continues into the next one.
-                    Cut::Short { .. } => State::MemberStart(dec.into_inner().into_inner()),
+                    Cut::Short { .. } => self.next_member(*dec),
                     Cut::Broken => self.skip_member(start),
                 }
             }

@@ -20,9 +20,15 @@ pub struct ByteStream<R> {
 impl<R: Read> ByteStream<R> {
     /// Wrap `inner`, whose first byte sits at `offset` of the underlying stream.
     pub fn new(inner: R, offset: u64) -> Self {
+        Self::with_buffer(inner, offset, Vec::new())
+    }
+
+    /// As `new`, reusing `buf`'s allocation (one per gzip member would cost a fresh
+    /// zero-filled megabyte each).
+    pub fn with_buffer(inner: R, offset: u64, buf: Vec<u8>) -> Self {
         ByteStream {
             inner,
-            buf: Vec::new(),
+            buf,
             start: 0,
             end: 0,
             offset,
@@ -44,15 +50,15 @@ impl<R: Read> ByteStream<R> {
     }
 
     fn fill_more(&mut self, want: usize) -> io::Result<()> {
-        if self.start > 0 {
+        if self.end == self.buf.len() || self.buf.len() - self.start < want {
             // Move the unconsumed tail to the front: the buffer only grows for long look-aheads.
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-        }
-        let target = want.max(self.end + BLOCK);
-        if self.buf.len() < target {
-            self.buf.resize(target, 0);
+            let target = want.max(self.end + BLOCK);
+            if self.buf.len() < target {
+                self.buf.resize(target, 0);
+            }
         }
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {
@@ -94,6 +100,9 @@ impl<R: Read> ByteStream<R> {
             let avail = (self.end - self.start) as u64;
             let step = avail.min(n - done) as usize;
             if (done as usize) < keep {
+                if done == 0 {
+                    out.reserve(keep.min(n as usize));
+                }
                 let k = step.min(keep - done as usize);
                 out.extend_from_slice(&self.buf[self.start..self.start + k]);
             }
@@ -103,9 +112,9 @@ impl<R: Read> ByteStream<R> {
         (done, Ok(()))
     }
 
-    /// The wrapped reader; buffered bytes are dropped.
-    pub fn into_inner(self) -> R {
-        self.inner
+    /// The wrapped reader and the buffer (for reuse); buffered bytes are dropped.
+    pub fn into_parts(self) -> (R, Vec<u8>) {
+        (self.inner, self.buf)
     }
 }
 
