@@ -21,6 +21,7 @@ mod quality;
 mod rpv2;
 mod threads;
 mod url_filter;
+mod warc;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -38,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     rpv2::register(m)?;
     dedup::register(m)?;
     threads::register(m)?;
+    warc::register(m)?;
     Ok(())
 }
