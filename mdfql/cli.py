@@ -134,7 +134,7 @@ def cmd_functions(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from mdfql.sample import write_sample
+    from mdfql.demo.sample import write_sample
 
     if args.slice < 1:
         raise MdfqlError(f"--slice takes a positive count, got {args.slice}")

@@ -20,7 +20,7 @@ import pytest
 from ray_cluster import local_cluster, processes_mentioning, ray_env
 
 from mdfql import Session
-from mdfql.sample import write_sample
+from mdfql.demo.sample import write_sample
 
 pytestmark = pytest.mark.ray
 

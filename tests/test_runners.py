@@ -81,7 +81,7 @@ def test_native_and_ray_give_the_same_rows(workdir):
 
 def test_ray_run_counts_reads_and_worker_failures(tmp_path):
     """Rows fail inside Ray workers; the driver's summary still counts them, and the rows read."""
-    from mdfql.sample import write_sample
+    from mdfql.demo.sample import write_sample
 
     stats = write_sample(tmp_path / "sample.warc.gz", n_records=200)
     (tmp_path / "warc.sql").write_text(

@@ -15,7 +15,7 @@ import pyarrow as pa  # noqa: E402
 import pytest  # noqa: E402
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
-from mdfql.sample import N_GARBAGE_HEADERS, SAMPLE_CATEGORIES, SampleStats, write_sample  # noqa: E402
+from mdfql.demo.sample import N_GARBAGE_HEADERS, SAMPLE_CATEGORIES, SampleStats, write_sample  # noqa: E402
 from mdfql.text import load_url_filter  # noqa: E402
 
 N = 2000
@@ -150,7 +150,7 @@ def test_gzip_members_match_warcio(tmp_path: Path) -> None:
     # reproduce warcio's own gzip output exactly; at level 1 it must still read back the same.
     from warcio.warcwriter import WARCWriter
 
-    from mdfql.sample import _GzipMembers
+    from mdfql.demo.sample import _GzipMembers
 
     def write(out, gzip: bool) -> None:
         writer = WARCWriter(out, gzip=gzip)
@@ -212,7 +212,7 @@ def test_markup_is_ascii() -> None:
     # Pages in windows-1252 or Shift_JIS get the same markup: it must encode in every charset.
     import random
 
-    from mdfql._sample_markup import Markup
+    from mdfql.demo.markup import Markup
 
     m = Markup(random.Random(0))
     pools = (m.meta, m.css, m.js, m.nav, m.svg, m.foot, m.pixels)

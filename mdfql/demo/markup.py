@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from mdfql import _sample_text as T
+from mdfql.demo import text as T
 
 # Where a page's markup budget goes (fractions of it): head (meta tags, <style>, <script>),
 # header (menus, icons), footer (link columns, scripts, pixels).

@@ -2,14 +2,14 @@
 
 `write_sample` writes a gzipped WARC (one gzip member per record, like Common Crawl) whose
 response records cover the categories in `SAMPLE_CATEGORIES`. Pages are generated from sentence
-templates and topic vocabularies (`mdfql._sample_text`), so they read like real articles while
+templates and topic vocabularies (`mdfql.demo.text`), so they read like real articles while
 every page differs. Output is byte-identical for a given `(n_records, seed, page_kb, level)` and
 file name (the warcinfo record names it): dates derive from the seed, record ids are uuid5 of
 their position.
 
 The small sample (no `page_kb`) builds every page, then shuffles them. A crawl-sized sample
 (`page_kb`, e.g. 30 like Common Crawl) shuffles the category sequence instead and streams pages
-to the file one at a time, padded with markup (`mdfql._sample_markup`) to log-normal sizes, so
+to the file one at a time, padded with markup (`mdfql.demo.markup`) to log-normal sizes, so
 memory does not grow with the number of records.
 """
 
@@ -32,8 +32,8 @@ from typing import BinaryIO
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from mdfql import _sample_text as T
-from mdfql._sample_markup import Markup
+from mdfql.demo import text as T
+from mdfql.demo.markup import Markup
 from mdfql.text.url_filter import DEFAULT_BLOCKLIST_DIR, DEFAULT_DIR, REFINEDWEB_CATEGORIES
 
 # Category -> (share of response records, what it exercises). "clean" takes the remainder.
