@@ -102,11 +102,15 @@ fn body_is_bounded_but_record_complete() {
     let body = "x".repeat(100_000);
     let mut data = response("http://big/", &body);
     data.extend(response("http://next/", "n"));
-    for data in [data.clone(), gz(&data)] {
+    let members: Vec<u8> = [response("http://big/", &body), response("http://next/", "n")]
+        .iter()
+        .flat_map(|r| gz(r))
+        .collect();
+    for data in [data, members] {
         let (rows, failures) = read_all(data, 1000);
         assert_eq!(urls(&rows), ["http://big/", "http://next/"]);
-        assert!(failures.is_empty() || failures[0].reason.starts_with("gzip"));
-        let head_len = http("").len() - 0 + body.len().to_string().len() - 1;
+        assert!(failures.is_empty(), "{failures:?}");
+        let head_len = http(&body).len() - body.len();
         assert!(rows[0].payload.len() <= head_len + 1000, "{}", rows[0].payload.len());
         assert!(rows[0].payload.ends_with(&[b'x'; 1000]));
     }
