@@ -57,8 +57,9 @@ def test_compile_and_explain_read_nothing(tmp_path):
                                       "text": daft.DataType.string()})
     session = Session().attach("docs", Untouchable(schema).read())
     program = session.compile(DEDUP_SQL.format(out=tmp_path / "out"))
-    [stage] = program.stages()
-    assert stage.name == "lsh_cluster" and stage.rows.files is None
+    stages = program.stages()
+    assert [s.name for s in stages] == ["lsh_cluster", "distinct_on"]
+    assert all(s.rows.files is None for s in stages)
     text = explain_text(program.actions[0])
     assert "stage 1 lsh_cluster: lsh_cluster(sig, id, bands := 16, rows := 4) OVER ()" in text
     assert "16 band keys of 4 rows" in text
@@ -89,9 +90,10 @@ def test_explain_shows_the_stages_run_executes(tmp_path):
         out=tmp_path / "kept.parquet")
     explained = explain_text(session.compile(sql).actions[0])
     summary = Session().run(sql, work_dir=tmp_path / "work")
-    [done] = summary.stages
-    assert done.label in explained and done.call_sql in explained
-    assert done.rows_spilled == len(ids)
+    assert [s.label for s in summary.stages] == ["stage 1 lsh_cluster", "stage 2 distinct_on"]
+    for done in summary.stages:
+        assert done.label in explained and done.call_sql in explained
+        assert done.rows_spilled == len(ids)
     kept = pq.read_table(tmp_path / "kept.parquet").to_pylist()
     clusters = {r["cluster"] for r in kept}
     assert len(kept) == len(clusters) < len(ids)

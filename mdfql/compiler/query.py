@@ -9,10 +9,12 @@ from typing import Any
 
 import daft
 import daft.functions as F
-from daft import Expression, Window, col
+from daft import DataType, Expression, Window, col
 from sqlglot import exp
 
+from mdfql.dedup.ids import hashable as _hashable
 from mdfql.dedup.ids import row_id
+from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
 from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.lang.bind import literal_value, match_args
@@ -84,8 +86,12 @@ class QueryCompiler:
                             **kw)
 
     # --- queries --------------------------------------------------------------------------
-    def query(self, node: exp.Expression) -> Relation:
-        """A query's result: a DataFrame whose columns are the output names, and its plan."""
+    def query(self, node: exp.Expression, top: bool = False) -> Relation:
+        """A query's result: a DataFrame whose columns are the output names, and its plan.
+
+        Only a `top` query (a statement's, not a view's or subquery's) is sorted by its ORDER
+        BY: SQL gives the order of a nested query's rows no meaning unless LIMIT/OFFSET uses it,
+        and a sort must hold every row."""
         with_ = node.args.get("with_") or node.args.get("with")
         saved = dict(self.ctx.ctes)
         try:
@@ -94,20 +100,20 @@ class QueryCompiler:
                     name = cte.alias_or_name.lower()
                     sub = self.query(cte.this)
                     self.ctx.ctes[name] = View(name, sub.df, PlanNode("CTE", name, [sub.plan]))
-            return self._query_body(node)
+            return self._query_body(node, top)
         finally:
             self.ctx.ctes = saved
 
-    def _query_body(self, node: exp.Expression) -> Relation:
+    def _query_body(self, node: exp.Expression, top: bool) -> Relation:
         if isinstance(node, exp.Subquery):
-            return self.query(node.this)
+            return self.query(node.this, top)
         if isinstance(node, exp.Select):
-            return self.select(node)
+            return self.select(node, top)
         if isinstance(node, (exp.Union, exp.Except, exp.Intersect)):
-            return self.set_op(node)
+            return self.set_op(node, top)
         raise self.error(f"expected a query, got {node.key.upper()}", node)
 
-    def set_op(self, node: exp.Union | exp.Except | exp.Intersect) -> Relation:
+    def set_op(self, node: exp.Union | exp.Except | exp.Intersect, top: bool) -> Relation:
         lrel, rrel = self.query(node.this), self.query(node.expression)
         left, right = lrel.df, rrel.df
         if len(left.column_names) != len(right.column_names):
@@ -128,9 +134,14 @@ class QueryCompiler:
         kind = f"{node.key.capitalize()}{'' if distinct else ' All'}"
         rel = Relation.of(out, None, PlanNode(kind, "", [lrel.plan, rrel.plan]))
         order = node.args.get("order")
-        if order is not None:
+        if order is not None and self._sorts(node, top):
             rel = self.sort(rel, order, self.exprs(rel, where="ORDER BY"))
         return self.limit(rel, node)
+
+    @staticmethod
+    def _sorts(node: exp.Expression, top: bool) -> bool:
+        """Whether a query's ORDER BY must sort its rows (see `query`)."""
+        return top or node.args.get("limit") is not None or node.args.get("offset") is not None
 
     # --- FROM -----------------------------------------------------------------------------
     def table_ref(self, node: exp.Expression) -> Relation:
@@ -317,7 +328,7 @@ class QueryCompiler:
                             "(subquery)", [rel.plan, subrel.plan]))
 
     # --- SELECT ---------------------------------------------------------------------------
-    def select(self, node: exp.Select) -> Relation:
+    def select(self, node: exp.Select, top: bool = False) -> Relation:
         items = node.expressions
         aliases = {i.alias.lower(): i.this for i in items if isinstance(i, exp.Alias)}
         rel = self.from_(node)
@@ -383,10 +394,10 @@ class QueryCompiler:
             rel.step("Project", projection)
             out = Relation.of(rel.df.select(*final).distinct(), None, rel.plan)
             out.step("Distinct")
-            if order is not None:
+            if order is not None and self._sorts(node, top):
                 out = self.sort(out, order, self.exprs(out, where="ORDER BY"))
         else:
-            if order is not None:
+            if order is not None and self._sorts(node, top):
                 rel = self.sort(rel, order, self.exprs(rel, replacements=replacements,
                                                        where="ORDER BY"))
             rel.step("Project", projection)
@@ -641,27 +652,49 @@ class QueryCompiler:
 
     def _distinct_on(self, rel: Relation, on: exp.Tuple, order: exp.Order | None,
                      compiler: ExprCompiler, outputs: list[tuple[str, str]]) -> daft.DataFrame:
-        """DISTINCT ON (keys): the first row per key in ORDER BY order, as a window filter.
+        """DISTINCT ON (keys): the first row per key in ORDER BY order, as a relational stage
+        (ranking must see every row): it spills the rows, picks each key's first row from the
+        keys and order columns alone, and streams the spilled rows that won.
 
-        Ties (and a missing ORDER BY) are broken by the output columns, so the kept row is the
-        same on every runner and partitioning.
+        Ties (and a missing ORDER BY) are broken by the output columns of fixed-width types
+        (numbers, booleans, times) in output order, then by a hash of all output columns (not
+        their values: the stage keeps order values of every row), so the kept row is the same
+        on every runner and partitioning.
         """
-        # Keys become columns first: Daft's window partitioning loses computed keys that have
-        # no name of their own (e.g. a CASE over a struct field, as in normalize_url).
-        keys = {self.fresh("dk"): compiler.compile(k) for k in on.expressions}
-        df = rel.df.with_columns(keys)
+        keys = [compiler.compile(k) for k in on.expressions]
         by, desc, nulls = self._order_keys(order, compiler) if order is not None else ([], [], [])
-        schema = df.schema()
+        schema = rel.df.schema()
         for _, physical in outputs:
             dtype = schema[physical].dtype
-            if dtype.is_numeric() or dtype.is_string() or dtype.is_boolean() or dtype.is_temporal():
+            if dtype.is_numeric() or dtype.is_boolean() or dtype.is_temporal():
                 by.append(col(physical))
                 desc.append(False)
                 nulls.append(False)
-        rn = self.fresh("rn")
-        spec = Window().partition_by(*map(col, keys)).order_by(*by, desc=desc, nulls_first=nulls)
-        return (df.with_column(rn, F.row_number().over(spec)).where(col(rn) == 1)
-                .exclude(*keys))
+        ties = {physical: col(physical) for _, physical in outputs
+                if _hashable(schema[physical].dtype)}
+        if ties:
+            by.append(F.hash(F.to_struct(**ties), hash_function="xxhash3_64"))
+            desc.append(False)
+            nulls.append(False)
+        group = [f"{DISTINCT_KEY}{i}" for i in range(len(keys))]
+        ranks = [f"{DISTINCT_ORDER}{i}" for i in range(len(by))]
+        spill = rel.df._add_monotonically_increasing_id(NODE).with_columns(
+            {**dict(zip(group, keys)), **dict(zip(ranks, by))})
+        keep = list(rel.df.column_names)
+        out = self.fresh("dw")
+        stage = RelationalStage(
+            index=len(self.ctx.stages) + 1, name="distinct_on",
+            call_sql=f"DISTINCT ON ({', '.join(sql_text(k) for k in on.expressions)})",
+            op=FIRST_PER_KEY, options={"group": group, "order": list(zip(ranks, desc, nulls))},
+            spill_plan=spill.select(*keep, NODE, *group, *ranks), keep=keep,
+            key_columns=[*group, *ranks], node_dtype=DataType.uint64(), out=out,
+            out_dtype=DataType.bool())
+        self.ctx.stages.append(stage)
+        rel.plan = PlanNode("Relational", (
+            f"{stage.label}: {stage.call_sql}\nspills {len(keep)} column(s), a row id, the "
+            f"keys and {len(by)} order value(s); picks each key's first row from those alone"),
+            [rel.plan], stage=stage)
+        return stage.output_plan().where(col(out).not_null()).exclude(out)
 
     def limit(self, rel: Relation, node: exp.Expression) -> Relation:
         offset = node.args.get("offset")

@@ -112,10 +112,11 @@ class ScriptCompiler:
         }
         return handlers.get(type(node))
 
-    def plan(self, node: exp.Expression) -> Relation:
+    def plan(self, node: exp.Expression, top: bool = True) -> Relation:
+        """A statement's query (`top`: its ORDER BY sorts), or a view's (`top=False`)."""
         bound = Binder(self.env).bind(node)
         self.ctx.source_limit = self.program.options.get("limit")
-        return QueryCompiler(self.ctx).query(bound)
+        return QueryCompiler(self.ctx).query(bound, top)
 
     def emit(self, stmt: Statement, kind: str, rel: Relation, title: str,
              target: str | None = None, mode: str | None = None, fmt: str | None = None
@@ -171,7 +172,7 @@ class ScriptCompiler:
             raise self.error(f"CREATE {kind} needs AS <query>", node)
         if kind == "VIEW":
             name = node.this.name.lower()
-            rel = self.plan(body)
+            rel = self.plan(body, top=False)
             self.program.views[name] = View(name, rel.df, PlanNode("View", name, [rel.plan]))
             return
         if kind == "TABLE":
