@@ -24,6 +24,7 @@ from mdfql import metrics as failures
 from mdfql import threads
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
+from mdfql.io.warc import SCAN_NAME
 from mdfql.metrics import operator_metrics
 from mdfql.plan.program import Action, Program
 from mdfql.plan.stages import StageRun
@@ -56,6 +57,7 @@ class RunSummary:
     failures: dict[tuple[str, str], int] = field(default_factory=dict)
     stages: list[StageRun] = field(default_factory=list)
     run_id: str = ""
+    ray_scan_rows: int = 0  # rows of Ray's anonymous scans (see absorb_metrics)
 
     @property
     def docs_per_s(self) -> float:
@@ -72,32 +74,29 @@ def _stat(stats: Any, key: str) -> int | None:
 def absorb_metrics(summary: RunSummary, metrics: tuple[dict, ...]) -> None:
     """Fold Daft's operator stats into the summary: source rows and row-changing steps.
 
-    A file-listing source (read_warc's glob scan) yields files, which its reader explodes into
-    records: for it, the rows read are those of the first explode downstream. In-memory scans
-    (frames handed over by the caller) and a stage's spill are not reads: their rows were
-    counted when they were read from the source.
+    In-memory scans (frames handed over by the caller) and a stage's spill are not reads: their
+    rows were counted when they were read from the source. read_warc counts its own rows (Daft
+    counts a source after the filters it fuses into it); on Ray every Python scan is named
+    "ScanTaskSource", so those rows count only when no reader counted itself (see `execute`).
     """
-    listings = 0
     for op in metrics:
         rows_in, rows_out = _stat(op["stats"], "rows.in"), _stat(op["stats"], "rows.out")
-        # the native runner says "Glob Scan", Ray's "GlobScanSource"
-        source = op["name"].replace(" ", "").removesuffix("Source")
-        if op.get("category") == "Source" and source == "GlobScan":
-            listings += 1
-        elif op.get("category") == "Source" and (
-                source == "InMemoryScan" or SPILL_SOURCE in op["name"]):
-            continue
-        elif op.get("category") == "Source" and rows_out is not None:
-            summary.rows_read += rows_out
-        elif op["name"] == "Explode" and listings and rows_out is not None:
-            listings -= 1
-            summary.rows_read += rows_out
+        if op.get("category") == "Source":
+            name = op["name"].replace(" ", "").removesuffix("Source")
+            if name == "InMemoryScan" or SPILL_SOURCE in op["name"] \
+                    or SELF_COUNTED in op["name"] or rows_out is None:
+                continue
+            if name == "ScanTask":
+                summary.ray_scan_rows += rows_out
+            else:
+                summary.rows_read += rows_out
         elif rows_in is not None and rows_out is not None and rows_in != rows_out \
                 and op.get("category") != "BlockingSink":
             summary.steps.append(StepCount(op["name"], rows_in, rows_out))
 
 
 SPILL_SOURCE = "Read stage "  # how stage scans are named (see SpillScan)
+SELF_COUNTED = SCAN_NAME  # read_warc counts the rows it delivers (metrics.record_rows_read)
 
 
 def _write_table(action: Action, catalog: CatalogConfig) -> WriteResult:
@@ -203,6 +202,8 @@ def execute(
             summary.rows_written += written.rows_written
             summary.writes.append(written)
         summary.failures = failures.failures()  # inside: a Ray run's tally is still up
+        counted = failures.rows_read()
+        summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
         for stage in program.stages():
             stage.reset()  # its files go with the work directory
     summary.wall_s = time.perf_counter() - start

@@ -27,6 +27,7 @@ class FailureTally:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.reads: Counter[str] = Counter()
 
     def add(self, stage: str, reason: str) -> None:
         with self._lock:
@@ -35,6 +36,15 @@ class FailureTally:
     def get(self) -> dict[tuple[str, str], int]:
         with self._lock:
             return dict(self.counts)
+
+    def add_rows(self, source: str, rows: int) -> None:
+        """`rows` read from `source` in all (a source read twice, as Ray may, counts once)."""
+        with self._lock:
+            self.reads[source] = max(self.reads[source], rows)
+
+    def rows(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.reads)
 
 
 # Where failures in this process go: the running run's tally while `collecting` (the executor
@@ -83,6 +93,30 @@ def record_failure(stage: str, source: str, reason: str) -> None:
     else:
         _current.add(stage, reason)
     _log.warning("%s: %s: %s", stage, source, reason)
+
+
+def record_rows_read(source: str, rows: int) -> None:
+    """Count the rows a reader of ours delivered from `source` (a file), in all so far (Daft's
+    own count for a source is taken after the filters it fuses into the scan)."""
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        ray.get(tally.add_rows.remote(source, rows))
+    else:
+        _current.add_rows(source, rows)
+
+
+def rows_read() -> dict[str, int]:
+    """Rows counted by `record_rows_read`, by file: this process's and a Ray run's."""
+    counts = _current.rows()
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        for source, rows in ray.get(tally.rows.remote()).items():
+            counts[source] = max(counts.get(source, 0), rows)
+    return counts
 
 
 def failures() -> dict[tuple[str, str], int]:

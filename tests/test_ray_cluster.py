@@ -126,9 +126,6 @@ def test_pipeline_gives_the_same_table_on_the_cluster(pipeline_runs):
     assert table_digest(on_ray / "wh", f"curated.{name}") == (rows, digest)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "read_warc lists its files into one partition (one from_glob_path row per file), so one "
-    "node reads and processes them all"))
 def test_pipeline_work_spreads_over_both_nodes(pipeline_runs, cluster):
     _, _, on_ray = pipeline_runs
     rows = probe_rows(on_ray)

@@ -38,9 +38,10 @@ from daft.logical.schema import Schema
 from daft.recordbatch import RecordBatch
 
 from mdfql import _native
-from mdfql.metrics import record_failure
+from mdfql.metrics import record_failure, record_rows_read
 
 STAGE_READ = "read_warc"
+SCAN_NAME = "WarcScan"  # how Daft names the scan in its stats (its rows we count ourselves)
 STAGE_PARSE = "parse_http"
 COMMONCRAWL_BASE = "https://data.commoncrawl.org"
 
@@ -129,10 +130,10 @@ class _WarcScan(ScanOperator):
         self._schema = Schema.from_pyarrow_schema(_ARROW_SCHEMA)
 
     def name(self) -> str:
-        return "WarcScan"
+        return SCAN_NAME
 
     def display_name(self) -> str:
-        return "WarcScan"
+        return SCAN_NAME
 
     def schema(self) -> Schema:
         return self._schema
@@ -201,10 +202,13 @@ def _read_file(
         batch_records=batch_records,
         batch_bytes=batch_bytes,
     )
+    delivered = 0
     for columns, failures in batches:
         for stage, source, reason in failures:
             record_failure(stage, source, reason)
         if len(columns[0]):
+            delivered += len(columns[0])
+            record_rows_read(path, delivered)
             # Column by column: an Arrow record batch is released as a whole, so a plan that
             # keeps only url/status (a Parquet writer's buffer) would keep every batch's html.
             yield RecordBatch.from_pydict(
