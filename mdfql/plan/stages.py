@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from daft import DataType
-from daft.io.pushdowns import Pushdowns
-from daft.io.source import DataSource, DataSourceTask
+from daft import DataType, Series
+from daft.daft import ScanOperatorHandle, ScanTask
+from daft.io.scan import ScanOperator
+from daft.logical.builder import LogicalPlanBuilder
 from daft.recordbatch import RecordBatch
 
 from mdfql.metrics import operator_metrics
@@ -77,15 +78,15 @@ class StageFiles:
         return {"files": self.files, "ensure": None}
 
 
-class SpillScan(DataSource):
+class SpillScan(ScanOperator):
     """The rest of a query after a stage: the spilled rows, each with the operator's value.
 
     Daft asks for its tasks when the plan executes; by then the executor has run the stage
     (a plan that reads it earlier is a bug, reported as such). Each task streams one spilled
-    file a row group at a time and looks the values up in the stage's result, which is
-    small (ids and values only) and loaded once per process: a hash join in Daft would hold
-    the spilled rows instead. Its scans are named after the stage ("Read stage 1 ...
-    (Python)"), so a run's summary can tell them from real reads."""
+    file a row group at a time, pulled as the plan consumes it, and looks the values up in the
+    stage's result, which is small (ids and values only) and loaded once per process: a hash
+    join in Daft would hold the spilled rows instead. Its scans are named after the stage
+    ("Read stage 1 ... (Python)"), so a run's summary can tell them from real reads."""
 
     def __init__(self, stage: RelationalStage, schema: daft.Schema):
         self._label = f"{stage.label} rows"
@@ -94,47 +95,61 @@ class SpillScan(DataSource):
         self.out, self.default_to_id = stage.out, stage.op.default_to_id
         self.out_type = stage.out_dtype.to_arrow_dtype()
 
-    @property
     def name(self) -> str:
         return self._label
 
-    @property
+    def display_name(self) -> str:
+        return self._label
+
     def schema(self) -> daft.Schema:
         return self._schema
 
-    async def get_tasks(self, pushdowns: Pushdowns) -> AsyncIterator[DataSourceTask]:
+    def partitioning_keys(self) -> list[Any]:
+        return []
+
+    def can_absorb_filter(self) -> bool:
+        return False
+
+    def can_absorb_limit(self) -> bool:
+        return False
+
+    def can_absorb_select(self) -> bool:
+        return False
+
+    def multiline_display(self) -> list[str]:
+        return [self._label]
+
+    def to_scan_tasks(self, pushdowns: Any) -> Iterator[ScanTask]:
         if self.rows.files is None and self.rows.ensure is not None:
             self.rows.ensure()
         if self.rows.files is None or self.result.files is None:
             raise RuntimeError(f"{self._label} was read before its stage ran")
-        wanted = self._schema.column_names() if pushdowns.columns is None else \
-            set(pushdowns.columns) | set(pushdowns.filter_required_column_names() or [])
-        columns = [c for c in self._schema.column_names() if c in wanted and c != self.out]
+        columns = [c for c in self._schema.column_names() if c != self.out]
         for path in self.rows.files:
-            yield _SpillFileTask(path, self._schema, columns, self)
+            yield ScanTask.python_factory_func_scan_task(
+                module=__name__, func_name=read_spill_file.__name__,
+                func_args=(path, columns, tuple(self.result.files), self.out, self.out_type,
+                           self.default_to_id),
+                schema=self._schema._schema, num_rows=None,
+                size_bytes=Path(path).stat().st_size, pushdowns=pushdowns, stats=None,
+                source_name=self._label)
+
+    def read(self) -> daft.DataFrame:
+        handle = ScanOperatorHandle.from_python_scan_operator(self)
+        return daft.DataFrame(LogicalPlanBuilder.from_tabular_scan(scan_operator=handle))
 
 
-class _SpillFileTask(DataSourceTask):
-    """One spilled file with the stage's values attached."""
-
-    def __init__(self, path: str, schema: daft.Schema, columns: list[str], scan: SpillScan):
-        self._path, self._schema, self._columns = path, schema, columns
-        self._result_files = tuple(scan.result.files or ())
-        self._out, self._out_type, self._default = scan.out, scan.out_type, scan.default_to_id
-
-    @property
-    def schema(self) -> daft.Schema:
-        return self._schema
-
-    async def read(self) -> AsyncIterator[RecordBatch]:
-        lookup = _lookup(self._result_files)
-        for batch in pq.ParquetFile(self._path).iter_batches(columns=[*self._columns, NODE]):
-            nodes = batch.column(NODE)
-            value = lookup.values(nodes, self._out_type,
-                                  nodes.cast(self._out_type) if self._default else None)
-            table = pa.Table.from_batches([batch]).drop_columns([NODE]) \
-                .append_column(self._out, value)
-            yield RecordBatch.from_arrow_table(table)
+def read_spill_file(path: str, columns: list[str], result_files: tuple[str, ...], out: str,
+                    out_type: pa.DataType, default_to_id: bool) -> Iterator[Any]:
+    """Scan task body: one spilled file, a row group at a time, with the stage's values.
+    Columns are handed over one by one, so none pins the others of its batch."""
+    lookup = _lookup(result_files)
+    for batch in pq.ParquetFile(path).iter_batches(columns=[*columns, NODE]):
+        nodes = batch.column(NODE)
+        value = lookup.values(nodes, out_type, nodes.cast(out_type) if default_to_id else None)
+        series = {c: Series.from_arrow(batch.column(c), name=c) for c in columns}
+        series[out] = Series.from_arrow(value, name=out)
+        yield RecordBatch.from_pydict(series)._recordbatch
 
 
 class _Lookup:
