@@ -321,7 +321,7 @@ def main() -> int:
                         "pipelines)")
     args = parser.parse_args()
 
-    from mdfql.sample import write_sample
+    from mdfql.demo.sample import write_sample
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MDFQL_WAREHOUSE"] = str(Path(tmp) / "warehouse")

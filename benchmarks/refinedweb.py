@@ -28,7 +28,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from mdfql import Session
-    from mdfql.sample import write_sample
+    from mdfql.demo.sample import write_sample
 
     with tempfile.TemporaryDirectory() as tmp:
         warc = args.warc

@@ -4,7 +4,7 @@ notebook. Writes the bundled sample first if it is not there."""
 from pathlib import Path
 
 import mdfql
-from mdfql.sample import write_sample
+from mdfql.demo.sample import write_sample
 
 SAMPLE = Path("sample/sample.warc.gz")
 if not SAMPLE.exists():

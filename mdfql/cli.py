@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 
@@ -30,42 +29,51 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _compile(args: argparse.Namespace, dry_run: bool = True, session: Any = None):
-    """The session (a new one unless given) and the compiled pipeline; `dry_run` reads no data
-    (check, explain, and the up-front pass of run), and a given session has had that pass."""
+def _session(args: argparse.Namespace):
+    """A new session and the pipeline's text."""
     from mdfql.session import Session
 
     options = {}
     if getattr(args, "limit", None):
         options["limit"] = args.limit
-    checked = session is not None
-    session = session or Session(options=options)
     path = Path(args.file)
     if not path.is_file():
         raise MdfqlError(f"no such pipeline file: {path}")
-    text = path.read_text(encoding="utf-8")
-    return session, session.compile(text, str(path), _params(args.param), dry_run=dry_run,
-                                    checked=checked)
+    return Session(options=options), path.read_text(encoding="utf-8")
+
+
+def _compile(args: argparse.Namespace):
+    """A new session and the compiled pipeline (compiling reads no data)."""
+    session, text = _session(args)
+    return session, session.compile(text, args.file, _params(args.param))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     _, program = _compile(args)
     kinds = ", ".join(f"{a.kind}{' ' + a.target if a.target else ''}" for a in program.actions)
-    out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}")
+    stages = len(program.stages())
+    out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}"
+              + (f"; {stages} relational stage(s)" if stages else ""))
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from mdfql.execute import explain_text
+
     _, program = _compile(args)
     for action in program.actions:
         out.rule(f"{action.kind} {action.target or ''} (line {action.span.line})")
-        action.df.explain(show_all=True)
+        out.print(explain_text(action, daft_plans=args.daft), markup=False, highlight=False,
+                  soft_wrap=True)
     return 0
 
 
 def _summary_table(summary) -> Table:
     table = Table(title="run summary", show_header=False)
     table.add_row("rows read", f"{summary.rows_read:,}")
+    for stage in summary.stages:
+        table.add_row(f"  {stage.label} ({stage.wall_s:.1f} s)",
+                      f"{stage.rows_spilled:,} spilled, {stage.result_rows:,} in result")
     for step in summary.steps:
         table.add_row(f"  {step.name}", f"{step.rows_in:,} -> {step.rows_out:,}")
     for w in summary.writes:
@@ -81,28 +89,33 @@ def _summary_table(summary) -> Table:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
+    from mdfql.runner import use_runner
+    from mdfql.session import catalog_config
 
-    # Every mistake in the script is reported before any data is read; the real plan is built
-    # inside the chosen runner.
-    session, program = _compile(args)
-    n = len(program.actions)
-    with console.status("starting") as status:
-        def progress(i: int, action) -> None:
-            status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
-                          f"(line {action.span.line})")
+    session, text = _session(args)
+    kind, address = session.runner_of(text, args.runner, args.ray_address)
+    with use_runner(kind, address):  # chosen before compiling: building plans fixes it
+        # Every mistake in the script is reported before any data is read.
+        program = session.compile(text, args.file, _params(args.param))
+        n = len(program.actions)
+        with console.status("starting") as status:
+            def progress(i: int, action) -> None:
+                status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
+                              f"(line {action.span.line})")
 
-        summary = execute(program, session, runner=args.runner, ray_address=args.ray_address,
-                          on_action=progress, replan=lambda: _compile(args, False, session)[1])
-    for text in summary.explains:
-        out.print(text)
-    for df in summary.results:
-        df.show(args.show)
+            summary = execute(program, catalog=catalog_config(program.options),
+                              functions=session.registry, runner=kind, ray_address=address,
+                              on_action=progress, work_dir=args.work_dir)
+        for text_ in summary.explains:
+            out.print(text_)
+        for df in summary.results:
+            df.show(args.show)
     console.print(_summary_table(summary))
     return 0
 
 
 def cmd_functions(args: argparse.Namespace) -> int:
-    from mdfql.functions.registry import default_registry
+    from mdfql.functions.catalog import default_registry
     from mdfql.sources import source_registry
 
     sections = (("table functions (FROM ...)", source_registry()),
@@ -121,9 +134,20 @@ def cmd_functions(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from mdfql.sample import write_sample
+    from mdfql.demo.sample import write_sample
 
-    stats = write_sample(args.out, n_records=args.records, seed=args.seed)
+    if args.slice < 1:
+        raise MdfqlError(f"--slice takes a positive count, got {args.slice}")
+    # A 1/K slice is the same generator with 1/K of the records: every category keeps its
+    # share and the planted malformed records, which a byte prefix of the big file would not.
+    records = args.records // args.slice
+    if args.page_kb is not None and args.page_kb <= 0:
+        raise MdfqlError(f"--page-kb takes a positive size, got {args.page_kb}")
+    try:
+        stats = write_sample(args.out, n_records=records, seed=args.seed, page_kb=args.page_kb,
+                             level=args.level, keep_urls=False)
+    except ValueError as e:  # too few records for every category
+        raise MdfqlError(str(e)) from e
     counts = ", ".join(f"{k} {v}" for k, v in stats.counts.items())
     out.print(f"wrote {args.out}: {stats.total_records} records ({stats.n_bytes:,} bytes): "
               f"{counts}", soft_wrap=True)
@@ -146,9 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
     run.add_argument("--limit", type=int, default=None, help="read at most N rows per source")
     run.add_argument("--show", type=int, default=10, help="rows shown of each query result")
+    run.add_argument("--work-dir", default=None,
+                     help="where relational stages spill (kept); default: a temporary directory")
     run.set_defaults(func=cmd_run)
-    pipeline_command("check", "parse and bind only").set_defaults(func=cmd_check)
-    pipeline_command("explain", "print the Daft plans").set_defaults(func=cmd_explain)
+    pipeline_command("check", "parse, bind and plan; reads no data").set_defaults(func=cmd_check)
+    explain = pipeline_command("explain", "print the stages each statement runs")
+    explain.add_argument("--daft", action="store_true", help="also print Daft's own plans")
+    explain.set_defaults(func=cmd_explain)
     fn = sub.add_parser("functions", help="the function catalog with docs")
     fn.add_argument("filter", nargs="?", default=None)
     fn.set_defaults(func=cmd_functions)
@@ -156,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default="sample/sample.warc.gz")
     sample.add_argument("--records", type=int, default=2000)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--page-kb", type=float, default=None, metavar="K",
+                        help="crawl-sized pages averaging K KiB of HTML, streamed to the file "
+                             "(e.g. 30, like Common Crawl); default: the small bundled sample")
+    sample.add_argument("--level", type=int, default=None, choices=range(1, 10), metavar="1-9",
+                        help="zlib level of each record's gzip member (default 9, or 6 with "
+                             "--page-kb)")
+    sample.add_argument("--slice", type=int, default=1, metavar="K",
+                        help="write a 1/K slice: the same crawl with --records/K records")
     sample.set_defaults(func=cmd_sample)
     return parser
 

@@ -1,22 +1,36 @@
-"""Run a compiled program: each action in order, then a summary of what happened."""
+"""Run a compiled program: its relational stages and actions in order, then a summary.
+
+The executor sees a Program, where its writes go (the Iceberg catalog) and the functions it
+may run; never a Session. Stages spill under the run's work directory: `work_dir` (or SET
+work_dir, or $MDFQL_WORK_DIR), else a temporary directory removed when the run ends.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import daft
 
 from mdfql import metrics as failures
-from mdfql.compiler.script import Action, Program
+from mdfql import threads
 from mdfql.errors import MdfqlError
-from mdfql.runner import use_runner
-from mdfql.sinks.catalog import SinkError
+from mdfql.functions.registry import Registry
+from mdfql.metrics import operator_metrics
+from mdfql.plan.program import Action, Program
+from mdfql.plan.stages import StageRun
+from mdfql.runner import check_cluster, ray_call, use_runner
+from mdfql.sinks.catalog import CatalogConfig, SinkError
 from mdfql.sinks.files import write_files
-from mdfql.sinks.iceberg import WriteResult, operator_metrics, write_table
+from mdfql.sinks.iceberg import WriteResult, write_table
 
 
 @dataclass
@@ -40,6 +54,8 @@ class RunSummary:
     results: list[daft.DataFrame] = field(default_factory=list)
     explains: list[str] = field(default_factory=list)
     failures: dict[tuple[str, str], int] = field(default_factory=dict)
+    stages: list[StageRun] = field(default_factory=list)
+    run_id: str = ""
 
     @property
     def docs_per_s(self) -> float:
@@ -58,8 +74,8 @@ def absorb_metrics(summary: RunSummary, metrics: tuple[dict, ...]) -> None:
 
     A file-listing source (read_warc's glob scan) yields files, which its reader explodes into
     records: for it, the rows read are those of the first explode downstream. In-memory scans
-    are not reads: they replay frames already counted (a relational operator's materialised
-    input) or handed over by the caller.
+    (frames handed over by the caller) and a stage's spill are not reads: their rows were
+    counted when they were read from the source.
     """
     listings = 0
     for op in metrics:
@@ -68,7 +84,8 @@ def absorb_metrics(summary: RunSummary, metrics: tuple[dict, ...]) -> None:
         source = op["name"].replace(" ", "").removesuffix("Source")
         if op.get("category") == "Source" and source == "GlobScan":
             listings += 1
-        elif op.get("category") == "Source" and source == "InMemoryScan":
+        elif op.get("category") == "Source" and (
+                source == "InMemoryScan" or SPILL_SOURCE in op["name"]):
             continue
         elif op.get("category") == "Source" and rows_out is not None:
             summary.rows_read += rows_out
@@ -80,64 +97,113 @@ def absorb_metrics(summary: RunSummary, metrics: tuple[dict, ...]) -> None:
             summary.steps.append(StepCount(op["name"], rows_in, rows_out))
 
 
-def _write_table(action: Action, session: Any) -> WriteResult:
-    return write_table(action.df, action.target, action.mode, session.catalog())
+SPILL_SOURCE = "Read stage "  # how stage scans are named (see SpillScan)
 
 
-def _write_files(action: Action, session: Any) -> WriteResult:
+def _write_table(action: Action, catalog: CatalogConfig) -> WriteResult:
+    return write_table(action.df, action.target, action.mode, catalog)
+
+
+def _write_files(action: Action, catalog: CatalogConfig) -> WriteResult:
     return write_files(action.df, action.target, action.fmt, action.mode)
 
 
-_WRITERS: dict[str, Callable[[Action, Any], WriteResult]] = {
+_WRITERS: dict[str, Callable[[Action, CatalogConfig], WriteResult]] = {
     "write_table": _write_table,
     "write_files": _write_files,
 }
 
 
+@contextmanager
+def work_directory(work_dir: str | Path | None, run_id: str) -> Iterator[Path]:
+    """The run's directory for spills: under `work_dir` when given (kept), else temporary."""
+    if work_dir is not None:
+        path = Path(work_dir) / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=f"mdfql-{run_id}-") as tmp:
+        yield Path(tmp)
+
+
+# Parquet writes buffer a whole row group per open file: Daft's defaults (512 MB files of
+# 128 MB row groups) cost gigabytes with wide rows; these keep a stage's spill and its scans
+# (a row group at a time) small, at a few more files per write.
+WRITE_FILE_BYTES = 128 << 20
+WRITE_ROW_GROUP_BYTES = 16 << 20
+
+
+def configure_process(options: dict[str, Any]) -> None:
+    """Batch and write-buffer sizes for this process's Daft runs (see README, Memory), and
+    the kernels' thread count (SET threads)."""
+    threads.configure(options.get("threads"))
+    config: dict[str, Any] = {"parquet_target_filesize": WRITE_FILE_BYTES,
+                              "parquet_target_row_group_size": WRITE_ROW_GROUP_BYTES}
+    if options.get("batch_rows"):
+        config["default_morsel_size"] = options["batch_rows"]
+    daft.set_execution_config(**config)
+
+
+def explain_text(action: Action, daft_plans: bool = False) -> str:
+    """An action's plan tree; with `daft_plans`, Daft's own logical and physical plans too."""
+    text = action.plan.render()
+    if daft_plans:
+        buf = io.StringIO()
+        action.df.explain(show_all=True, file=buf)
+        text += "\n\n" + buf.getvalue()
+    return text
+
+
 def execute(
     program: Program,
-    session: Any,
     *,
+    catalog: CatalogConfig,
+    functions: Registry,
     runner: str | None = None,
     ray_address: str | None = None,
     on_action: Callable[[int, Action], None] | None = None,
-    replan: Callable[[], Program] | None = None,
+    work_dir: str | Path | None = None,
 ) -> RunSummary:
-    """Run every action of `program`; queries are collected, writes committed atomically.
-
-    `replan` builds the program to run inside the chosen runner (then `program` is its dry-run
-    plan, which picks the runner): relational operators execute their input while the plan is
-    built, so that work runs on the same runner and counts in the summary.
-    """
+    """Run every action of `program` in order; before each, the relational stages it reads
+    that have not run yet. Queries are collected, writes committed atomically. Compile inside
+    `use_runner` (see there) when the program is to run on Ray."""
     kind = runner or program.options.get("runner") or "native"
     address = ray_address or program.options.get("ray.address")
-    summary = RunSummary()
-    failures.reset_failures()
-    failures.take_stage_stats()
+    work_dir = work_dir or program.options.get("work_dir") or os.environ.get("MDFQL_WORK_DIR")
+    summary = RunSummary(run_id=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}")
+    configure_process(program.options)
     start = time.perf_counter()
-    with use_runner(kind, address, program.used_functions, session.registry):
-        if replan is not None:
-            program = replan()
-        absorb_metrics(summary, failures.take_stage_stats())
+    for stage in program.stages():
+        stage.reset()
+    with failures.collecting(), use_runner(kind, address), \
+            work_directory(work_dir, summary.run_id) as directory:
+        check_cluster(kind, program.used_functions, functions)
         for i, action in enumerate(program.actions):
             if on_action is not None:
                 on_action(i, action)
             if action.kind == "explain":
-                buf = io.StringIO()
-                action.df.explain(show_all=True, file=buf)
-                summary.explains.append(buf.getvalue())
-            elif action.kind == "query":
-                done = action.df.collect()
-                absorb_metrics(summary, operator_metrics(done))
-                summary.results.append(done)
-            else:
-                try:
-                    result = _WRITERS[action.kind](action, session)
-                except SinkError as e:
-                    raise MdfqlError(e.message, action.span, e.hint) from None
-                absorb_metrics(summary, result.metrics)
-                summary.rows_written += result.rows_written
-                summary.writes.append(result)
+                summary.explains.append(explain_text(action))
+                continue
+            for stage in action.stages():
+                if stage.rows.files is None:
+                    done = stage.run(directory / f"stage-{stage.index}",
+                                     ray_call if kind == "ray" else None)
+                    absorb_metrics(summary, done.metrics)
+                    summary.stages.append(done)
+            if action.kind == "query":
+                result = action.df.collect()
+                absorb_metrics(summary, operator_metrics(result))
+                summary.results.append(result)
+                continue
+            try:
+                written = _WRITERS[action.kind](action, catalog)
+            except SinkError as e:
+                raise MdfqlError(e.message, action.span, e.hint) from None
+            absorb_metrics(summary, written.metrics)
+            summary.rows_written += written.rows_written
+            summary.writes.append(written)
         summary.failures = failures.failures()  # inside: a Ray run's tally is still up
+        for stage in program.stages():
+            stage.reset()  # its files go with the work directory
     summary.wall_s = time.perf_counter() - start
     return summary

@@ -1,43 +1,59 @@
-"""Process-level registry of row-level failures (bad records, unparseable responses, ...), and
-of the operator stats of inputs materialised while a plan is built.
+"""Row-level failures (bad records, unparseable responses, ...) and Daft's operator stats.
 
 A pipeline over web data must not stop on one bad row; it counts it here instead, so a run can
-report how much it skipped and why. During a run on Ray, rows fail in worker processes: there
-every count goes to the run's tally actor (a named Ray actor the driver starts and reads), so the
-driver's summary sums all workers. Relational operators (clustering, dedup) run their input
-before the rest of the plan exists; they leave that run's operator stats here for the run
-summary.
+report how much it skipped and why. Rows fail inside UDFs, in Daft's threads or Ray's worker
+processes, where nothing of the run is in scope: this process keeps a tally that the executor
+resets when a run starts and reads when it ends, and during a run on Ray every count goes to the
+run's tally actor (a named Ray actor the driver starts and reads), so the summary sums all
+workers.
 """
 
+import contextlib
 import logging
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 _log = logging.getLogger("mdfql")
-_lock = threading.Lock()
-_counts: Counter[tuple[str, str]] = Counter()
-_stage_stats: list[dict] = []
-
 
 TALLY = "mdfql_failure_tally"
 
 
-class _Tally:
-    """Body of the Ray actor that sums failure counts across workers."""
+class FailureTally:
+    """Failure counts keyed by (stage, reason); thread-safe (Daft runs UDFs in threads)."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str]] = Counter()
 
     def add(self, stage: str, reason: str) -> None:
-        self.counts[(stage, reason)] += 1
+        with self._lock:
+            self.counts[(stage, reason)] += 1
 
     def get(self) -> dict[tuple[str, str], int]:
-        return dict(self.counts)
+        with self._lock:
+            return dict(self.counts)
 
 
-def _tally() -> Any:
+# Where failures in this process go: the running run's tally while `collecting` (the executor
+# owns it), else one for interactive use.
+_current = FailureTally()
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[FailureTally]:
+    """Count this process's failures in a fresh tally for the duration of a run."""
+    global _current
+    saved, _current = _current, FailureTally()
+    try:
+        yield _current
+    finally:
+        _current = saved
+
+
+def _ray_tally() -> Any:
     """The running tally actor when this process belongs to a Ray run, else None."""
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
@@ -52,28 +68,27 @@ def start_tally() -> Any:
     """Start the run's tally actor (driver side, Ray initialised); returns its handle."""
     import ray
 
-    return ray.remote(num_cpus=0)(_Tally).options(name=TALLY, get_if_exists=True).remote()
+    return ray.remote(num_cpus=0)(FailureTally).options(name=TALLY,
+                                                         get_if_exists=True).remote()
 
 
 def record_failure(stage: str, source: str, reason: str) -> None:
     """Count one failed row of `stage` (e.g. "read_warc") and log where (`source`) and why."""
-    tally = _tally()
+    tally = _ray_tally()
     if tally is not None:
         import ray
 
         # waited for: the count must land before the task that saw the row reports done
         ray.get(tally.add.remote(stage, reason))
     else:
-        with _lock:
-            _counts[(stage, reason)] += 1
+        _current.add(stage, reason)
     _log.warning("%s: %s: %s", stage, source, reason)
 
 
 def failures() -> dict[tuple[str, str], int]:
-    """Failure counts keyed by (stage, reason), this process's plus a Ray run's tally."""
-    with _lock:
-        counts = Counter(_counts)
-    tally = _tally()
+    """Failure counts keyed by (stage, reason): this process's plus a Ray run's tally."""
+    counts = Counter(_current.get())
+    tally = _ray_tally()
     if tally is not None:
         import ray
 
@@ -87,20 +102,15 @@ def failure_total() -> int:
 
 
 def reset_failures() -> None:
-    """Forget all recorded failures."""
-    with _lock:
-        _counts.clear()
+    """Forget the failures recorded in this process (outside a run: the interactive tally)."""
+    global _current
+    _current = FailureTally()
 
 
-def record_stage_stats(ops: tuple[dict, ...]) -> None:
-    """Keep the per-operator stats of an input materialised during planning."""
-    with _lock:
-        _stage_stats.extend(ops)
-
-
-def take_stage_stats() -> tuple[dict, ...]:
-    """The stats recorded since the last call, which forgets them."""
-    with _lock:
-        ops = tuple(_stage_stats)
-        _stage_stats.clear()
-        return ops
+def operator_metrics(run: Any) -> tuple[dict, ...]:
+    """Per-operator stats of a finished Daft run, as plain dicts (empty when Daft kept none)."""
+    try:
+        table = run.metrics
+    except (AttributeError, ValueError):
+        return ()
+    return tuple(table.to_pylist()) if table is not None else ()

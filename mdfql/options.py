@@ -48,6 +48,17 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("catalog.kind", _choice("sql", "rest"), None, "Iceberg catalog kind."),
     Option("seed", int, 0, "Seed for randomised functions (sampling, hashing seeds)."),
     Option("limit", _positive_int, None, "Read at most this many rows from each source."),
+    Option("batch_rows", _positive_int, None,
+           "Rows per batch flowing through the plan (Daft's morsel size; default Daft's own, "
+           "131,072): peak memory is about batch_rows x row width x the operators in flight, "
+           "so lower it for wide rows (whole HTML pages, long signatures)."),
+    Option("threads", _positive_int, None,
+           "Threads of mdfql's Rust kernels in this process (default: the CPUs it was given: "
+           "a Ray worker's CPU allotment, else its affinity mask and cgroup quota)."),
+    Option("work_dir", str, None,
+           "Where relational stages spill their input (Parquet, one folder per run, kept); "
+           "default: a temporary directory removed after the run. On Ray: a path every node "
+           "sees."),
 ]}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import daft
 
@@ -34,9 +35,11 @@ def check_resources(used: Iterable[str], registry: Registry, available: dict[str
 
 
 @contextlib.contextmanager
-def use_runner(kind: str, address: str | None, used: Iterable[str], registry: Registry
-               ) -> Iterator[None]:
+def use_runner(kind: str, address: str | None) -> Iterator[None]:
     """Select Daft's runner for the duration of a run; a local Ray is started and stopped.
+
+    Enter it before compiling: building a plan (a Parquet source reads its schema) fixes the
+    process's runner, after which Daft cannot switch. Nested uses reuse the outer selection.
     On Ray, a tally actor collects the workers' row failures while the run lasts (read them
     with `metrics.failures()` before leaving the context)."""
     if kind == "native":
@@ -55,8 +58,12 @@ def use_runner(kind: str, address: str | None, used: Iterable[str], registry: Re
         started = address is None
     tally = None
     try:
-        check_resources(used, registry, ray.cluster_resources())
         daft.set_runner_ray(address=address, noop_if_initialized=True)
+        if daft.get_or_infer_runner_type() != "ray":
+            raise MdfqlError(
+                "this process already ran Daft on the native runner, so it cannot switch to "
+                "Ray", hint="choose the runner before anything runs: mdfql run --runner ray, "
+                            "SET runner = 'ray' in the script, or a new Python process")
         tally = metrics.start_tally()
         yield
     finally:
@@ -64,3 +71,19 @@ def use_runner(kind: str, address: str | None, used: Iterable[str], registry: Re
             ray.kill(tally)
         if started:
             ray.shutdown()
+
+
+def check_cluster(kind: str, used: Iterable[str], registry: Registry) -> None:
+    """On Ray, fail before running when a function asks for more than the cluster has."""
+    if kind == "ray":
+        import ray
+
+        check_resources(used, registry, ray.cluster_resources())
+
+
+def ray_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `fn` as a task on a worker of the Ray cluster (a relational stage's computation:
+    it reads the spill, not rows from the driver) and wait for its result."""
+    import ray
+
+    return ray.get(ray.remote(num_cpus=1)(fn).remote(*args, **kwargs))

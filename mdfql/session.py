@@ -1,5 +1,6 @@
-"""`Session`: the interactive entry point. It holds attached tables, views, macros, parameters,
-options and a function catalog, and compiles SQL into lazy Daft DataFrames."""
+"""`Session`: the interactive entry point and the default catalog. It holds attached tables,
+views, macros, parameters, options and a function catalog; compiling a script against it
+returns a Program, whose views and macros the session then keeps."""
 
 from __future__ import annotations
 
@@ -9,16 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 import daft
 
-from mdfql.compiler.script import DeferredView, Program, ScriptCompiler
+from mdfql.compiler.script import compile_script, declared_runner
 from mdfql.errors import MdfqlError
-from mdfql.functions.registry import Registry, default_registry, udf
+from mdfql.functions.catalog import default_registry
+from mdfql.functions.registry import Registry, udf
 from mdfql.lang.bind import Macro
+from mdfql.plan.program import Program, View
+from mdfql.plan.tree import PlanNode
+from mdfql.runner import use_runner
 from mdfql.sinks.catalog import CatalogConfig, SinkError, open_catalog
 from mdfql.sinks.iceberg import read_table, table_exists
 from mdfql.sources import define_source, source_registry
 
 if TYPE_CHECKING:
     from mdfql.execute import RunSummary
+
+
+def catalog_config(options: dict[str, Any]) -> CatalogConfig:
+    """The Iceberg catalog in effect: SET catalog.* options > environment > defaults."""
+    return CatalogConfig.resolve(options={k: str(v) for k, v in options.items()
+                                          if k.startswith("catalog.") and v is not None})
 
 
 class Session:
@@ -28,56 +39,50 @@ class Session:
         self.registry: Registry = default_registry().child()
         self.sources: Registry = source_registry().child()
         self.tables: dict[str, daft.DataFrame] = {}
-        self.views: dict[str, daft.DataFrame | DeferredView] = {}
+        self.views: dict[str, View] = {}
         self.macros: dict[str, Macro] = {}
         self.params: dict[str, Any] = {}
         self.options: dict[str, Any] = dict(options or {})
         define_source(
             "read_iceberg", "table:string snapshot_id:integer=None",
-            lambda table, snapshot_id: read_table(table, self.catalog(), snapshot_id),
+            lambda table, snapshot_id, options: read_table(table, catalog_config(options),
+                                                           snapshot_id),
             "An Iceberg table ('namespace.table') of the session's catalog, optionally at a "
             "snapshot.",
-            registry=self.sources,
+            registry=self.sources, with_options=True,
         )
 
-    # --- catalog and tables ---------------------------------------------------------------
+    # --- the catalog interface --------------------------------------------------------------
     def catalog(self) -> CatalogConfig:
-        """The Iceberg catalog in effect: SET catalog.* options > environment > defaults."""
-        options = {k: str(v) for k, v in self.options.items()
-                   if k.startswith("catalog.") and v is not None}
-        return CatalogConfig.resolve(options=options)
-
-    def apply_options(self, options: dict[str, Any]) -> None:
-        self.options.update(options)
+        """The Iceberg catalog of this session's options."""
+        return catalog_config(self.options)
 
     def attach(self, name: str, df: daft.DataFrame) -> Session:
         """Make a DataFrame queryable as table `name`."""
         self.tables[name.lower()] = df
         return self
 
-    def resolve_table(self, name: str) -> daft.DataFrame | None:
+    def lookup_table(self, name: str, options: dict[str, Any]) -> View | None:
         key = name.lower()
         if key in self.views:
-            view = self.views[key]
-            if isinstance(view, DeferredView):
-                view = self.views[key] = view.build()
-            return view
+            return self.views[key]
         if key in self.tables:
-            return self.tables[key]
+            return View(key, self.tables[key], PlanNode("Table", f"{name} (attached)"))
         if "." in key:
+            config = catalog_config(options)
             try:
-                if table_exists(name, self.catalog()):
-                    return read_table(name, self.catalog())
+                if table_exists(name, config):
+                    return View(key, read_table(name, config), PlanNode("Scan", f"iceberg {name}"))
             except SinkError:
                 return None
         return None
 
-    def table_names(self) -> list[str]:
+    def table_names(self, options: dict[str, Any]) -> list[str]:
         """Views, attached tables and the catalog's Iceberg tables (for suggestions)."""
-        return sorted(set(self.views) | set(self.tables) | set(self._iceberg_tables()))
+        return sorted(set(self.views) | set(self.tables) | set(self._iceberg_tables(options)))
 
-    def _iceberg_tables(self) -> list[str]:
-        config = self.catalog()
+    def _iceberg_tables(self, options: dict[str, Any]) -> list[str]:
+        config = catalog_config(options)
         if config.kind == "sql" and config.uri.startswith("sqlite:///") and not Path(
             config.uri.removeprefix("sqlite:///")
         ).exists():
@@ -95,40 +100,51 @@ class Session:
 
     # --- compiling and running ------------------------------------------------------------
     def compile(self, text: str, filename: str = "<sql>",
-                params: dict[str, str] | None = None, dry_run: bool = False,
-                checked: bool = False) -> Program:
-        """Parse, bind and plan a script; errors carry the text for caret rendering.
+                params: dict[str, str] | None = None) -> Program:
+        """Parse, bind and plan a script (reads no data, changes nothing in the session)."""
+        return compile_script(self, text, filename, params)
 
-        `dry_run` plans relational operators (clustering, dedup) over empty tables: the whole
-        script is checked and explained without reading any data. `checked` says the script
-        already passed a dry run: its views are then planned only when something reads them.
-        """
-        try:
-            program = ScriptCompiler(self, text, params or {}, dry_run, checked).compile()
-        except MdfqlError as e:
-            raise e.attach_source(text, filename) from None
-        except SinkError as e:
-            raise MdfqlError(e.message, hint=e.hint).attach_source(text, filename) from None
-        return program
+    def apply(self, program: Program) -> None:
+        """Keep a compiled script's views, macros and options for later scripts."""
+        self.views.update(program.views)
+        self.macros.update(program.macros)
+        self.options.update(program.options)
 
     def sql(self, text: str, **tables: daft.DataFrame) -> daft.DataFrame:
-        """Run a script's definitions and return its last query as a lazy DataFrame."""
+        """Run a script's definitions and return its last query as a lazy DataFrame.
+
+        A query over a relational operator (`lsh_cluster(...) OVER ()`) runs the operator's
+        stage when the DataFrame is first executed (spilling to a temporary directory)."""
         for name, df in tables.items():
             self.attach(name, df)
         program = self.compile(text)
+        self.apply(program)
         queries = [a for a in program.actions if a.kind == "query"]
         if not queries:
             raise MdfqlError("the SQL has no query to return").attach_source(text, "<sql>")
         return queries[-1].df
 
     def run(self, text: str, params: dict[str, str] | None = None, filename: str = "<sql>",
+            runner: str | None = None, ray_address: str | None = None,
             **kw: Any) -> RunSummary:
-        """Compile and execute a script (views and macros stay defined in the session)."""
+        """Compile and execute a script (views and macros stay defined in the session) on
+        `runner` (default: the script's SET runner, else native)."""
         from mdfql.execute import execute
 
-        checked = self.compile(text, filename, params, dry_run=True)  # errors before any read
-        return execute(checked, self, **kw,
-                       replan=lambda: self.compile(text, filename, params, checked=True))
+        kind, address = self.runner_of(text, runner, ray_address)
+        with use_runner(kind, address):  # before compiling: plans fix the runner
+            program = self.compile(text, filename, params)  # every error before any read
+            self.apply(program)
+            return execute(program, catalog=catalog_config(program.options),
+                           functions=self.registry, runner=kind, ray_address=address, **kw)
+
+    def runner_of(self, text: str, runner: str | None, ray_address: str | None
+                  ) -> tuple[str, str | None]:
+        """Where a script runs: the caller's choice, else its SET runner / ray.address, else
+        the session's options."""
+        declared, address = declared_runner(text)
+        kind = runner or declared or self.options.get("runner") or "native"
+        return kind, ray_address or address or self.options.get("ray.address")
 
     def run_file(self, path: str | Path, params: dict[str, str] | None = None,
                  **kw: Any) -> RunSummary:

@@ -6,7 +6,9 @@ all their arguments are literals known at plan time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import daft
 
@@ -21,15 +23,20 @@ def source_registry() -> Registry:
     return _SOURCES
 
 
-def define_source(name: str, params: str, build, doc: str, registry: Registry | None = None
-                  ) -> None:
-    """Add a table function; every parameter is a literal."""
+def define_source(name: str, params: str, build: Callable[..., daft.DataFrame], doc: str,
+                  registry: Registry | None = None, with_options: bool = False) -> None:
+    """Add a table function; every parameter is a literal. Its builder is called with the
+    script's options too (`options=`) when `with_options` (e.g. to pick the Iceberg catalog)."""
     specs = []
     for text in params.split():
         p = parse_param(text)
         specs.append(type(p)(p.name, p.dtype, p.default, const=True))
+
+    def call(options: dict[str, Any], **kwargs: Any) -> daft.DataFrame:
+        return build(**kwargs, options=options) if with_options else build(**kwargs)
+
     (registry or _SOURCES).add(
-        FunctionSpec(name, tuple(specs), build, doc, "table", runs_as="daft")
+        FunctionSpec(name, tuple(specs), call, doc, "table", runs_as="daft")
     )
 
 

@@ -18,7 +18,6 @@ import pytest
 
 from mdfql import Session
 from mdfql.dedup.components import connected_components
-from mdfql.execute import execute
 
 CLUSTER_SQL = """
 SELECT id, lsh_cluster(minhash(text, num_hashes := 112, ngram := 5), id,
@@ -194,9 +193,8 @@ def test_url_dedup_anti_join_against_iceberg(warehouse, tmp_path):
                 "https://new.example:443/page/", "https://other.example/"],
         "text": ["a", "b", "c", "d", "e"]}), tmp_path / "new.parquet")
     session = Session()
-    execute(session.compile(f"CREATE TABLE curated.refinedweb AS "
-                            f"SELECT url FROM read_parquet('{tmp_path / 'old.parquet'}')"),
-            session)
+    session.run(f"CREATE TABLE curated.refinedweb AS "
+                f"SELECT url FROM read_parquet('{tmp_path / 'old.parquet'}')")
     rows = Session().sql(f"""
         SELECT w.url, w.text FROM read_parquet('{tmp_path / 'new.parquet'}') w
         ANTI JOIN read_iceberg('curated.refinedweb') k

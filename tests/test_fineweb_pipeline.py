@@ -13,7 +13,7 @@ import pytest
 from near_dups import similar_pairs
 
 from mdfql import Session
-from mdfql.sample import write_sample
+from mdfql.demo.sample import write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "fineweb.sql"

@@ -9,7 +9,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from mdfql import MdfqlError, Session
-from mdfql.execute import execute
 from mdfql.sinks.catalog import CatalogConfig
 from mdfql.sinks.iceberg import load_table
 
@@ -27,7 +26,7 @@ def docs(tmp_path):
 
 def run(sql: str, **params: str):
     session = Session()
-    return execute(session.compile(sql, "t.sql", params), session), session
+    return session.run(sql, params, "t.sql"), session
 
 
 def test_replace_append_and_read_back(warehouse, docs):

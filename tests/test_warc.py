@@ -14,14 +14,18 @@ import gzip
 import http.server
 import io
 import threading
+import uuid
+import zlib
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from mdfql import metrics
+from mdfql import _native, metrics
 from mdfql.io.warc import OUTPUT_COLUMNS, commoncrawl, read_warc
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "warc-samples"
@@ -69,8 +73,8 @@ def _clean_metrics():
     metrics.reset_failures()
 
 
-def _rows(paths) -> list[dict]:
-    data = read_warc(paths).to_pydict()
+def _rows(paths, **options) -> list[dict]:
+    data = read_warc(paths, **options).to_pydict()
     return [dict(zip(data, values, strict=True)) for values in zip(*data.values(), strict=True)]
 
 
@@ -149,12 +153,13 @@ def test_broken_samples_are_counted_not_fatal():
     assert _rows(str(SAMPLES / "example-trunc.warc")) == []
     assert metrics.failures() == {("read_warc", "truncated record"): 1}
 
-    # The response body sits in a second gzip member, read as a bogus record header.
+    # The response body sits in a second gzip member, which is no record header (a record
+    # never continues into the next member).
     metrics.reset_failures()
     assert _rows(str(SAMPLES / "example-wrong-chunks.warc.gz")) == []
     assert metrics.failures() == {
         ("read_warc", "truncated record"): 1,
-        ("read_warc", "ArchiveLoadFailed: Unknown archive format"): 1,
+        ("read_warc", "not a WARC/ARC record"): 1,
     }
 
     # Three ARC records with lengths -1, 1 and "abc": none holds an HTTP response.
@@ -354,3 +359,103 @@ def test_metrics_registry():
 def test_arc_record_ids_are_stable():
     path = str(SAMPLES / "example.arc.gz")
     assert _rows(path)[0]["record_id"] == _rows(path)[0]["record_id"]
+
+
+def _page(i: int, size: int = 2000) -> bytes:
+    return f"<p>page {i}</p>".encode().ljust(size, b".")
+
+
+def test_body_is_cut_to_max_bytes_and_the_next_record_read(tmp_path):
+    big = b"<html>" + b"x" * 5_000_000
+    path = _write_warc(
+        tmp_path / "big.warc.gz",
+        [
+            _response("http://a.test/big", big, [("Content-Type", "text/html")]),
+            _response("http://a.test/next", b"<p>next</p>", [("Content-Type", "text/html")]),
+        ],
+    )
+    rows = _rows(str(path), max_bytes=1000)
+    assert [(r["url"], r["html"]) for r in rows] == [
+        ("http://a.test/big", big[:1000].decode()),
+        ("http://a.test/next", "<p>next</p>"),
+    ]
+    assert metrics.failure_total() == 0
+
+
+def test_inflate_bomb_between_two_good_records(tmp_path):
+    # One gzip member inflating to 1 GiB of zeros (about 1 MB on disk): the reader looks for a
+    # header in its first bytes only, counts it and finds the next member.
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(1 << 24)
+    bomb = b"".join(compressor.compress(zeros) for _ in range(64)) + compressor.flush()
+    path = _two_good_around(tmp_path, bomb, gzip_members=True)
+    rows = _rows(str(path))
+    assert [r["url"] for r in rows] == ["http://a.test/1", "http://a.test/2"]
+    assert metrics.failures() == {("read_warc", "not a WARC/ARC record"): 1}
+
+
+def test_one_file_streams_as_many_batches(tmp_path):
+    n = 50
+    path = _write_warc(
+        tmp_path / "many.warc.gz",
+        [_response(f"http://a.test/{i}", _page(i), [("Content-Type", "text/html")])
+         for i in range(n)],
+    )
+    batches = list(_native.WarcBatches(str(path), str(path), local_path=str(path), batch_records=7))
+    assert [len(columns[0]) for columns, _ in batches] == [7] * 7 + [1]
+    assert all(columns[6].type == pa.large_string() for columns, _ in batches)
+    # Through Daft: several partitions come out of the one scan task, none lost.
+    df = read_warc(str(path), batch_records=7)
+    parts = [p.to_pydict() for p in df.iter_partitions()]
+    assert len(parts) > 1
+    urls = [u for p in parts for u in p["url"]]
+    assert sorted(urls) == sorted(f"http://a.test/{i}" for i in range(n))
+
+
+def test_bytes_budget_closes_batches(tmp_path):
+    path = _write_warc(
+        tmp_path / "b.warc",
+        [_response(f"http://a.test/{i}", _page(i, 10_000), []) for i in range(20)],
+        gzip_members=False,
+    )
+    sizes = [len(columns[0]) for columns, _ in
+             _native.WarcBatches(str(path), str(path), local_path=str(path), batch_bytes=30_000)]
+    assert sum(sizes) == 20 and max(sizes) == 3
+
+
+@needs_samples
+def test_arc_records_read_with_offsets_as_ids():
+    rows = _rows([str(SAMPLES / "example.arc"), str(SAMPLES / "example.arc.gz")])
+    assert len(rows) == 2
+    # ARC records carry no id: it is derived from the file name and the record's offset.
+    with open(SAMPLES / "example.arc", "rb") as fh:
+        offset = fh.read().index(b"http://example.com/ 93.184")
+    ids = {r["warc_path"].rsplit("/", 1)[-1]: r["record_id"] for r in rows}
+    assert ids["example.arc"] == uuid.uuid5(uuid.NAMESPACE_URL, f"example.arc#{offset}").urn
+    assert ids["example.arc.gz"].startswith("urn:uuid:")
+
+
+def test_parse_http_responses_returns_large_strings():
+    out = _native.parse_http_responses(pa.array([b"HTTP/1.1 200 OK\r\n\r\nhi", b"junk"]))
+    assert out.type.field("html").type == pa.large_string()
+    assert out.field("html").to_pylist() == ["hi", None]
+
+
+@pytest.mark.slow
+def test_a_batch_past_2_gib_of_html(tmp_path):
+    # 33 bodies of 64 MiB in one batch: 2.06 GiB of html, past i32 offsets (about 7 GB RAM).
+    body = b"a" * (64 << 20)
+    path = _write_warc(
+        tmp_path / "huge.warc",
+        [_response(f"http://a.test/{i}", body, []) for i in range(33)],
+        gzip_members=False,
+    )
+    del body
+    batches = _native.WarcBatches(
+        str(path), str(path), local_path=str(path), max_bytes=64 << 20, batch_bytes=4 << 30
+    )
+    columns, failures = next(batches)
+    html = columns[OUTPUT_COLUMNS.index("html")]
+    assert failures == [] and len(html) == 33
+    assert html.type == pa.large_string()
+    assert pc.sum(pc.binary_length(html)).as_py() == 33 << 26 > 2**31

@@ -9,13 +9,19 @@ from typing import Any
 
 import daft
 import daft.functions as F
-from daft import Expression, Window, col, lit
+from daft import DataType, Expression, Window, col
 from sqlglot import exp
 
+from mdfql.dedup.ids import hashable as _hashable
+from mdfql.dedup.ids import row_id
+from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
 from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.lang.bind import literal_value, match_args
 from mdfql.lang.parse import node_span
+from mdfql.plan.program import View
+from mdfql.plan.stages import NODE, RelationalStage
+from mdfql.plan.tree import PlanNode, sql_text
 
 from .expressions import ExprCompiler, is_aggregate_call
 from .relation import ColumnRef, Relation
@@ -28,14 +34,13 @@ class PlanContext:
     text: str
     registry: Registry
     sources: Registry
-    resolve_table: Callable[[str], daft.DataFrame | None]
+    resolve_table: Callable[[str], View | None]
     table_names: Callable[[], list[str]]
-    ctes: dict[str, daft.DataFrame] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    ctes: dict[str, View] = field(default_factory=dict)
     used_functions: set[str] = field(default_factory=set)
     source_limit: int | None = None
-    # Check/explain only: relational operators (which execute their input) are planned over an
-    # empty table, so nothing is read.
-    dry_run: bool = False
+    stages: list[RelationalStage] = field(default_factory=list)
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
@@ -81,29 +86,36 @@ class QueryCompiler:
                             **kw)
 
     # --- queries --------------------------------------------------------------------------
-    def query(self, node: exp.Expression) -> daft.DataFrame:
-        """A query's result as a DataFrame whose columns are the output names."""
+    def query(self, node: exp.Expression, top: bool = False) -> Relation:
+        """A query's result: a DataFrame whose columns are the output names, and its plan.
+
+        Only a `top` query (a statement's, not a view's or subquery's) is sorted by its ORDER
+        BY: SQL gives the order of a nested query's rows no meaning unless LIMIT/OFFSET uses it,
+        and a sort must hold every row."""
         with_ = node.args.get("with_") or node.args.get("with")
         saved = dict(self.ctx.ctes)
         try:
             if with_ is not None:
                 for cte in with_.expressions:
-                    self.ctx.ctes[cte.alias_or_name.lower()] = self.query(cte.this)
-            return self._query_body(node)
+                    name = cte.alias_or_name.lower()
+                    sub = self.query(cte.this)
+                    self.ctx.ctes[name] = View(name, sub.df, PlanNode("CTE", name, [sub.plan]))
+            return self._query_body(node, top)
         finally:
             self.ctx.ctes = saved
 
-    def _query_body(self, node: exp.Expression) -> daft.DataFrame:
+    def _query_body(self, node: exp.Expression, top: bool) -> Relation:
         if isinstance(node, exp.Subquery):
-            return self.query(node.this)
+            return self.query(node.this, top)
         if isinstance(node, exp.Select):
-            return self.select(node)
+            return self.select(node, top)
         if isinstance(node, (exp.Union, exp.Except, exp.Intersect)):
-            return self.set_op(node)
+            return self.set_op(node, top)
         raise self.error(f"expected a query, got {node.key.upper()}", node)
 
-    def set_op(self, node: exp.Union | exp.Except | exp.Intersect) -> daft.DataFrame:
-        left, right = self.query(node.this), self.query(node.expression)
+    def set_op(self, node: exp.Union | exp.Except | exp.Intersect, top: bool) -> Relation:
+        lrel, rrel = self.query(node.this), self.query(node.expression)
+        left, right = lrel.df, rrel.df
         if len(left.column_names) != len(right.column_names):
             raise self.error(
                 f"{node.key.upper()} inputs have {len(left.column_names)} and "
@@ -119,32 +131,43 @@ class QueryCompiler:
             out = left.except_distinct(right) if distinct else left.except_all(right)
         else:
             out = left.intersect(right) if distinct else left.intersect_all(right)
-        order, limit = node.args.get("order"), node.args.get("limit")
-        if order is not None:
-            rel = Relation.of(out, None)
-            out = self.sort(rel, order, self.exprs(rel, where="ORDER BY")).df
-        return self.limit(out, node) if limit is not None else out
+        kind = f"{node.key.capitalize()}{'' if distinct else ' All'}"
+        rel = Relation.of(out, None, PlanNode(kind, "", [lrel.plan, rrel.plan]))
+        order = node.args.get("order")
+        if order is not None and self._sorts(node, top):
+            rel = self.sort(rel, order, self.exprs(rel, where="ORDER BY"))
+        return self.limit(rel, node)
+
+    @staticmethod
+    def _sorts(node: exp.Expression, top: bool) -> bool:
+        """Whether a query's ORDER BY must sort its rows (see `query`)."""
+        return top or node.args.get("limit") is not None or node.args.get("offset") is not None
 
     # --- FROM -----------------------------------------------------------------------------
     def table_ref(self, node: exp.Expression) -> Relation:
         alias = node.alias or None
         if isinstance(node, exp.Subquery):
-            return Relation.of(self.query(node.this), alias)
+            sub = self.query(node.this)
+            return Relation.of(sub.df, alias, sub.plan)
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
-            return Relation.of(self.table_function(node.this), alias or node.this.name)
+            df = self.table_function(node.this)
+            scan = PlanNode("Scan", sql_text(node.this))
+            if self.ctx.source_limit is not None:
+                scan = PlanNode("Limit", f"{self.ctx.source_limit} (SET limit)", [scan])
+            return Relation.of(df, alias or node.this.name, scan)
         if isinstance(node, exp.Table):
             name = ".".join(p.name for p in node.parts)
-            df = self.ctx.ctes.get(name.lower())
-            if df is None:
-                df = self.ctx.resolve_table(name)
-            if df is None:
+            view = self.ctx.ctes.get(name.lower())
+            if view is None:
+                view = self.ctx.resolve_table(name)
+            if view is None:
                 known = list(self.ctx.ctes) + self.ctx.table_names()
                 raise self.error(
                     f"unknown table '{name}'", node,
                     did_you_mean(name, known) or ("known tables: " + ", ".join(sorted(known))
                                                   if known else None),
                 )
-            return Relation.of(df, alias or node.name)
+            return Relation.of(view.df, alias or node.name, view.plan)
         raise self.error(f"unsupported FROM item: {node.sql()}", node)
 
     def table_function(self, call: exp.Anonymous) -> daft.DataFrame:
@@ -163,7 +186,7 @@ class QueryCompiler:
             except ValueError:
                 raise self.error(f"{spec.name}(): '{p.name}' must be a literal", arg) from None
         try:
-            df = spec.build(**kwargs)
+            df = spec.build(options=self.ctx.options, **kwargs)
         except MdfqlError:
             raise
         except (OSError, ValueError, FileNotFoundError) as e:
@@ -173,7 +196,7 @@ class QueryCompiler:
     def from_(self, node: exp.Select) -> Relation:
         from_ = node.args.get("from_") or node.args.get("from")
         if from_ is None:
-            return Relation(daft.from_pydict({"__one": [1]}), [])
+            return Relation(daft.from_pydict({"__one": [1]}), [], plan=PlanNode("One row"))
         rel = self.table_ref(from_.this)
         for join in node.args.get("joins") or []:
             rel = self.join(rel, join)
@@ -191,6 +214,7 @@ class QueryCompiler:
                 right.df.select(*[col(c).alias(renames.get(c, c)) for c in right.df.column_names]),
                 [ColumnRef(r.qualifier, r.name, renames.get(r.physical, r.physical))
                  for r in right.columns],
+                plan=right.plan,
             )
         kind = (join.args.get("kind") or "").upper()
         side = (join.args.get("side") or "").upper()
@@ -226,7 +250,11 @@ class QueryCompiler:
             left_df, left_on = self._key_columns(left.df, left_on)
             right_df, right_on = self._key_columns(right.df, right_on)
             df = left_df.join(right_df, left_on=left_on, right_on=right_on, how=how)
-        out = Relation(df, left.columns if how in ("semi", "anti") else both.columns)
+        on_sql = sql_text(on) if on is not None else ", ".join(
+            n.name for n in join.args.get("using") or [])
+        out = Relation(df, left.columns if how in ("semi", "anti") else both.columns,
+                       plan=PlanNode("Join", f"{how.upper()} ON {on_sql}" if on_sql else
+                                     how.upper(), [left.plan, right.plan]))
         for cond in residual:
             out.df = out.df.where(self.exprs(out, where="JOIN").compile(cond))
         return out
@@ -270,7 +298,8 @@ class QueryCompiler:
             pred = compiler.compile(plain[0])
             for c in plain[1:]:
                 pred = pred & compiler.compile(c)
-            rel = Relation(rel.df.where(pred), rel.columns)
+            rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan)
+            rel.step("Filter", "\n".join(sql_text(c) for c in plain))
         return rel
 
     def _inline_aliases(self, node: exp.Expression, rel: Relation,
@@ -285,17 +314,21 @@ class QueryCompiler:
         return node.copy().transform(sub, copy=False)
 
     def _in_subquery(self, rel: Relation, node: exp.In, how: str) -> Relation:
-        sub = self.query(node.args["query"].this)
+        subrel = self.query(node.args["query"].this)
+        sub = subrel.df
         if len(sub.column_names) != 1:
             raise self.error("IN (subquery) needs a subquery with exactly one column", node)
         key = self.fresh("in")
         sub = sub.select(col(sub.column_names[0]).alias(key))
         left = self.exprs(rel, where="WHERE").compile(node.this)
+        kind = "NOT IN" if how == "anti" else "IN"
         return Relation(rel.df.join(sub, left_on=[left], right_on=[col(key)], how=how),
-                        rel.columns)
+                        rel.columns, plan=PlanNode(
+                            "Join", f"{how.upper()}: {sql_text(node.this)} {kind} "
+                            "(subquery)", [rel.plan, subrel.plan]))
 
     # --- SELECT ---------------------------------------------------------------------------
-    def select(self, node: exp.Select) -> daft.DataFrame:
+    def select(self, node: exp.Select, top: bool = False) -> Relation:
         items = node.expressions
         aliases = {i.alias.lower(): i.this for i in items if isinstance(i, exp.Alias)}
         rel = self.from_(node)
@@ -316,13 +349,19 @@ class QueryCompiler:
         if group is not None or aggs:
             groups = group.expressions if group is not None else []
             keys = [self._group_key(g, items, aliases) for g in groups]
+            plan = rel.plan
             rel, replacements = self.aggregate(rel, keys, aggs)
+            rel.plan = PlanNode("Aggregate", "\n".join(
+                [f"GROUP BY {', '.join(sql_text(k) for k in keys)}"] * bool(keys)
+                + [sql_text(a) for a in aggs]), [plan])
         if having is not None:
             rel.df = rel.df.where(self.exprs(rel, replacements=replacements,
                                              where="HAVING").compile(having.this))
+            rel.step("Filter", f"HAVING {sql_text(having.this)}")
         windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)])
         if windows:
-            rel, replacements = self.windows(rel, windows, replacements)
+            needed = self._needed_after_windows(rel, items, extra, node)
+            rel, replacements = self.windows(rel, windows, replacements, needed)
 
         compiler = self.exprs(rel, replacements=replacements, where="SELECT")
         outputs: list[tuple[str, str]] = []
@@ -340,22 +379,30 @@ class QueryCompiler:
         compiler = self.exprs(rel, replacements=replacements, where="QUALIFY")
         if qualify is not None:
             rel.df = rel.df.where(compiler.compile(qualify.this))
+            rel.step("Filter", f"QUALIFY {sql_text(qualify.this)}")
         distinct = node.args.get("distinct")
         final = [col(physical).alias(name) for name, physical in outputs]
         self._check_output_names(outputs, node)
+        projection = ", ".join(sql_text(i) for i in items)
         if distinct is not None and distinct.args.get("on") is not None:
             rel.df = self._distinct_on(rel, distinct.args["on"], order, compiler, outputs)
+            on = ", ".join(sql_text(k) for k in distinct.args["on"].expressions)
+            rel.step("Distinct On", f"({on})" + (
+                f" first by {', '.join(sql_text(o) for o in order.expressions)}"
+                if order is not None else ""))
         if distinct is not None and distinct.args.get("on") is None:
-            out = Relation.of(rel.df.select(*final).distinct(), None)
-            if order is not None:
+            rel.step("Project", projection)
+            out = Relation.of(rel.df.select(*final).distinct(), None, rel.plan)
+            out.step("Distinct")
+            if order is not None and self._sorts(node, top):
                 out = self.sort(out, order, self.exprs(out, where="ORDER BY"))
-            df = out.df
         else:
-            if order is not None:
+            if order is not None and self._sorts(node, top):
                 rel = self.sort(rel, order, self.exprs(rel, replacements=replacements,
                                                        where="ORDER BY"))
-            df = rel.df.select(*final)
-        return self.limit(df, node)
+            rel.step("Project", projection)
+            out = Relation.of(rel.df.select(*final), None, rel.plan)
+        return self.limit(out, node)
 
     def _check_output_names(self, outputs: list[tuple[str, str]], node: exp.Select) -> None:
         seen: set[str] = set()
@@ -454,17 +501,27 @@ class QueryCompiler:
         grouped_away = {c.name.lower() for c in rel.columns}
         return Relation(df, columns, grouped_away=grouped_away), replacements
 
-    def windows(self, rel: Relation, windows: list[exp.Window], replacements: dict[str, str]
-                ) -> tuple[Relation, dict[str, str]]:
-        """Each distinct window call becomes a __w column computed with `.over(...)`."""
+    def windows(self, rel: Relation, windows: list[exp.Window], replacements: dict[str, str],
+                needed: set[str]) -> tuple[Relation, dict[str, str]]:
+        """Each distinct window call becomes a __w column computed with `.over(...)`; a
+        relational operator becomes a stage (see `relational`)."""
         replacements = dict(replacements)
         computed: dict[str, Expression] = {}
         base = self.exprs(rel, replacements=replacements, where="window")
+
+        def flush() -> None:
+            if computed:
+                rel.df = rel.df.with_columns(computed)
+                rel.step("Window", "\n".join(sql_text(x) for x in windows
+                                             if replacements.get(x.sql()) in computed))
+                computed.clear()
+
         for w in windows:
             spec = self.ctx.registry.get(w.this.name) if isinstance(w.this, exp.Anonymous) \
                 else None
             if spec is not None and spec.relational:
-                rel, physical = self.relational(rel, w, spec, replacements)
+                flush()  # windows listed before it are computed in its input
+                rel, physical = self.relational(rel, w, spec, replacements, needed)
                 replacements[w.sql()] = physical
                 continue
             fn = self.exprs(rel, replacements=replacements, in_window=True).compile(w.this)
@@ -481,22 +538,57 @@ class QueryCompiler:
             physical = self.fresh("w")
             computed[physical] = fn.over(spec)
             replacements[w.sql()] = physical
-        if computed:
-            rel.df = rel.df.with_columns(computed)
+        flush()
         return rel, replacements
 
+    def _needed_after_windows(self, rel: Relation, items: list[exp.Expression],
+                              extra: list[exp.Expression], node: exp.Select) -> set[str]:
+        """Physical columns of `rel` the SELECT reads besides relational operators' arguments:
+        what a relational stage must keep of its input (the rest, e.g. a signature used only
+        by `lsh_cluster`, is never spilled)."""
+        visible = {r.physical for r in rel.columns}
+        needed = {c for c in rel.df.column_names if c not in visible}  # aggregates, windows
+        for item in items:
+            if self._is_star(item):
+                needed |= {physical for _, physical in self._star(rel, item)}
+        distinct = node.args.get("distinct")
+        trees = [*items, *extra] + (list(distinct.args["on"].expressions)
+                                    if distinct is not None and distinct.args.get("on") else [])
+        for tree in trees:
+            for column in tree.find_all(exp.Column):
+                if self._in_relational_args(column) or isinstance(column.this, exp.Star) \
+                        or column.find_ancestor(exp.Star) is not None:  # EXCLUDE (...) names
+                    continue
+                try:
+                    physical = rel.lookup(column.name, column.table or None, None)
+                except MdfqlError:
+                    physical = None  # reported where the column is compiled
+                if physical is not None:
+                    needed.add(physical)
+        return needed
+
+    def _in_relational_args(self, node: exp.Expression) -> bool:
+        parent = node.parent
+        while parent is not None:
+            if isinstance(parent, exp.Window) and isinstance(parent.this, exp.Anonymous):
+                spec = self.ctx.registry.get(parent.this.name)
+                if spec is not None and spec.relational:
+                    return True
+            parent = parent.parent
+        return False
+
     def relational(self, rel: Relation, w: exp.Window, spec: FunctionSpec,
-                   replacements: dict[str, str]) -> tuple[Relation, str]:
-        """`f(args) OVER ()` for a relational operator: arguments become columns, then the
-        operator adds its output column over the whole relation."""
+                   replacements: dict[str, str], needed: set[str]) -> tuple[Relation, str]:
+        """`f(args) OVER ()` for a relational operator: a stage of the plan. Its input keeps
+        the columns the query reads later plus a row id and the operator's keys; the
+        executor spills that, runs the operator, and the query goes on from the result."""
         if w.args.get("partition_by") or w.args.get("order") or w.args.get("spec"):
             raise self.error(f"{spec.name}() works over the whole relation: use OVER ()", w)
         call = w.this
         bound, _ = match_args(spec, call, self.error)
         self.ctx.used_functions.add(spec.name.lower())
         compiler = self.exprs(rel, replacements=replacements, where="window")
-        arg_cols: dict[str, Expression] = {}
-        columns: list[str | None] = []  # None: an optional column argument left out
+        args: dict[str, Expression] = {}
         options: dict[str, Any] = {}
         for p in spec.params:
             arg = bound[p.name]
@@ -506,33 +598,39 @@ class QueryCompiler:
                 except ValueError:
                     raise self.error(f"{spec.name}(): '{p.name}' must be a literal",
                                      arg) from None
-            elif arg is None:
-                columns.append(None)
-            else:
-                columns.append(self.fresh("arg"))
-                arg_cols[columns[-1]] = compiler.typed(spec, p.name, p.dtype, arg)
-        out = self.fresh("w")
-        df = rel.df.with_columns(arg_cols) if arg_cols else rel.df
+            elif arg is not None and not (isinstance(arg, exp.Null)):
+                args[p.name] = compiler.typed(spec, p.name, p.dtype, arg)
+        op = spec.build
         try:
-            if self.ctx.dry_run:
-                df = df.with_column(out, lit(None).cast(self._relational_dtype(
-                    spec, df, out, columns, options)))
-            else:
-                df = spec.build(df, out, *columns, **options)
+            op.validate(options, set(args))
+            side = op.side_input(options, self.ctx.resolve_table)
         except ValueError as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
-        return Relation(df, rel.columns, rel.aliases, rel.grouped_away), out
-
-    @staticmethod
-    def _relational_dtype(spec: FunctionSpec, df: daft.DataFrame, out: str,
-                          columns: list[str | None], options: dict[str, Any]) -> daft.DataType:
-        """The output type of a relational operator, found by running it on no rows.
-
-        Relational operators iterate to a fixed point and so execute their input; checking a
-        script (and explaining it) must not read data, so it plans them over an empty table.
-        """
-        empty = daft.from_arrow(df.schema().to_pyarrow_schema().empty_table())
-        return spec.build(empty, out, *columns, **options).schema()[out].dtype
+        keep = [c for c in rel.df.column_names if c in needed]
+        # Row ids: the id argument, else a hash of the row's own columns (arguments derive
+        # from the row anyway).
+        node_expr = args["id"] if "id" in args else row_id(rel.df, None)
+        keys = op.keys(args, options)
+        spill = rel.df.select(*keep, node_expr.alias(NODE),
+                              *[k.alias(name) for name, k in keys.items()])
+        schema = spill.schema()
+        probe = rel.df.select(*[a.alias(name) for name, a in args.items()]).schema()
+        arg_types = {name: probe[name].dtype for name in args}
+        out = self.fresh("w")
+        stage = RelationalStage(
+            index=len(self.ctx.stages) + 1, name=spec.name, call_sql=sql_text(w),
+            op=op, options=options, spill_plan=spill, keep=keep, key_columns=list(keys),
+            node_dtype=schema[NODE].dtype, out=out,
+            out_dtype=op.dtype(arg_types, schema[NODE].dtype, options), side_plan=side)
+        self.ctx.stages.append(stage)
+        shown = ", ".join(c for c in keep if not c.startswith("__")) or "none"
+        detail = (f"{stage.label}: {stage.call_sql}\n"
+                  f"spills {len(keep)} input column(s) ({shown}), the row id and "
+                  f"{op.describe(options)}\n"
+                  "reads back only row ids and keys; joins its result onto the spilled rows")
+        plan = PlanNode("Relational", detail, [rel.plan], stage=stage)
+        return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
+                        plan=plan), out
 
     def _order_keys(self, order: exp.Order, compiler: ExprCompiler
                     ) -> tuple[list[Expression], list[bool], list[bool]]:
@@ -547,41 +645,69 @@ class QueryCompiler:
 
     def sort(self, rel: Relation, order: exp.Order, compiler: ExprCompiler) -> Relation:
         by, desc, nulls = self._order_keys(order, compiler)
-        return Relation(rel.df.sort(by, desc=desc, nulls_first=nulls), rel.columns, rel.aliases)
+        out = Relation(rel.df.sort(by, desc=desc, nulls_first=nulls), rel.columns, rel.aliases,
+                       plan=rel.plan)
+        out.step("Sort", ", ".join(sql_text(o) for o in order.expressions))
+        return out
 
     def _distinct_on(self, rel: Relation, on: exp.Tuple, order: exp.Order | None,
                      compiler: ExprCompiler, outputs: list[tuple[str, str]]) -> daft.DataFrame:
-        """DISTINCT ON (keys): the first row per key in ORDER BY order, as a window filter.
+        """DISTINCT ON (keys): the first row per key in ORDER BY order, as a relational stage
+        (ranking must see every row): it spills the rows, picks each key's first row from the
+        keys and order columns alone, and streams the spilled rows that won.
 
-        Ties (and a missing ORDER BY) are broken by the output columns, so the kept row is the
-        same on every runner and partitioning.
+        Ties (and a missing ORDER BY) are broken by the output columns of fixed-width types
+        (numbers, booleans, times) in output order, then by a hash of all output columns (not
+        their values: the stage keeps order values of every row), so the kept row is the same
+        on every runner and partitioning.
         """
-        # Keys become columns first: Daft's window partitioning loses computed keys that have
-        # no name of their own (e.g. a CASE over a struct field, as in normalize_url).
-        keys = {self.fresh("dk"): compiler.compile(k) for k in on.expressions}
-        df = rel.df.with_columns(keys)
+        keys = [compiler.compile(k) for k in on.expressions]
         by, desc, nulls = self._order_keys(order, compiler) if order is not None else ([], [], [])
-        schema = df.schema()
+        schema = rel.df.schema()
         for _, physical in outputs:
             dtype = schema[physical].dtype
-            if dtype.is_numeric() or dtype.is_string() or dtype.is_boolean() or dtype.is_temporal():
+            if dtype.is_numeric() or dtype.is_boolean() or dtype.is_temporal():
                 by.append(col(physical))
                 desc.append(False)
                 nulls.append(False)
-        rn = self.fresh("rn")
-        spec = Window().partition_by(*map(col, keys)).order_by(*by, desc=desc, nulls_first=nulls)
-        return (df.with_column(rn, F.row_number().over(spec)).where(col(rn) == 1)
-                .exclude(*keys))
+        ties = {physical: col(physical) for _, physical in outputs
+                if _hashable(schema[physical].dtype)}
+        if ties:
+            by.append(F.hash(F.to_struct(**ties), hash_function="xxhash3_64"))
+            desc.append(False)
+            nulls.append(False)
+        group = [f"{DISTINCT_KEY}{i}" for i in range(len(keys))]
+        ranks = [f"{DISTINCT_ORDER}{i}" for i in range(len(by))]
+        spill = rel.df._add_monotonically_increasing_id(NODE).with_columns(
+            {**dict(zip(group, keys)), **dict(zip(ranks, by))})
+        keep = list(rel.df.column_names)
+        out = self.fresh("dw")
+        stage = RelationalStage(
+            index=len(self.ctx.stages) + 1, name="distinct_on",
+            call_sql=f"DISTINCT ON ({', '.join(sql_text(k) for k in on.expressions)})",
+            op=FIRST_PER_KEY, options={"group": group, "order": list(zip(ranks, desc, nulls))},
+            spill_plan=spill.select(*keep, NODE, *group, *ranks), keep=keep,
+            key_columns=[*group, *ranks], node_dtype=DataType.uint64(), out=out,
+            out_dtype=DataType.bool())
+        self.ctx.stages.append(stage)
+        rel.plan = PlanNode("Relational", (
+            f"{stage.label}: {stage.call_sql}\nspills {len(keep)} column(s), a row id, the "
+            f"keys and {len(by)} order value(s); picks each key's first row from those alone"),
+            [rel.plan], stage=stage)
+        return stage.output_plan().where(col(out).not_null()).exclude(out)
 
-    def limit(self, df: daft.DataFrame, node: exp.Expression) -> daft.DataFrame:
+    def limit(self, rel: Relation, node: exp.Expression) -> Relation:
         offset = node.args.get("offset")
         if offset is not None:
-            df = df.offset(int(literal_value(offset.expression)))
+            n = int(literal_value(offset.expression))
+            rel.df = rel.df.offset(n)
+            rel.step("Offset", str(n))
         limit = node.args.get("limit")
         if limit is not None:
             try:
                 n = int(literal_value(limit.expression))
             except (ValueError, TypeError):
                 raise self.error("LIMIT takes an integer literal", limit) from None
-            df = df.limit(n)
-        return df
+            rel.df = rel.df.limit(n)
+            rel.step("Limit", str(n))
+        return rel

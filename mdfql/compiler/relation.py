@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import daft
 
 from mdfql.errors import MdfqlError, Span, did_you_mean
+from mdfql.plan.tree import PlanNode
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,17 @@ class Relation:
     grouped_away: set[str] = field(default_factory=set)  # input columns hidden by GROUP BY
     # ORDER BY and QUALIFY see SELECT aliases before input columns of the same name (DuckDB)
     aliases_first: bool = False
+    plan: PlanNode = field(default_factory=lambda: PlanNode("Query"))
 
     @classmethod
-    def of(cls, df: daft.DataFrame, qualifier: str | None) -> Relation:
-        return cls(df, [ColumnRef(qualifier, n, n) for n in df.column_names])
+    def of(cls, df: daft.DataFrame, qualifier: str | None, plan: PlanNode | None = None
+           ) -> Relation:
+        return cls(df, [ColumnRef(qualifier, n, n) for n in df.column_names],
+                   plan=plan or PlanNode("Query"))
+
+    def step(self, kind: str, detail: str = "") -> None:
+        """Record one more operator on top of this relation's plan tree."""
+        self.plan = PlanNode(kind, detail, [self.plan])
 
     def qualifiers(self) -> set[str]:
         return {c.qualifier.lower() for c in self.columns if c.qualifier}

@@ -1,60 +1,31 @@
-"""Compile a whole script: statements -> bound ASTs -> lazy Daft plans -> a list of actions.
+"""Compile a whole script: statements -> bound ASTs -> lazy Daft plans -> a Program.
 
-Nothing runs here: every table, column, function and type in the script is checked while the
-plans are built, so the first error is reported before any data is read.
+Compiling is pure: nothing is read or run, and the catalog is only consulted (its views,
+macros and options are not changed: a session applies the Program's definitions afterwards).
+Every table, column, function and type in the script is checked while the plans are built, so
+the first error is reported before any data is read, and one compile serves check, explain
+and run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-import daft
 from sqlglot import exp
 
-from mdfql.errors import MdfqlError, Span, did_you_mean
+from mdfql.catalog import Catalog
+from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.lang.bind import BindEnv, Binder, Macro, literal_value
 from mdfql.lang.parse import LoadStatement, Statement, node_span, parse_script
 from mdfql.options import parse_option
+from mdfql.plan.program import Action, Program, View
+from mdfql.plan.tree import PlanNode
+from mdfql.sinks.catalog import SinkError
 
 from .query import PlanContext, QueryCompiler
-
-if TYPE_CHECKING:
-    from mdfql.session import Session
-
-ActionKind = Literal["query", "write_table", "write_files", "explain"]
-
-
-@dataclass
-class DeferredView:
-    """A view planned on first use: a script that passed a dry run binds, so views it never
-    reads (and the inputs their relational operators would materialise) cost nothing."""
-
-    build: Callable[[], daft.DataFrame]
-
-
-@dataclass
-class Action:
-    """One thing the executor does: show a query, write a table or files, or explain a plan."""
-
-    kind: ActionKind
-    df: daft.DataFrame
-    span: Span
-    target: str | None = None
-    mode: str | None = None
-    fmt: str | None = None
-
-
-@dataclass
-class Program:
-    """A compiled script: its actions in order, options set, and the functions it uses."""
-
-    actions: list[Action] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
-    used_functions: set[str] = field(default_factory=set)
+from .relation import Relation
 
 
 def coerce_param(raw: str, default: Any) -> Any:
@@ -73,29 +44,34 @@ def coerce_param(raw: str, default: Any) -> Any:
 class ScriptCompiler:
     """Walks a script's statements in order, keeping views, macros, parameters and options."""
 
-    def __init__(self, session: Session, text: str, overrides: dict[str, str],
-                 dry_run: bool = False, checked: bool = False):
-        self.session = session
-        self.checked = checked
+    def __init__(self, catalog: Catalog, text: str, overrides: dict[str, str]):
+        self.catalog = catalog
         self.text = text
         self.overrides = dict(overrides)
-        self.program = Program(options=dict(session.options))
+        self.program = Program(options=dict(catalog.options), macros=dict(catalog.macros))
         self.env = BindEnv(
             text=text,
-            registry=session.registry,
-            table_functions=session.sources.names(),
-            macros=session.macros,
-            params=dict(session.params),
+            registry=catalog.registry,
+            table_functions=catalog.sources.names(),
+            macros=self.program.macros,
+            params=dict(catalog.params),
         )
         self.ctx = PlanContext(
             text=text,
-            registry=session.registry,
-            sources=session.sources,
-            resolve_table=session.resolve_table,
-            table_names=session.table_names,
+            registry=catalog.registry,
+            sources=catalog.sources,
+            resolve_table=self.resolve_table,
+            table_names=lambda: sorted(set(self.program.views)
+                                       | set(catalog.table_names(self.program.options))),
+            options=self.program.options,
             used_functions=self.program.used_functions,
-            dry_run=dry_run,
         )
+
+    def resolve_table(self, name: str) -> View | None:
+        """A view this script defined, else whatever the catalog knows by that name."""
+        view = self.program.views.get(name.lower())
+        return view if view is not None else self.catalog.lookup_table(name,
+                                                                       self.program.options)
 
     def error(self, message: str, node: exp.Expression, hint: str | None = None) -> MdfqlError:
         return MdfqlError(message, node_span(node, self.text), hint)
@@ -119,6 +95,7 @@ class ScriptCompiler:
                 or ("parameters: " + ", ".join(sorted(self.env.params)) if self.env.params
                     else "the script declares no parameters"),
             )
+        self.program.params = dict(self.env.params)
         return self.program
 
     def _handler(self, node: exp.Expression) -> Callable[[Statement], None] | None:
@@ -135,22 +112,19 @@ class ScriptCompiler:
         }
         return handlers.get(type(node))
 
-    def plan(self, node: exp.Expression) -> daft.DataFrame:
+    def plan(self, node: exp.Expression, top: bool = True) -> Relation:
+        """A statement's query (`top`: its ORDER BY sorts), or a view's (`top=False`)."""
         bound = Binder(self.env).bind(node)
         self.ctx.source_limit = self.program.options.get("limit")
-        return QueryCompiler(self.ctx).query(bound)
+        return QueryCompiler(self.ctx).query(bound, top)
 
-    def deferred(self, node: exp.Expression) -> DeferredView:
-        """Bind now (parameters and macros as defined at this point), plan on first use in a
-        context of its own (no CTEs of the query that happens to use it)."""
-        bound = Binder(self.env).bind(node)
-        ctx = dataclasses.replace(self.ctx, ctes={},
-                                  source_limit=self.program.options.get("limit"))
-        return DeferredView(lambda: QueryCompiler(ctx).query(bound))
-
-    def emit(self, stmt: Statement, action: Action) -> None:
+    def emit(self, stmt: Statement, kind: str, rel: Relation, title: str,
+             target: str | None = None, mode: str | None = None, fmt: str | None = None
+             ) -> None:
+        plan = PlanNode(title, "", [rel.plan])
+        action = Action(kind, rel.df, stmt.span, plan, target, mode, fmt)  # type: ignore[arg-type]
         if stmt.explain:
-            action = Action("explain", action.df, stmt.span, action.target)
+            action.kind = "explain"
         self.program.actions.append(action)
 
     # --- statements -----------------------------------------------------------------------
@@ -183,7 +157,6 @@ class ScriptCompiler:
                 else target.name
             self.program.options[key.lower()] = parse_option(key, value, node_span(target,
                                                                                    self.text))
-            self.session.apply_options(self.program.options)
 
     def create(self, stmt: Statement) -> None:
         node = stmt.node
@@ -199,15 +172,14 @@ class ScriptCompiler:
             raise self.error(f"CREATE {kind} needs AS <query>", node)
         if kind == "VIEW":
             name = node.this.name.lower()
-            if self.checked:
-                self.session.views[name] = self.deferred(body)
-            else:
-                self.session.views[name] = self.plan(body)
+            rel = self.plan(body, top=False)
+            self.program.views[name] = View(name, rel.df, PlanNode("View", name, [rel.plan]))
             return
         if kind == "TABLE":
             ident = ".".join(p.name for p in node.this.parts)
             mode = "replace" if node.args.get("replace") else "create"
-            self.emit(stmt, Action("write_table", self.plan(body), stmt.span, ident, mode))
+            title = f"{'CREATE OR REPLACE' if mode == 'replace' else 'CREATE'} TABLE {ident}"
+            self.emit(stmt, "write_table", self.plan(body), title, ident, mode)
             return
         raise self.error(f"CREATE {kind} is not supported", node)
 
@@ -217,8 +189,8 @@ class ScriptCompiler:
         if isinstance(target, exp.Schema):
             raise self.error("INSERT with a column list is not supported; select the columns", node)
         ident = ".".join(p.name for p in target.parts)
-        self.emit(stmt, Action("write_table", self.plan(node.expression), stmt.span, ident,
-                               "append"))
+        self.emit(stmt, "write_table", self.plan(node.expression), f"INSERT INTO {ident}",
+                  ident, "append")
 
     def copy(self, stmt: Statement) -> None:
         node = stmt.node
@@ -237,8 +209,36 @@ class ScriptCompiler:
         query = node.this.this if isinstance(node.this, exp.Subquery) else node.this
         if isinstance(query, exp.Table):
             query = exp.select("*").from_(query)
-        self.emit(stmt, Action("write_files", self.plan(query), stmt.span, files[0].this,
-                               "overwrite", "jsonl" if fmt == "json" else fmt))
+        fmt = "jsonl" if fmt == "json" else fmt
+        self.emit(stmt, "write_files", self.plan(query), f"COPY TO '{files[0].this}' ({fmt})",
+                  files[0].this, "overwrite", fmt)
 
     def query(self, stmt: Statement) -> None:
-        self.emit(stmt, Action("query", self.plan(stmt.node), stmt.span))
+        self.emit(stmt, "query", self.plan(stmt.node), "Query")
+
+
+def compile_script(catalog: Catalog, text: str, filename: str = "<sql>",
+                   params: dict[str, str] | None = None) -> Program:
+    """Parse, bind and plan a script against `catalog`; errors carry the text for carets."""
+    try:
+        return ScriptCompiler(catalog, text, params or {}).compile()
+    except MdfqlError as e:
+        raise e.attach_source(text, filename) from None
+    except SinkError as e:
+        raise MdfqlError(e.message, hint=e.hint).attach_source(text, filename) from None
+
+
+def declared_runner(text: str) -> tuple[str | None, str | None]:
+    """The `SET runner` / `SET ray.address` a script declares (read before compiling: the
+    runner must be chosen before any plan is built)."""
+    found: dict[str, str] = {}
+    for stmt in parse_script(text):
+        if isinstance(stmt, LoadStatement) or not isinstance(stmt.node, exp.Set):
+            continue
+        for item in stmt.node.expressions:
+            eq = item.this
+            if isinstance(eq, exp.EQ) and isinstance(eq.expression, exp.Literal):
+                key = ".".join(p.name for p in eq.this.parts) \
+                    if isinstance(eq.this, exp.Column) else eq.this.name
+                found[key.lower()] = str(eq.expression.this)
+    return found.get("runner"), found.get("ray.address")

@@ -14,9 +14,10 @@ import daft.functions as F
 from daft import DataType, Expression, col
 
 
-def _hashable(dtype: DataType) -> bool:
+def hashable(dtype: DataType) -> bool:
+    """Whether Daft can hash a value of `dtype` (row ids, tie-breakers)."""
     if dtype.is_list() or dtype.is_fixed_size_list():
-        return _hashable(dtype.dtype)
+        return hashable(dtype.dtype)
     return (dtype.is_numeric() or dtype.is_struct()
             or dtype.is_string() or dtype.is_binary() or dtype.is_boolean()
             or dtype.is_temporal() or dtype.is_fixed_size_binary() or dtype.is_null())
@@ -28,7 +29,7 @@ def row_id(df: daft.DataFrame, id_column: str | None, skip: tuple[str, ...] = ()
     if id_column is not None:
         return col(id_column)
     fields = {f.name: col(f.name) for f in df.schema() if f.name not in skip
-              and _hashable(f.dtype)}
+              and hashable(f.dtype)}
     if not fields:
         raise ValueError("no hashable column to derive row ids from: pass id := <column>")
     return F.hash(F.to_struct(**fields), hash_function="xxhash3_64")

@@ -67,18 +67,17 @@ def verified_exact(edges: daft.DataFrame, texts: daft.DataFrame, threshold: floa
     return scored.where(col("jaccard") >= threshold).select("a", "b")
 
 
-def lsh_clusters(sigs: daft.DataFrame, bands: int, rows: int, threshold: float | None = None,
+def lsh_clusters(keyed: daft.DataFrame, threshold: float | None = None,
                  ngram: int = 5) -> tuple[daft.DataFrame, int]:
-    """`(node, sig[, text])` -> (`(node, label)` for nodes with an edge, rounds of the
-    components). With a `text` column the `threshold` check is exact over word `ngram`-grams.
-    `sigs` is read twice (buckets, then the check): pass it materialised, as the operators do."""
-    if bands < 1 or rows < 1:
-        raise ValueError("bands and rows must be positive")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ValueError("threshold must lie in [0, 1]")
-    edges = star_edges(band_buckets(sigs.select("node", "sig"), bands, rows))
-    if threshold is not None and "text" in sigs.column_names:
-        edges = verified_exact(edges, sigs.select("node", "text"), threshold, ngram)
+    """`(node, bucket[, sig | text])`, `bucket` a list of band keys (NULL keys: no bucket) ->
+    (`(node, label)` for nodes with an edge, rounds of the components). The `threshold` check
+    is exact over word `ngram`-grams with a `text` column, estimated with a `sig` column.
+    `keyed` is read twice (buckets, then the check): pass it materialised."""
+    buckets = (keyed.select("node", "bucket").explode("bucket")
+               .where(col("bucket").not_null()))
+    edges = star_edges(buckets)
+    if threshold is not None and "text" in keyed.column_names:
+        edges = verified_exact(edges, keyed.select("node", "text"), threshold, ngram)
     elif threshold is not None:
-        edges = verified(edges, sigs, threshold)
+        edges = verified(edges, keyed.select("node", "sig"), threshold)
     return connected_components(edges)

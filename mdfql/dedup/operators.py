@@ -1,132 +1,202 @@
-"""SQL registration of the dedup operators (`f(args) OVER ()`) and `normalize_url`.
+"""The dedup operators (`f(args) OVER ()`) as relational stages, and `normalize_url`.
 
-Each operator keys rows by a deterministic id (see `ids`), computes its result on a narrow
-(id, arguments) table, and joins it back onto the input by id. The result is computed eagerly
-when the plan is built (the iterations need counts), so the keyed input is materialised there
-once: the upstream plan (extraction, signatures, ...) runs once, not again for the output rows.
-That run's operator stats go to `metrics` for the run summary.
+Each operator declares what it spills per row (its keys, computed while the input streams:
+band hashes rather than signatures), how it computes its result from those keys alone, and
+the type of its output column; `mdfql.plan.stages` runs it as a pipeline breaker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import daft
 import daft.functions as F
-from daft import col
+from daft import DataType, Expression, col
 
-from mdfql import metrics
-from mdfql.dedup.hamming import hamming_clusters
-from mdfql.dedup.ids import row_id
-from mdfql.dedup.lsh import lsh_clusters
+from mdfql import threads
 from mdfql.dedup.ngrams import ngram_dedup_result
+from mdfql.dedup.spilled import hamming_labels, lsh_labels
 from mdfql.dedup.urls import normalize_url
 from mdfql.functions.builtins import define, parse_param
-from mdfql.functions.registry import relational
-from mdfql.sinks.iceberg import operator_metrics
+from mdfql.functions.registry import Registry, relational
+from mdfql.plan.stages import NODE, RelationalOp
 
-NODE = "__dedup_node"
-RNODE = "__dedup_result_node"
-VALUE = "__dedup_value"
+BAND = "__band_"
+SIG, TEXT, HASH, KEY = "__sig", "__text", "__hash", "__key"
 
 
 def _params(text: str):
     return tuple(parse_param(p) for p in text.split())
 
 
-def _attach(df: daft.DataFrame, out: str, args: tuple[str, ...], keyed: daft.DataFrame,
-            result: daft.DataFrame, value: str, default_to_id: bool) -> daft.DataFrame:
-    """Input rows (argument columns dropped) plus `out` = the result's `value` column, joined
-    on the row id; rows the result lacks get their own id (`default_to_id`) or NULL."""
-    keep = [c for c in df.column_names if c not in args]
-    # Internal names on the right: user columns called node/label/result must not collide.
-    right = result.select(col("node").alias(RNODE), col(value).alias(VALUE))
-    joined = keyed.select(*keep, NODE).join(right, left_on=NODE, right_on=RNODE, how="left")
-    out_value = F.coalesce(col(VALUE), col(NODE)) if default_to_id else col(VALUE)
-    return joined.select(*keep, out_value.alias(out))
+def _write(result: daft.DataFrame, value: str, out_dir: Path) -> list[str]:
+    """(node, value) rows written as the stage's result files."""
+    written = result.select(col("node").alias("__node"), col(value).alias("__value")) \
+        .write_parquet(str(out_dir))
+    return list(written.to_pydict()["path"])
 
 
-def _keyed(df: daft.DataFrame, id_col: str | None, args: tuple[str, ...]) -> daft.DataFrame:
-    """The input with its row ids, materialised (its run's stats recorded)."""
-    keyed = df.with_column(NODE, row_id(df, id_col, skip=args)).collect()
-    metrics.record_stage_stats(operator_metrics(keyed))
-    return keyed
+def _scan(files: list[str], columns: dict[str, str]) -> daft.DataFrame:
+    """The spilled columns an operator needs, renamed (spill name -> operator name)."""
+    return daft.read_parquet(files).select(*[col(a).alias(b) for a, b in columns.items()])
 
 
-def _clustered(df: daft.DataFrame, out: str, id_col: str | None, args: tuple[str, ...],
-               cluster) -> daft.DataFrame:
-    """`cluster(keyed)` -> `(node, label)`: `keyed` is the input with row ids in NODE."""
-    keyed = _keyed(df, id_col, args)
-    labels, _ = cluster(keyed)
-    # Rows without any edge are their own cluster.
-    return _attach(df, out, args, keyed, labels, "label", default_to_id=True)
+def _same_as_node(args: dict[str, DataType], node: DataType, options: dict[str, Any]) -> DataType:
+    return node
 
 
-@relational(
-    "lsh_cluster",
-    _params("sig:list id:any? text:string? bands:integer=14 rows:integer=8 "
-            "threshold:numeric=None ngram:integer=5"),
-    "Near-duplicate cluster of a MinHash signature (any list of integers), used as "
-    "`lsh_cluster(sig) OVER ()`: the smallest row id of its connected component of LSH band "
-    "collisions (`bands` x `rows` values), optionally only through pairs whose Jaccard is >= "
-    "`threshold`: estimated from the signatures, or exact over the word `ngram`-grams of "
-    "`text` when given (normalised as minhash does). Row ids are `id` when given (unique per "
-    "document), else a 64-bit hash of the row. NULL signatures are singletons.",
-    "uint64 (or the type of id)",
-)
-def lsh_cluster(df: daft.DataFrame, out: str, sig: str, id: str | None = None,  # noqa: A002
-                text: str | None = None, *, bands: int, rows: int, threshold: float | None,
-                ngram: int) -> daft.DataFrame:
-    if text is not None and threshold is None:
+# --- lsh_cluster ---------------------------------------------------------------------------
+def band_keys(sig: Expression, bands: int, rows: int) -> dict[str, Expression]:
+    """One key column per band: the hash of the band's slice of the signature (band index as
+    seed). NULL and degenerate signatures (all positions equal: an empty shingle set) get NULL
+    keys, so they stay singletons."""
+    usable = sig.not_null() & (F.list_min(sig) != F.list_max(sig))
+    return {f"{BAND}{b}": F.when(usable, F.hash(F.slice(sig, b * rows, (b + 1) * rows),
+                                                 seed=b))
+            for b in range(bands)}
+
+
+def _lsh_keys(args: dict[str, Expression], o: dict[str, Any]) -> dict[str, Expression]:
+    keys = band_keys(args["sig"], o["bands"], o["rows"])
+    if o["threshold"] is not None:
+        # the check needs the texts (exact) or the signatures (estimate), nothing else
+        if "text" in args:
+            keys[TEXT] = args["text"]
+        else:
+            keys[SIG] = args["sig"]
+    return keys
+
+
+def _lsh_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
+                 bands: int, rows: int, threshold: float | None, ngram: int,
+                 against: str | None, side: list[str] | None = None) -> list[str]:
+    threads.ensure()  # on a Ray worker: the pool of the CPUs the task was given
+    verify = "text" if TEXT in keys else "sig" if SIG in keys else None
+    return lsh_labels(files, out_dir, node=NODE, bands=[k for k in keys if k.startswith(BAND)],
+                      threshold=threshold, verify=verify, ngram=ngram, against=side,
+                      value=TEXT if verify == "text" else SIG if verify == "sig" else None)
+
+
+def _lsh_index(o: dict[str, Any], resolve: Callable[[str], Any]) -> daft.DataFrame | None:
+    """`against := 'ns.table'`: the index of documents kept by earlier runs (`id`, `bands`
+    as written with lsh_bands(...)); a table that does not exist yet is an empty index."""
+    if o["against"] is None:
+        return None
+    view = resolve(o["against"])
+    if view is None:
+        return None
+    names = set(view.df.column_names)
+    if not {"id", "bands"} <= names:
+        raise ValueError(f"the index {o['against']} needs columns id and bands "
+                         "(lsh_bands(sig, bands := .., rows := ..)); it has "
+                         + ", ".join(sorted(names)))
+    return view.df.select(col("id").alias("node"), col("bands"))
+
+
+def _lsh_validate(o: dict[str, Any], given: set[str]) -> None:
+    if o["bands"] < 1 or o["rows"] < 1:
+        raise ValueError("bands and rows must be positive")
+    if o["threshold"] is not None and not 0.0 <= o["threshold"] <= 1.0:
+        raise ValueError("threshold must lie in [0, 1]")
+    if "text" in given and o["threshold"] is None:
         raise ValueError("lsh_cluster's text is only used to check pairs: give a threshold")
-
-    def cluster(keyed: daft.DataFrame):
-        columns = [col(NODE).alias("node"), col(sig).alias("sig")]
-        if text is not None:
-            columns.append(col(text).alias("text"))
-        return lsh_clusters(keyed.select(*columns), bands, rows, threshold, ngram)
-
-    args = tuple(a for a in (sig, id, text) if a is not None)
-    return _clustered(df, out, id, args, cluster)
+    if o["against"] is not None and o["threshold"] is not None:
+        raise ValueError("an index keeps band keys only: `against` takes no threshold")
 
 
-@relational(
-    "hamming_cluster",
-    _params("hash:integer id:any? max_distance:integer=10 fanout:integer=32"),
-    "Near-duplicate cluster of a 64-bit image hash (pHash/dHash), used as "
-    "`hamming_cluster(hash) OVER ()`: the smallest row id of its connected component of pairs "
-    "within `max_distance` differing bits, found by multi-index hashing (max_distance + 1 "
-    "exact bands; each hash compared with the next `fanout` hashes of each band bucket).",
-    "uint64 (or the type of id)",
-)
-def hamming_cluster(df: daft.DataFrame, out: str, hash: str,  # noqa: A002
-                    id: str | None = None, *, max_distance: int,  # noqa: A002
-                    fanout: int) -> daft.DataFrame:
-    def cluster(keyed: daft.DataFrame):
-        return hamming_clusters(keyed.select(col(NODE).alias("node"), col(hash).alias("h")),
-                                max_distance, fanout)
-
-    args = tuple(a for a in (hash, id) if a is not None)
-    return _clustered(df, out, id, args, cluster)
+def _lsh_describe(o: dict[str, Any]) -> str:
+    check = "" if o["threshold"] is None else \
+        f"; pairs checked at Jaccard >= {o['threshold']!r} (spills the check's input)"
+    index = "" if o["against"] is None else \
+        f"; clusters with the index {o['against']} (its documents win)"
+    return f"{o['bands']} band keys of {o['rows']} rows per row{check}{index}"
 
 
-@relational(
-    "ngram_dedup",
-    _params("text:string order_key:any ngram:integer=13 threshold:numeric=0.8"),
-    "DCLM/BFF-style n-gram dedup, used as `ngram_dedup(text, order_key) OVER ()`: a struct "
-    "{keep: bool, text: string}. A document is dropped (keep = false) when >= `threshold` of "
-    "its word `ngram`-grams occur earlier (smaller order_key, then earlier paragraph); else "
-    "paragraphs (lines) with >= `threshold` of their n-grams seen earlier are removed.",
-    "struct<keep: bool, text: string>",
-)
-def ngram_dedup(df: daft.DataFrame, out: str, text: str, order_key: str, *, ngram: int,
-                threshold: float) -> daft.DataFrame:
-    args = (text, order_key)
-    keyed = _keyed(df, None, args)
-    docs = keyed.select(col(NODE).alias("node"), col(order_key).alias("key"),
-                        col(text).alias("text"))
-    result = ngram_dedup_result(docs, ngram, threshold)
-    return _attach(df, out, args, keyed, result, "result", default_to_id=False)
+LSH = RelationalOp(keys=_lsh_keys, dtype=_same_as_node, compute=_lsh_compute,
+                   describe=_lsh_describe, validate=_lsh_validate, side_input=_lsh_index)
 
 
-define("normalize_url", "url:string", normalize_url, "string",
-       "Canonical URL for deduplication: lowercase scheme and host, no default port, user "
-       "info or fragment, no trailing slash, sorted query parameters.")
+# --- hamming_cluster -----------------------------------------------------------------------
+def _hamming_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
+                     max_distance: int, fanout: int) -> list[str]:
+    threads.ensure()
+    return hamming_labels(files, out_dir, node=NODE, hash=HASH, max_distance=max_distance,
+                          fanout=fanout)
+
+
+def _hamming_validate(o: dict[str, Any], given: set[str]) -> None:
+    if not 0 <= o["max_distance"] < 64:
+        raise ValueError("max_distance must lie in [0, 63]")
+    if o["fanout"] < 1:
+        raise ValueError("fanout must be positive")
+
+
+HAMMING = RelationalOp(
+    keys=lambda a, o: {HASH: a["hash"]}, dtype=_same_as_node, compute=_hamming_compute,
+    describe=lambda o: f"the 64-bit hash per row; {o['max_distance'] + 1} bit bands, "
+                       f"fanout {o['fanout']}",
+    validate=_hamming_validate)
+
+
+# --- ngram_dedup ---------------------------------------------------------------------------
+NGRAM_RESULT = DataType.struct({"keep": DataType.bool(), "text": DataType.string()})
+
+
+def _ngram_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
+                   ngram: int, threshold: float) -> list[str]:
+    docs = _scan(files, {"__node": "node", KEY: "key", TEXT: "text"})
+    return _write(ngram_dedup_result(docs, ngram, threshold), "result", out_dir)
+
+
+NGRAM = RelationalOp(
+    keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
+    dtype=lambda a, n, o: NGRAM_RESULT, compute=_ngram_compute,
+    describe=lambda o: f"text and order key per row; word {o['ngram']}-grams",
+    default_to_id=False)
+
+
+def register(registry: Registry) -> None:
+    """Add the dedup operators and normalize_url to `registry`."""
+    relational(
+        "lsh_cluster", LSH,
+        _params("sig:list id:any? text:string? bands:integer=14 rows:integer=8 "
+                "threshold:numeric=None ngram:integer=5 against:string=None"),
+        "Near-duplicate cluster of a MinHash signature (any list of integers), used as "
+        "`lsh_cluster(sig) OVER ()`: the smallest row id of its connected component of LSH "
+        "band collisions (`bands` x `rows` values), optionally only through pairs whose "
+        "Jaccard is >= `threshold`: estimated from the signatures, or exact over the word "
+        "`ngram`-grams of `text` when given (normalised as minhash does). Row ids are `id` "
+        "when given (unique per document), else a 64-bit hash of the row. NULL signatures are "
+        "singletons. `against := 'ns.table'` also clusters with an index of documents kept "
+        "earlier (columns id, bands = lsh_bands(sig, ...)); those win: a new document near one "
+        "of them gets its id as cluster.",
+        "uint64 (or the type of id)", registry)
+    relational(
+        "hamming_cluster", HAMMING,
+        _params("hash:integer id:any? max_distance:integer=10 fanout:integer=32"),
+        "Near-duplicate cluster of a 64-bit image hash (pHash/dHash), used as "
+        "`hamming_cluster(hash) OVER ()`: the smallest row id of its connected component of "
+        "pairs within `max_distance` differing bits, found by multi-index hashing "
+        "(max_distance + 1 exact bands; each hash compared with the next `fanout` hashes of "
+        "each band bucket).",
+        "uint64 (or the type of id)", registry)
+    relational(
+        "ngram_dedup", NGRAM,
+        _params("text:string order_key:any ngram:integer=13 threshold:numeric=0.8"),
+        "DCLM/BFF-style n-gram dedup, used as `ngram_dedup(text, order_key) OVER ()`: a struct "
+        "{keep: bool, text: string}. A document is dropped (keep = false) when >= `threshold` "
+        "of its word `ngram`-grams occur earlier (smaller order_key, then earlier paragraph); "
+        "else paragraphs (lines) with >= `threshold` of their n-grams seen earlier are "
+        "removed.",
+        "struct<keep: bool, text: string>", registry)
+    define("lsh_bands", "sig:list bands:integer=14 rows:integer=8",
+           lambda sig, bands, rows: F.to_list(*band_keys(sig, bands, rows).values()),
+           "list<uint64>",
+           "The LSH band keys lsh_cluster computes from a signature (NULL keys for NULL or "
+           "degenerate signatures): what an index for `lsh_cluster(..., against := ...)` "
+           "stores.", registry=registry)
+    define("normalize_url", "url:string", normalize_url, "string",
+           "Canonical URL for deduplication: lowercase scheme and host, no default port, user "
+           "info or fragment, no trailing slash, sorted query parameters.", registry=registry)

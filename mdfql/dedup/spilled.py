@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -82,6 +83,9 @@ class RankSpace:
             raise ValueError(f"{total} rows: at most {MAX_ROWS} can be clustered at once")
         self.rank_of = np.empty(total, np.uint32)  # position -> rank
         self.order = np.empty(total, np.uint32)    # rank -> position
+        # Rows with equal ids (identical rows, when ids hash the row) are one document: the
+        # ranks r of a group's repeats, each to be united with r + 1.
+        self.twins: list[np.ndarray] = []
         base = 0
         for nodes in groups:
             if nodes.null_count:
@@ -91,9 +95,8 @@ class RankSpace:
             ranked = nodes.take(idx)
             if n > 1:
                 dup = pc.equal(ranked.slice(1), ranked.slice(0, n - 1))
-                if pc.any(dup).as_py():
-                    first = ranked[int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])]
-                    raise ValueError(f"node ids must be unique: {first} repeats")
+                at = np.flatnonzero(dup.to_numpy(zero_copy_only=False)).astype(np.uint32)
+                self.twins.append(at + base)
             self.order[base:base + n] = idx + base
             self.rank_of[base + idx] = np.arange(base, base + n, dtype=np.uint32)
             base += n
@@ -103,6 +106,12 @@ class RankSpace:
 
     def ranks(self) -> pa.Array:
         return pa.array(self.rank_of)
+
+    def union_twins(self, uf: Any) -> None:
+        """Put rows with equal ids in one component."""
+        for at in self.twins:
+            if len(at):
+                uf.union_pairs(pa.array(at), pa.array(at + np.uint32(1)))
 
 
 class _Values:
@@ -221,7 +230,8 @@ def _index_band(files: Sequence[str], j: int) -> Iterator[pa.Array]:
     """Band `j` of an index's `bands` lists, a record batch at a time (NULL lists: no key)."""
     for f in files:
         for batch in _streamed(f).iter_batches(READ_ROWS, columns=["bands"]):
-            yield pc.list_element(batch.column(0), j)
+            # an Iceberg index stores the uint64 keys as int64 (same bits): reinterpret them
+            yield pc.cast(pc.list_element(batch.column(0), j), pa.uint64(), safe=False)
 
 
 def _write_labels(out_dir: Path, space: RankSpace, roots: np.ndarray, first: int) -> list[str]:
@@ -249,17 +259,19 @@ def _write_labels(out_dir: Path, space: RankSpace, roots: np.ndarray, first: int
 
 def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
                threshold: float | None = None, verify: str | None = None,
-               ngram: int = 5, against: list[str] | None = None) -> list[str]:
+               ngram: int = 5, against: list[str] | None = None,
+               value: str | None = None) -> list[str]:
     """LSH clusters of spilled rows: `(node, label)` Parquet files under `out_dir` for every
     row in a cluster of >= 2 (see the module docs).
 
     `bands`: the uint64 band key columns (NULL: the row joins no bucket). `threshold` with
-    `verify="sig"` keeps an edge when its rows' `sig` lists agree on that share of positions;
-    `verify="text"` when the exact Jaccard of their `text`s' word `ngram`-gram shingle sets
-    reaches it. `against`: an index of documents kept earlier (columns `node`, `bands` as a
-    list of the same keys) that joins the clustering and ranks first, so a new row near an
-    indexed one is labelled with the smallest indexed node of its component; only new rows
-    are written.
+    `verify="sig"` keeps an edge when its rows' signature lists agree on that share of
+    positions; `verify="text"` when the exact Jaccard of their texts' word `ngram`-gram
+    shingle sets reaches it; the values are read from column `value` (default: `sig` or
+    `text`). `against`: an index of documents kept earlier (columns `node`, `bands` as a list
+    of the same keys) that joins the clustering and ranks first, so a new row near an indexed
+    one is labelled with the smallest indexed node of its component; only new rows are
+    written.
     """
     if not bands:
         raise ValueError("lsh_labels needs at least one band column")
@@ -274,13 +286,14 @@ def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
     new = _column(files, node)
     groups = [new]
     if against:
-        groups.insert(0, _column(against, "node").cast(new.type))
+        groups.insert(0, pc.cast(_column(against, "node"), new.type, safe=False))
     space = RankSpace(groups)
     first = len(space) - len(new)
     uf = _native.UnionFind(len(space))
+    space.union_twins(uf)
     ranks = space.ranks()
     verifier = (None if verify is None else
-                _Verifier(files, verify, _score(verify, ngram), threshold, space))
+                _Verifier(files, value or verify, _score(verify, ngram), threshold, space))
     merged, edges = 0, np.empty(0, np.uint64)  # with a threshold: (member << 32) | root
     for j, band in enumerate(bands):
         keys = _as_uint64(_column(files, band))
@@ -315,6 +328,7 @@ def hamming_labels(files: list[str], out_dir: Path, *, node: str, hash: str,  # 
     hashes = pa.chunked_array(_as_uint64(_column(files, hash)), pa.uint64()).combine_chunks()
     valid = hashes.is_valid().to_numpy(zero_copy_only=False)
     uf = _native.UnionFind(len(space))
+    space.union_twins(uf)
     merged = uf.union_hamming(hashes.drop_null(), pa.array(space.rank_of[valid]),
                               max_distance, fanout)
     log.info("hamming_labels: %d rows, %d merges", len(space), merged)

@@ -15,7 +15,10 @@ import daft
 import daft.functions as F
 from daft import Expression
 
-from mdfql.functions.registry import _DEFAULT, REQUIRED, FunctionSpec, Param
+from mdfql.functions.registry import REQUIRED, FunctionSpec, Param, Registry
+
+# mdfql's Daft-backed functions, declared below; `register` adds them to a registry.
+BUILTINS: list[FunctionSpec] = []
 
 
 def parse_param(text: str) -> Param:
@@ -42,21 +45,30 @@ def define(
     variadic: bool = False,
     aggregate: bool = False,
     window_only: bool = False,
+    registry: Registry | None = None,
 ) -> None:
-    """Add one Daft-backed function to the default registry."""
-    _DEFAULT.add(
-        FunctionSpec(
-            name=name,
-            params=tuple(parse_param(p) for p in params.split()) if params else (),
-            build=build,
-            doc=doc,
-            returns=returns,
-            runs_as="daft",
-            variadic=variadic,
-            aggregate=aggregate,
-            window_only=window_only,
-        )
+    """Declare one Daft-backed function (into `registry` when given, else BUILTINS)."""
+    spec = FunctionSpec(
+        name=name,
+        params=tuple(parse_param(p) for p in params.split()) if params else (),
+        build=build,
+        doc=doc,
+        returns=returns,
+        runs_as="daft",
+        variadic=variadic,
+        aggregate=aggregate,
+        window_only=window_only,
     )
+    if registry is not None:
+        registry.add(spec)
+    else:
+        BUILTINS.append(spec)
+
+
+def register(registry: Registry) -> None:
+    """Add the built-in functions to `registry`."""
+    for spec in BUILTINS:
+        registry.add(spec)
 
 
 def _concat(args: list[Expression]) -> Expression:

@@ -13,12 +13,20 @@ import daft
 import pyarrow as pa
 from daft import DataType, Expression
 
-from mdfql import _native
+from mdfql import _native, threads
 from mdfql.functions.builtins import parse_param
-from mdfql.functions.registry import _DEFAULT, FunctionSpec, Resources
+from mdfql.functions.registry import FunctionSpec, Registry, Resources
 from mdfql.metrics import record_failure
 
 BATCH_SIZE = 512
+# The Rust (and peer-backed) kernels, declared below; `register` adds them to a registry.
+KERNELS: list[FunctionSpec] = []
+
+
+def register(registry: Registry) -> None:
+    """Add the kernels to `registry`."""
+    for spec in KERNELS:
+        registry.add(spec)
 
 
 def kernel(
@@ -29,8 +37,10 @@ def kernel(
     doc: str,
     *,
     runs_as: str = "rust",
+    registry: Registry | None = None,
 ) -> None:
-    """Register `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function.
+    """Declare `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function (into
+    `registry` when given, e.g. `registry.PLUGINS` from a plugin module, else KERNELS).
 
     Column parameters arrive as Arrow arrays (all-null when an optional one is omitted),
     literal options (`name := value`) as keyword arguments; options left at None are not
@@ -41,6 +51,7 @@ def kernel(
     options = [p.name for p in spec_params if p.const]
 
     def run(*args: Any) -> pa.Array:
+        threads.ensure()  # size the kernel pool to this worker's CPUs before its first batch
         arrays = [a.to_arrow() for a in args[: len(columns)]]
         opts = {k: v for k, v in zip(options, args[len(columns):]) if v is not None}
         return fn(*arrays, **opts)
@@ -53,10 +64,14 @@ def kernel(
                 for c in columns]
         return run(*cols, *[kwargs[o] for o in options])
 
-    _DEFAULT.add(FunctionSpec(
+    spec = FunctionSpec(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
         runs_as=runs_as, resources=Resources(batch_size=BATCH_SIZE),  # type: ignore[arg-type]
-    ))
+    )
+    if registry is not None:
+        registry.add(spec)
+    else:
+        KERNELS.append(spec)
 
 
 def _strings(arr: pa.Array) -> pa.Array:

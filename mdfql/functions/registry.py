@@ -71,8 +71,8 @@ class FunctionSpec:
     variadic: bool = False
     aggregate: bool = False
     window_only: bool = False
-    # A relational operator used as `f(args) OVER ()`: `build(df, out, *arg_columns, **options)`
-    # returns `df` plus a column `out` computed over the whole relation (clustering, dedup).
+    # A relational operator used as `f(args) OVER ()`: `build` is its `RelationalOp` (how it
+    # runs as a stage of the plan: keys, compute, output type).
     relational: bool = False
     resources: Resources = field(default_factory=Resources)
 
@@ -116,39 +116,21 @@ class Registry:
     def child(self) -> Registry:
         return Registry(parent=self)
 
-
-_DEFAULT = Registry()
-
-
-def default_registry() -> Registry:
-    """The process-wide catalog: built-ins, kernels and everything registered with `udf`."""
-    from mdfql.dedup import operators  # noqa: F401  (they register on import)
-    from mdfql.functions import builtins, kernels  # noqa: F401
-
-    return _DEFAULT
+    def set_parent(self, parent: Registry) -> None:
+        self._parent = parent
 
 
-def relational(
-    name: str,
-    params: tuple[Param, ...],
-    doc: str,
-    returns: str,
-    registry: Registry | None = None,
-) -> Callable[[Callable[..., daft.DataFrame]], Callable[..., daft.DataFrame]]:
-    """Register `fn(df, out, *arg_columns, **options) -> DataFrame` as `name(...) OVER ()`.
+# Functions users register with `udf` / `udf_class` (plugin modules, `Session.function`).
+# Its parent, set once by `mdfql.functions.catalog`, holds mdfql's own functions.
+PLUGINS = Registry()
 
-    Column parameters arrive as the names of columns holding the argument values; `const`
-    parameters as Python values. The operator must return every row of `df` with `out` added.
-    """
 
-    def wrap(fn: Callable[..., daft.DataFrame]) -> Callable[..., daft.DataFrame]:
-        (registry or _DEFAULT).add(FunctionSpec(
-            name=name, params=params, build=fn, doc=doc, returns=returns, runs_as="daft",
-            window_only=True, relational=True,
-        ))
-        return fn
-
-    return wrap
+def relational(name: str, op: Any, params: tuple[Param, ...], doc: str, returns: str,
+               registry: Registry) -> None:
+    """Add the relational operator `op` (a `mdfql.plan.stages.RelationalOp`) as
+    `name(...) OVER ()`: column parameters become its per-row inputs, `const` ones options."""
+    registry.add(FunctionSpec(name=name, params=params, build=op, doc=doc, returns=returns,
+                              runs_as="daft", window_only=True, relational=True))
 
 
 def params_from_signature(fn: Callable[..., Any]) -> tuple[Param, ...]:
@@ -191,7 +173,7 @@ def udf(
         else:
             daft_fn = daft.func(fn, return_dtype=return_dtype, on_error=on_error)
         params = params_from_signature(fn)
-        (registry or _DEFAULT).add(
+        (registry or PLUGINS).add(
             FunctionSpec(
                 name=name or fn.__name__,
                 params=params,
@@ -243,7 +225,7 @@ def udf_class(
             inst = state.setdefault("instance", daft_cls())
             return getattr(inst, method)(*[kwargs[p.name] for p in params])
 
-        (registry or _DEFAULT).add(
+        (registry or PLUGINS).add(
             FunctionSpec(
                 name=name or cls.__name__.lower(),
                 params=params,

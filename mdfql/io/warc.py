@@ -1,11 +1,14 @@
 """`read_warc`: WARC/ARC archives -> a lazy Daft DataFrame of decoded HTTP responses.
 
-Archives are read with warcio (one generator UDF call per file); the HTTP payloads are then
-parsed and decoded to text in one Rust batch kernel (`_native.parse_http_responses`).
+Each archive is one Daft scan task, so files are read in parallel. Rust
+(`_native.WarcBatches`) reads it as a stream of bounded Arrow batches, parsing the HTTP
+responses and decoding their bodies to text in the same pass: memory follows the batch size,
+not the file size. Local files are read by Rust directly; s3:// and http(s):// files are fed
+to it from a Python stream.
 
 Web archives are full of defects. A defect costs only the records it touches: it is counted in
 `mdfql.metrics` and the reader resynchronises at the next record it can find (the next gzip
-member, or the next WARC/ARC header line in an uncompressed file).
+member, or the next WARC/ARC header line in uncompressed data).
 """
 
 from __future__ import annotations
@@ -14,17 +17,25 @@ import gzip
 import os
 import re
 import urllib.request
-import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timezone
-from functools import reduce
 from typing import BinaryIO
 
 import daft
 import pyarrow as pa
-from daft import DataType, Series, col
-from warcio.archiveiterator import ArchiveIterator
+from daft import Series, col
+from daft.daft import (
+    PyPartitionField,
+    PyPushdowns,
+    PyRecordBatch,
+    ScanOperatorHandle,
+    ScanTask,
+    io_glob,
+)
+from daft.io.scan import ScanOperator
+from daft.logical.builder import LogicalPlanBuilder
+from daft.logical.schema import Schema
+from daft.recordbatch import RecordBatch
 
 from mdfql import _native
 from mdfql.metrics import record_failure
@@ -34,66 +45,47 @@ STAGE_PARSE = "parse_http"
 COMMONCRAWL_BASE = "https://data.commoncrawl.org"
 
 _BLOCK = 1 << 20
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-# Where an uncompressed record may start: a WARC version line (anywhere: a record cut short is
-# directly followed by the next one) or, at a line start, an ARC v1 header line
-# ("URL IP-address Archive-date(12+ digits) ...").
-_PLAIN_RECORD_START = re.compile(rb"WARC/1\.[01]\r?\n|(?m:^)[A-Za-z][\w+.-]*:\S* \S+ \d{12,} ")
 _CRAWL_NAME = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 
-_RECORD_DTYPE = DataType.struct(
-    {
-        "record_id": DataType.string(),
-        "url": DataType.string(),
-        "warc_date": DataType.timestamp("us", "UTC"),
-        "warc_path": DataType.string(),
-        "payload": DataType.binary(),
-    }
+# The columns `_native.WarcBatches` yields. Strings are large: a batch of html may pass 2 GiB.
+_ARROW_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.large_string()),
+        ("url", pa.large_string()),
+        ("warc_date", pa.timestamp("us", tz="UTC")),
+        ("status", pa.int32()),
+        ("content_type", pa.large_string()),
+        ("charset", pa.large_string()),
+        ("html", pa.large_string()),
+        ("warc_path", pa.large_string()),
+    ]
 )
-_HTTP_DTYPE = DataType.struct(
-    {
-        "status": DataType.int32(),
-        "content_type": DataType.string(),
-        "charset": DataType.string(),
-        "html": DataType.string(),
-        "error": DataType.string(),
-    }
-)
-OUTPUT_COLUMNS = (
-    "record_id",
-    "url",
-    "warc_date",
-    "status",
-    "content_type",
-    "charset",
-    "html",
-    "warc_path",
-)
+OUTPUT_COLUMNS = tuple(_ARROW_SCHEMA.names)
 
 
-def read_warc(paths: str | list[str], *, max_bytes: int = 10_000_000) -> daft.DataFrame:
+def read_warc(
+    paths: str | list[str],
+    *,
+    max_bytes: int = 10_000_000,
+    batch_records: int = 4096,
+    batch_bytes: int = 64 << 20,
+) -> daft.DataFrame:
     """Lazily read the HTTP responses of WARC/ARC files (plain or gzip) into a DataFrame.
 
     `paths`: local paths or `s3://` URIs (globs allowed), or `http(s)://` URLs (one file each).
     Columns: record_id, url, warc_date (timestamp[us, UTC]), status, content_type, charset,
     html (body decoded to text, at most `max_bytes` input bytes), warc_path.
     Records that cannot be read or parsed are skipped and counted in `mdfql.metrics`.
+    Batches hold at most `batch_records` records or about `batch_bytes` bytes of HTTP messages.
     """
-    records = (
-        _list_files(paths)
-        .select(_read_records(col("path")))
-        .where(
-            col("payload").not_null()  # a file without responses still yields one all-null row
-        )
-    )
-    parsed = records.select(
-        "record_id",
-        "url",
-        "warc_date",
-        "warc_path",
-        _parse_http(col("payload"), col("url"), max_bytes),
-    )
-    return parsed.where(col("error").is_null()).select(*OUTPUT_COLUMNS)
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    if not paths:
+        raise ValueError("read_warc needs at least one path")
+    scan = _WarcScan(paths, (max_bytes, batch_records, batch_bytes))
+    handle = ScanOperatorHandle.from_python_scan_operator(scan)
+    df = daft.DataFrame(LogicalPlanBuilder.from_tabular_scan(scan_operator=handle))
+    # Rows whose HTTP message did not parse come with a null status (counted as failures).
+    return df.where(col("status").not_null())
 
 
 def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None) -> daft.DataFrame:
@@ -123,167 +115,101 @@ def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None) -> daft
     return read_warc([f"{base}/{p}" for p in warc_paths])
 
 
-def _list_files(paths: str | list[str]) -> daft.DataFrame:
-    """One row (`path`) per archive; local and s3 globs are expanded when the plan runs."""
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    if not paths:
-        raise ValueError("read_warc needs at least one path")
-    urls = [p for p in paths if p.startswith(("http://", "https://"))]
-    frames = [daft.from_glob_path(p).select("path") for p in paths if p not in urls]
-    if urls:
-        frames.append(daft.from_pydict({"path": urls}))
-    return reduce(lambda a, b: a.concat(b), frames)
+class _WarcScan(ScanOperator):
+    """Daft scan over WARC/ARC files: one task per file, each a stream of Arrow batches.
 
-
-# In-process UDFs: failures are counted in this process's `mdfql.metrics` registry.
-@daft.func(return_dtype=_RECORD_DTYPE, unnest=True, use_process=False)
-def _read_records(path: str) -> Iterator[dict]:
-    """Daft generator UDF: one struct per HTTP response record of the archive at `path`."""
-    yield from iter_response_records(path)
-
-
-@daft.func.batch(return_dtype=_HTTP_DTYPE, unnest=True, use_process=False)
-def _parse_http(payload: Series, url: Series, max_bytes: int) -> pa.Array:
-    """Daft batch UDF: parse raw HTTP responses in Rust, counting the rows that fail."""
-    parsed = _native.parse_http_responses(payload.to_arrow(), max_bytes=max_bytes)
-    errors = parsed.field("error")
-    if errors.null_count < len(errors):
-        for row_url, error in zip(url.to_pylist(), errors.to_pylist(), strict=True):
-            if error is not None:
-                # Errors read "<kind>: <detail>"; counts are keyed by the kind only.
-                record_failure(STAGE_PARSE, row_url, error.partition(":")[0])
-    return parsed
-
-
-def iter_response_records(path: str) -> Iterator[dict]:
-    """Yield {record_id, url, warc_date, warc_path, payload} per HTTP response in an archive.
-
-    `payload` is the raw HTTP message (status line, headers, body still chunked/compressed).
-    Never raises for bad data: failures are counted and reading resumes at the next record.
+    A Python scan task's factory function is a plain generator that Daft pulls from as it
+    consumes, so batches are read only as fast as the plan uses them (the async
+    `daft.io.source.DataSource` path buffers a task's batches without bound in 0.7).
     """
-    gzip_base = None  # set when the whole file is one gzip stream instead of one per record
-    pos, skip, resyncing = 0, 0, False
-    while True:
-        failure = yield from _read_span(path, gzip_base, pos, skip)
-        if failure is None:
-            return
-        fail_pos, reason, records_read = failure
-        if gzip_base is None and "non-chunked gzip" in reason:
-            # Valid data, wrongly compressed: read it as one gzip stream from the start of this
-            # span, skipping the records already read from it.
-            record_failure(STAGE_READ, path, "gzip stream spans several records")
-            gzip_base, pos, skip = pos, 0, records_read
+
+    def __init__(self, paths: list[str], options: tuple[int, int, int]):
+        self._paths = paths
+        self._options = options
+        self._schema = Schema.from_pyarrow_schema(_ARROW_SCHEMA)
+
+    def name(self) -> str:
+        return "WarcScan"
+
+    def display_name(self) -> str:
+        return "WarcScan"
+
+    def schema(self) -> Schema:
+        return self._schema
+
+    def partitioning_keys(self) -> list[PyPartitionField]:
+        return []
+
+    def can_absorb_filter(self) -> bool:
+        return False
+
+    def can_absorb_limit(self) -> bool:
+        return False
+
+    def can_absorb_select(self) -> bool:
+        return False
+
+    def multiline_display(self) -> list[str]:
+        return [self.display_name(), f"Paths = {self._paths}"]
+
+    def to_scan_tasks(self, pushdowns: PyPushdowns) -> Iterator[ScanTask]:
+        for path, size in _list_files(self._paths):
+            yield ScanTask.python_factory_func_scan_task(
+                module=__name__,
+                func_name=_read_file.__name__,
+                func_args=(path, *self._options),
+                schema=self._schema._schema,
+                num_rows=None,
+                size_bytes=size,
+                pushdowns=pushdowns,
+                stats=None,
+                source_name=self.display_name(),
+            )
+
+
+def _list_files(paths: list[str]) -> list[tuple[str, int | None]]:
+    """(path, size) per archive: URLs as given, local and s3 globs expanded (sorted)."""
+    files: list[tuple[str, int | None]] = []
+    for path in paths:
+        if path.startswith(("http://", "https://")):
+            files.append((path, None))
             continue
-        # A resync candidate that fails at once was a false match, not a new failure.
-        if records_read or not resyncing:
-            record_failure(STAGE_READ, f"{path}@{fail_pos}", reason)
-        next_pos = _next_record_start(path, gzip_base, fail_pos + 1)
-        if next_pos is None:
-            return
-        pos, skip, resyncing = next_pos, 0, True
+        matches = sorted(
+            (entry["path"], entry.get("size"))
+            for entry in io_glob(path)
+            if entry.get("type", "File") == "File"
+        )
+        if not matches:
+            raise FileNotFoundError(f"read_warc: no file matches {path}")
+        files.extend(matches)
+    return files
 
 
-def _read_span(
-    path: str, gzip_base: int | None, pos: int, skip: int
-) -> Generator[dict, None, tuple[int, str, int] | None]:
-    """Read records from `pos` until the end (returns None) or a failure, returned as
-    (offset of the failing record, reason, number of records read)."""
-    display_path = path.removeprefix("file://")
-    seen = 0
-    try:
-        stream = _open_at(path, gzip_base, pos)
-    except Exception as e:  # an unreadable file is one counted failure
-        return pos, _reason(e), 0
-    with closing(stream):
-        it = ArchiveIterator(_ReadOnly(stream), arc2warc=True)
-        try:
-            for record in it:
-                seen += 1
-                if seen <= skip:
-                    continue
-                row, problem, http_complete = _response_row(record, display_path)
-                # Consume the record's tail now, so that a record cut short (its data ends, or
-                # the next record header is not where its length says) is known before the row
-                # is emitted. It is kept only if its HTTP message is whole anyway.
-                warnings_before = it.err_count
-                it.read_to_end()
-                cut_short = (
-                    getattr(record.raw_stream, "limit", 0) > 0 or it.err_count > warnings_before
-                )
-                if row is not None and cut_short and not http_complete:
-                    problem = "truncated record"
-                offset = pos + it.member_info[0]
-                if problem:
-                    record_failure(STAGE_READ, f"{path}@{offset}", problem)
-                elif row is not None:
-                    if record.rec_headers.total_len == 0:
-                        # An ARC record (warcio counts no header bytes for converted ARC
-                        # records, and > 0 for any WARC header): warcio gave it a random id;
-                        # derive a stable one from the file name and offset.
-                        name = display_path.rsplit("/", 1)[-1]
-                        row["record_id"] = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}#{offset}").urn
-                    yield row
-        except Exception as e:  # any error inside an archive is a data defect
-            return pos + it.offset, _reason(e), seen
-    return None
-
-
-def _response_row(record, warc_path: str) -> tuple[dict | None, str | None, bool]:
-    """The output row of an HTTP response record (None for other records) or why it is bad,
-    and whether the body is as long as its HTTP Content-Length says."""
-    if record.rec_type != "response":
-        return None, None, False
-    url = record.rec_headers.get_header("WARC-Target-URI")
-    headers = record.http_headers
-    if headers is None:
-        # Responses of other protocols (dns:, whois:) legitimately carry no HTTP headers.
-        if url and url.startswith(("http://", "https://")):
-            return None, "response record without HTTP headers", False
-        return None, None, False
-    body = record.raw_stream.read()
-    declared = (headers.get_header("Content-Length") or "").strip()
-    http_complete = declared.isdigit() and len(body) >= int(declared)
-    row = {
-        "record_id": (record.rec_headers.get_header("WARC-Record-ID") or "").strip("<>") or None,
-        "url": url,
-        "warc_date": _parse_date(record.rec_headers.get_header("WARC-Date")),
-        "warc_path": warc_path,
-        # The raw HTTP message: warcio parsed the headers off the stream, so they are
-        # re-serialised; the body stays as sent (chunked/compressed) for the Rust parser.
-        "payload": headers.to_bytes() + body,
-    }
-    return row, None, http_complete
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    """WARC-Date (ISO 8601, normally UTC with "Z") as an aware datetime; None if malformed."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _reason(error: Exception) -> str:
-    """A short failure category: exception type and the first clause of its message."""
-    lines = str(error).strip().splitlines()
-    first = lines[0].split(",")[0].strip()[:120] if lines else ""
-    # warcio puts its real message on a later line for some errors.
-    if not first and len(lines) > 1:
-        first = lines[1].strip()[:120]
-    return f"{type(error).__name__}: {first}" if first else type(error).__name__
-
-
-class _ReadOnly:
-    """Hides seek/tell, so that warcio counts record offsets from where the stream was opened."""
-
-    def __init__(self, raw: BinaryIO):
-        self._raw = raw
-
-    def read(self, size: int = -1) -> bytes:
-        return self._raw.read(size)
+def _read_file(
+    path: str, max_bytes: int, batch_records: int, batch_bytes: int
+) -> Iterator[PyRecordBatch]:
+    """Scan task body: the record batches of one archive, its failures counted as they come."""
+    local = None if path.startswith(("http://", "https://", "s3://")) else path.removeprefix(
+        "file://"
+    )
+    batches = _native.WarcBatches(
+        local or path,
+        path,
+        local_path=local,
+        open_at=None if local else lambda offset: _open(path, offset),
+        max_bytes=max_bytes,
+        batch_records=batch_records,
+        batch_bytes=batch_bytes,
+    )
+    for columns, failures in batches:
+        for stage, source, reason in failures:
+            record_failure(stage, source, reason)
+        if len(columns[0]):
+            # Column by column: an Arrow record batch is released as a whole, so a plan that
+            # keeps only url/status (a Parquet writer's buffer) would keep every batch's html.
+            yield RecordBatch.from_pydict(
+                {name: Series.from_arrow(c, name=name) for name, c in zip(OUTPUT_COLUMNS, columns)}
+            )._recordbatch
 
 
 def _open(path: str, offset: int) -> BinaryIO:
@@ -298,22 +224,12 @@ def _open(path: str, offset: int) -> BinaryIO:
         from pyarrow import fs
 
         filesystem, key = fs.FileSystem.from_uri(path)
-        stream = filesystem.open_input_stream(key, buffer_size=_BLOCK)
-        _skip(stream, offset)
+        stream = filesystem.open_input_file(key)  # random access: resyncing may seek back
+        stream.seek(offset)
         return stream
     handle = open(path.removeprefix("file://"), "rb")
     handle.seek(offset)
     return handle
-
-
-def _open_at(path: str, gzip_base: int | None, pos: int) -> BinaryIO:
-    """Open at `pos`: a raw byte offset, or with `gzip_base` an offset into the data
-    decompressed from the gzip stream starting at raw offset `gzip_base`."""
-    if gzip_base is None:
-        return _open(path, pos)
-    stream = gzip.GzipFile(fileobj=_open(path, gzip_base), mode="rb")
-    _skip(stream, pos)
-    return stream
 
 
 def _skip(stream: BinaryIO, count: int) -> None:
@@ -322,37 +238,3 @@ def _skip(stream: BinaryIO, count: int) -> None:
         if not block:
             return
         count -= len(block)
-
-
-def _next_record_start(path: str, gzip_base: int | None, pos: int) -> int | None:
-    """Offset at or after `pos` where a record may start (None if none): the next gzip member
-    in a per-record gzip file, else the next WARC/ARC header line."""
-    try:
-        with closing(_open(path, 0)) as head:
-            per_record_gzip = gzip_base is None and head.read(2) == _GZIP_MAGIC[:2]
-        stream = _open_at(path, gzip_base, pos)
-    except Exception:  # cannot reopen: nothing more to read
-        return None
-
-    def find(buf: bytes) -> int:
-        if per_record_gzip:
-            return buf.find(_GZIP_MAGIC)
-        match = _PLAIN_RECORD_START.search(buf)
-        return match.start() if match else -1
-
-    with closing(stream):
-        carry, base = b"", pos
-        while True:
-            try:
-                block = stream.read(_BLOCK)
-            except Exception:  # unreadable from here on
-                return None
-            if not block:
-                return None
-            buf = carry + block
-            hit = find(buf)
-            if hit >= 0:
-                return base + hit
-            # Keep a tail so that a marker split across two blocks is still found.
-            carry = buf[-256:]
-            base += len(buf) - len(carry)

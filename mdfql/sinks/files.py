@@ -16,8 +16,9 @@ import pyarrow.parquet as pq
 from daft import DataType, col
 from daft.dataframe import DataFrame
 
+from mdfql.metrics import operator_metrics
 from mdfql.sinks.catalog import SinkError
-from mdfql.sinks.iceberg import WriteResult, operator_metrics
+from mdfql.sinks.iceberg import WriteResult
 
 FileFormat = Literal["parquet", "jsonl"]
 FileMode = Literal["overwrite", "append"]

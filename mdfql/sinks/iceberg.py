@@ -47,6 +47,7 @@ from pyiceberg.table import StagedTable, Table, Transaction
 from pyiceberg.table.update import AddSchemaUpdate, AssertCurrentSchemaId, SetCurrentSchemaUpdate
 from pyiceberg.types import NestedField
 
+from mdfql.metrics import operator_metrics
 from mdfql.sinks.catalog import (
     CatalogConfig,
     SinkError,
@@ -56,15 +57,6 @@ from mdfql.sinks.catalog import (
 )
 
 WriteMode = Literal["append", "replace", "create"]
-
-
-def operator_metrics(run: DataFrame) -> tuple[dict, ...]:
-    """Per-operator stats of a finished Daft run, as plain dicts (empty when Daft kept none)."""
-    try:
-        table = run.metrics
-    except (AttributeError, ValueError):
-        return ()
-    return tuple(table.to_pylist()) if table is not None else ()
 
 
 @dataclass(frozen=True)

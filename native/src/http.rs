@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Builder, StringBuilder, StructArray};
+use arrow::array::{ArrayRef, Int32Builder, LargeStringBuilder, StructArray};
 use arrow::datatypes::{DataType, Field};
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
@@ -127,6 +127,17 @@ fn split_head(raw: &[u8]) -> Result<(Head, &[u8]), String> {
     }
     let status = status.expect("loop exits only after the status line");
     Ok((Head { status, headers }, &raw[pos..]))
+}
+
+/// Where the body of a raw HTTP response starts, and the Content-Length its head declares.
+/// `None` when the head does not parse (or does not end within `raw`).
+pub fn head_extent(raw: &[u8]) -> Option<(usize, Option<u64>)> {
+    let (head, body) = split_head(raw).ok()?;
+    let declared = head
+        .get("content-length")
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok());
+    Some((raw.len() - body.len(), declared))
 }
 
 /// Decode a chunked body. `None` when a chunk size is unparseable (caller keeps the raw body).
@@ -285,8 +296,8 @@ pub fn parse_http_response(raw: &[u8], max_bytes: usize) -> Result<HttpResponse,
     })
 }
 
-/// Parse a column of raw HTTP responses into
-/// `struct<status: int32, content_type: utf8, charset: utf8, html: utf8, error: utf8>`.
+/// Parse a column of raw HTTP responses into `struct<status: int32, content_type, charset,
+/// html, error>` (strings are large_utf8: a batch's html may pass 2 GiB).
 /// Rows that cannot be parsed have only `error` set (a null payload is an error too).
 #[pyfunction]
 #[pyo3(signature = (payloads, max_bytes = 10_000_000))]
@@ -295,10 +306,10 @@ fn parse_http_responses(py: Python<'_>, payloads: PyArray, max_bytes: usize) -> 
     let out = py.detach(|| {
         let n = col.len();
         let mut status = Int32Builder::with_capacity(n);
-        let mut content_type = StringBuilder::new();
-        let mut charset = StringBuilder::new();
-        let mut html = StringBuilder::new();
-        let mut error = StringBuilder::new();
+        let mut content_type = LargeStringBuilder::new();
+        let mut charset = LargeStringBuilder::new();
+        let mut html = LargeStringBuilder::new();
+        let mut error = LargeStringBuilder::new();
         for i in 0..n {
             let parsed = col
                 .get(i)
@@ -328,12 +339,15 @@ fn parse_http_responses(py: Python<'_>, payloads: PyArray, max_bytes: usize) -> 
                 Arc::new(status.finish()) as ArrayRef,
             ),
             (
-                field("content_type", DataType::Utf8),
+                field("content_type", DataType::LargeUtf8),
                 Arc::new(content_type.finish()),
             ),
-            (field("charset", DataType::Utf8), Arc::new(charset.finish())),
-            (field("html", DataType::Utf8), Arc::new(html.finish())),
-            (field("error", DataType::Utf8), Arc::new(error.finish())),
+            (
+                field("charset", DataType::LargeUtf8),
+                Arc::new(charset.finish()),
+            ),
+            (field("html", DataType::LargeUtf8), Arc::new(html.finish())),
+            (field("error", DataType::LargeUtf8), Arc::new(error.finish())),
         ])
     });
     Ok(to_py(Arc::new(out)))

@@ -19,7 +19,9 @@ mod normalize;
 mod pii;
 mod quality;
 mod rpv2;
+mod threads;
 mod url_filter;
+mod warc;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -36,5 +38,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fasttext::register(m)?;
     rpv2::register(m)?;
     dedup::register(m)?;
+    threads::register(m)?;
+    warc::register(m)?;
     Ok(())
 }

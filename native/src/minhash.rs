@@ -51,6 +51,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
 use crate::normalize::normalize_into;
+use crate::threads;
 
 /// Adding it flips the top bit: unsigned order of `x` is signed order of `x + SIGN`.
 const SIGN: u64 = 1 << 63;
@@ -338,7 +339,7 @@ fn minhash(
         ));
     }
     let col = StrColumn::from_data(texts.0)?;
-    let out = py.detach(|| {
+    let out = threads::detach(py, || {
         let perms = Permutations::new(num_hashes, seed);
         let permute = permute_fn();
         // rows are written in place into one flat buffer, then null rows are squeezed out
@@ -395,7 +396,7 @@ fn minhash_bands(
             e - s
         )));
     }
-    let out = py.detach(|| {
+    let out = threads::detach(py, || {
         let vals = values.values();
         let keys: Vec<Option<Vec<u64>>> = ranges
             .par_iter()
@@ -418,7 +419,7 @@ fn shingle_jaccard(py: Python<'_>, a: PyArray, b: PyArray, ngram: usize) -> PyRe
     if a.len() != b.len() {
         return Err(PyValueError::new_err("shingle_jaccard needs columns of equal length"));
     }
-    let out: Float64Array = py.detach(|| {
+    let out: Float64Array = threads::detach(py, || {
         (0..a.len())
             .into_par_iter()
             .with_min_len(16)

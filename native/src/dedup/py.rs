@@ -15,6 +15,7 @@ use super::buckets::{agreement, star_candidates, star_union};
 use super::hamming::hamming_union;
 use super::union_find::UnionFind as Sets;
 use crate::arrow_io::{to_py, PyArray};
+use crate::threads;
 
 /// A uint32 array (no nulls) whose values are below `n`.
 fn ranks_of(arr: PyArray, n: usize) -> PyResult<UInt32Array> {
@@ -108,7 +109,7 @@ impl UnionFind {
     ) -> PyResult<usize> {
         let ranks = ranks_of(ranks, self.sets.len())?;
         let sets = &mut self.sets;
-        py.detach(|| {
+        threads::detach(py, || {
             let mut pairs = band_pairs(keys, &ranks)?;
             Ok(star_union(&mut pairs, sets))
         })
@@ -124,7 +125,7 @@ impl UnionFind {
     ) -> PyResult<(PyArray, PyArray)> {
         let ranks = ranks_of(ranks, self.sets.len())?;
         let sets = &mut self.sets;
-        let edges = py.detach(|| {
+        let edges = threads::detach(py, || {
             let mut pairs = band_pairs(keys, &ranks)?;
             PyResult::Ok(star_candidates(&mut pairs, sets))
         })?;
@@ -153,7 +154,7 @@ impl UnionFind {
     fn union_pairs(&mut self, py: Python<'_>, a: PyArray, b: PyArray) -> PyResult<usize> {
         let (a, b) = self.pairs_of(a, b)?;
         let sets = &mut self.sets;
-        Ok(py.detach(|| {
+        Ok(threads::detach(py, || {
             a.values()
                 .iter()
                 .zip(b.values())
@@ -186,7 +187,7 @@ impl UnionFind {
         }
         let sets = &mut self.sets;
         Ok(
-            py.detach(|| {
+            threads::detach(py, || {
                 hamming_union(hashes.values(), ranks.values(), max_distance, fanout, sets)
             }),
         )
@@ -195,7 +196,7 @@ impl UnionFind {
     /// The root (smallest rank of its set) of every rank, as uint32.
     fn roots(&mut self, py: Python<'_>) -> PyArray {
         let sets = &mut self.sets;
-        let roots = py.detach(|| sets.roots());
+        let roots = threads::detach(py, || sets.roots());
         to_py(Arc::new(UInt32Array::from(roots)))
     }
 }
@@ -265,7 +266,7 @@ fn signature_agreement(py: Python<'_>, a: PyArray, b: PyArray) -> PyResult<PyArr
         ));
     }
     let ((ra, va), (rb, vb)) = (int_lists(&a)?, int_lists(&b)?);
-    let out: Float64Array = py.detach(|| {
+    let out: Float64Array = threads::detach(py, || {
         ra.iter()
             .zip(&rb)
             .map(|(x, y)| {

@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
+use crate::threads;
 use model::Model;
 use predict::{predict, Scratch};
 
@@ -56,7 +57,7 @@ impl FastText {
     fn predict(&self, py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
         let col = StrColumn::from_data(texts.0)?;
         let model = &self.model;
-        let preds: Vec<Option<(usize, f32)>> = py.detach(|| {
+        let preds: Vec<Option<(usize, f32)>> = threads::detach(py, || {
             (0..col.len())
                 .into_par_iter()
                 .map_init(

@@ -27,6 +27,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::arrow_io::{to_py, BytesColumn, PyArray};
+use crate::threads;
 
 mod jpeg;
 mod resize;
@@ -187,7 +188,7 @@ fn hash_bytes(bytes: &[u8], f: HashFn) -> Result<u64, String> {
 /// Hash every image of a binary column in parallel; struct {hash: uint64, error: utf8}.
 fn hash_column(py: Python<'_>, images: PyArray, f: HashFn) -> PyResult<PyArray> {
     let col = BytesColumn::from_data(images.0)?;
-    let out = py.detach(|| {
+    let out = threads::detach(py, || {
         let rows: Vec<Option<Result<u64, String>>> = (0..col.len())
             .into_par_iter()
             .map(|i| col.get(i).map(|b| hash_bytes(b, f)))

@@ -48,6 +48,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
+use crate::threads;
 pub use stats::{
     fineweb_quality_ok, gopher_quality_ok, gopher_repetition_ok, signals, FineWebParams,
     GopherQualityParams, GopherRepetitionParams, Signals,
@@ -170,11 +171,11 @@ fn signals_struct(rows: &[Option<Signals>]) -> StructArray {
 }
 
 /// Per-document quality statistics (see the module table). Returns a struct array. Documents are
-/// spread over rayon's pool (`RAYON_NUM_THREADS` sets its size), as in the predicates below.
+/// spread over the kernel pool (`threads.rs`: `set_threads` sizes it), as in the predicates below.
 #[pyfunction]
 fn quality_signals(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     let col = StrColumn::from_data(texts.0)?;
-    let out = py.detach(|| {
+    let out = threads::detach(py, || {
         let rows: Vec<Option<Signals>> = (0..col.len())
             .into_par_iter()
             .map(|i| col.get(i).map(signals))
@@ -189,7 +190,7 @@ where
     F: Fn(&str) -> bool + Send + Sync,
 {
     let col = StrColumn::from_data(texts.0)?;
-    let out: BooleanArray = py.detach(|| {
+    let out: BooleanArray = threads::detach(py, || {
         let rows: Vec<Option<bool>> = (0..col.len())
             .into_par_iter()
             .map(|i| col.get(i).map(&f))

@@ -46,6 +46,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
+use crate::threads;
 use signals::{rpv2_signals as signals_of, Rpv2};
 
 type Cols = Vec<(Arc<Field>, ArrayRef)>;
@@ -159,7 +160,7 @@ fn signals_struct(rows: &[Option<Rpv2>]) -> StructArray {
 #[pyfunction]
 fn rpv2_signals(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     let col = StrColumn::from_data(texts.0)?;
-    let out = py.detach(|| {
+    let out = threads::detach(py, || {
         let rows: Vec<Option<Rpv2>> = (0..col.len())
             .into_par_iter()
             .map(|i| col.get(i).map(signals_of))

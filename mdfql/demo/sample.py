@@ -2,9 +2,15 @@
 
 `write_sample` writes a gzipped WARC (one gzip member per record, like Common Crawl) whose
 response records cover the categories in `SAMPLE_CATEGORIES`. Pages are generated from sentence
-templates and topic vocabularies (`mdfql._sample_text`), so they read like real articles while
-every page differs. Output is byte-identical for a given `(n_records, seed)` and file name (the
-warcinfo record names it): dates derive from the seed, record ids are uuid5 of their position.
+templates and topic vocabularies (`mdfql.demo.text`), so they read like real articles while
+every page differs. Output is byte-identical for a given `(n_records, seed, page_kb, level)` and
+file name (the warcinfo record names it): dates derive from the seed, record ids are uuid5 of
+their position.
+
+The small sample (no `page_kb`) builds every page, then shuffles them. A crawl-sized sample
+(`page_kb`, e.g. 30 like Common Crawl) shuffles the category sequence instead and streams pages
+to the file one at a time, padded with markup (`mdfql.demo.markup`) to log-normal sizes, so
+memory does not grow with the number of records.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import random
 import string
 import unicodedata
 import uuid
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,7 +32,8 @@ from typing import BinaryIO
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from mdfql import _sample_text as T
+from mdfql.demo import text as T
+from mdfql.demo.markup import Markup
 from mdfql.text.url_filter import DEFAULT_BLOCKLIST_DIR, DEFAULT_DIR, REFINEDWEB_CATEGORIES
 
 # Category -> (share of response records, what it exercises). "clean" takes the remainder.
@@ -53,6 +62,13 @@ REQUEST_SHARE = 0.25
 # Fixed-size categories: 2 responses with garbage HTTP headers, 1 truncated record at the end.
 N_GARBAGE_HEADERS = 2
 
+
+# Crawl-sized page sizes: log-normal, median exp(_LOG_MEDIAN) * page_kb; with sigma 0.5 the
+# mean is exp(sigma^2 / 2) = 1.13x the median, so the mean lands on page_kb.
+_LOG_SIGMA = 0.5
+_LOG_MEDIAN = -(_LOG_SIGMA**2) / 2
+# Clean pages a crawl-sized sample keeps for its duplicates to copy.
+CLEAN_POOL = 128
 
 _FIELDS: dict[str, list[str]] = {}
 # Slot name -> value, from (pick, random, topic).
@@ -109,12 +125,20 @@ def _read_lines(path: Path) -> list[str]:
 
 
 class _Writer:
-    """Text and HTML generation from one seeded RNG (all randomness flows through it)."""
+    """Text and HTML generation from one seeded RNG (all randomness flows through it).
 
-    def __init__(self, seed: int) -> None:
+    With `page_kb` set (a crawl-sized sample) pages are padded with realistic markup to about
+    that many KiB each, articles vary more in length, and URLs are made unique by a serial
+    number instead of a set of every URL so far (memory must not grow with the file).
+    """
+
+    def __init__(self, seed: int, page_kb: float | None = None) -> None:
         self.rng = random.Random(seed)
         self.used_urls: set[str] = set()
         self.topics = list(T.TOPICS)
+        self.page_kb = page_kb
+        self.markup = Markup(self.rng) if page_kb else None
+        self.serial = 0
 
     # ---- text ------------------------------------------------------------------------------
     def pick(self, seq):
@@ -150,7 +174,7 @@ class _Writer:
         r = self.rng
         name = topic_name or r.choice(self.topics)
         topic = T.TOPICS[name]
-        n_par = r.randint(4, 7)
+        n_par = r.randint(4, 7) if self.markup is None else r.randint(3, 11)
         templates = r.sample(T.TEMPLATES, min(len(T.TEMPLATES), n_par * 5))
         facts = list(topic["facts"])
         r.shuffle(facts)
@@ -180,7 +204,17 @@ class _Writer:
         sub = r.choice(("www.", "www.", "", "blog.", "news."))
         return f"{sub}{r.choice(T.PLACES).lower()}{a}{b}.{r.choice(T.TLDS)}"
 
-    def unique(self, url: str) -> str:
+    def unique(self, url: str, planted: bool = False) -> str:
+        """`url`, made unique; a `planted` URL (one the URL filter must match verbatim) is
+        already unique and kept as it is in a crawl-sized sample."""
+        if self.markup is not None:
+            if planted:
+                return url
+            # Digits only: they cannot form a banned word or change the filter's verdict.
+            self.serial += 1
+            if url.endswith("/"):
+                return f"{url[:-1]}-{self.serial}/"
+            return f"{url}-{self.serial}"
         base, i = url, 1
         while url in self.used_urls:
             i += 1
@@ -206,8 +240,8 @@ class _Writer:
         return self.unique(f"{r.choice(('https', 'http'))}://{host or self.host()}{path}")
 
     # ---- html ------------------------------------------------------------------------------
-    @staticmethod
     def page(
+        self,
         title: str,
         paragraphs: list[str],
         lang: str = "en",
@@ -218,11 +252,22 @@ class _Writer:
     ) -> str:
         meta = f'<meta charset="{charset}">' if charset else ""
         body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-        return (
+        return self.inflate(
             f'<!DOCTYPE html>\n<html lang="{lang}"><head>{meta}<title>{html.escape(title)}</title>'
             f"{head}</head>\n<body>\n{before}<main><article><h1>{html.escape(title)}</h1>\n"
             f"{body}\n</article></main>\n{after}</body></html>\n"
         )
+
+    def inflate(self, doc: str) -> str:
+        """`doc` padded with page markup to this page's drawn size (crawl-sized samples only).
+
+        Sizes are log-normal around `page_kb` (mean about `page_kb`, clipped to 1/4-4x), as
+        real page sizes are skewed: many mid-sized pages, a tail of heavy ones."""
+        if self.markup is None:
+            return doc
+        kb = self.page_kb
+        size = min(4 * kb, max(kb / 4, self.rng.lognormvariate(_LOG_MEDIAN, _LOG_SIGMA) * kb))
+        return self.markup.fill(doc, int(size * 1024) - len(doc))
 
     def chrome(self, site: str) -> tuple[str, str]:
         """A light header and footer, as on most real article pages."""
@@ -318,61 +363,89 @@ def _jpeg(rng: random.Random) -> bytes:
     return buf.getvalue()
 
 
-def _make_pages(counts: dict[str, int], w: _Writer) -> list[_Page]:
-    r = w.rng
-    pages: list[_Page] = []
-    clean_articles: list[tuple[str, list[str], str]] = []
+class _PageMaker:
+    """One page of a given category per call; `clean_pool` caps the clean pages kept for the
+    duplicate categories to copy (None keeps all of them, as the small sample does)."""
 
-    def html_page(cat: str, url: str, doc: str, **kw) -> None:
-        pages.append(_Page(cat, url, doc.encode("utf-8"), **kw))
+    def __init__(self, w: _Writer, clean_pool: int | None = None) -> None:
+        self.w = w
+        self.cap = clean_pool
+        self.clean_articles: list[tuple[str, list[str], str]] = []
+        self.n_clean = 0
+        self.strict = _read_lines(DEFAULT_DIR / "strict_words.txt")
+        self.hard = _read_lines(DEFAULT_DIR / "hard_words.txt")
+        self.soft = _read_lines(DEFAULT_DIR / "soft_words.txt")
+        self.blocked = [
+            d
+            for c in REFINEDWEB_CATEGORIES
+            for d in _read_lines(DEFAULT_BLOCKLIST_DIR / c / "domains")
+        ]
+        self.blocked_urls = [
+            u
+            for c in REFINEDWEB_CATEGORIES
+            for u in _read_lines(DEFAULT_BLOCKLIST_DIR / c / "urls")
+        ]
 
-    for _ in range(counts["clean"]):
+    def make(self, cat: str, i: int) -> _Page:
+        """The `i`-th page of category `cat` (every category but "malformed")."""
+        return getattr(self, f"_{cat}")(i)
+
+    def _keep_clean(self, article: tuple[str, list[str], str]) -> None:
+        # A reservoir sample when capped: duplicates copy pages from anywhere earlier in the
+        # file, not only recent ones, so dedup has to look across batches.
+        self.n_clean += 1
+        if self.cap is None or len(self.clean_articles) < self.cap:
+            self.clean_articles.append(article)
+        else:
+            j = self.w.rng.randrange(self.n_clean)
+            if j < self.cap:
+                self.clean_articles[j] = article
+
+    def _clean(self, i: int) -> _Page:
+        w = self.w
         title, paras = w.article()
         url = w.article_url(title)
         site = url.split("/")[2]
         before, after = w.chrome(site)
         doc = w.page(title, paras, before=before, after=after)
-        clean_articles.append((title, paras, doc))
-        html_page("clean", url, doc)
+        self._keep_clean((title, paras, doc))
+        return _Page("clean", url, doc.encode())
 
-    for _ in range(counts["boilerplate"]):
+    def _boilerplate(self, i: int) -> _Page:
+        w = self.w
         title, paras = w.article()
         url = w.article_url(title)
         before, after = w.boilerplate(url.split("/")[2])
-        html_page("boilerplate", url, w.page(title, paras, before=before, after=after))
+        return _Page("boilerplate", url, w.page(title, paras, before=before, after=after).encode())
 
-    strict = _read_lines(DEFAULT_DIR / "strict_words.txt")
-    hard = _read_lines(DEFAULT_DIR / "hard_words.txt")
-    soft = _read_lines(DEFAULT_DIR / "soft_words.txt")
-    for i in range(counts["spam_url"]):
+    def _spam_url(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
         kind = i % 3
         if kind == 0:
-            path = f"/{r.choice(hard)}-videos-{r.randint(100, 9999)}.html"
+            path = f"/{r.choice(self.hard)}-videos-{r.randint(100, 9999)}.html"
         elif kind == 1:
-            path = f"/watch/{r.choice(strict)}clips{r.randint(100, 9999)}"
+            path = f"/watch/{r.choice(self.strict)}clips{r.randint(100, 9999)}"
         else:
-            a, b = r.sample(soft, 2)
+            a, b = r.sample(self.soft, 2)
             path = f"/{a}-{b}-{r.choice(('tonight', 'online', 'now', 'club'))}/"
         host = f"www.{r.choice(T.SITE_WORDS)}{r.choice(T.SITE_WORDS)}{r.randint(1, 99)}.example"
         title, paras = w.article()
-        html_page("spam_url", w.unique(f"http://{host}{path}"), w.page(title, paras[:2]))
+        return _Page(
+            "spam_url", w.unique(f"http://{host}{path}"), w.page(title, paras[:2]).encode()
+        )
 
-    blocked = [
-        d for c in REFINEDWEB_CATEGORIES for d in _read_lines(DEFAULT_BLOCKLIST_DIR / c / "domains")
-    ]
-    blocked_urls = [
-        u for c in REFINEDWEB_CATEGORIES for u in _read_lines(DEFAULT_BLOCKLIST_DIR / c / "urls")
-    ]
-    for i in range(counts["blocklisted"]):
-        if i < len(blocked_urls):
-            url = w.unique(f"http://{blocked_urls[i]}")
+    def _blocklisted(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
+        if i < len(self.blocked_urls):
+            url = w.unique(f"http://{self.blocked_urls[i]}", planted=True)
         else:
             sub = r.choice(("", "www.", "m.", "cdn.files.", "promo."))
-            url = w.unique(f"https://{sub}{r.choice(blocked)}/page/{r.randint(1, 500)}")
+            url = w.unique(f"https://{sub}{r.choice(self.blocked)}/page/{r.randint(1, 500)}")
         title, paras = w.article()
-        html_page("blocklisted", url, w.page(title, paras[:3]))
+        return _Page("blocklisted", url, w.page(title, paras[:3]).encode())
 
-    for _ in range(counts["quality_source"]):
+    def _quality_source(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
         title, paras = w.article()
         slug = w.slug(title)
         n = r.randint(1000, 99999999)
@@ -387,14 +460,17 @@ def _make_pages(counts: dict[str, int], w: _Writer) -> list[_Page]:
                 f"https://www.ncbi.nlm.nih.gov/pmc/articles/PMC{n}/",
             )
         )
-        html_page("quality_source", w.unique(url), w.page(title, paras))
+        return _Page("quality_source", w.unique(url), w.page(title, paras).encode())
 
-    for _ in range(counts["repetitive"]):
+    def _repetitive(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
         title, paras = w.article()
         lines = list(T.REPEATED_LINES) * r.randint(15, 25)
-        html_page("repetitive", w.article_url(title), w.page(title, paras[:1] + lines + paras[1:2]))
+        doc = w.page(title, paras[:1] + lines + paras[1:2])
+        return _Page("repetitive", w.article_url(title), doc.encode())
 
-    for _ in range(counts["list_like"]):
+    def _list_like(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
         items = [
             f"{x} - {r.randint(2, 60)}.{r.randint(0, 99):02d} USD"
             for x in r.choices(T.LIST_ITEMS, k=r.randint(40, 80))
@@ -407,42 +483,41 @@ def _make_pages(counts: dict[str, int], w: _Writer) -> list[_Page]:
         )
         host = f"shop.{r.choice(T.PLACES).lower()}{r.choice(T.SITE_WORDS)}.com"
         url = w.unique(f"https://{host}/category/{r.randint(1, 999)}")
-        html_page("list_like", url, doc)
+        return _Page("list_like", url, w.inflate(doc).encode())
 
-    langs = list(T.FOREIGN)
-    for i in range(counts["non_english"]):
+    def _non_english(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
+        langs = list(T.FOREIGN)
         lang = langs[i % len(langs)]
         title, paras = w.foreign_article(lang)
         host = f"www.{r.choice(T.PLACES).lower()}-{r.choice(T.SITE_WORDS)}.{lang}"
         url = w.unique(f"https://{host}/{w.slug(title)}-{r.randint(1000, 99999)}")
-        html_page("non_english", url, w.page(title, paras, lang=lang))
+        return _Page("non_english", url, w.page(title, paras, lang=lang).encode())
 
-    for _ in range(counts["short"]):
+    def _short(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
         text = r.choice(T.SHORT_PAGES)
         url = w.unique(f"https://{w.host()}/{r.choice(('index', 'home', 'start', 'p'))}")
-        html_page("short", url, w.page(text.rstrip("."), [text]))
+        return _Page("short", url, w.page(text.rstrip("."), [text]).encode())
 
-    for _ in range(counts["exact_duplicate"]):
-        title, _, doc = r.choice(clean_articles)
-        html_page("exact_duplicate", w.article_url(title), doc)
+    def _exact_duplicate(self, i: int) -> _Page:
+        w = self.w
+        title, _, doc = w.rng.choice(self.clean_articles)
+        return _Page("exact_duplicate", w.article_url(title), doc.encode())
 
-    for _ in range(counts["near_duplicate"]):
-        title, paras, _ = r.choice(clean_articles)
+    def _near_duplicate(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
+        title, paras, _ = r.choice(self.clean_articles)
         words = [p.split(" ") for p in paras]
         for _ in range(3):
             para = r.choice(words)
             para[r.randrange(len(para))] = r.choice(("really", "often", "still", "quite", "now"))
-        html_page(
-            "near_duplicate", w.article_url(title), w.page(title, [" ".join(p) for p in words])
-        )
+        doc = w.page(title, [" ".join(p) for p in words])
+        return _Page("near_duplicate", w.article_url(title), doc.encode())
 
-    encodings = (
-        ("windows-1252", T.CP1252_SENTENCES),
-        ("iso-8859-1", T.LATIN1_SENTENCES),
-        ("shift_jis", T.JAPANESE),
-    )
-    for i in range(counts["charset"]):
-        enc, pool = encodings[i % 3]
+    def _charset(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
+        enc, pool = _ENCODINGS[i % 3]
         declared = (i // 3) % 3  # 0: HTTP header, 1: <meta> only, 2: undeclared
         sentences = r.sample(pool, len(pool))
         title = sentences[0]
@@ -454,9 +529,10 @@ def _make_pages(counts: dict[str, int], w: _Writer) -> list[_Page]:
         )
         ctype = f"text/html; charset={enc}" if declared == 0 else "text/html"
         url = w.article_url("charset " + enc)
-        pages.append(_Page("charset", url, doc.encode(enc), content_type=ctype))
+        return _Page("charset", url, doc.encode(enc), content_type=ctype)
 
-    for i in range(counts["non_html"]):
+    def _non_html(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
         kind = i % 3
         title, paras = w.article()
         if kind == 0:
@@ -467,39 +543,110 @@ def _make_pages(counts: dict[str, int], w: _Writer) -> list[_Page]:
         else:
             body, ctype, ext = _jpeg(r), "image/jpeg", "jpg"
         url = w.unique(f"https://{w.host()}/files/{w.slug(title)}.{ext}")
-        pages.append(_Page("non_html", url, body, content_type=ctype))
+        return _Page("non_html", url, body, content_type=ctype)
 
-    for i in range(counts["non_200"]):
+    def _non_200(self, i: int) -> _Page:
+        w, r = self.w, self.w.rng
         url = w.unique(f"https://{w.host()}/{r.choice(('old', 'archive', 'page'))}/{i}")
         if i % 2 == 0:
             doc = w.page("404 Not Found", ["The page you requested could not be found."])
-            html_page("non_200", url, doc, status="404 Not Found")
-        else:
-            target = url.replace("/old/", "/new/").replace("/archive/", "/new/")
-            doc = w.page("Moved Permanently", ["This page has moved."])
-            html_page(
-                "non_200",
-                url,
-                doc,
-                status="301 Moved Permanently",
-                extra_headers=(("Location", target),),
-            )
-    return pages
+            return _Page("non_200", url, doc.encode(), status="404 Not Found")
+        target = url.replace("/old/", "/new/").replace("/archive/", "/new/")
+        doc = w.page("Moved Permanently", ["This page has moved."])
+        return _Page(
+            "non_200",
+            url,
+            doc.encode(),
+            status="301 Moved Permanently",
+            extra_headers=(("Location", target),),
+        )
 
 
-def write_sample(path: str | Path, n_records: int = 2000, seed: int = 0) -> SampleStats:
+_ENCODINGS = (
+    ("windows-1252", T.CP1252_SENTENCES),
+    ("iso-8859-1", T.LATIN1_SENTENCES),
+    ("shift_jis", T.JAPANESE),
+)
+# Categories in generation order (the small sample generates each in turn, then shuffles).
+_GENERATED = [c for c in SAMPLE_CATEGORIES if c != "malformed"]
+
+
+def _make_pages(counts: dict[str, int], w: _Writer) -> list[_Page]:
+    """Every page of the small sample, category by category (then shuffled by the caller)."""
+    maker = _PageMaker(w)
+    return [maker.make(c, i) for c in _GENERATED for i in range(counts[c])]
+
+
+def _crawl_pages(counts: dict[str, int], w: _Writer, n_clean_pool: int) -> Iterator[_Page]:
+    """The pages of a crawl-sized sample in file order, generated one at a time: only the
+    shuffled category sequence (a byte per page) and `n_clean_pool` clean pages are held."""
+    order = bytearray(k for k, c in enumerate(_GENERATED) for _ in range(counts[c]))
+    w.rng.shuffle(order)
+    # A duplicate needs a clean page before it: move the first clean page to the front.
+    first = order.index(_GENERATED.index("clean"))
+    order[0], order[first] = order[first], order[0]
+    maker = _PageMaker(w, clean_pool=n_clean_pool)
+    seen = dict.fromkeys(_GENERATED, 0)
+    for k in order:
+        cat = _GENERATED[k]
+        yield maker.make(cat, seen[cat])
+        seen[cat] += 1
+
+
+class _GzipMembers:
+    """The file-like `out` of a non-gzip `WARCWriter` that compresses each record into its own
+    gzip member (warcio flushes after every record), at a chosen zlib level. At warcio's own
+    level (9) its output is byte-identical to `WARCWriter(f, gzip=True)`."""
+
+    def __init__(self, f: BinaryIO, level: int) -> None:
+        self.f, self.level = f, level
+        self.z = self._new()
+
+    def _new(self):
+        return zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+    def write(self, buf: bytes) -> None:
+        self.f.write(self.z.compress(buf))
+
+    def flush(self) -> None:
+        self.f.write(self.z.flush())
+        self.z = self._new()
+
+
+def write_sample(
+    path: str | Path,
+    n_records: int = 2000,
+    seed: int = 0,
+    *,
+    page_kb: float | None = None,
+    level: int | None = None,
+    keep_urls: bool = True,
+) -> SampleStats:
     """Write `n_records` response records, a warcinfo record and request records for about
     `REQUEST_SHARE` of the responses as a gzipped WARC at `path`; byte-identical for the same
     arguments. Raises ValueError when `n_records` is too small to hold every category.
 
     The last record is deliberately truncated (its Content-Length runs past the end of the file),
     and `N_GARBAGE_HEADERS` responses carry an unparseable HTTP header block.
+
+    `page_kb` makes a crawl-sized sample: HTML pages average that many KiB (markup around
+    articles of varied length, as on Common Crawl pages), the same category shares, and pages
+    streamed to the file one at a time, so memory stays flat however many records are asked
+    for. Without it, all pages are generated first (the small bundled sample, whose bytes tests
+    pin). `level` is the zlib level of each record's gzip member (default: warcio's 9 for the
+    small sample, 6 for a crawl-sized one); `keep_urls=False` leaves `SampleStats.urls` empty.
     """
     path = Path(path)
     counts = _counts(n_records)
-    w = _Writer(seed)
-    pages = _make_pages(counts, w)
-    w.rng.shuffle(pages)
+    w = _Writer(seed, page_kb)
+    pages: Iterable[_Page]
+    if page_kb is None:
+        small = _make_pages(counts, w)
+        w.rng.shuffle(small)
+        pages = small
+    else:
+        pages = _crawl_pages(counts, w, CLEAN_POOL)
+    n_pages = sum(counts[c] for c in _GENERATED)
     base = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(days=seed % 3650)
     seq = iter(range(10**9))
 
@@ -509,12 +656,19 @@ def write_sample(path: str | Path, n_records: int = 2000, seed: int = 0) -> Samp
         return f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'mdfql-sample/{seed}/{i}')}>", date
 
     # Garbage-header records go at seeded positions among the pages; the truncated one goes last.
-    garbage_at = set(w.rng.sample(range(len(pages)), N_GARBAGE_HEADERS))
+    garbage_at = set(w.rng.sample(range(n_pages), N_GARBAGE_HEADERS))
     urls: dict[str, list[str]] = {c: [] for c in SAMPLE_CATEGORIES}
+    written = dict.fromkeys(SAMPLE_CATEGORIES, 0)
+
+    def wrote(category: str, url: str) -> None:
+        written[category] += 1
+        if keep_urls:
+            urls[category].append(url)
+
     requests = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        writer = WARCWriter(f, gzip=True)
+        writer = WARCWriter(_GzipMembers(f, level or (9 if page_kb is None else 6)), gzip=False)
         rid, date = ids()
         info = (
             f"software: mdfql.sample\nformat: WARC File Format 1.1\nisPartOf: mdfql-sample-"
@@ -537,8 +691,8 @@ def write_sample(path: str | Path, n_records: int = 2000, seed: int = 0) -> Samp
             if k in garbage_at:
                 bad_url = w.article_url("garbage http headers")
                 _write_raw_response(f, w, bad_url, *ids(), truncated=False)
-                urls["malformed"].append(bad_url)
-            urls[page.category].append(page.url)
+                wrote("malformed", bad_url)
+            wrote(page.category, page.url)
             resp_id, date = ids()
             concurrent: dict[str, str] = {}
             if w.rng.random() < REQUEST_SHARE:
@@ -584,9 +738,8 @@ def write_sample(path: str | Path, n_records: int = 2000, seed: int = 0) -> Samp
             )
         last_url = w.article_url("truncated record")
         _write_raw_response(f, w, last_url, *ids(), truncated=True)
-        urls["malformed"].append(last_url)
-    final = {c: len(u) for c, u in urls.items()}
-    return SampleStats(path, final, urls, 1, requests, path.stat().st_size)
+        wrote("malformed", last_url)
+    return SampleStats(path, written, urls, 1, requests, path.stat().st_size)
 
 
 def _write_raw_response(

@@ -1,4 +1,4 @@
-"""Word and sentence pools for the bundled sample (`mdfql.sample`). Data only."""
+"""Word and sentence pools for the bundled sample (`mdfql.demo.sample`). Data only."""
 
 # Generic sentence templates; slots are filled from a topic's pools. Each page uses a template at
 # most once so that its only repeated n-grams are those a human writer would repeat.

@@ -1,0 +1,60 @@
+"""A compiled script: what the executor does, in order, and what it defines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import daft
+
+from mdfql.errors import Span
+from mdfql.plan.stages import RelationalStage
+from mdfql.plan.tree import PlanNode
+
+ActionKind = Literal["query", "write_table", "write_files", "explain"]
+
+
+@dataclass
+class Action:
+    """One thing the executor does: show a query, write a table or files, or explain a plan.
+    `plan` describes `df` for EXPLAIN and names the relational stages it reads."""
+
+    kind: ActionKind
+    df: daft.DataFrame
+    span: Span
+    plan: PlanNode
+    target: str | None = None
+    mode: str | None = None
+    fmt: str | None = None
+
+    def stages(self) -> list[RelationalStage]:
+        return self.plan.stages()
+
+
+@dataclass
+class View:
+    """A named query: its lazy plan and its plan tree."""
+
+    name: str
+    df: daft.DataFrame
+    plan: PlanNode
+
+
+@dataclass
+class Program:
+    """A compiled script: actions in order, options set, functions used, and the views and
+    macros it defines (a session applies them after compiling)."""
+
+    actions: list[Action] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    used_functions: set[str] = field(default_factory=set)
+    views: dict[str, View] = field(default_factory=dict)
+    macros: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def stages(self) -> list[RelationalStage]:
+        """Every relational stage some action reads, in the order they must run."""
+        found: list[RelationalStage] = []
+        for action in self.actions:
+            found += [s for s in action.stages() if s not in found]
+        return sorted(found, key=lambda s: s.index)

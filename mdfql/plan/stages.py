@@ -1,0 +1,257 @@
+"""Relational stages: pipeline breakers the executor runs, never the compiler.
+
+A relational operator (`lsh_cluster(...) OVER ()`, ...) must see every row. The compiler turns
+it into a `RelationalStage`:
+
+1. *spill*: the upstream plan streams once into Parquet under the run's work directory, each
+   row with its id (`node`) and the operator's per-row keys (e.g. LSH band hashes computed
+   from the signature, so the signature itself is never stored), and only the columns the
+   query reads afterwards;
+2. *compute*: the operator reads only `node` and its key columns from the spill and writes
+   (node, value) for the rows it has something to say about (e.g. the rows of clusters >= 2);
+3. *join back*: the rest of the plan scans the spilled rows and left-joins that result.
+
+The plan after a stage reads from `SpillScan` sources whose files the executor fills in when
+it runs the stage, so compiling reads no data and one compile serves check, explain and run.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import daft
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from daft import DataType
+from daft.io.pushdowns import Pushdowns
+from daft.io.source import DataSource, DataSourceTask
+from daft.recordbatch import RecordBatch
+
+from mdfql.metrics import operator_metrics
+
+NODE = "__node"
+VALUE = "__value"
+
+
+@dataclass(frozen=True)
+class RelationalOp:
+    """How one relational operator runs as a stage.
+
+    `keys(args, options)` -> the per-row key columns to spill, from the argument expressions
+    (by parameter name; absent optional arguments are missing); `dtype(args, node, options)`
+    -> the output type from the arguments' types and the row id's; `compute(files, out_dir,
+    keys, node_dtype, options)` -> Parquet files of (node, value) (the first two columns);
+    `describe(options)` -> what it keeps, for EXPLAIN. Rows the result lacks get their own id
+    (`default_to_id`) or NULL. `side_input(options, resolve_table)` -> a lazy plan the stage
+    spills too and hands to `compute` as `side=files` (e.g. an index of earlier runs), or None.
+    """
+
+    keys: Callable[[dict[str, daft.Expression], dict[str, Any]], dict[str, daft.Expression]]
+    dtype: Callable[[dict[str, DataType], DataType, dict[str, Any]], DataType]
+    compute: Callable[..., list[str]]
+    describe: Callable[[dict[str, Any]], str]
+    default_to_id: bool = True
+    validate: Callable[[dict[str, Any], set[str]], None] = lambda options, given: None
+    side_input: Callable[[dict[str, Any], Callable[[str], Any]], daft.DataFrame | None] = \
+        lambda options, resolve: None
+
+
+@dataclass
+class StageFiles:
+    """Files a stage wrote; filled by the executor when the stage runs. Outside an executor
+    (a DataFrame from `Session.sql`), `ensure` runs the stage on first read instead; it stays
+    in this process (not pickled to workers)."""
+
+    files: list[str] | None = None
+    ensure: Callable[[], None] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"files": self.files, "ensure": None}
+
+
+class SpillScan(DataSource):
+    """The rest of a query after a stage: the spilled rows, each with the operator's value.
+
+    Daft asks for its tasks when the plan executes; by then the executor has run the stage
+    (a plan that reads it earlier is a bug, reported as such). Each task streams one spilled
+    file a row group at a time and looks the values up in the stage's result, which is
+    small (ids and values only) and loaded once per process: a hash join in Daft would hold
+    the spilled rows instead. Its scans are named after the stage ("Read stage 1 ...
+    (Python)"), so a run's summary can tell them from real reads."""
+
+    def __init__(self, stage: RelationalStage, schema: daft.Schema):
+        self._label = f"{stage.label} rows"
+        self._schema = schema
+        self.rows, self.result = stage.rows, stage.result
+        self.out, self.default_to_id = stage.out, stage.op.default_to_id
+        self.out_type = stage.out_dtype.to_arrow_dtype()
+
+    @property
+    def name(self) -> str:
+        return self._label
+
+    @property
+    def schema(self) -> daft.Schema:
+        return self._schema
+
+    async def get_tasks(self, pushdowns: Pushdowns) -> AsyncIterator[DataSourceTask]:
+        if self.rows.files is None and self.rows.ensure is not None:
+            self.rows.ensure()
+        if self.rows.files is None or self.result.files is None:
+            raise RuntimeError(f"{self._label} was read before its stage ran")
+        wanted = self._schema.column_names() if pushdowns.columns is None else \
+            set(pushdowns.columns) | set(pushdowns.filter_required_column_names() or [])
+        columns = [c for c in self._schema.column_names() if c in wanted and c != self.out]
+        for path in self.rows.files:
+            yield _SpillFileTask(path, self._schema, columns, self)
+
+
+class _SpillFileTask(DataSourceTask):
+    """One spilled file with the stage's values attached."""
+
+    def __init__(self, path: str, schema: daft.Schema, columns: list[str], scan: SpillScan):
+        self._path, self._schema, self._columns = path, schema, columns
+        self._result_files = tuple(scan.result.files or ())
+        self._out, self._out_type, self._default = scan.out, scan.out_type, scan.default_to_id
+
+    @property
+    def schema(self) -> daft.Schema:
+        return self._schema
+
+    async def read(self) -> AsyncIterator[RecordBatch]:
+        lookup = _lookup(self._result_files)
+        for batch in pq.ParquetFile(self._path).iter_batches(columns=[*self._columns, NODE]):
+            nodes = batch.column(NODE)
+            value = lookup.values(nodes, self._out_type,
+                                  nodes.cast(self._out_type) if self._default else None)
+            table = pa.Table.from_batches([batch]).drop_columns([NODE]) \
+                .append_column(self._out, value)
+            yield RecordBatch.from_arrow_table(table)
+
+
+class _Lookup:
+    """A stage result (node -> value) indexed for lookups by node: sorted numeric ids are
+    searched with numpy; other id types go through Arrow's hash lookup."""
+
+    def __init__(self, table: pa.Table):
+        nodes = table.column(NODE).combine_chunks()
+        self.numeric = pa.types.is_integer(nodes.type) and nodes.null_count == 0
+        if self.numeric:
+            order = np.argsort(nodes.to_numpy(), kind="stable")
+            self.nodes = nodes.to_numpy()[order]
+            self.result = table.column(VALUE).combine_chunks().take(pa.array(order))
+        else:
+            self.nodes, self.result = nodes, table.column(VALUE).combine_chunks()
+
+    def values(self, nodes: pa.Array, out_type: pa.DataType,
+               default: pa.Array | None) -> pa.Array:
+        """The value of each node (`default`, else NULL, where the result has none)."""
+        fallback = default if default is not None else pa.nulls(len(nodes), out_type)
+        if len(self.nodes) == 0 or len(nodes) == 0:
+            return fallback.cast(out_type)
+        if self.numeric and pa.types.is_integer(nodes.type) and nodes.null_count == 0:
+            keys = nodes.to_numpy().astype(self.nodes.dtype, copy=False)
+            pos = np.minimum(np.searchsorted(self.nodes, keys), len(self.nodes) - 1)
+            found = self.nodes[pos] == keys
+            hit, index = pa.array(found), pa.array(np.where(found, pos, 0))
+        else:
+            where = pc.index_in(nodes, value_set=self.nodes)
+            hit, index = where.is_valid(), where.fill_null(0)
+        return pc.if_else(hit, self.result.take(index).cast(out_type), fallback.cast(out_type))
+
+
+@functools.lru_cache(maxsize=4)
+def _lookup(files: tuple[str, ...]) -> _Lookup:
+    """The result files of a stage (first column the node, second its value), loaded once
+    per process: the tasks of a scan share it."""
+    if not files:
+        return _Lookup(pa.table({NODE: pa.array([], pa.uint64()),
+                                 VALUE: pa.array([], pa.uint64())}))
+    tables = [pq.read_table(f) for f in files]
+    tables = [t.select([0, 1]).rename_columns([NODE, VALUE]) for t in tables]
+    return _Lookup(pa.concat_tables([t.cast(tables[0].schema) for t in tables]))
+
+
+@dataclass(eq=False)
+class RelationalStage:
+    """One relational operator over its whole input (see the module docstring)."""
+
+    index: int
+    name: str  # the operator, e.g. "lsh_cluster"
+    call_sql: str  # the call as written, for EXPLAIN
+    op: RelationalOp
+    options: dict[str, Any]
+    spill_plan: daft.DataFrame  # input columns kept + NODE + key columns
+    keep: list[str]  # input columns the rest of the query reads
+    key_columns: list[str]
+    node_dtype: DataType
+    out: str  # the output column's physical name
+    out_dtype: DataType
+    side_plan: daft.DataFrame | None = None  # see RelationalOp.side_input
+    rows: StageFiles = field(default_factory=StageFiles)
+    result: StageFiles = field(default_factory=StageFiles)
+    # a temporary directory for a stage run on first read (see StageFiles.ensure)
+    _scratch: tempfile.TemporaryDirectory | None = None
+
+    def __post_init__(self) -> None:
+        self.rows.ensure = self._run_on_demand
+
+    def _run_on_demand(self) -> None:
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="mdfql-stage-")
+        self.run(Path(self._scratch.name))
+
+    @property
+    def label(self) -> str:
+        return f"stage {self.index} {self.name}"
+
+    def output_plan(self) -> daft.DataFrame:
+        """The rest of the query's input: spilled rows + the operator's value, lazily."""
+        spill_schema = self.spill_plan.schema()
+        fields = {c: spill_schema[c].dtype for c in self.keep}
+        fields[self.out] = self.out_dtype
+        return SpillScan(self, daft.Schema.from_pydict(fields)).read()
+
+    def run(self, directory: Path, call: Callable[..., Any] | None = None) -> StageRun:
+        """Spill the input under `directory`, then compute the operator's result there;
+        `call(fn, *args, **kwargs)` runs the computation (e.g. as a task on a Ray worker)."""
+        start = time.perf_counter()
+        written = self.spill_plan.write_parquet(str(directory / "rows"))
+        files = sorted(written.to_pydict()["path"])
+        spilled = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        self.rows.files = files
+        side = {}
+        if self.side_plan is not None:
+            side["side"] = sorted(self.side_plan.write_parquet(
+                str(directory / "side")).to_pydict()["path"])
+        call = call or (lambda fn, *a, **kw: fn(*a, **kw))
+        self.result.files = call(self.op.compute, files, directory / "result",
+                                 keys=self.key_columns, node_dtype=self.node_dtype, **side,
+                                 **self.options)
+        found = sum(pq.ParquetFile(f).metadata.num_rows for f in self.result.files)
+        return StageRun(self.label, self.call_sql, spilled, found,
+                        time.perf_counter() - start, operator_metrics(written))
+
+    def reset(self) -> None:
+        """Forget the files of an earlier run (a Program can run more than once)."""
+        self.rows.files = self.result.files = None
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """What running one stage did: rows spilled, rows of its result, time, Daft's stats."""
+
+    label: str
+    call_sql: str
+    rows_spilled: int
+    result_rows: int
+    wall_s: float
+    metrics: tuple[dict, ...]
