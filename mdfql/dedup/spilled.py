@@ -35,8 +35,9 @@ from mdfql import _native
 log = logging.getLogger(__name__)
 
 OUT_ROWS = 1 << 20          # rows per written label file
-VERIFY_BYTES = 1 << 30      # row values held at once while checking candidate edges
+VERIFY_BYTES = 1 << 30      # row values held (two position ranges) while checking edges
 READ_ROWS = 1 << 16         # rows decoded at a time when reading values
+CHECK_EDGES = 1 << 16       # candidate edges scored at a time
 MAX_ROWS = (1 << 32) - 1    # ranks are uint32
 
 
@@ -51,6 +52,12 @@ def _column(files: Sequence[str], name: str) -> pa.ChunkedArray:
     if kind is None:
         raise ValueError("no spill files")
     return pa.chunked_array(chunks, type=kind)
+
+
+def _streamed(path: str) -> pq.ParquetFile:
+    """A Parquet file read a page buffer at a time: a whole column chunk (a row group's worth
+    of signatures or texts) is never held at once."""
+    return pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
 
 
 def _as_uint64(chunks: pa.ChunkedArray) -> list[pa.Array]:
@@ -117,18 +124,20 @@ class _Values:
         starts, size = [0], 0
         for f in files:
             meta = pq.ParquetFile(f).metadata
-            field = meta.schema.to_arrow_schema().get_field_index(name)
-            if field < 0:
+            if name not in meta.schema.to_arrow_schema().names:
                 raise ValueError(f"spill file {f} has no column {name!r}")
+            # the Parquet leaf columns of the field (a list's values are `name.list.element`)
+            leaves = [i for i in range(meta.num_columns)
+                      if meta.schema.column(i).path.split(".")[0] == name]
             for g in range(meta.num_row_groups):
                 rg = meta.row_group(g)
                 self.groups.append((f, g))
                 starts.append(starts[-1] + rg.num_rows)
-                size += rg.column(field).total_uncompressed_size
+                size += sum(rg.column(i).total_uncompressed_size for i in leaves)
         self.starts = np.array(starts, np.int64)
         self.bytes_per_row = max(1, size // max(1, int(self.starts[-1])))
 
-    def take(self, positions: np.ndarray) -> pa.Array:
+    def take(self, positions: np.ndarray) -> pa.ChunkedArray:
         """Values at `positions` (sorted, distinct), in that order."""
         groups = np.searchsorted(self.starts, positions, side="right") - 1
         pieces: list[pa.Array] = []
@@ -136,14 +145,14 @@ class _Values:
             f, rg = self.groups[g]
             local = positions[groups == g] - self.starts[g]
             offset = 0
-            for batch in pq.ParquetFile(f).iter_batches(READ_ROWS, row_groups=[rg],
-                                                        columns=[self.name]):
+            for batch in _streamed(f).iter_batches(READ_ROWS, row_groups=[rg],
+                                                   columns=[self.name]):
                 lo, hi = np.searchsorted(local, [offset, offset + batch.num_rows])
                 if hi > lo:
                     piece = batch.column(0).take(pa.array(local[lo:hi] - offset))
                     pieces.append(piece.cast(pieces[0].type) if pieces else piece)
                 offset += batch.num_rows
-        return pa.concat_arrays(pieces)
+        return pa.chunked_array(pieces)
 
 
 Score = Callable[[pa.Array, pa.Array], pa.Array]
@@ -188,22 +197,31 @@ class _Verifier:
             pair = sorted({int(lo[part[0]]), int(hi[part[0]])})
             loaded = {r: loaded[r] if r in loaded else self._range(need, per_range, r)
                       for r in pair}  # two ranges at most: range i, then each j > i in turn
-            fresh = ~uf.connected(pa.array(a[part]), pa.array(b[part])).to_numpy(
-                zero_copy_only=False)
-            part = part[fresh]
-            if not len(part):
-                continue
             rows = np.concatenate([loaded[r][0] for r in pair])
-            values = pa.chunked_array([loaded[r][1] for r in pair])
-            left = values.take(pa.array(np.searchsorted(rows, pos_a[part])))
-            right = values.take(pa.array(np.searchsorted(rows, pos_b[part])))
-            ok = self.score(left.combine_chunks(), right.combine_chunks()
-                            ).fill_null(-1.0).to_numpy() >= self.threshold
-            self.checked += len(part)
-            merged += uf.union_pairs(pa.array(a[part][ok]), pa.array(b[part][ok]))
+            values = pa.chunked_array([c for r in pair for c in loaded[r][1].chunks],
+                                      loaded[pair[0]][1].type)
+            for start in range(0, len(part), CHECK_EDGES):
+                merged += self._check(uf, part[start:start + CHECK_EDGES], a, b, rows, values)
         return merged
 
-    def _range(self, need: np.ndarray, per_range: int, r: int) -> tuple[np.ndarray, pa.Array]:
+    def _check(self, uf, part: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray,
+               values: pa.ChunkedArray) -> int:
+        """Checks edges `part` (indexes into `a`, `b`) not yet connected, with the values of
+        `rows` (sorted positions); unions those that pass."""
+        fresh = ~uf.connected(pa.array(a[part]), pa.array(b[part])).to_numpy(
+            zero_copy_only=False)
+        ea, eb = a[part[fresh]], b[part[fresh]]
+        if not len(ea):
+            return 0
+        order = self.space.order
+        left = values.take(pa.array(np.searchsorted(rows, order[ea]))).combine_chunks()
+        right = values.take(pa.array(np.searchsorted(rows, order[eb]))).combine_chunks()
+        ok = self.score(left, right).fill_null(-1.0).to_numpy() >= self.threshold
+        self.checked += len(ea)
+        return uf.union_pairs(pa.array(ea[ok]), pa.array(eb[ok]))
+
+    def _range(self, need: np.ndarray, per_range: int,
+               r: int) -> tuple[np.ndarray, pa.ChunkedArray]:
         rows = need[r * per_range:(r + 1) * per_range]
         return rows, self.values.take(rows)
 
@@ -211,7 +229,7 @@ class _Verifier:
 def _index_band(files: Sequence[str], j: int) -> Iterator[pa.Array]:
     """Band `j` of an index's `bands` lists, a record batch at a time (NULL lists: no key)."""
     for f in files:
-        for batch in pq.ParquetFile(f).iter_batches(columns=["bands"]):
+        for batch in _streamed(f).iter_batches(READ_ROWS, columns=["bands"]):
             # an Iceberg index stores the uint64 keys as int64 (same bits): reinterpret them
             yield pc.cast(pc.list_element(batch.column(0), j), pa.uint64(), safe=False)
 
