@@ -386,10 +386,6 @@ class QueryCompiler:
         projection = ", ".join(sql_text(i) for i in items)
         if distinct is not None and distinct.args.get("on") is not None:
             rel.df = self._distinct_on(rel, distinct.args["on"], order, compiler, outputs)
-            on = ", ".join(sql_text(k) for k in distinct.args["on"].expressions)
-            rel.step("Distinct On", f"({on})" + (
-                f" first by {', '.join(sql_text(o) for o in order.expressions)}"
-                if order is not None else ""))
         if distinct is not None and distinct.args.get("on") is None:
             rel.step("Project", projection)
             out = Relation.of(rel.df.select(*final).distinct(), None, rel.plan)
@@ -627,7 +623,7 @@ class QueryCompiler:
         detail = (f"{stage.label}: {stage.call_sql}\n"
                   f"spills {len(keep)} input column(s) ({shown}), the row id and "
                   f"{op.describe(options)}\n"
-                  "reads back only row ids and keys; joins its result onto the spilled rows")
+                  "reads back only row ids and keys; streams the spilled rows with its result")
         plan = PlanNode("Relational", detail, [rel.plan], stage=stage)
         return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
                         plan=plan), out
@@ -684,7 +680,9 @@ class QueryCompiler:
         out = self.fresh("dw")
         stage = RelationalStage(
             index=len(self.ctx.stages) + 1, name="distinct_on",
-            call_sql=f"DISTINCT ON ({', '.join(sql_text(k) for k in on.expressions)})",
+            call_sql=f"DISTINCT ON ({', '.join(sql_text(k) for k in on.expressions)})" + (
+                f" first by {', '.join(sql_text(o) for o in order.expressions)}"
+                if order is not None else ""),
             op=FIRST_PER_KEY, options={"group": group, "order": list(zip(ranks, desc, nulls))},
             spill_plan=spill.select(*keep, NODE, *group, *ranks), keep=keep,
             key_columns=[*group, *ranks], node_dtype=DataType.uint64(), out=out,
