@@ -25,19 +25,16 @@ import daft
 import pyarrow as pa
 from daft import Series, col
 from daft.daft import (
-    PyPartitionField,
     PyPushdowns,
     PyRecordBatch,
-    ScanOperatorHandle,
     ScanTask,
     io_glob,
 )
-from daft.io.scan import ScanOperator
-from daft.logical.builder import LogicalPlanBuilder
 from daft.logical.schema import Schema
 from daft.recordbatch import RecordBatch
 
 from mdfql import _native
+from mdfql.io.scan import PulledScan
 from mdfql.metrics import record_failure, record_rows_read
 
 STAGE_READ = "read_warc"
@@ -82,9 +79,7 @@ def read_warc(
     paths = [paths] if isinstance(paths, str) else list(paths)
     if not paths:
         raise ValueError("read_warc needs at least one path")
-    scan = _WarcScan(paths, (max_bytes, batch_records, batch_bytes))
-    handle = ScanOperatorHandle.from_python_scan_operator(scan)
-    df = daft.DataFrame(LogicalPlanBuilder.from_tabular_scan(scan_operator=handle))
+    df = _WarcScan(paths, (max_bytes, batch_records, batch_bytes)).read()
     # Rows whose HTTP message did not parse come with a null status (counted as failures).
     return df.where(col("status").not_null())
 
@@ -116,7 +111,7 @@ def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None) -> daft
     return read_warc([f"{base}/{p}" for p in warc_paths])
 
 
-class _WarcScan(ScanOperator):
+class _WarcScan(PulledScan):
     """Daft scan over WARC/ARC files: one task per file, each a stream of Arrow batches.
 
     A Python scan task's factory function is a plain generator that Daft pulls from as it
@@ -125,30 +120,9 @@ class _WarcScan(ScanOperator):
     """
 
     def __init__(self, paths: list[str], options: tuple[int, int, int]):
+        super().__init__(SCAN_NAME, Schema.from_pyarrow_schema(_ARROW_SCHEMA))
         self._paths = paths
         self._options = options
-        self._schema = Schema.from_pyarrow_schema(_ARROW_SCHEMA)
-
-    def name(self) -> str:
-        return SCAN_NAME
-
-    def display_name(self) -> str:
-        return SCAN_NAME
-
-    def schema(self) -> Schema:
-        return self._schema
-
-    def partitioning_keys(self) -> list[PyPartitionField]:
-        return []
-
-    def can_absorb_filter(self) -> bool:
-        return False
-
-    def can_absorb_limit(self) -> bool:
-        return False
-
-    def can_absorb_select(self) -> bool:
-        return False
 
     def multiline_display(self) -> list[str]:
         return [self.display_name(), f"Paths = {self._paths}"]

@@ -31,11 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from daft import DataType, Series
-from daft.daft import ScanOperatorHandle, ScanTask
-from daft.io.scan import ScanOperator
-from daft.logical.builder import LogicalPlanBuilder
+from daft.daft import ScanTask
 from daft.recordbatch import RecordBatch
 
+from mdfql.io.scan import PulledScan
 from mdfql.metrics import operator_metrics
 
 NODE = "__node"
@@ -78,7 +77,7 @@ class StageFiles:
         return {"files": self.files, "ensure": None}
 
 
-class SpillScan(ScanOperator):
+class SpillScan(PulledScan):
     """The rest of a query after a stage: the spilled rows, each with the operator's value.
 
     Daft asks for its tasks when the plan executes; by then the executor has run the stage
@@ -89,35 +88,10 @@ class SpillScan(ScanOperator):
     ("Read stage 1 ... (Python)"), so a run's summary can tell them from real reads."""
 
     def __init__(self, stage: RelationalStage, schema: daft.Schema):
-        self._label = f"{stage.label} rows"
-        self._schema = schema
+        super().__init__(f"{stage.label} rows", schema)
         self.rows, self.result = stage.rows, stage.result
         self.out, self.default_to_id = stage.out, stage.op.default_to_id
         self.out_type = stage.out_dtype.to_arrow_dtype()
-
-    def name(self) -> str:
-        return self._label
-
-    def display_name(self) -> str:
-        return self._label
-
-    def schema(self) -> daft.Schema:
-        return self._schema
-
-    def partitioning_keys(self) -> list[Any]:
-        return []
-
-    def can_absorb_filter(self) -> bool:
-        return False
-
-    def can_absorb_limit(self) -> bool:
-        return False
-
-    def can_absorb_select(self) -> bool:
-        return False
-
-    def multiline_display(self) -> list[str]:
-        return [self._label]
 
     def to_scan_tasks(self, pushdowns: Any) -> Iterator[ScanTask]:
         if self.rows.files is None and self.rows.ensure is not None:
@@ -133,10 +107,6 @@ class SpillScan(ScanOperator):
                 schema=self._schema._schema, num_rows=None,
                 size_bytes=Path(path).stat().st_size, pushdowns=pushdowns, stats=None,
                 source_name=self._label)
-
-    def read(self) -> daft.DataFrame:
-        handle = ScanOperatorHandle.from_python_scan_operator(self)
-        return daft.DataFrame(LogicalPlanBuilder.from_tabular_scan(scan_operator=handle))
 
 
 def read_spill_file(path: str, columns: list[str], result_files: tuple[str, ...], out: str,
