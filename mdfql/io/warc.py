@@ -65,8 +65,8 @@ def read_warc(
     paths: str | list[str],
     *,
     max_bytes: int = 10_000_000,
-    batch_records: int = 4096,
-    batch_bytes: int = 64 << 20,
+    batch_records: int = 1024,
+    batch_bytes: int = 8 << 20,
 ) -> daft.DataFrame:
     """Lazily read the HTTP responses of WARC/ARC files (plain or gzip) into a DataFrame.
 
