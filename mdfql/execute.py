@@ -191,7 +191,7 @@ def _query(run: _Run, action: Action) -> None:
 
 def _skipped(target: Target, note: str, snapshot_id: int | None = None) -> WriteResult:
     return WriteResult(ident=target.name, rows_written=0, snapshot_id=snapshot_id,
-                       mode=target.mode, note=note)
+                       mode=target.mode, note=note, skipped=True)
 
 
 def _write(run: _Run, action: Action, target: Target) -> WriteResult:

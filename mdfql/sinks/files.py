@@ -113,24 +113,37 @@ class Folder:
                       for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.File)
 
 
-def owned_files(folder: Folder) -> list[str] | None:
-    """The files an earlier COPY wrote into `folder` (from its record), or None when none did."""
+def _record(folder: Folder) -> dict | None:
+    """What earlier COPYs to `folder` recorded beside it: {"files": [...], "created": bool}."""
     record = folder.sibling("mdfql-copy.json")
     if folder.fs.get_file_info(record.path).type != pafs.FileType.File:
         return None
     with folder.fs.open_input_stream(record.path) as f:
-        return list(json.loads(f.read())["files"])
+        return json.loads(f.read())
+
+
+def owned_files(folder: Folder) -> list[str]:
+    """The files earlier COPYs wrote into `folder` (and did not remove since)."""
+    record = _record(folder)
+    return list(record["files"]) if record is not None else []
+
+
+def _created_by_copy(folder: Folder, present: list[str] | None) -> bool:
+    """Whether the folder is COPY's own: it was new or empty when a COPY first wrote to it."""
+    record = _record(folder)
+    return bool(record["created"]) if record is not None else not present
 
 
 def check_target(target: str, overwrite: bool) -> None:
-    """Refuse a folder holding files no COPY wrote, unless `overwrite` (before any write)."""
+    """Refuse a folder holding files no COPY wrote, unless it is COPY's own folder or
+    `overwrite` (checked before any write)."""
     folder = Folder.of(target)
     present = folder.files()
     if not present:
         return
-    owned = set(owned_files(folder) or [])
+    owned = set(owned_files(folder))
     foreign = [f for f in present if f not in owned]
-    if foreign and not owned and not overwrite:
+    if foreign and not overwrite and not _created_by_copy(folder, present):
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3
                                           else "")
         raise SinkError(
@@ -157,8 +170,10 @@ class StagedFiles:
     def commit(self) -> WriteResult:
         """Move the files in; then drop the files an earlier COPY wrote there (mode replace)."""
         check_target(self.target.uri, self.overwrite)  # it may have changed while writing
-        fs, before = self.target.fs, owned_files(self.target) or []
-        if self.target.files() is None and isinstance(fs, pafs.LocalFileSystem):
+        fs, before = self.target.fs, owned_files(self.target)
+        present = self.target.files()
+        created = _created_by_copy(self.target, present)
+        if present is None and isinstance(fs, pafs.LocalFileSystem):
             fs.move(self.staging.path, self.target.path)  # one rename: all files at once
         else:
             fs.create_dir(self.target.path, recursive=True)
@@ -166,12 +181,14 @@ class StagedFiles:
                 fs.move(posixpath.join(self.staging.path, name),
                         posixpath.join(self.target.path, name))
             fs.delete_dir(self.staging.path)
-        kept = [n for n in before if n not in self.names] if self.mode == "append" else []
+        kept = [n for n in before if n in (present or []) and n not in self.names] \
+            if self.mode == "append" else []
         record = self.target.sibling("mdfql-copy.json")
         with fs.open_output_stream(record.path) as f:
-            f.write(json.dumps({"format": self.fmt, "files": kept + self.names}).encode())
+            f.write(json.dumps({"format": self.fmt, "files": kept + self.names,
+                                "created": created}).encode())
         if self.mode == "replace":
-            for name in before:
+            for name in set(before) & set(present or []):
                 if name not in self.names:
                     fs.delete_file(posixpath.join(self.target.path, name))
         return WriteResult(ident=self.target.uri, rows_written=self.rows, snapshot_id=None,

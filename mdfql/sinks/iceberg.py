@@ -73,6 +73,7 @@ class WriteResult:
     metrics: tuple[dict, ...] = ()
     # Why the write went elsewhere or did not happen (a trial run's scratch table, a skip).
     note: str | None = None
+    skipped: bool = False  # nothing committed: see `note`
 
 
 def _storable_type(t: pa.DataType) -> pa.DataType:
