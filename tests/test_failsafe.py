@@ -355,3 +355,15 @@ def test_a_failed_copy_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
         Session().run(f"COPY (SELECT url FROM read_warc('{noisy}')) TO 'out';")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
     assert not list(tmp_path.glob(".out.mdfql-staging-*"))
+
+
+def test_every_target_is_checked_before_the_first_statement_runs(curated, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Session().run("CREATE TABLE curated.other AS SELECT 1 AS x")
+    for late in ("CREATE TABLE curated.other AS SELECT 2 AS x;",  # exists
+                 "COPY (SELECT 1 AS x) TO '.';"):  # a folder of other files
+        with pytest.raises(MdfqlError) as info:
+            Session().run(REPLACE + late, {"input": str(curated)})
+        assert info.value.span.line == 4
+        assert _snapshots("curated.pages") == 1  # the statement before it did not run
