@@ -301,7 +301,8 @@ def execute(
             counted = failures.rows_read()
             summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
     except MdfqlError as e:
-        raise e.attach_source(program.text, program.filename) from None
+        e.attach_source(program.text, program.filename)
+        raise
     finally:
         for stage in program.stages():
             stage.reset()  # its files go with the work directory

@@ -319,6 +319,7 @@ def test_copy_refuses_a_folder_it_did_not_create(tmp_path, monkeypatch, capsys):
     assert code == 1
     _assert_located(err, tmp_path, 1, 1, "COPY refuses to write into")
     assert "OVERWRITE" in err
+    assert "(pipe.sql, pipelines, warehouse)" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.sql", "pipelines", "warehouse"]
     # OVERWRITE writes into it and still deletes nothing it did not write
     code, _, err = _run_cli(tmp_path, capsys, "COPY (SELECT 1 AS x) TO '.' (OVERWRITE);\n")
@@ -367,3 +368,8 @@ def test_every_target_is_checked_before_the_first_statement_runs(curated, tmp_pa
             Session().run(REPLACE + late, {"input": str(curated)})
         assert info.value.span.line == 4
         assert _snapshots("curated.pages") == 1  # the statement before it did not run
+
+
+def test_explain_in_a_run_lists_nothing(warehouse, tmp_path):
+    summary = Session().run(f"EXPLAIN SELECT url FROM read_warc('{tmp_path}/none*.warc.gz')")
+    assert "read_warc" in summary.explains[0]

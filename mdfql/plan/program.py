@@ -59,10 +59,11 @@ class Program:
     text: str = ""
 
     def sources(self) -> list[SourceInput]:
-        """Every source some action reads, each once."""
+        """Every source some action reads (an EXPLAIN reads nothing), each once."""
         found: list[SourceInput] = []
         for action in self.actions:
-            found += [s for s in action.sources() if not any(s is f for f in found)]
+            if action.kind != "explain":
+                found += [s for s in action.sources() if not any(s is f for f in found)]
         return found
 
     def stages(self) -> list[RelationalStage]:

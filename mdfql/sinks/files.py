@@ -100,17 +100,22 @@ class Folder:
         return Folder(self.fs, posixpath.join(parent, f".{base}.{name}"),
                       f"{uri_parent}/.{base}.{name}")
 
+    def remove(self) -> None:
+        """Delete this folder and what it holds, if it exists (only for staging folders)."""
+        if self.fs.get_file_info(self.path).type != pafs.FileType.NotFound:
+            self.fs.delete_dir(self.path)
+
     def files(self) -> list[str] | None:
-        """Names of the files directly inside, or None when the folder does not exist."""
+        """Names of the entries directly inside (files and folders), or None when the folder
+        does not exist."""
         info = self.fs.get_file_info(self.path)
         if info.type == pafs.FileType.NotFound:
             return None
         if info.type != pafs.FileType.Directory:
             raise SinkError(f"COPY target {self.uri} exists and is not a directory",
                             hint="COPY writes a folder of files: choose a folder path")
-        selector = pafs.FileSelector(self.path, recursive=True)
-        return sorted(posixpath.relpath(i.path, self.path)
-                      for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.File)
+        selector = pafs.FileSelector(self.path)
+        return sorted(posixpath.basename(i.path) for i in self.fs.get_file_info(selector))
 
 
 def _record(folder: Folder) -> dict | None:
@@ -147,8 +152,8 @@ def check_target(target: str, overwrite: bool) -> None:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3
                                           else "")
         raise SinkError(
-            f"COPY refuses to write into {folder.uri}: it holds {len(foreign)} file(s) that no "
-            f"COPY wrote ({shown})",
+            f"COPY refuses to write into {folder.uri}: it holds {len(foreign)} file(s) or "
+            f"folder(s) that no COPY wrote ({shown})",
             hint="COPY to a new or empty folder, or add OVERWRITE to write into it anyway "
                  "(its files are kept; only files an earlier COPY wrote there are replaced)",
         )
@@ -180,7 +185,7 @@ class StagedFiles:
             for name in self.names:
                 fs.move(posixpath.join(self.staging.path, name),
                         posixpath.join(self.target.path, name))
-            fs.delete_dir(self.staging.path)
+            self.staging.remove()
         kept = [n for n in before if n in (present or []) and n not in self.names] \
             if self.mode == "append" else []
         record = self.target.sibling("mdfql-copy.json")
@@ -196,8 +201,7 @@ class StagedFiles:
 
     def discard(self) -> None:
         """Remove the staging folder (the target was not touched)."""
-        if self.staging.fs.get_file_info(self.staging.path).type != pafs.FileType.NotFound:
-            self.staging.fs.delete_dir(self.staging.path)
+        self.staging.remove()
 
 
 def stage_files(df: DataFrame, target: str, fmt: FileFormat, mode: FileMode = "replace",
@@ -214,11 +218,15 @@ def stage_files(df: DataFrame, target: str, fmt: FileFormat, mode: FileMode = "r
     check_target(target, overwrite)
     folder = Folder.of(target)
     staging = folder.sibling(f"mdfql-staging-{run_id}")
-    if fmt == "parquet":
-        written = df.write_parquet(staging.uri, write_mode="overwrite")
-    else:
-        written = _json_ready(df).write_json(staging.uri, write_mode="overwrite")
     fs = folder.fs
+    try:
+        if fmt == "parquet":
+            written = df.write_parquet(staging.uri, write_mode="overwrite")
+        else:
+            written = _json_ready(df).write_json(staging.uri, write_mode="overwrite")
+    except BaseException:
+        staging.remove()  # ours alone: named after this run
+        raise
     # Daft names its own files; a folder with no rows gets none (it may not exist).
     if fs.get_file_info(staging.path).type == pafs.FileType.NotFound:
         fs.create_dir(staging.path, recursive=True)
