@@ -14,6 +14,7 @@ from mdfql.compiler.script import compile_script, declared_runner
 from mdfql.errors import MdfqlError
 from mdfql.functions.catalog import default_registry
 from mdfql.functions.registry import Registry, udf
+from mdfql.io.inputs import recording
 from mdfql.lang.bind import Macro
 from mdfql.plan.program import Program, View
 from mdfql.plan.tree import PlanNode
@@ -72,7 +73,9 @@ class Session:
             config = catalog_config(options)
             try:
                 if table_exists(name, config):
-                    return View(key, read_table(name, config), PlanNode("Scan", f"iceberg {name}"))
+                    with recording() as reads:
+                        df = read_table(name, config)
+                    return View(key, df, PlanNode("Scan", f"iceberg {name}", reads=reads))
             except SinkError:
                 return None
         return None
@@ -102,7 +105,9 @@ class Session:
     def compile(self, text: str, filename: str = "<sql>",
                 params: dict[str, str] | None = None) -> Program:
         """Parse, bind and plan a script (reads no data, changes nothing in the session)."""
-        return compile_script(self, text, filename, params)
+        program = compile_script(self, text, filename, params)
+        program.filename, program.text = filename, text
+        return program
 
     def apply(self, program: Program) -> None:
         """Keep a compiled script's views, macros and options for later scripts."""

@@ -197,11 +197,16 @@ class ScriptCompiler:
         files = node.args.get("files") or []
         if len(files) != 1 or not isinstance(files[0], exp.Literal):
             raise self.error("COPY (query) TO 'path' takes one path", node)
-        fmt = "parquet"
+        fmt, mode = "parquet", "replace"
         for param in node.args.get("params") or []:
             key = param.this.name.lower()
+            if key == "overwrite":  # into a folder holding files no COPY wrote (files.py)
+                if param.expression is None or param.expression.name.lower() == "true":
+                    mode = "overwrite"
+                continue
             if key != "format":
-                raise self.error(f"unknown COPY option '{key}'", param, "use (FORMAT parquet)")
+                raise self.error(f"unknown COPY option '{key}'", param,
+                                 "use (FORMAT parquet|jsonl [, OVERWRITE])")
             fmt = param.expression.name.lower()
             if fmt not in ("parquet", "jsonl", "json"):
                 raise self.error(f"unknown COPY format '{fmt}'", param,
@@ -211,7 +216,7 @@ class ScriptCompiler:
             query = exp.select("*").from_(query)
         fmt = "jsonl" if fmt == "json" else fmt
         self.emit(stmt, "write_files", self.plan(query), f"COPY TO '{files[0].this}' ({fmt})",
-                  files[0].this, "overwrite", fmt)
+                  files[0].this, mode, fmt)
 
     def query(self, stmt: Statement) -> None:
         self.emit(stmt, "query", self.plan(stmt.node), "Query")
