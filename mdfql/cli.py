@@ -12,6 +12,7 @@ os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from mdfql.depth import on_deep_stack  # noqa: E402
 from mdfql.errors import MdfqlError  # noqa: E402
 
 # Off a terminal rich would wrap at 80 columns; logs and CI want whole lines.
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAFT_PROGRESS_BAR", "0" if not sys.stderr.isatty() else "1")
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return on_deep_stack(args.func, args)  # deep plans recurse deeply (mdfql.depth)
     except MdfqlError as e:
         sys.stderr.write(e.render() + "\n")
         return 1

@@ -44,15 +44,30 @@ class MdfqlError(Exception):
         if self.source is not None:
             src_lines = self.source.splitlines()
             if 1 <= s.line <= len(src_lines):
-                text = src_lines[s.line - 1].expandtabs(1)
+                text, col = _window(src_lines[s.line - 1].expandtabs(1), s.col)
                 lines.append(f"  {text}")
-                lines.append("  " + " " * (s.col - 1) + "^" * max(1, s.length))
+                width = min(max(1, s.length), max(1, len(text) - col + 1))
+                lines.append("  " + " " * (col - 1) + "^" * width)
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.render()
+
+
+SHOWN_LINE = 120  # characters of a long source line shown around the culprit
+
+
+def _window(text: str, col: int) -> tuple[str, int]:
+    """A long line cut to SHOWN_LINE characters around `col`, and where `col` lands in it."""
+    if len(text) <= SHOWN_LINE:
+        return text, col
+    start = max(0, min(col - 1 - SHOWN_LINE // 3, len(text) - SHOWN_LINE))
+    cut = text[start:start + SHOWN_LINE]
+    head = "..." if start > 0 else ""
+    tail = "..." if start + SHOWN_LINE < len(text) else ""
+    return head + cut + tail, col - start + len(head)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import daft
 
 from mdfql.compiler.script import compile_script, declared_runner
+from mdfql.depth import on_deep_stack
 from mdfql.errors import MdfqlError
 from mdfql.functions.catalog import default_registry
 from mdfql.functions.registry import Registry, udf
@@ -135,8 +136,9 @@ class Session:
         with use_runner(kind, address):  # before compiling: plans fix the runner
             program = self.compile(text, filename, params)  # every error before any read
             self.apply(program)
-            return execute(program, catalog=catalog_config(program.options),
-                           functions=self.registry, runner=kind, ray_address=address, **kw)
+            return on_deep_stack(execute, program, catalog=catalog_config(program.options),
+                                 functions=self.registry, runner=kind, ray_address=address,
+                                 **kw)
 
     def runner_of(self, text: str, runner: str | None, ray_address: str | None
                   ) -> tuple[str, str | None]:

@@ -97,9 +97,10 @@ class ExprCompiler:
         return MdfqlError(message, node_span(node, self.text), hint)
 
     def compile(self, node: exp.Expression) -> Expression:
-        key = node.sql()
-        if key in self.replacements:
-            return col(self.replacements[key])
+        if self.replacements:  # (rendering every sub-expression is quadratic in its depth)
+            key = node.sql()
+            if key in self.replacements:
+                return col(self.replacements[key])
         handler = _HANDLERS.get(type(node))
         if handler is not None:
             return handler(self, node)

@@ -44,11 +44,26 @@ class PlanContext:
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
-    if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
-    if isinstance(node, exp.Paren):
-        return _conjuncts(node.this)
-    return [node]
+    """The terms of `a AND (b AND c) ...`, in order (without recursing: chains can be long)."""
+    found: list[exp.Expression] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, exp.And):
+            stack += [n.expression, n.this]
+        elif isinstance(n, exp.Paren):
+            stack.append(n.this)
+        else:
+            found.append(n)
+    return found
+
+
+def _all(preds: list[Expression]) -> Expression:
+    """The conjunction of `preds` as a balanced tree (Daft recurses per level)."""
+    if len(preds) == 1:
+        return preds[0]
+    mid = len(preds) // 2
+    return _all(preds[:mid]) & _all(preds[mid:])
 
 
 def _outside_windows(node: exp.Expression) -> bool:
@@ -295,9 +310,7 @@ class QueryCompiler:
                 plain.append(self._inline_aliases(c, rel, aliases))
         if plain:
             compiler = self.exprs(rel, where="WHERE")
-            pred = compiler.compile(plain[0])
-            for c in plain[1:]:
-                pred = pred & compiler.compile(c)
+            pred = _all([compiler.compile(c) for c in plain])
             rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan)
             rel.step("Filter", "\n".join(sql_text(c) for c in plain))
         return rel

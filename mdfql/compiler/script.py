@@ -16,7 +16,8 @@ from typing import Any
 from sqlglot import exp
 
 from mdfql.catalog import Catalog
-from mdfql.errors import MdfqlError, did_you_mean
+from mdfql.depth import MAX_PLAN, on_deep_stack
+from mdfql.errors import MdfqlError, Span, did_you_mean
 from mdfql.lang.bind import BindEnv, Binder, Macro, literal_value
 from mdfql.lang.parse import LoadStatement, Statement, node_span, parse_script
 from mdfql.options import parse_option
@@ -41,6 +42,32 @@ def coerce_param(raw: str, default: Any) -> Any:
     return raw
 
 
+def plan_depth(plan: PlanNode) -> int:
+    """Steps on the longest path from `plan` to a scan (views read twice counted once)."""
+    depth: dict[int, int] = {}
+    stack = [(plan, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in depth:
+            continue
+        if expanded:
+            depth[id(node)] = 1 + max((depth[id(c)] for c in node.inputs), default=0)
+        else:
+            stack.append((node, True))
+            stack += [(c, False) for c in node.inputs if id(c) not in depth]
+    return depth[id(plan)]
+
+
+def check_plan_depth(plan: PlanNode, span: Span | None) -> None:
+    """Refuse a plan deeper than Daft's stacks hold (see mdfql.depth) before building more."""
+    depth = plan_depth(plan)
+    if depth > MAX_PLAN:
+        raise MdfqlError(
+            f"plan too deep: {depth} steps on top of each other (the limit is {MAX_PLAN}, "
+            "about 1,000 chained views or CTEs)", span,
+            "write an intermediate result with CREATE TABLE ... AS and read it back")
+
+
 class ScriptCompiler:
     """Walks a script's statements in order, keeping views, macros, parameters and options."""
 
@@ -48,6 +75,7 @@ class ScriptCompiler:
         self.catalog = catalog
         self.text = text
         self.overrides = dict(overrides)
+        self.statement: Statement | None = None  # the one being compiled
         self.program = Program(options=dict(catalog.options), macros=dict(catalog.macros))
         self.env = BindEnv(
             text=text,
@@ -81,6 +109,7 @@ class ScriptCompiler:
             if isinstance(stmt, LoadStatement):
                 self.load(stmt)
                 continue
+            self.statement = stmt
             handler = self._handler(stmt.node)
             if handler is None:
                 raise MdfqlError(f"unsupported statement: {stmt.node.key.upper()}", stmt.span)
@@ -116,7 +145,9 @@ class ScriptCompiler:
         """A statement's query (`top`: its ORDER BY sorts), or a view's (`top=False`)."""
         bound = Binder(self.env).bind(node)
         self.ctx.source_limit = self.program.options.get("limit")
-        return QueryCompiler(self.ctx).query(bound, top)
+        rel = QueryCompiler(self.ctx).query(bound, top)
+        check_plan_depth(rel.plan, self.statement.span if self.statement else None)
+        return rel
 
     def emit(self, stmt: Statement, kind: str, rel: Relation, title: str,
              target: str | None = None, mode: str | None = None, fmt: str | None = None
@@ -221,7 +252,7 @@ def compile_script(catalog: Catalog, text: str, filename: str = "<sql>",
                    params: dict[str, str] | None = None) -> Program:
     """Parse, bind and plan a script against `catalog`; errors carry the text for carets."""
     try:
-        return ScriptCompiler(catalog, text, params or {}).compile()
+        return on_deep_stack(ScriptCompiler(catalog, text, params or {}).compile)
     except MdfqlError as e:
         raise e.attach_source(text, filename) from None
     except SinkError as e:
@@ -230,9 +261,14 @@ def compile_script(catalog: Catalog, text: str, filename: str = "<sql>",
 
 def declared_runner(text: str) -> tuple[str | None, str | None]:
     """The `SET runner` / `SET ray.address` a script declares (read before compiling: the
-    runner must be chosen before any plan is built)."""
+    runner must be chosen before any plan is built). A script that does not parse declares
+    none: compiling it next reports the error, with its file name."""
+    try:
+        statements = on_deep_stack(parse_script, text)
+    except MdfqlError:
+        return None, None
     found: dict[str, str] = {}
-    for stmt in parse_script(text):
+    for stmt in statements:
         if isinstance(stmt, LoadStatement) or not isinstance(stmt.node, exp.Set):
             continue
         for item in stmt.node.expressions:
