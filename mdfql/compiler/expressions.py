@@ -12,8 +12,8 @@ from daft import DataType, Expression, col, lit
 from sqlglot import exp
 
 from mdfql.errors import MdfqlError
-from mdfql.functions.registry import TYPE_CHECKS, FunctionSpec, Registry
-from mdfql.lang.bind import literal_value, match_args
+from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, type_ok
+from mdfql.lang.bind import literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
 
 from .relation import Relation
@@ -154,17 +154,17 @@ class ExprCompiler:
         kwargs: dict[str, Any] = {}
         for p in spec.params:
             arg = bound[p.name]
-            if arg is None:
-                kwargs[p.name] = p.default
-            elif p.const:
-                try:
-                    kwargs[p.name] = literal_value(arg)
-                except ValueError:
-                    raise self.error(
-                        f"{spec.name}(): argument '{p.name}' must be a literal value", arg
-                    ) from None
+            if p.const or arg is None:
+                kwargs[p.name] = literal_arg(spec, p, arg, self.error)
             else:
                 kwargs[p.name] = self.typed(spec, p.name, p.dtype, arg)
+        if spec.validate is not None:
+            given = [p.name for p in spec.params if not p.const and bound[p.name] is not None]
+            try:
+                spec.validate({p.name: kwargs[p.name] for p in spec.params if p.const},
+                              {n: self.arg_info(self.dtype(kwargs[n]), bound[n]) for n in given})
+            except ValueError as e:
+                raise self.error(f"{spec.name}(): {e}", node) from None
         try:
             if spec.variadic:
                 values = [kwargs[p.name] for p in spec.params]
@@ -176,11 +176,37 @@ class ExprCompiler:
         except Exception as e:  # a builder's own validation (bad option value, ...)
             raise self.error(f"{spec.name}(): {e}", node) from None
 
+    def arg_info(self, dtype: DataType, arg: exp.Expression | None) -> ArgInfo:
+        """What is known of an argument: its type and its list length (from a fixed-size
+        type, or followed from the call that made it, see `width`)."""
+        width = dtype.size if dtype.is_fixed_size_list() else None
+        return ArgInfo(dtype, width if arg is None else self.width(arg) or width)
+
+    def width(self, node: exp.Expression) -> int | None:
+        """The length of every list `node` evaluates to, when the plan knows it: a call of a
+        function that declares it (minhash's num_hashes), or a column that holds one."""
+        while isinstance(node, (exp.Paren, exp.Alias)):
+            node = node.this
+        if isinstance(node, exp.Column) and len(node.parts) <= 2:
+            try:
+                physical = self.relation.lookup(node.name, node.table or None, None)
+            except MdfqlError:
+                return None
+            return self.relation.widths.get(physical) if physical else None
+        if isinstance(node, exp.Anonymous):
+            spec = self.registry.get(node.name)
+            if spec is None or spec.list_width is None:
+                return None
+            bound, _ = match_args(spec, node, self.error)
+            return spec.list_width({p.name: literal_arg(spec, p, bound[p.name], self.error)
+                                    for p in spec.params if p.const})
+        return None
+
     def typed(self, spec: FunctionSpec, pname: str, dtype: str, arg: exp.Expression) -> Expression:
         expr = self.compile(arg)
         if dtype != "any":
             actual = self.dtype(expr)
-            if not TYPE_CHECKS[dtype](actual):
+            if not type_ok(dtype, actual):
                 raise self.error(
                     f"{spec.name}(): argument '{pname}' must be {dtype}, got {actual}", arg
                 )

@@ -17,7 +17,7 @@ from mdfql.dedup.ids import row_id
 from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
 from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.functions.registry import FunctionSpec, Registry
-from mdfql.lang.bind import literal_value, match_args
+from mdfql.lang.bind import literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
 from mdfql.plan.program import View
 from mdfql.plan.stages import NODE, RelationalStage
@@ -114,7 +114,8 @@ class QueryCompiler:
                 for cte in with_.expressions:
                     name = cte.alias_or_name.lower()
                     sub = self.query(cte.this)
-                    self.ctx.ctes[name] = View(name, sub.df, PlanNode("CTE", name, [sub.plan]))
+                    self.ctx.ctes[name] = View(name, sub.df, PlanNode("CTE", name, [sub.plan]),
+                                               sub.widths)
             return self._query_body(node, top)
         finally:
             self.ctx.ctes = saved
@@ -163,7 +164,7 @@ class QueryCompiler:
         alias = node.alias or None
         if isinstance(node, exp.Subquery):
             sub = self.query(node.this)
-            return Relation.of(sub.df, alias, sub.plan)
+            return Relation.of(sub.df, alias, sub.plan, sub.widths)
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
             df = self.table_function(node.this)
             scan = PlanNode("Scan", sql_text(node.this))
@@ -182,7 +183,7 @@ class QueryCompiler:
                     did_you_mean(name, known) or ("known tables: " + ", ".join(sorted(known))
                                                   if known else None),
                 )
-            return Relation.of(view.df, alias or node.name, view.plan)
+            return Relation.of(view.df, alias or node.name, view.plan, view.widths)
         raise self.error(f"unsupported FROM item: {node.sql()}", node)
 
     def table_function(self, call: exp.Anonymous) -> daft.DataFrame:
@@ -193,13 +194,7 @@ class QueryCompiler:
                 did_you_mean(call.name, self.ctx.sources.names()),
             )
         bound, _ = match_args(spec, call, self.error)
-        kwargs = {}
-        for p in spec.params:
-            arg = bound[p.name]
-            try:
-                kwargs[p.name] = p.default if arg is None else literal_value(arg)
-            except ValueError:
-                raise self.error(f"{spec.name}(): '{p.name}' must be a literal", arg) from None
+        kwargs = {p.name: literal_arg(spec, p, bound[p.name], self.error) for p in spec.params}
         try:
             df = spec.build(options=self.ctx.options, **kwargs)
         except MdfqlError:
@@ -230,6 +225,7 @@ class QueryCompiler:
                 [ColumnRef(r.qualifier, r.name, renames.get(r.physical, r.physical))
                  for r in right.columns],
                 plan=right.plan,
+                widths={renames.get(c, c): w for c, w in right.widths.items()},
             )
         kind = (join.args.get("kind") or "").upper()
         side = (join.args.get("side") or "").upper()
@@ -269,7 +265,8 @@ class QueryCompiler:
             n.name for n in join.args.get("using") or [])
         out = Relation(df, left.columns if how in ("semi", "anti") else both.columns,
                        plan=PlanNode("Join", f"{how.upper()} ON {on_sql}" if on_sql else
-                                     how.upper(), [left.plan, right.plan]))
+                                     how.upper(), [left.plan, right.plan]),
+                       widths={**left.widths, **right.widths})
         for cond in residual:
             out.df = out.df.where(self.exprs(out, where="JOIN").compile(cond))
         return out
@@ -311,7 +308,7 @@ class QueryCompiler:
         if plain:
             compiler = self.exprs(rel, where="WHERE")
             pred = _all([compiler.compile(c) for c in plain])
-            rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan)
+            rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan, widths=rel.widths)
             rel.step("Filter", "\n".join(sql_text(c) for c in plain))
         return rel
 
@@ -338,7 +335,7 @@ class QueryCompiler:
         return Relation(rel.df.join(sub, left_on=[left], right_on=[col(key)], how=how),
                         rel.columns, plan=PlanNode(
                             "Join", f"{how.upper()}: {sql_text(node.this)} {kind} "
-                            "(subquery)", [rel.plan, subrel.plan]))
+                            "(subquery)", [rel.plan, subrel.plan]), widths=rel.widths)
 
     # --- SELECT ---------------------------------------------------------------------------
     def select(self, node: exp.Select, top: bool = False) -> Relation:
@@ -385,6 +382,9 @@ class QueryCompiler:
                 physical = self.fresh("s")
                 computed[physical] = compiler.compile(item.unalias())
                 outputs.append((item.alias_or_name, physical))
+                width = compiler.width(item.unalias())
+                if width is not None:
+                    rel.widths[physical] = width
         if computed:
             rel.df = rel.df.with_columns(computed)
         rel.aliases = {name.lower(): physical for name, physical in outputs}
@@ -395,13 +395,15 @@ class QueryCompiler:
             rel.step("Filter", f"QUALIFY {sql_text(qualify.this)}")
         distinct = node.args.get("distinct")
         final = [col(physical).alias(name) for name, physical in outputs]
+        widths = {name: rel.widths[physical] for name, physical in outputs
+                  if physical in rel.widths}
         self._check_output_names(outputs, node)
         projection = ", ".join(sql_text(i) for i in items)
         if distinct is not None and distinct.args.get("on") is not None:
             rel.df = self._distinct_on(rel, distinct.args["on"], order, compiler, outputs)
         if distinct is not None and distinct.args.get("on") is None:
             rel.step("Project", projection)
-            out = Relation.of(rel.df.select(*final).distinct(), None, rel.plan)
+            out = Relation.of(rel.df.select(*final).distinct(), None, rel.plan, widths)
             out.step("Distinct")
             if order is not None and self._sorts(node, top):
                 out = self.sort(out, order, self.exprs(out, where="ORDER BY"))
@@ -410,7 +412,7 @@ class QueryCompiler:
                 rel = self.sort(rel, order, self.exprs(rel, replacements=replacements,
                                                        where="ORDER BY"))
             rel.step("Project", projection)
-            out = Relation.of(rel.df.select(*final), None, rel.plan)
+            out = Relation.of(rel.df.select(*final), None, rel.plan, widths)
         return self.limit(out, node)
 
     def _check_output_names(self, outputs: list[tuple[str, str]], node: exp.Select) -> None:
@@ -602,16 +604,15 @@ class QueryCompiler:
         for p in spec.params:
             arg = bound[p.name]
             if p.const:
-                try:
-                    options[p.name] = p.default if arg is None else literal_value(arg)
-                except ValueError:
-                    raise self.error(f"{spec.name}(): '{p.name}' must be a literal",
-                                     arg) from None
+                options[p.name] = literal_arg(spec, p, arg, self.error)
             elif arg is not None and not (isinstance(arg, exp.Null)):
                 args[p.name] = compiler.typed(spec, p.name, p.dtype, arg)
         op = spec.build
+        probe = rel.df.select(*[a.alias(name) for name, a in args.items()]).schema()
+        arg_types = {name: probe[name].dtype for name in args}
         try:
-            op.validate(options, set(args))
+            op.validate(options, {name: compiler.arg_info(arg_types[name], bound[name])
+                                  for name in args})
             side = op.side_input(options, self.ctx.resolve_table)
         except ValueError as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
@@ -623,8 +624,6 @@ class QueryCompiler:
         spill = rel.df.select(*keep, node_expr.alias(NODE),
                               *[k.alias(name) for name, k in keys.items()])
         schema = spill.schema()
-        probe = rel.df.select(*[a.alias(name) for name, a in args.items()]).schema()
-        arg_types = {name: probe[name].dtype for name in args}
         out = self.fresh("w")
         stage = RelationalStage(
             index=len(self.ctx.stages) + 1, name=spec.name, call_sql=sql_text(w),
@@ -639,7 +638,7 @@ class QueryCompiler:
                   "reads back only row ids and keys; streams the spilled rows with its result")
         plan = PlanNode("Relational", detail, [rel.plan], stage=stage)
         return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
-                        plan=plan), out
+                        plan=plan, widths=rel.widths), out
 
     def _order_keys(self, order: exp.Order, compiler: ExprCompiler
                     ) -> tuple[list[Expression], list[bool], list[bool]]:
@@ -655,7 +654,7 @@ class QueryCompiler:
     def sort(self, rel: Relation, order: exp.Order, compiler: ExprCompiler) -> Relation:
         by, desc, nulls = self._order_keys(order, compiler)
         out = Relation(rel.df.sort(by, desc=desc, nulls_first=nulls), rel.columns, rel.aliases,
-                       plan=rel.plan)
+                       plan=rel.plan, widths=rel.widths)
         out.step("Sort", ", ".join(sql_text(o) for o in order.expressions))
         return out
 

@@ -204,7 +204,8 @@ class ScriptCompiler:
         if kind == "VIEW":
             name = node.this.name.lower()
             rel = self.plan(body, top=False)
-            self.program.views[name] = View(name, rel.df, PlanNode("View", name, [rel.plan]))
+            self.program.views[name] = View(name, rel.df, PlanNode("View", name, [rel.plan]),
+                                            rel.widths)
             return
         if kind == "TABLE":
             ident = ".".join(p.name for p in node.this.parts)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlglot import exp
 
 from mdfql.errors import MdfqlError, did_you_mean
-from mdfql.functions.registry import FunctionSpec, Registry
+from mdfql.functions.registry import FunctionSpec, Param, Registry
 from mdfql.lang.parse import locate, node_span
 
 MAX_MACRO_DEPTH = 32
@@ -137,6 +137,26 @@ def match_args(
     return bound, extras
 
 
+def literal_arg(spec: FunctionSpec, param: Param, arg: exp.Expression | None,
+                error: Callable[..., MdfqlError]) -> Any:
+    """The value of the literal argument `arg` of `param`, checked against the parameter's
+    declaration (its type, range or allowed values); its default when omitted or NULL."""
+    if arg is None or isinstance(arg, exp.Null):
+        return None if param.required else param.default
+    try:
+        value = literal_value(arg)
+    except ValueError:
+        raise error(f"{spec.name}(): argument '{param.name}' must be a literal value",
+                    arg) from None
+    problem = param.problem(value)
+    if problem is not None:
+        hint = did_you_mean(value, [str(c) for c in param.choices]) \
+            if param.choices is not None and isinstance(value, str) else None
+        raise error(f"{spec.name}(): {param.name} {problem}", arg,
+                    hint or f"signature: {spec.signature()}")
+    return value
+
+
 # Nodes with their own planner rules; any other typed function node (sqlglot builds some from
 # special syntax, e.g. SUBSTRING(x FROM 2), TRIM(BOTH ...)) becomes a generic call.
 _KEEP_TYPED = (exp.Anonymous, exp.Cast, exp.TryCast, exp.Case, exp.If, exp.Array, exp.Struct,
@@ -234,6 +254,9 @@ class Binder:
                 raise self.error(
                     f"unknown function {call.name}()", call, did_you_mean(name, candidates)
                 )
-            match_args(spec, call, self.error)
+            bound, _ = match_args(spec, call, self.error)
+            for p in spec.params:
+                if p.const:
+                    literal_arg(spec, p, bound[p.name], self.error)
             if spec.window_only and not isinstance(call.parent, exp.Window):
                 raise self.error(f"{spec.name}() needs an OVER (...) clause", call)

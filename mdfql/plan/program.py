@@ -33,11 +33,13 @@ class Action:
 
 @dataclass
 class View:
-    """A named query: its lazy plan and its plan tree."""
+    """A named query: its lazy plan, its plan tree, and the known lengths of its list columns
+    (e.g. a minhash signature's, by column name) for checking their consumers."""
 
     name: str
     df: daft.DataFrame
     plan: PlanNode
+    widths: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
