@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
@@ -204,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return on_deep_stack(args.func, args)  # deep plans recurse deeply (mdfql.depth)
     except MdfqlError as e:
+        if os.environ.get("MDFQL_TRACEBACK") and e.internal is not None:
+            traceback.print_exception(e.internal)  # for reports of mdfql bugs
         sys.stderr.write(e.render() + "\n")
         return 1
     except KeyboardInterrupt:

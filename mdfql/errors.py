@@ -27,6 +27,9 @@ class MdfqlError(Exception):
         self.hint = hint
         self.source: str | None = None
         self.filename: str = "<sql>"
+        # the exception behind an error mdfql reports without understanding it (a Daft
+        # failure its checks let through); `MDFQL_TRACEBACK=1 mdfql ...` prints it
+        self.internal: BaseException | None = None
 
     def attach_source(self, source: str, filename: str) -> MdfqlError:
         """Remember the text the span points into (set once, by the outermost caller)."""
@@ -70,8 +73,11 @@ def _window(text: str, col: int) -> tuple[str, int]:
     return head + cut + tail, col - start + len(head)
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean' hint for the candidate closest to `name`, if any is close."""
+def did_you_mean(name: str, candidates: Iterable[str], n: int = 1, cutoff: float = 0.6
+                 ) -> str | None:
+    """A 'did you mean' hint for the (up to `n`) candidates closest to `name`, if any is."""
     lowered = {c.lower(): c for c in candidates}
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-    return f"did you mean '{lowered[close[0]]}'?" if close else None
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=cutoff)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{lowered[c]}'" for c in close) + "?"

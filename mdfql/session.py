@@ -19,8 +19,14 @@ from mdfql.lang.bind import Macro
 from mdfql.plan.program import Program, View
 from mdfql.plan.tree import PlanNode
 from mdfql.runner import use_runner
-from mdfql.sinks.catalog import CatalogConfig, SinkError, open_catalog
-from mdfql.sinks.iceberg import read_table, table_exists
+from mdfql.sinks.catalog import (
+    CatalogConfig,
+    CatalogUnreachable,
+    SinkError,
+    catalog_missing,
+    open_catalog,
+)
+from mdfql.sinks.iceberg import check_write, read_table, table_exists
 from mdfql.sources import define_source, source_registry
 
 if TYPE_CHECKING:
@@ -72,8 +78,10 @@ class Session:
         if "." in key:
             config = catalog_config(options)
             try:
-                if table_exists(name, config):
+                if not catalog_missing(config) and table_exists(name, config):
                     return View(key, read_table(name, config), PlanNode("Scan", f"iceberg {name}"))
+            except CatalogUnreachable:
+                raise
             except SinkError:
                 return None
         return None
@@ -82,11 +90,14 @@ class Session:
         """Views, attached tables and the catalog's Iceberg tables (for suggestions)."""
         return sorted(set(self.views) | set(self.tables) | set(self._iceberg_tables(options)))
 
+    def check_write(self, df: daft.DataFrame, ident: str, mode: str,
+                    options: dict[str, Any]) -> None:
+        """What writing `df` to Iceberg table `ident` would refuse (see `sinks.check_write`)."""
+        check_write(df, ident, mode, catalog_config(options))  # type: ignore[arg-type]
+
     def _iceberg_tables(self, options: dict[str, Any]) -> list[str]:
         config = catalog_config(options)
-        if config.kind == "sql" and config.uri.startswith("sqlite:///") and not Path(
-            config.uri.removeprefix("sqlite:///")
-        ).exists():
+        if catalog_missing(config):
             return []  # no catalog yet: don't create one just to list nothing
         try:
             catalog = open_catalog(config)

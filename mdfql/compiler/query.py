@@ -22,6 +22,7 @@ from mdfql.lang.parse import node_span
 from mdfql.plan.program import View
 from mdfql.plan.stages import NODE, RelationalStage
 from mdfql.plan.tree import PlanNode, sql_text
+from mdfql.sinks.catalog import SinkError
 
 from .expressions import ExprCompiler, is_aggregate_call
 from .relation import ColumnRef, Relation
@@ -175,7 +176,10 @@ class QueryCompiler:
             name = ".".join(p.name for p in node.parts)
             view = self.ctx.ctes.get(name.lower())
             if view is None:
-                view = self.ctx.resolve_table(name)
+                try:
+                    view = self.ctx.resolve_table(name)
+                except SinkError as e:  # the catalog itself fails (unreachable, ...)
+                    raise self.error(e.message, node, e.hint) from None
             if view is None:
                 known = list(self.ctx.ctes) + self.ctx.table_names()
                 raise self.error(
@@ -199,6 +203,8 @@ class QueryCompiler:
             df = spec.build(options=self.ctx.options, **kwargs)
         except MdfqlError:
             raise
+        except SinkError as e:
+            raise self.error(f"{spec.name}(): {e.message}", call, e.hint) from None
         except (OSError, ValueError, FileNotFoundError) as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
         return df if self.ctx.source_limit is None else df.limit(self.ctx.source_limit)
@@ -268,7 +274,7 @@ class QueryCompiler:
                                      how.upper(), [left.plan, right.plan]),
                        widths={**left.widths, **right.widths})
         for cond in residual:
-            out.df = out.df.where(self.exprs(out, where="JOIN").compile(cond))
+            out.df = out.df.where(self.exprs(out, where="JOIN").condition(cond))
         return out
 
     def _key_columns(self, df: daft.DataFrame, keys: list[Expression]
@@ -307,7 +313,7 @@ class QueryCompiler:
                 plain.append(self._inline_aliases(c, rel, aliases))
         if plain:
             compiler = self.exprs(rel, where="WHERE")
-            pred = _all([compiler.compile(c) for c in plain])
+            pred = _all([compiler.condition(c) for c in plain])
             rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan, widths=rel.widths)
             rel.step("Filter", "\n".join(sql_text(c) for c in plain))
         return rel
@@ -366,7 +372,7 @@ class QueryCompiler:
                 + [sql_text(a) for a in aggs]), [plan])
         if having is not None:
             rel.df = rel.df.where(self.exprs(rel, replacements=replacements,
-                                             where="HAVING").compile(having.this))
+                                             where="HAVING").condition(having.this))
             rel.step("Filter", f"HAVING {sql_text(having.this)}")
         windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)])
         if windows:
@@ -391,7 +397,7 @@ class QueryCompiler:
         rel.aliases_first = True
         compiler = self.exprs(rel, replacements=replacements, where="QUALIFY")
         if qualify is not None:
-            rel.df = rel.df.where(compiler.compile(qualify.this))
+            rel.df = rel.df.where(compiler.condition(qualify.this))
             rel.step("Filter", f"QUALIFY {sql_text(qualify.this)}")
         distinct = node.args.get("distinct")
         final = [col(physical).alias(name) for name, physical in outputs]
@@ -706,18 +712,26 @@ class QueryCompiler:
             [rel.plan], stage=stage)
         return stage.output_plan().where(col(out).not_null()).exclude(out)
 
+    def _count(self, clause: exp.Expression, what: str) -> int:
+        """The row count of a LIMIT or OFFSET: a non-negative integer literal."""
+        try:
+            n = literal_value(clause.expression)
+        except ValueError:
+            n = None
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise self.error(f"{what} takes a non-negative integer literal", clause.expression,
+                             f"e.g. {what} 10")
+        return n
+
     def limit(self, rel: Relation, node: exp.Expression) -> Relation:
         offset = node.args.get("offset")
         if offset is not None:
-            n = int(literal_value(offset.expression))
+            n = self._count(offset, "OFFSET")
             rel.df = rel.df.offset(n)
             rel.step("Offset", str(n))
         limit = node.args.get("limit")
         if limit is not None:
-            try:
-                n = int(literal_value(limit.expression))
-            except (ValueError, TypeError):
-                raise self.error("LIMIT takes an integer literal", limit) from None
+            n = self._count(limit, "LIMIT")
             rel.df = rel.df.limit(n)
             rel.step("Limit", str(n))
         return rel

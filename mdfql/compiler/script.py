@@ -10,6 +10,7 @@ and run.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -36,10 +37,28 @@ def coerce_param(raw: str, default: Any) -> Any:
             raise ValueError(f"expects true or false, got {raw!r}")
         return raw.lower() in ("true", "1")
     if isinstance(default, int):
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"expects an integer, got {raw!r}") from None
     if isinstance(default, float):
-        return float(raw)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"expects a number, got {raw!r}") from None
+        if not math.isfinite(value):  # SQL has no literal for them: no pipeline means them
+            raise ValueError(f"expects a finite number, got {raw!r}")
+        return value
     return raw
+
+
+def daft_reason(e: Exception) -> str:
+    """The line of a (Daft) exception that says what is wrong, without its framing."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for line in lines:
+        if "DaftError::" in line:
+            return line.split("DaftError::", 1)[1].split(" ", 1)[-1]
+    return lines[-1] if lines else type(e).__name__
 
 
 def plan_depth(plan: PlanNode) -> int:
@@ -115,7 +134,19 @@ class ScriptCompiler:
                 raise MdfqlError(f"unsupported statement: {stmt.node.key.upper()}", stmt.span)
             if not isinstance(stmt.node, exp.Set):  # SET $p = ... declares; others use them
                 stmt.node = Binder(self.env).substitute_params(stmt.node)
-            handler(stmt)
+            try:
+                handler(stmt)
+            except (MdfqlError, SinkError):
+                raise
+            except RecursionError:
+                raise MdfqlError("statement too deep to compile", stmt.span,
+                                 "name intermediate results with CTEs or views") from None
+            except Exception as e:  # Daft refusing a plan mdfql's checks let through
+                err = MdfqlError(f"cannot plan this statement: {daft_reason(e)}", stmt.span,
+                                 "if the SQL looks right this is an mdfql bug: please report "
+                                 "it (MDFQL_TRACEBACK=1 shows where it failed)")
+                err.internal = e
+                raise err from e
         unused = set(self.overrides) - set(self.env.params)
         for name in sorted(unused):
             raise MdfqlError(
@@ -211,7 +242,9 @@ class ScriptCompiler:
             ident = ".".join(p.name for p in node.this.parts)
             mode = "replace" if node.args.get("replace") else "create"
             title = f"{'CREATE OR REPLACE' if mode == 'replace' else 'CREATE'} TABLE {ident}"
-            self.emit(stmt, "write_table", self.plan(body), title, ident, mode)
+            rel = self.plan(body)
+            self.check_sink(rel, ident, mode, node.this)
+            self.emit(stmt, "write_table", rel, title, ident, mode)
             return
         raise self.error(f"CREATE {kind} is not supported", node)
 
@@ -221,8 +254,9 @@ class ScriptCompiler:
         if isinstance(target, exp.Schema):
             raise self.error("INSERT with a column list is not supported; select the columns", node)
         ident = ".".join(p.name for p in target.parts)
-        self.emit(stmt, "write_table", self.plan(node.expression), f"INSERT INTO {ident}",
-                  ident, "append")
+        rel = self.plan(node.expression)
+        self.check_sink(rel, ident, "append", target)
+        self.emit(stmt, "write_table", rel, f"INSERT INTO {ident}", ident, "append")
 
     def copy(self, stmt: Statement) -> None:
         node = stmt.node
@@ -244,6 +278,14 @@ class ScriptCompiler:
         fmt = "jsonl" if fmt == "json" else fmt
         self.emit(stmt, "write_files", self.plan(query), f"COPY TO '{files[0].this}' ({fmt})",
                   files[0].this, "overwrite", fmt)
+
+    def check_sink(self, rel: Relation, ident: str, mode: str, target: exp.Expression) -> None:
+        """Refuse now what writing the table would refuse later: its name, the query's column
+        types and, for INSERT, the existing table's columns (catalog metadata only)."""
+        try:
+            self.catalog.check_write(rel.df, ident, mode, self.program.options)
+        except SinkError as e:
+            raise self.error(e.message, target, e.hint) from None
 
     def query(self, stmt: Statement) -> None:
         self.emit(stmt, "query", self.plan(stmt.node), "Query")

@@ -204,12 +204,16 @@ def parse_script(text: str) -> list[Statement | LoadStatement]:
 
 
 def node_span(node: exp.Expression, text: str) -> Span | None:
-    """The span of the earliest name in a node's subtree (sqlglot keeps offsets on names)."""
-    best: dict | None = None
+    """The span of a node's subtree: from its earliest to its last name or literal (sqlglot
+    keeps offsets on those), cut at the end of the first line."""
+    start: int | None = None
+    end = 0
     for sub in node.walk():
         meta = sub.meta if isinstance(sub, exp.Expression) else None
-        if meta and "start" in meta and (best is None or meta["start"] < best["start"]):
-            best = meta
-    if best is None:
+        if meta and "start" in meta:
+            start = meta["start"] if start is None else min(start, meta["start"])
+            end = max(end, meta["end"])
+    if start is None:
         return None
-    return locate(text, best["start"], best["end"])
+    newline = text.find("\n", start)
+    return locate(text, start, end if newline < 0 else min(end, newline - 1))
