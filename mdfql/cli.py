@@ -44,18 +44,24 @@ def _session(args: argparse.Namespace):
     return Session(options=options), path.read_text(encoding="utf-8")
 
 
-def _compile(args: argparse.Namespace):
-    """A new session and the compiled pipeline (compiling reads no data)."""
+def _compile(args: argparse.Namespace, load: bool = True):
+    """A new session and the compiled pipeline (compiling reads no data; LOADs import their
+    plugins unless `load` is False)."""
     session, text = _session(args)
-    return session, session.compile(text, args.file, _params(args.param))
+    return session, session.compile(text, args.file, _params(args.param), load=load)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    _, program = _compile(args)
+    _, program = _compile(args, load=not args.no_load)
     kinds = ", ".join(f"{a.kind}{' ' + a.target if a.target else ''}" for a in program.actions)
     stages = len(program.stages())
     out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}"
-              + (f"; {stages} relational stage(s)" if stages else ""))
+              + (f"; {stages} relational stage(s)" if stages else ""), soft_wrap=True)
+    if program.skipped_loads:
+        names = ", ".join(f"{n}()" for n in sorted(program.unchecked)) or "none"
+        loads = ", ".join(f"LOAD '{m}'" for m in program.skipped_loads)
+        out.print(f"[yellow]not loaded (--no-load): {loads}; functions left unchecked: "
+                  f"{names}[/yellow]", soft_wrap=True, highlight=False)
     return 0
 
 
@@ -175,7 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--work-dir", default=None,
                      help="where relational stages spill (kept); default: a temporary directory")
     run.set_defaults(func=cmd_run)
-    pipeline_command("check", "parse, bind and plan; reads no data").set_defaults(func=cmd_check)
+    check = pipeline_command("check", "parse, bind and plan; reads no data (a LOAD still "
+                                      "imports its plugin: its code runs)")
+    check.add_argument("--no-load", action="store_true",
+                       help="do not import LOADed plugins; their functions are left unchecked")
+    check.set_defaults(func=cmd_check)
     explain = pipeline_command("explain", "print the stages each statement runs")
     explain.add_argument("--daft", action="store_true", help="also print Daft's own plans")
     explain.set_defaults(func=cmd_explain)

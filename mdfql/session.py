@@ -112,9 +112,11 @@ class Session:
 
     # --- compiling and running ------------------------------------------------------------
     def compile(self, text: str, filename: str = "<sql>",
-                params: dict[str, str] | None = None) -> Program:
-        """Parse, bind and plan a script (reads no data, changes nothing in the session)."""
-        return compile_script(self, text, filename, params)
+                params: dict[str, str] | None = None, load: bool = True) -> Program:
+        """Parse, bind and plan a script (reads no data, changes nothing in the session).
+        Its LOADs import their plugins (running their code) unless `load` is False: then
+        their functions are reported in `Program.unchecked` (and it must not be run)."""
+        return compile_script(self, text, filename, params, load)
 
     def apply(self, program: Program) -> None:
         """Keep a compiled script's views, macros and options for later scripts."""

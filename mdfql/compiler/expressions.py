@@ -188,7 +188,7 @@ class ExprCompiler:
         if not (dtype.is_boolean() or dtype.is_null()):
             raise self.error(f"{what or self.where} condition {sql_text(node)} is {dtype}, not a "
                              "boolean", node, "compare it, e.g. x > 0 or x IS NOT NULL")
-        return expr
+        return expr.cast(DataType.bool()) if dtype.is_null() else expr  # WHERE NULL
 
     def dtype(self, expr: Expression) -> DataType:
         return self.relation.df.select(expr.alias("_t")).schema()["_t"].dtype

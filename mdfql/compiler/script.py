@@ -9,9 +9,9 @@ and run.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
@@ -26,6 +26,7 @@ from mdfql.plan.program import Action, Program, View
 from mdfql.plan.tree import PlanNode
 from mdfql.sinks.catalog import SinkError
 
+from .plugins import load_plugin
 from .query import PlanContext, QueryCompiler
 from .relation import Relation
 
@@ -90,22 +91,28 @@ def check_plan_depth(plan: PlanNode, span: Span | None) -> None:
 class ScriptCompiler:
     """Walks a script's statements in order, keeping views, macros, parameters and options."""
 
-    def __init__(self, catalog: Catalog, text: str, overrides: dict[str, str]):
+    def __init__(self, catalog: Catalog, text: str, overrides: dict[str, str],
+                 base: Path | None = None, load: bool = True):
         self.catalog = catalog
         self.text = text
         self.overrides = dict(overrides)
+        self.base = base or Path.cwd()  # where LOAD looks for plugins beside the SQL file
+        self.load_plugins = load
         self.statement: Statement | None = None  # the one being compiled
         self.program = Program(options=dict(catalog.options), macros=dict(catalog.macros))
+        # without plugins, stand-ins for their functions go to a registry of this compile only
+        registry = catalog.registry if load else catalog.registry.child()
         self.env = BindEnv(
             text=text,
-            registry=catalog.registry,
+            registry=registry,
             table_functions=catalog.sources.names(),
             macros=self.program.macros,
             params=dict(catalog.params),
+            unchecked=None if load else self.program.unchecked,
         )
         self.ctx = PlanContext(
             text=text,
-            registry=catalog.registry,
+            registry=registry,
             sources=catalog.sources,
             resolve_table=self.resolve_table,
             table_names=lambda: sorted(set(self.program.views)
@@ -191,10 +198,10 @@ class ScriptCompiler:
 
     # --- statements -----------------------------------------------------------------------
     def load(self, stmt: LoadStatement) -> None:
-        try:
-            importlib.import_module(stmt.module)
-        except ImportError as e:
-            raise MdfqlError(f"cannot load plugin module '{stmt.module}': {e}", stmt.span) from None
+        if self.load_plugins:
+            load_plugin(stmt.module, self.base, stmt.span)
+        else:
+            self.program.skipped_loads.append(stmt.module)
 
     def set(self, stmt: Statement) -> None:
         for item in stmt.node.expressions:
@@ -282,6 +289,8 @@ class ScriptCompiler:
     def check_sink(self, rel: Relation, ident: str, mode: str, target: exp.Expression) -> None:
         """Refuse now what writing the table would refuse later: its name, the query's column
         types and, for INSERT, the existing table's columns (catalog metadata only)."""
+        if self.program.unchecked:
+            return  # columns from plugin stand-ins have no real type to check
         try:
             self.catalog.check_write(rel.df, ident, mode, self.program.options)
         except SinkError as e:
@@ -292,10 +301,14 @@ class ScriptCompiler:
 
 
 def compile_script(catalog: Catalog, text: str, filename: str = "<sql>",
-                   params: dict[str, str] | None = None) -> Program:
-    """Parse, bind and plan a script against `catalog`; errors carry the text for carets."""
+                   params: dict[str, str] | None = None, load: bool = True) -> Program:
+    """Parse, bind and plan a script against `catalog`; errors carry the text for carets.
+
+    LOADs find plugins beside `filename` (the current directory for `<sql>`); `load=False`
+    imports none and lets their functions stand unchecked (`Program.unchecked`)."""
+    base = Path(filename).resolve().parent if filename != "<sql>" else Path.cwd()
     try:
-        return on_deep_stack(ScriptCompiler(catalog, text, params or {}).compile)
+        return on_deep_stack(ScriptCompiler(catalog, text, params or {}, base, load).compile)
     except MdfqlError as e:
         raise e.attach_source(text, filename) from None
     except SinkError as e:

@@ -196,6 +196,9 @@ class FunctionSpec:
     # name, `ArgInfo` of the column arguments given); raises ValueError saying what is wrong,
     # which becomes an error at the call.
     validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None
+    # a stand-in for a function a plugin not loaded may define (`check --no-load`): any
+    # arguments, a NULL result
+    unchecked: bool = False
 
     def signature(self) -> str:
         """`name(a, b := 0.5, ...)` as shown in docs and errors."""
@@ -267,6 +270,13 @@ def relational(name: str, op: Any, params: tuple[Param, ...], doc: str, returns:
     registry.add(FunctionSpec(name=name, params=params, build=op, doc=doc, returns=returns,
                               runs_as="daft", window_only=True, relational=True,
                               fields=dict(fields or {})))
+
+
+def unchecked_function(name: str) -> FunctionSpec:
+    """A stand-in for `name`, a function of a plugin `check --no-load` did not import."""
+    return FunctionSpec(name=name, params=(), build=lambda *args: daft.lit(None),
+                        doc="not checked: its plugin was not loaded", returns="unknown",
+                        runs_as="python", variadic=True, unchecked=True)
 
 
 def params_from_signature(fn: Callable[..., Any]) -> tuple[Param, ...]:

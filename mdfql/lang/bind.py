@@ -14,7 +14,7 @@ from typing import Any
 from sqlglot import exp
 
 from mdfql.errors import MdfqlError, did_you_mean
-from mdfql.functions.registry import FunctionSpec, Param, Registry
+from mdfql.functions.registry import FunctionSpec, Param, Registry, unchecked_function
 from mdfql.lang.parse import locate, node_span
 
 MAX_MACRO_DEPTH = 32
@@ -38,6 +38,9 @@ class BindEnv:
     table_functions: Iterable[str]
     macros: dict[str, Macro] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # when a set, unknown functions are not errors but recorded here, with a stand-in in
+    # `registry` (`check --no-load`: a plugin not imported may define them)
+    unchecked: set[str] | None = None
 
 
 def to_literal(value: Any) -> exp.Expression:
@@ -100,6 +103,8 @@ def match_args(
 ) -> tuple[dict[str, exp.Expression | None], list[exp.Expression]]:
     """Map a call's arguments onto a spec's parameters: (by name, variadic extras)."""
     positional, named = split_args(call)
+    if spec.unchecked:  # nothing known: every argument is just compiled (columns checked)
+        return {}, positional + list(named.values())
     params = spec.params
     bound: dict[str, exp.Expression | None] = {}
     extras: list[exp.Expression] = []
@@ -249,6 +254,9 @@ class Binder:
                     )
                 continue
             spec = self.env.registry.get(name)
+            if spec is None and self.env.unchecked is not None:
+                spec = self.env.registry.add(unchecked_function(name))
+                self.env.unchecked.add(name)
             if spec is None:
                 candidates = list(self.env.registry.names()) + list(self.env.macros)
                 raise self.error(

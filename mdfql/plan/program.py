@@ -53,6 +53,10 @@ class Program:
     views: dict[str, View] = field(default_factory=dict)
     macros: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # compiled without importing plugins (`check --no-load`): the LOADs skipped and the
+    # functions nothing declares, whose calls stand for NULLs (such a program is not run)
+    skipped_loads: list[str] = field(default_factory=list)
+    unchecked: set[str] = field(default_factory=set)
 
     def stages(self) -> list[RelationalStage]:
         """Every relational stage some action reads, in the order they must run."""
