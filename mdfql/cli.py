@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from mdfql.depth import on_deep_stack  # noqa: E402
@@ -123,21 +124,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_functions(args: argparse.Namespace) -> int:
-    from mdfql.functions.catalog import default_registry
+    from mdfql.functions.catalog import default_registry, describe
     from mdfql.sources import source_registry
 
     sections = (("table functions (FROM ...)", source_registry()),
                 ("functions", default_registry()))
     for title, registry in sections:
+        specs = [s for s in registry
+                 if not args.filter or args.filter.lower() in s.name.lower()]
+        if not specs:
+            continue
         out.print(f"[bold]{title}[/bold]")
-        for spec in registry:
-            if args.filter and args.filter.lower() not in spec.name.lower():
-                continue
-            kind = "aggregate" if spec.aggregate else "window" if spec.window_only \
-                else spec.runs_as
-            out.print(f"  [cyan]{spec.signature()}[/cyan] -> {spec.returns}  \\[{kind}]",
-                      soft_wrap=True, markup=True, highlight=False)
-            out.print(f"      {spec.doc}", soft_wrap=True, markup=False, highlight=False)
+        for spec in specs:
+            head, *rest = describe(spec)
+            out.print(f"  [cyan]{escape(head)}[/cyan]", soft_wrap=True, highlight=False)
+            for line in rest:
+                out.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
     return 0
 
 

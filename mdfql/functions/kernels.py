@@ -74,7 +74,8 @@ def kernel(
     spec = FunctionSpec(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
         runs_as=runs_as, resources=Resources(batch_size=BATCH_SIZE),  # type: ignore[arg-type]
-        fields=dict(fields or {}), list_width=list_width, validate=validate,
+        fields=dict(fields or {}), dtype=return_dtype, list_width=list_width,
+        validate=validate,
     )
     if registry is not None:
         registry.add(spec)

@@ -120,11 +120,8 @@ class Param:
         return None
 
     def describe(self) -> str:
-        """`name: type, allowed values` for the catalog."""
-        allowed = self.expects() if self.choices or self.low is not None \
-            or self.high is not None else ""
-        kind = "literal " if self.const else ""
-        return f"{self.name}: {kind}{self.dtype}" + (f", {allowed}" if allowed else "")
+        """`name: what it must be` for the catalog."""
+        return f"{self.name}: {self.expects()}"
 
 
 _PARAM = re.compile(r"^(?P<name>\w+)(?::(?P<dtype>[\w|]*))?"
@@ -187,8 +184,10 @@ class FunctionSpec:
     # runs as a stage of the plan: keys, compute, output type).
     relational: bool = False
     resources: Resources = field(default_factory=Resources)
-    # The meaning of each field of a struct result, in the result's order.
+    # The meaning of each field of a struct result, in the result's order, and the result's
+    # Daft type when it is fixed (kernels), for the catalog to show each field's type.
     fields: dict[str, str] = field(default_factory=dict)
+    dtype: daft.DataType | None = None
     # `list_width(options)`: the length of every list the function returns (e.g. minhash's
     # num_hashes), which the planner follows through views to check its consumers.
     list_width: Callable[[dict[str, Any]], int] | None = None
