@@ -541,6 +541,7 @@ class QueryCompiler:
                 rel, physical = self.relational(rel, w, spec, replacements, needed)
                 replacements[w.sql()] = physical
                 continue
+            self._check_over(w, spec)
             fn = self.exprs(rel, replacements=replacements, in_window=True).compile(w.this)
             spec = Window()
             parts = [base.compile(p) for p in w.args.get("partition_by") or []]
@@ -557,6 +558,19 @@ class QueryCompiler:
             replacements[w.sql()] = physical
         flush()
         return rel, replacements
+
+    def _check_over(self, w: exp.Window, spec: FunctionSpec | None) -> None:
+        """What Daft's windows need (see FunctionSpec.over), checked before it fails a run."""
+        needs = spec.over if spec is not None else None
+        if needs is None:
+            return
+        missing = [part for part in needs.split(" and ")
+                   if not w.args.get("partition_by" if part == "PARTITION BY" else "order")]
+        if missing:
+            raise self.error(f"{spec.name}() OVER (...) needs {needs} (Daft runs it no "
+                             f"other way); this window has no {' and no '.join(missing)}", w,
+                             f"e.g. {spec.name}(...) OVER ({needs.replace(' and ', ' ... ')}"
+                             " ...)")
 
     def _needed_after_windows(self, rel: Relation, items: list[exp.Expression],
                               extra: list[exp.Expression], node: exp.Select) -> set[str]:

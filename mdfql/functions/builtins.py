@@ -35,9 +35,11 @@ def define(
     fields: dict[str, str] | None = None,
     list_width: Callable[[dict[str, Any]], int] | None = None,
     validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None,
+    over: str | None = None,
 ) -> None:
     """Declare one Daft-backed function (into `registry` when given, else BUILTINS); see
-    FunctionSpec for `fields` (struct results), `list_width` and `validate`."""
+    FunctionSpec for `fields` (struct results), `list_width`, `validate` and `over`
+    (aggregates need PARTITION BY when used as windows)."""
     spec = FunctionSpec(
         name=name,
         params=tuple(parse_param(p) for p in params.split()) if params else (),
@@ -51,6 +53,7 @@ def define(
         fields=dict(fields or {}),
         list_width=list_width,
         validate=validate,
+        over=over or ("PARTITION BY" if aggregate else None),
     )
     if registry is not None:
         registry.add(spec)
@@ -205,8 +208,12 @@ _AGGREGATES: dict[str, tuple[Callable[[Expression], Expression], str, str]] = {
     "bool_and": (lambda x: x.bool_and(), "bool", "True when every value is true."),
     "bool_or": (lambda x: x.bool_or(), "bool", "True when any value is true."),
 }
+# what the aggregated values must be; the others take any type
+_AGGREGATE_INPUTS = {"sum": "numeric", "avg": "numeric", "mean": "numeric",
+                     "stddev": "numeric", "bool_and": "bool", "bool_or": "bool"}
 for _name, (_build, _returns, _doc) in _AGGREGATES.items():
-    define(_name, "x:any", _build, _returns, _doc, aggregate=True)
+    define(_name, f"x:{_AGGREGATE_INPUTS.get(_name, 'any')}", _build, _returns, _doc,
+           aggregate=True)
 define("count", "x:any", lambda x: x.count(), "uint64",
        "Count non-null values; `count(*)` counts rows; `count(DISTINCT x)` distinct values.",
        aggregate=True)
@@ -217,10 +224,12 @@ define("string_agg", "x:string sep:string=''", lambda x, sep: F.string_agg(x, se
 
 # --- window-only functions ------------------------------------------------------------------
 define("row_number", "", lambda: F.row_number(), "uint64",
-       "1, 2, 3, ... within the window partition, in window order.", window_only=True)
-define("rank", "", lambda: F.rank(), "uint64", "Rank with gaps.", window_only=True)
+       "1, 2, 3, ... within the window partition, in window order.", window_only=True,
+       over="ORDER BY")
+define("rank", "", lambda: F.rank(), "uint64", "Rank with gaps.", window_only=True,
+       over="ORDER BY")
 define("dense_rank", "", lambda: F.dense_rank(), "uint64", "Rank without gaps.",
-       window_only=True)
+       window_only=True, over="ORDER BY")
 
 
 def _shift(fn: Callable[..., Expression]) -> Callable[..., Expression]:
@@ -231,6 +240,8 @@ def _shift(fn: Callable[..., Expression]) -> Callable[..., Expression]:
 
 
 define("lag", "x:any offset:integer[0..]=1 default:any=None", _shift(F.lag), "any",
-       "The value `offset` rows before, in window order.", window_only=True)
+       "The value `offset` rows before, in window order.", window_only=True,
+       over="PARTITION BY and ORDER BY")
 define("lead", "x:any offset:integer[0..]=1 default:any=None", _shift(F.lead), "any",
-       "The value `offset` rows after, in window order.", window_only=True)
+       "The value `offset` rows after, in window order.", window_only=True,
+       over="PARTITION BY and ORDER BY")

@@ -195,6 +195,9 @@ class FunctionSpec:
     # name, `ArgInfo` of the column arguments given); raises ValueError saying what is wrong,
     # which becomes an error at the call.
     validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None
+    # what its OVER (...) must hold: "PARTITION BY", "ORDER BY" or both joined by " and "
+    # (Daft runs no window without one; aggregates: PARTITION BY; ranks: ORDER BY)
+    over: str | None = None
     # a stand-in for a function a plugin not loaded may define (`check --no-load`): any
     # arguments, a NULL result
     unchecked: bool = False

@@ -215,5 +215,10 @@ def node_span(node: exp.Expression, text: str) -> Span | None:
             end = max(end, meta["end"])
     if start is None:
         return None
+    opener = {exp.Neg: "-", exp.Paren: "("}.get(type(node))
+    if opener is not None:  # `-5`, `(a + b)`: from the sign or parenthesis on
+        before = text.rfind(opener, 0, start)
+        if before >= 0 and not text[before + 1:start].strip():
+            start = before
     newline = text.find("\n", start)
     return locate(text, start, end if newline < 0 else min(end, newline - 1))
