@@ -105,6 +105,7 @@ class ExprCompiler:
     _in_operator: bool = field(default=False, init=False)
     _operators: dict[int, tuple[exp.Expression, Expression, Expression, Expression]] = field(
         default_factory=dict, init=False)
+    _schema: tuple[Any, Any] | None = field(default=None, init=False)  # (df, its schema)
 
     def error(self, message: str, node: exp.Expression, hint: str | None = None) -> MdfqlError:
         return MdfqlError(message, node_span(node, self.text), hint)
@@ -191,18 +192,27 @@ class ExprCompiler:
         return expr.cast(DataType.bool()) if dtype.is_null() else expr  # WHERE NULL
 
     def dtype(self, expr: Expression) -> DataType:
-        return self.relation.df.select(expr.alias("_t")).schema()["_t"].dtype
+        """The type `expr` has over the relation (raising Daft's error when it has none)."""
+        df = self.relation.df
+        if self._schema is None or self._schema[0] is not df:
+            self._schema = (df, df.schema())
+        try:  # resolving against the schema alone: ~100x cheaper than planning a projection
+            return expr._to_field(self._schema[1]).dtype
+        except Exception:  # what a projection would say, error included
+            return df.select(expr.alias("_t")).schema()["_t"].dtype
 
     # --- leaves ---------------------------------------------------------------------------
     def column(self, node: exp.Column) -> Expression:
         """`name`, `alias.name`, or struct access `name.field[.field...]`."""
         parts = [p.name for p in node.parts]
-        span = node_span(node, self.text)
         qualified = len(parts) >= 2 and parts[0].lower() in self.relation.qualifiers()
         qualifier, name = (parts[0], parts[1]) if qualified else (None, parts[0])
-        physical = self.relation.lookup(name, qualifier, span)
+        try:  # (a span costs a scan of the text: found only for an error)
+            physical = self.relation.lookup(name, qualifier, None)
+        except MdfqlError as e:
+            raise MdfqlError(e.message, node_span(node, self.text), e.hint) from None
         if physical is None:
-            raise self.relation.missing(name, qualifier, span)
+            raise self.relation.missing(name, qualifier, node_span(node, self.text))
         expr = col(physical)
         first = 2 if qualified else 1
         shown = ".".join(parts[:first])

@@ -189,12 +189,18 @@ def parse_script(text: str) -> list[Statement | LoadStatement]:
         begin = first.end + 1 if explain else first.start
         if not text[begin:stop].strip():
             raise MdfqlError("EXPLAIN needs a statement after it", here)
-        check_nesting(toks, text)
         src = _mask(text, begin, stop)
+        # the tokens we have (their offsets are the same in the masked text), except after
+        # EXPLAIN, which the tokenizer reads as a command taking the rest as one string
+        tokens = MdfqlDialect().tokenize(src) if explain else toks
+        check_nesting(tokens, text)
         try:
-            node = sqlglot.parse_one(src, dialect=MdfqlDialect)
+            parsed = MdfqlDialect().parser().parse(tokens, src)
         except ParseError as e:
             raise _parse_error(e, text, src, first) from None
+        if len(parsed) != 1 or parsed[0] is None:
+            raise MdfqlError("syntax error: expected one statement", here)
+        node = parsed[0]
         node = balance_connectors(node)
         check_depth(node, text)
         if isinstance(node, exp.Command):
