@@ -3,6 +3,7 @@ table's row count and a digest of its sorted rows: two builds that print the sam
 the same table. Not a test: it prints figures.
 
     python benchmarks/sample_digest.py pipelines/fineweb.sql curated.fineweb [--warc PATH]
+        [--runner ray --ray-address HOST:PORT]
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def main() -> int:
     parser.add_argument("pipeline")
     parser.add_argument("table")
     parser.add_argument("--warc", default="sample/sample.warc.gz")
+    parser.add_argument("--runner", default="native", choices=["native", "ray"])
+    parser.add_argument("--ray-address", default=None, help="a running Ray cluster")
     args = parser.parse_args()
 
     from mdfql import Session
@@ -31,11 +34,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MDFQL_WAREHOUSE"] = str(Path(tmp) / "warehouse")
         session = Session()
-        session.run_file(args.pipeline, params={"input": os.path.abspath(args.warc)})
+        summary = session.run_file(args.pipeline, params={"input": os.path.abspath(args.warc)},
+                                   runner=args.runner, ray_address=args.ray_address)
         rows = session.sql(f"SELECT * FROM {args.table}").to_pylist()
     canon = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
     digest = hashlib.sha256("\n".join(canon).encode()).hexdigest()[:16]
-    print(f"{args.table}: {len(rows):,} rows, digest {digest}")
+    print(f"{args.table} ({args.runner}): {len(rows):,} rows, digest {digest}, "
+          f"run {summary.wall_s:.1f} s")
     return 0
 
 

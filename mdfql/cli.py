@@ -37,7 +37,9 @@ def _session(args: argparse.Namespace):
     from mdfql.session import Session
 
     options = {}
-    if getattr(args, "limit", None):
+    if getattr(args, "limit", None) is not None:
+        if args.limit <= 0:
+            raise MdfqlError(f"--limit takes a positive count, got {args.limit}")
         options["limit"] = args.limit
     path = Path(args.file)
     if not path.is_file():
@@ -52,8 +54,23 @@ def _compile(args: argparse.Namespace, load: bool = True):
     return session, session.compile(text, args.file, _params(args.param), load=load)
 
 
+def _warn_unmatched(program, filename: str) -> None:
+    """Warn about local input patterns that match no file now (a run would stop on them)."""
+    from mdfql.io.inputs import unmatched
+    from mdfql.options import option_value
+
+    skip = option_value(program.options, "on_missing_input") == "skip"
+    for source, pattern in unmatched(program.sources()):
+        where = f"{filename}:{source.span.line}:{source.span.col}" if source.span else filename
+        consequence = "it reads no rows from it (on_missing_input = 'skip')" if skip \
+            else "a run stops there before writing anything"
+        console.print(f"[yellow]{where}: warning:[/yellow] no file matches '{pattern}' now: "
+                      f"{consequence}", markup=True, highlight=False, soft_wrap=True)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     _, program = _compile(args, load=not args.no_load)
+    _warn_unmatched(program, args.file)
     kinds = ", ".join(f"{a.kind}{' ' + a.target if a.target else ''}" for a in program.actions)
     stages = len(program.stages())
     out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}"
@@ -87,7 +104,8 @@ def _summary_table(summary) -> Table:
         table.add_row(f"  {step.name}", f"{step.rows_in:,} -> {step.rows_out:,}")
     for w in summary.writes:
         snap = f" (snapshot {w.snapshot_id})" if w.snapshot_id else ""
-        table.add_row(f"written {w.mode} {w.ident}", f"{w.rows_written:,}{snap}")
+        verb = "skipped" if w.skipped else "written"
+        table.add_row(f"{verb} {w.mode} {w.ident}", f"{w.rows_written:,}{snap}")
     for (stage, reason), n in sorted(summary.failures.items()):
         table.add_row(f"[yellow]failed rows: {stage}: {reason}[/yellow]", f"{n:,}")
     table.add_row("rows written", f"{summary.rows_written:,}")
@@ -119,6 +137,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.print(text_)
         for df in summary.results:
             df.show(args.show)
+    for w in summary.writes:
+        if w.note:
+            out.print(w.note, markup=False, highlight=False, soft_wrap=True)
     console.print(_summary_table(summary))
     return 0
 
@@ -178,7 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = pipeline_command("run", "run a pipeline")
     run.add_argument("--runner", choices=["native", "ray"], default=None)
     run.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
-    run.add_argument("--limit", type=int, default=None, help="read at most N rows per source")
+    run.add_argument("--limit", type=int, default=None,
+                     help="a trial run: read at most N rows per source; tables are written to "
+                          "the scratch namespace and COPY to '<dir>.limit', never over real "
+                          "output")
     run.add_argument("--show", type=int, default=10, help="rows shown of each query result")
     run.add_argument("--work-dir", default=None,
                      help="where relational stages spill (kept); default: a temporary directory")

@@ -14,24 +14,30 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import daft
+from daft.exceptions import DaftCoreException
 
 from mdfql import metrics as failures
 from mdfql import threads
+from mdfql.budget import check_budget
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
+from mdfql.io.inputs import resolve as resolve_inputs
 from mdfql.io.warc import SCAN_NAME
 from mdfql.metrics import operator_metrics
+from mdfql.options import option_value
 from mdfql.plan.program import Action, Program
 from mdfql.plan.stages import StageRun
 from mdfql.runner import check_cluster, ray_call, use_runner
 from mdfql.sinks.catalog import CatalogConfig, SinkError
-from mdfql.sinks.files import write_files
-from mdfql.sinks.iceberg import WriteResult, write_table
+from mdfql.sinks.files import StagedFiles, owned_files, stage_files
+from mdfql.sinks.iceberg import StagedWrite, WriteResult, committed_snapshot, stage_table
+from mdfql.sinks.provenance import FINGERPRINT, RunInfo, fingerprint, snapshot_properties
+from mdfql.sinks.targets import Target, plan_targets
 
 
 @dataclass
@@ -99,20 +105,6 @@ SPILL_SOURCE = "Read stage "  # how stage scans are named (see SpillScan)
 SELF_COUNTED = SCAN_NAME  # read_warc counts the rows it delivers (metrics.record_rows_read)
 
 
-def _write_table(action: Action, catalog: CatalogConfig) -> WriteResult:
-    return write_table(action.df, action.target, action.mode, catalog)
-
-
-def _write_files(action: Action, catalog: CatalogConfig) -> WriteResult:
-    return write_files(action.df, action.target, action.fmt, action.mode)
-
-
-_WRITERS: dict[str, Callable[[Action, CatalogConfig], WriteResult]] = {
-    "write_table": _write_table,
-    "write_files": _write_files,
-}
-
-
 @contextmanager
 def work_directory(work_dir: str | Path | None, run_id: str) -> Iterator[Path]:
     """The run's directory for spills: under `work_dir` when given (kept), else temporary."""
@@ -126,10 +118,11 @@ def work_directory(work_dir: str | Path | None, run_id: str) -> Iterator[Path]:
 
 
 # Parquet writes buffer a whole row group per open file: Daft's defaults (512 MB files of
-# 128 MB row groups) cost gigabytes with wide rows; these keep a stage's spill and its scans
-# (a row group at a time) small, at a few more files per write.
+# 128 MB row groups) cost gigabytes with wide rows. Daft sizes a row group by its estimate of
+# the encoded bytes, so text decodes to ~3x the target: with 16 MB, a stage spilling 3 KB texts
+# held 52 MB row groups and fineweb.sql peaked 200 MB higher on a 1 GB crawl than with 4 MB.
 WRITE_FILE_BYTES = 128 << 20
-WRITE_ROW_GROUP_BYTES = 16 << 20
+WRITE_ROW_GROUP_BYTES = 4 << 20
 
 
 def configure_process(options: dict[str, Any]) -> None:
@@ -153,6 +146,112 @@ def explain_text(action: Action, daft_plans: bool = False) -> str:
     return text
 
 
+@dataclass
+class _Run:
+    """What the actions of one run share: the program, where writes go, and its identity."""
+
+    program: Program
+    catalog: CatalogConfig
+    info: RunInfo
+    summary: RunSummary
+    call: Callable[..., Any] | None  # how a stage's compute runs (Ray) or None (here)
+    directory: Path
+
+    def budget(self, action: Action) -> None:
+        """The error budget of the action's sources, now that its rows flowed."""
+        check_budget(action.sources(), option_value(self.program.options, "max_failed_fraction"),
+                     failures.file_counts())
+
+    def run_stages(self, action: Action) -> None:
+        for stage in action.stages():
+            if stage.rows.files is None:
+                done = stage.run(self.directory / f"stage-{stage.index}", self.call)
+                absorb_metrics(self.summary, done.metrics)
+                self.summary.stages.append(done)
+
+
+@contextmanager
+def _reading(action: Action) -> Iterator[None]:
+    """A failure to read or run while a statement's rows flow is an error at the statement."""
+    try:
+        yield
+    except (OSError, DaftCoreException) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise MdfqlError(f"{action.kind.replace('_', ' ')} failed: {first}", action.span,
+                         "nothing of this statement was written") from e
+
+
+def _query(run: _Run, action: Action) -> None:
+    with _reading(action):
+        run.run_stages(action)
+        result = action.df.collect()
+    run.budget(action)
+    absorb_metrics(run.summary, operator_metrics(result))
+    run.summary.results.append(result)
+
+
+def _skipped(target: Target, note: str, snapshot_id: int | None = None) -> WriteResult:
+    return WriteResult(ident=target.name, rows_written=0, snapshot_id=snapshot_id,
+                       mode=target.mode, note=note, skipped=True)
+
+
+def _write(run: _Run, action: Action, target: Target) -> WriteResult:
+    """Stage the action's write, check its budget, then commit it (or discard it and raise).
+
+    An INSERT already committed over the same inputs is skipped (see provenance.py); a write
+    whose result is empty because its inputs matched no file (on_missing_input = 'skip')
+    keeps what the target holds."""
+    sources = action.sources()
+    statement = fingerprint(action, sources, run.program.options)
+    idempotent = action.kind == "write_table" and target.mode == "append" and not target.scratch
+
+    def committed() -> WriteResult | None:
+        snapshot = committed_snapshot(target.name, run.catalog, FINGERPRINT, statement) \
+            if idempotent else None
+        if snapshot is None:
+            return None
+        return _skipped(target, f"skipped INSERT INTO {target.name}: the same statement over the "
+                                f"same inputs is already in the table (snapshot {snapshot})",
+                        snapshot)
+
+    if (done := committed()) is not None:
+        return done
+    with _reading(action):
+        run.run_stages(action)
+        staged: StagedWrite | StagedFiles
+        if action.kind == "write_table":
+            staged = stage_table(action.df, target.name, target.mode,  # type: ignore[arg-type]
+                                 run.catalog)
+        else:
+            staged = stage_files(action.df, target.name, action.fmt,  # type: ignore[arg-type]
+                                 "replace", target.overwrite, run.summary.run_id)
+    try:
+        run.budget(action)
+        if staged.rows == 0 and any(s.skipped for s in sources) and _holds_rows(staged):
+            staged.discard()
+            return _skipped(target, f"kept {target.name}: its inputs matched no file "
+                                    "(on_missing_input = 'skip') and the result is empty")
+        if (done := committed()) is not None:  # a concurrent run got there first
+            staged.discard()
+            return done
+    except BaseException:
+        staged.discard()
+        raise
+    if isinstance(staged, StagedWrite):
+        written = staged.commit(snapshot_properties(run.info, action, sources, statement))
+    else:
+        written = staged.commit()
+    return replace(written, note=target.note) if target.note else written
+
+
+def _holds_rows(staged: StagedWrite | StagedFiles) -> bool:
+    """Whether committing an empty result would empty something: an existing table being
+    replaced, or a folder with an earlier COPY's files."""
+    if isinstance(staged, StagedWrite):
+        return not staged.created and staged.mode == "replace"
+    return staged.mode == "replace" and bool(owned_files(staged.target))
+
+
 def execute(
     program: Program,
     *,
@@ -164,8 +263,10 @@ def execute(
     work_dir: str | Path | None = None,
 ) -> RunSummary:
     """Run every action of `program` in order; before each, the relational stages it reads
-    that have not run yet. Queries are collected, writes committed atomically. Compile inside
-    `use_runner` (see there) when the program is to run on Ray."""
+    that have not run yet. Queries are collected, writes committed atomically, each only when
+    its sources kept within the error budget. Before anything runs, every source's files are
+    listed and probed and every write's target is checked. Compile inside `use_runner` (see
+    there) when the program is to run on Ray."""
     kind = runner or program.options.get("runner") or "native"
     address = ray_address or program.options.get("ray.address")
     work_dir = work_dir or program.options.get("work_dir") or os.environ.get("MDFQL_WORK_DIR")
@@ -174,36 +275,36 @@ def execute(
     start = time.perf_counter()
     for stage in program.stages():
         stage.reset()
-    with failures.collecting(), use_runner(kind, address), \
-            work_directory(work_dir, summary.run_id) as directory:
-        check_cluster(kind, program.used_functions, functions)
-        for i, action in enumerate(program.actions):
-            if on_action is not None:
-                on_action(i, action)
-            if action.kind == "explain":
-                summary.explains.append(explain_text(action))
-                continue
-            for stage in action.stages():
-                if stage.rows.files is None:
-                    done = stage.run(directory / f"stage-{stage.index}",
-                                     ray_call if kind == "ray" else None)
-                    absorb_metrics(summary, done.metrics)
-                    summary.stages.append(done)
-            if action.kind == "query":
-                result = action.df.collect()
-                absorb_metrics(summary, operator_metrics(result))
-                summary.results.append(result)
-                continue
-            try:
-                written = _WRITERS[action.kind](action, catalog)
-            except SinkError as e:
-                raise MdfqlError(e.message, action.span, e.hint) from None
-            absorb_metrics(summary, written.metrics)
-            summary.rows_written += written.rows_written
-            summary.writes.append(written)
-        summary.failures = failures.failures()  # inside: a Ray run's tally is still up
-        counted = failures.rows_read()
-        summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
+    try:
+        with failures.collecting(), use_runner(kind, address), \
+                work_directory(work_dir, summary.run_id) as directory:
+            check_cluster(kind, program.used_functions, functions)
+            resolve_inputs(program.sources(), option_value(program.options, "on_missing_input"))
+            targets = plan_targets(program, catalog)
+            run = _Run(program, catalog, RunInfo.of(program, summary.run_id), summary,
+                       ray_call if kind == "ray" else None, directory)
+            for i, (action, target) in enumerate(zip(program.actions, targets)):
+                if on_action is not None:
+                    on_action(i, action)
+                if action.kind == "explain":
+                    summary.explains.append(explain_text(action))
+                elif action.kind == "query":
+                    _query(run, action)
+                elif target is not None:
+                    try:
+                        written = _write(run, action, target)
+                    except SinkError as e:
+                        raise MdfqlError(e.message, action.span, e.hint) from None
+                    absorb_metrics(summary, written.metrics)
+                    summary.rows_written += written.rows_written
+                    summary.writes.append(written)
+            summary.failures = failures.failures()  # inside: a Ray run's tally is still up
+            counted = failures.rows_read()
+            summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
+    except MdfqlError as e:
+        e.attach_source(program.text, program.filename)
+        raise
+    finally:
         for stage in program.stages():
             stage.reset()  # its files go with the work directory
     summary.wall_s = time.perf_counter() - start

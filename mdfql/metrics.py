@@ -8,17 +8,36 @@ run's tally actor (a named Ray actor the driver starts and reads), so the summar
 workers.
 """
 
+from __future__ import annotations
+
 import contextlib
 import logging
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 _log = logging.getLogger("mdfql")
 
 TALLY = "mdfql_failure_tally"
+
+
+@dataclass(frozen=True)
+class FileCount:
+    """What a reader of ours got from one file: rows it delivered, records it met (rows plus
+    records it could not read) and records that failed (unreadable or unparseable)."""
+
+    rows: int
+    records: int
+    failed: int
+
+    def most(self, other: FileCount | None) -> FileCount:
+        if other is None:
+            return self
+        return FileCount(max(self.rows, other.rows), max(self.records, other.records),
+                         max(self.failed, other.failed))
 
 
 class FailureTally:
@@ -27,7 +46,7 @@ class FailureTally:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str]] = Counter()
-        self.reads: Counter[str] = Counter()
+        self.reads: dict[str, FileCount] = {}
 
     def add(self, stage: str, reason: str) -> None:
         with self._lock:
@@ -37,12 +56,18 @@ class FailureTally:
         with self._lock:
             return dict(self.counts)
 
-    def add_rows(self, source: str, rows: int) -> None:
-        """`rows` read from `source` in all (a source read twice, as Ray may, counts once)."""
+    def add_rows(self, source: str, rows: int, records: int | None = None,
+                 failed: int = 0) -> None:
+        """Counts of `source` in all so far (a source read twice, as Ray may, counts once)."""
+        count = FileCount(rows, rows if records is None else records, failed)
         with self._lock:
-            self.reads[source] = max(self.reads[source], rows)
+            self.reads[source] = count.most(self.reads.get(source))
 
     def rows(self) -> dict[str, int]:
+        with self._lock:
+            return {source: count.rows for source, count in self.reads.items()}
+
+    def files(self) -> dict[str, FileCount]:
         with self._lock:
             return dict(self.reads)
 
@@ -95,16 +120,18 @@ def record_failure(stage: str, source: str, reason: str) -> None:
     _log.warning("%s: %s: %s", stage, source, reason)
 
 
-def record_rows_read(source: str, rows: int) -> None:
+def record_rows_read(source: str, rows: int, records: int | None = None,
+                     failed: int = 0) -> None:
     """Count the rows a reader of ours delivered from `source` (a file), in all so far (Daft's
-    own count for a source is taken after the filters it fuses into the scan)."""
+    own count for a source is taken after the filters it fuses into the scan); `records` the
+    records it met there (default `rows`), `failed` those that failed (the error budget)."""
     tally = _ray_tally()
     if tally is not None:
         import ray
 
-        ray.get(tally.add_rows.remote(source, rows))
+        ray.get(tally.add_rows.remote(source, rows, records, failed))
     else:
-        _current.add_rows(source, rows)
+        _current.add_rows(source, rows, records, failed)
 
 
 def rows_read() -> dict[str, int]:
@@ -116,6 +143,18 @@ def rows_read() -> dict[str, int]:
 
         for source, rows in ray.get(tally.rows.remote()).items():
             counts[source] = max(counts.get(source, 0), rows)
+    return counts
+
+
+def file_counts() -> dict[str, FileCount]:
+    """Per-file counts of `record_rows_read`: this process's and a Ray run's."""
+    counts = _current.files()
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        for source, count in ray.get(tally.files.remote()).items():
+            counts[source] = count.most(counts.get(source))
     return counts
 
 

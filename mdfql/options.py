@@ -26,6 +26,13 @@ def _positive_int(value: Any) -> int:
     return n
 
 
+def _fraction(value: Any) -> float:
+    x = float(value)
+    if not 0.0 <= x <= 1.0:  # NaN fails both comparisons
+        raise ValueError("must be a number from 0 to 1")
+    return x
+
+
 @dataclass(frozen=True)
 class Option:
     """One settable option: key, parser/validator, default and doc."""
@@ -47,7 +54,19 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("catalog.name", str, None, "Iceberg catalog name."),
     Option("catalog.kind", _choice("sql", "rest"), None, "Iceberg catalog kind."),
     Option("seed", int, 0, "Seed for randomised functions (sampling, hashing seeds)."),
-    Option("limit", _positive_int, None, "Read at most this many rows from each source."),
+    Option("limit", _positive_int, None,
+           "Read at most this many rows from each source (a trial run): tables are then "
+           "written to the scratch namespace, COPY to '<dir>.limit', never over real output."),
+    Option("scratch_namespace", str, "scratch",
+           "Namespace of the tables a run with a limit writes instead of the real ones "
+           "(ns.table becomes <scratch_namespace>.ns_table)."),
+    Option("on_missing_input", _choice("error", "skip"), "error",
+           "A read_warc/commoncrawl pattern that matches no file: an error before anything is "
+           "written, or 'skip' (the source reads no rows from it; a CREATE OR REPLACE whose "
+           "result is then empty keeps the table, an INSERT appends nothing)."),
+    Option("max_failed_fraction", _fraction, 0.05,
+           "Error budget: when more than this fraction of a source's records fail to read or "
+           "parse, the statement is aborted before its commit (nothing written)."),
     Option("batch_rows", _positive_int, None,
            "Rows per batch flowing through the plan (Daft's morsel size; default Daft's own, "
            "131,072): peak memory is about batch_rows x row width x the operators in flight, "
@@ -71,3 +90,9 @@ def parse_option(key: str, value: Any, span: Span | None = None) -> Any:
         return opt.parse(value)
     except (TypeError, ValueError) as e:
         raise MdfqlError(f"option '{key}' {e}", span) from None
+
+
+def option_value(options: dict[str, Any], key: str) -> Any:
+    """The value of option `key` in `options` (a script's SET values), else its default."""
+    value = options.get(key)
+    return OPTIONS[key].default if value is None else value

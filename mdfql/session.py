@@ -15,6 +15,7 @@ from mdfql.depth import on_deep_stack
 from mdfql.errors import MdfqlError
 from mdfql.functions.catalog import default_registry
 from mdfql.functions.registry import Registry, udf
+from mdfql.io.inputs import recording
 from mdfql.lang.bind import Macro
 from mdfql.plan.program import Program, View
 from mdfql.plan.tree import PlanNode
@@ -79,7 +80,9 @@ class Session:
             config = catalog_config(options)
             try:
                 if not catalog_missing(config) and table_exists(name, config):
-                    return View(key, read_table(name, config), PlanNode("Scan", f"iceberg {name}"))
+                    with recording() as reads:
+                        df = read_table(name, config)
+                    return View(key, df, PlanNode("Scan", f"iceberg {name}", reads=reads))
             except CatalogUnreachable:
                 raise
             except SinkError:
@@ -116,7 +119,9 @@ class Session:
         """Parse, bind and plan a script (reads no data, changes nothing in the session).
         Its LOADs import their plugins (running their code) unless `load` is False: then
         their functions are reported in `Program.unchecked` (and it must not be run)."""
-        return compile_script(self, text, filename, params, load)
+        program = compile_script(self, text, filename, params, load)
+        program.filename, program.text = filename, text
+        return program
 
     def apply(self, program: Program) -> None:
         """Keep a compiled script's views, macros and options for later scripts."""

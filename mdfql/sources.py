@@ -14,6 +14,7 @@ import daft
 
 from mdfql.functions.builtins import parse_param
 from mdfql.functions.registry import FunctionSpec, Registry
+from mdfql.io.inputs import SourceInput, register
 
 _SOURCES = Registry()
 
@@ -40,16 +41,29 @@ def define_source(name: str, params: str, build: Callable[..., daft.DataFrame], 
     )
 
 
-def _read_warc(paths: str | list[str]) -> daft.DataFrame:
+def _read_warc(paths: str | list[str], options: dict[str, Any]) -> daft.DataFrame:
     from mdfql.io.warc import read_warc
 
-    return read_warc(paths)
+    return read_warc(paths, limit=options.get("limit"))
 
 
-def _commoncrawl(crawl: str, files: int, base_url: str | None) -> daft.DataFrame:
+def _commoncrawl(crawl: str, files: int, base_url: str | None,
+                 options: dict[str, Any]) -> daft.DataFrame:
     from mdfql.io.warc import commoncrawl
 
-    return commoncrawl(crawl, files=files, base_url=base_url)
+    return commoncrawl(crawl, files=files, base_url=base_url, limit=options.get("limit"))
+
+
+def _files(kind: str, reader: Callable[[Any], daft.DataFrame]) -> Callable[..., daft.DataFrame]:
+    """A Daft file reader that tells a recording compiler its patterns (probed when a run
+    starts: a file that is missing, unreadable or not of `kind` fails before any write)."""
+
+    def read(paths: str | list[str]) -> daft.DataFrame:
+        patterns = (paths,) if isinstance(paths, str) else tuple(paths)
+        register(SourceInput(kind, patterns))
+        return reader(paths)
+
+    return read
 
 
 def _read_hf(repo: str, split: str) -> daft.DataFrame:
@@ -73,18 +87,20 @@ define_source(
     "read_warc", "paths:any", _read_warc,
     "WARC/ARC files (local glob, s3:// glob or https:// URL): one row per HTTP response with "
     "record_id, url, warc_date, status, content_type, charset, html (decoded), warc_path.",
+    with_options=True,
 )
 define_source(
     "commoncrawl", "crawl:string files:integer=1 base_url:string=None", _commoncrawl,
     "The first `files` WARC files of a Common Crawl snapshot (e.g. 'CC-MAIN-2024-51'), read like "
     "read_warc; base_url (or MDFQL_COMMONCRAWL_BASE) points at a mirror.",
+    with_options=True,
 )
 define_source(
-    "read_parquet", "paths:any", lambda paths: daft.read_parquet(paths),
+    "read_parquet", "paths:any", _files("parquet", daft.read_parquet),
     "Parquet files (glob or list; local, s3://, https://).",
 )
 define_source(
-    "read_jsonl", "paths:any", lambda paths: daft.read_json(paths),
+    "read_jsonl", "paths:any", _files("json", daft.read_json),
     "JSON Lines files (glob or list).",
 )
 define_source(

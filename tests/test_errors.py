@@ -307,3 +307,14 @@ def test_cli_param_nan_is_an_error(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "p.sql:1:1: error: --param x: expects a finite number, got 'nan'" in proc.stderr
+
+
+def test_sink_checks_follow_the_script_and_trial_runs(texts, warehouse):
+    texts.run("CREATE TABLE ns.t AS SELECT id FROM docs")
+    # the INSERT goes into the table as the earlier statement replaces it
+    texts.compile("CREATE OR REPLACE TABLE ns.t AS SELECT url FROM docs;\n"
+                  "INSERT INTO ns.t SELECT url FROM docs")
+    # a trial run writes a scratch table: the real one's schema does not matter
+    texts.compile("SET limit = 1;\nCREATE TABLE ns.t AS SELECT url FROM docs")
+    err = error_of(texts, "SET limit = 1;\nCREATE TABLE t AS SELECT url FROM docs")
+    assert err.message == "table name 't' has no namespace"

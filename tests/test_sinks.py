@@ -282,14 +282,14 @@ def test_copy_jsonl_is_one_object_per_line(tmp_path: Path) -> None:
     src = _docs()
     out = tmp_path / "out"
     res = write_files(daft.from_arrow(src), str(out), "jsonl")
-    lines = [line for f in sorted(out.rglob("*.json")) for line in f.read_text().splitlines()]
+    lines = [line for f in sorted(out.rglob("*.jsonl")) for line in f.read_text().splitlines()]
     assert res.rows_written == len(lines) == 3
     rows = sorted((json.loads(line) for line in lines), key=lambda r: r["url"])
     assert rows[0]["text"] == "Hello world.\nSecond line"
     assert rows[1]["meta"] == {"lang": "de", "len": 12} and rows[2]["tags"] is None
     raw = daft.from_pydict({"id": [1], "payload": [b"\x00\xffHTTP/1.1"]})
     write_files(raw, str(tmp_path / "raw"), "jsonl")
-    (line,) = next((tmp_path / "raw").glob("*.json")).read_text().splitlines()
+    (line,) = next((tmp_path / "raw").glob("*.jsonl")).read_text().splitlines()
     assert base64.b64decode(json.loads(line)["payload"]) == b"\x00\xffHTTP/1.1"
     with pytest.raises(SinkError, match="unknown COPY format"):
         write_files(daft.from_arrow(src), str(out), "csv")  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from mdfql.dedup.ids import row_id
 from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
 from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.functions.registry import FunctionSpec, Registry
+from mdfql.io.inputs import recording
 from mdfql.lang.bind import literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
 from mdfql.plan.program import View
@@ -167,8 +168,10 @@ class QueryCompiler:
             sub = self.query(node.this)
             return Relation.of(sub.df, alias, sub.plan, sub.widths)
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
-            df = self.table_function(node.this)
-            scan = PlanNode("Scan", sql_text(node.this))
+            with recording() as reads:  # what it reads: the executor checks it before a run
+                df = self.table_function(node.this)
+            label, span = sql_text(node.this), node_span(node.this, self.ctx.text)
+            scan = PlanNode("Scan", label, reads=[r.located(label, span) for r in reads])
             if self.ctx.source_limit is not None:
                 scan = PlanNode("Limit", f"{self.ctx.source_limit} (SET limit)", [scan])
             return Relation.of(df, alias or node.this.name, scan)

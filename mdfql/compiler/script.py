@@ -24,7 +24,7 @@ from mdfql.lang.parse import LoadStatement, Statement, node_span, parse_script
 from mdfql.options import parse_option
 from mdfql.plan.program import Action, Program, View
 from mdfql.plan.tree import PlanNode
-from mdfql.sinks.catalog import SinkError
+from mdfql.sinks.catalog import SinkError, parse_ident
 
 from .plugins import load_plugin
 from .query import PlanContext, QueryCompiler
@@ -99,6 +99,7 @@ class ScriptCompiler:
         self.base = base or Path.cwd()  # where LOAD looks for plugins beside the SQL file
         self.load_plugins = load
         self.statement: Statement | None = None  # the one being compiled
+        self.written: set[str] = set()  # tables earlier statements write
         self.program = Program(options=dict(catalog.options), macros=dict(catalog.macros))
         # without plugins, stand-ins for their functions go to a registry of this compile only
         registry = catalog.registry if load else catalog.registry.child()
@@ -270,11 +271,16 @@ class ScriptCompiler:
         files = node.args.get("files") or []
         if len(files) != 1 or not isinstance(files[0], exp.Literal):
             raise self.error("COPY (query) TO 'path' takes one path", node)
-        fmt = "parquet"
+        fmt, mode = "parquet", "replace"
         for param in node.args.get("params") or []:
             key = param.this.name.lower()
+            if key == "overwrite":  # into a folder holding files no COPY wrote (files.py)
+                if param.expression is None or param.expression.name.lower() == "true":
+                    mode = "overwrite"
+                continue
             if key != "format":
-                raise self.error(f"unknown COPY option '{key}'", param, "use (FORMAT parquet)")
+                raise self.error(f"unknown COPY option '{key}'", param,
+                                 "use (FORMAT parquet|jsonl [, OVERWRITE])")
             fmt = param.expression.name.lower()
             if fmt not in ("parquet", "jsonl", "json"):
                 raise self.error(f"unknown COPY format '{fmt}'", param,
@@ -284,14 +290,19 @@ class ScriptCompiler:
             query = exp.select("*").from_(query)
         fmt = "jsonl" if fmt == "json" else fmt
         self.emit(stmt, "write_files", self.plan(query), f"COPY TO '{files[0].this}' ({fmt})",
-                  files[0].this, "overwrite", fmt)
+                  files[0].this, mode, fmt)
 
     def check_sink(self, rel: Relation, ident: str, mode: str, target: exp.Expression) -> None:
         """Refuse now what writing the table would refuse later: its name, the query's column
-        types and, for INSERT, the existing table's columns (catalog metadata only)."""
-        if self.program.unchecked:
-            return  # columns from plugin stand-ins have no real type to check
+        types and, for INSERT, the existing table's columns (catalog metadata only). A table
+        an earlier statement writes, or a trial run's (`SET limit`: it writes a scratch table
+        instead), is checked for its name only."""
         try:
+            parse_ident(ident)
+            earlier = ident.lower() in self.written
+            self.written.add(ident.lower())
+            if self.program.unchecked or earlier or self.program.options.get("limit"):
+                return  # (plugin stand-ins' columns have no real type to check)
             self.catalog.check_write(rel.df, ident, mode, self.program.options)
         except SinkError as e:
             raise self.error(e.message, target, e.hint) from None

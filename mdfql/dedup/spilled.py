@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mdfql import _native
+from mdfql.io.parquet import open_streamed
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,6 @@ def _column(files: Sequence[str], name: str) -> pa.ChunkedArray:
     if kind is None:
         raise ValueError("no spill files")
     return pa.chunked_array(chunks, type=kind)
-
-
-def _streamed(path: str) -> pq.ParquetFile:
-    """A Parquet file read a page buffer at a time: a whole column chunk (a row group's worth
-    of signatures or texts) is never held at once."""
-    return pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
 
 
 def _as_uint64(chunks: pa.ChunkedArray) -> list[pa.Array]:
@@ -145,7 +140,7 @@ class _Values:
             f, rg = self.groups[g]
             local = positions[groups == g] - self.starts[g]
             offset = 0
-            for batch in _streamed(f).iter_batches(READ_ROWS, row_groups=[rg],
+            for batch in open_streamed(f).iter_batches(READ_ROWS, row_groups=[rg],
                                                    columns=[self.name]):
                 lo, hi = np.searchsorted(local, [offset, offset + batch.num_rows])
                 if hi > lo:
@@ -229,7 +224,7 @@ class _Verifier:
 def _index_band(files: Sequence[str], j: int) -> Iterator[pa.Array]:
     """Band `j` of an index's `bands` lists, a record batch at a time (NULL lists: no key)."""
     for f in files:
-        for batch in _streamed(f).iter_batches(READ_ROWS, columns=["bands"]):
+        for batch in open_streamed(f).iter_batches(READ_ROWS, columns=["bands"]):
             # an Iceberg index stores the uint64 keys as int64 (same bits): reinterpret them
             yield pc.cast(pc.list_element(batch.column(0), j), pa.uint64(), safe=False)
 

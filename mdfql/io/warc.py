@@ -24,16 +24,12 @@ from typing import BinaryIO
 import daft
 import pyarrow as pa
 from daft import Series, col
-from daft.daft import (
-    PyPushdowns,
-    PyRecordBatch,
-    ScanTask,
-    io_glob,
-)
+from daft.daft import PyPushdowns, PyRecordBatch, ScanTask
 from daft.logical.schema import Schema
 from daft.recordbatch import RecordBatch
 
 from mdfql import _native
+from mdfql.io.inputs import InputFile, SourceInput, list_pattern, register
 from mdfql.io.scan import PulledScan
 from mdfql.metrics import record_failure, record_rows_read
 
@@ -65,8 +61,9 @@ def read_warc(
     paths: str | list[str],
     *,
     max_bytes: int = 10_000_000,
-    batch_records: int = 4096,
-    batch_bytes: int = 64 << 20,
+    batch_records: int = 1024,
+    batch_bytes: int = 8 << 20,
+    limit: int | None = None,
 ) -> daft.DataFrame:
     """Lazily read the HTTP responses of WARC/ARC files (plain or gzip) into a DataFrame.
 
@@ -75,16 +72,23 @@ def read_warc(
     html (body decoded to text, at most `max_bytes` input bytes), warc_path.
     Records that cannot be read or parsed are skipped and counted in `mdfql.metrics`.
     Batches hold at most `batch_records` records or about `batch_bytes` bytes of HTTP messages.
+    `limit`: each file is read only until it gave that many responses (a trial run).
+    A compiler recording inputs (`mdfql.io.inputs.recording`) learns the patterns; when a run
+    resolved them, exactly those files are read.
     """
     paths = [paths] if isinstance(paths, str) else list(paths)
     if not paths:
         raise ValueError("read_warc needs at least one path")
-    df = _WarcScan(paths, (max_bytes, batch_records, batch_bytes)).read()
+    if limit is not None:
+        batch_records = max(1, min(batch_records, limit))
+    source = register(SourceInput("warc", tuple(paths), counts_rows=True))
+    df = _WarcScan(source, (max_bytes, batch_records, batch_bytes, limit)).read()
     # Rows whose HTTP message did not parse come with a null status (counted as failures).
     return df.where(col("status").not_null())
 
 
-def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None) -> daft.DataFrame:
+def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None,
+                limit: int | None = None) -> daft.DataFrame:
     """Lazily read the first `files` WARC files of a Common Crawl crawl (e.g. "CC-MAIN-2024-10").
 
     The listing `crawl-data/{crawl}/warc.paths.gz` is fetched now (it is small); the WARC files
@@ -108,7 +112,7 @@ def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None) -> daft
                     break
     if not warc_paths:
         raise ValueError(f"the listing of {crawl} under {base} is empty")
-    return read_warc([f"{base}/{p}" for p in warc_paths])
+    return read_warc([f"{base}/{p}" for p in warc_paths], limit=limit)
 
 
 class _WarcScan(PulledScan):
@@ -119,51 +123,48 @@ class _WarcScan(PulledScan):
     `daft.io.source.DataSource` path buffers a task's batches without bound in 0.7).
     """
 
-    def __init__(self, paths: list[str], options: tuple[int, int, int]):
+    def __init__(self, source: SourceInput, options: tuple[int, int, int, int | None]):
         super().__init__(SCAN_NAME, Schema.from_pyarrow_schema(_ARROW_SCHEMA))
-        self._paths = paths
+        self._source = source
         self._options = options
 
     def multiline_display(self) -> list[str]:
-        return [self.display_name(), f"Paths = {self._paths}"]
+        return [self.display_name(), f"Paths = {list(self._source.patterns)}"]
 
     def to_scan_tasks(self, pushdowns: PyPushdowns) -> Iterator[ScanTask]:
-        for path, size in _list_files(self._paths):
+        for file in _list_files(self._source):
             yield ScanTask.python_factory_func_scan_task(
                 module=__name__,
                 func_name=_read_file.__name__,
-                func_args=(path, *self._options),
+                func_args=(file.path, *self._options),
                 schema=self._schema._schema,
                 num_rows=None,
-                size_bytes=size,
+                size_bytes=file.size,
                 pushdowns=pushdowns,
                 stats=None,
                 source_name=self.display_name(),
             )
 
 
-def _list_files(paths: list[str]) -> list[tuple[str, int | None]]:
-    """(path, size) per archive: URLs as given, local and s3 globs expanded (sorted)."""
-    files: list[tuple[str, int | None]] = []
-    for path in paths:
-        if path.startswith(("http://", "https://")):
-            files.append((path, None))
-            continue
-        matches = sorted(
-            (entry["path"], entry.get("size"))
-            for entry in io_glob(path)
-            if entry.get("type", "File") == "File"
-        )
+def _list_files(source: SourceInput) -> list[InputFile]:
+    """The archives to read: those the run resolved, else the patterns listed now (URLs as
+    given, local and s3 globs expanded, sorted)."""
+    if source.files is not None:
+        return source.files
+    files: list[InputFile] = []
+    for pattern in source.patterns:
+        matches = list_pattern(pattern)
         if not matches:
-            raise FileNotFoundError(f"read_warc: no file matches {path}")
+            raise FileNotFoundError(f"read_warc: no file matches {pattern}")
         files.extend(matches)
     return files
 
 
 def _read_file(
-    path: str, max_bytes: int, batch_records: int, batch_bytes: int
+    path: str, max_bytes: int, batch_records: int, batch_bytes: int, limit: int | None = None
 ) -> Iterator[PyRecordBatch]:
-    """Scan task body: the record batches of one archive, its failures counted as they come."""
+    """Scan task body: the record batches of one archive, its rows and failures counted as they
+    come (per file: the error budget), until `limit` responses when given."""
     local = None if path.startswith(("http://", "https://", "s3://")) else path.removeprefix(
         "file://"
     )
@@ -176,18 +177,26 @@ def _read_file(
         batch_records=batch_records,
         batch_bytes=batch_bytes,
     )
-    delivered = 0
+    delivered = records = failed = responses = 0
     for columns, failures in batches:
+        unread = 0
         for stage, source, reason in failures:
             record_failure(stage, source, reason)
-        if len(columns[0]):
-            delivered += len(columns[0])
-            record_rows_read(path, delivered)
+            unread += stage == STAGE_READ
+        rows = len(columns[0])
+        delivered += rows
+        records += rows + unread
+        failed += len(failures)
+        responses += rows - (len(failures) - unread)  # unparsed rows come with a null status
+        record_rows_read(path, delivered, records=records, failed=failed)
+        if rows:
             # Column by column: an Arrow record batch is released as a whole, so a plan that
             # keeps only url/status (a Parquet writer's buffer) would keep every batch's html.
             yield RecordBatch.from_pydict(
                 {name: Series.from_arrow(c, name=name) for name, c in zip(OUTPUT_COLUMNS, columns)}
             )._recordbatch
+        if limit is not None and responses >= limit:
+            return
 
 
 def _open(path: str, offset: int) -> BinaryIO:

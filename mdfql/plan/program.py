@@ -8,6 +8,7 @@ from typing import Any, Literal
 import daft
 
 from mdfql.errors import Span
+from mdfql.io.inputs import SourceInput
 from mdfql.plan.stages import RelationalStage
 from mdfql.plan.tree import PlanNode
 
@@ -29,6 +30,9 @@ class Action:
 
     def stages(self) -> list[RelationalStage]:
         return self.plan.stages()
+
+    def sources(self) -> list[SourceInput]:
+        return self.plan.sources()
 
 
 @dataclass
@@ -53,10 +57,20 @@ class Program:
     views: dict[str, View] = field(default_factory=dict)
     macros: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    filename: str = "<sql>"  # where the script came from (errors, snapshot summaries)
+    text: str = ""
     # compiled without importing plugins (`check --no-load`): the LOADs skipped and the
     # functions nothing declares, whose calls stand for NULLs (such a program is not run)
     skipped_loads: list[str] = field(default_factory=list)
     unchecked: set[str] = field(default_factory=set)
+
+    def sources(self) -> list[SourceInput]:
+        """Every source some action reads (an EXPLAIN reads nothing), each once."""
+        found: list[SourceInput] = []
+        for action in self.actions:
+            if action.kind != "explain":
+                found += [s for s in action.sources() if not any(s is f for f in found)]
+        return found
 
     def stages(self) -> list[RelationalStage]:
         """Every relational stage some action reads, in the order they must run."""

@@ -34,6 +34,7 @@ from daft import DataType, Series
 from daft.daft import ScanTask
 from daft.recordbatch import RecordBatch
 
+from mdfql.io.parquet import stream_batches
 from mdfql.io.scan import PulledScan
 from mdfql.metrics import operator_metrics
 
@@ -116,7 +117,7 @@ def read_spill_file(path: str, columns: list[str], result_files: tuple[str, ...]
     """Scan task body: one spilled file, a row group at a time, with the stage's values.
     Columns are handed over one by one, so none pins the others of its batch."""
     lookup = _lookup(result_files)
-    for batch in pq.ParquetFile(path).iter_batches(columns=[*columns, NODE]):
+    for batch in stream_batches(path, [*columns, NODE]):
         nodes = batch.column(NODE)
         value = lookup.values(nodes, out_type, nodes.cast(out_type) if default_to_id else None)
         series = {c: Series.from_arrow(batch.column(c), name=c) for c in columns}

@@ -19,12 +19,14 @@ def sql_text(node: exp.Expression) -> str:
 @dataclass
 class PlanNode:
     """One step: its kind (Scan, Filter, Project, View, Relational, ...), the SQL it runs, and
-    its inputs. `stage` is set on the node of a relational stage (the executor runs it)."""
+    its inputs. `stage` is set on the node of a relational stage (the executor runs it);
+    `reads` on a scan: the files or table it reads (`mdfql.io.inputs.SourceInput`)."""
 
     kind: str
     detail: str = ""
     inputs: list[PlanNode] = field(default_factory=list)
     stage: Any = None
+    reads: list[Any] = field(default_factory=list)
 
     def walk(self) -> Iterator[PlanNode]:
         """This node and every node below it, depth first."""
@@ -39,6 +41,13 @@ class PlanNode:
             if node.stage is not None and node.stage not in found:
                 found.append(node.stage)
         return sorted(found, key=lambda s: s.index)
+
+    def sources(self) -> list[Any]:
+        """What the scans of this plan read, each once, in plan order."""
+        found: list[Any] = []
+        for node in self.walk():
+            found += [r for r in node.reads if not any(r is f for f in found)]
+        return found
 
     def render(self, width: int = 100) -> str:
         """The tree as indented text, one operator per line (details wrapped under it)."""

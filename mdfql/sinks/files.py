@@ -1,12 +1,23 @@
-"""`COPY (query) TO 'dir' (FORMAT parquet|jsonl)`: a query's rows as files in a folder.
+"""`COPY (query) TO 'dir' (FORMAT parquet|jsonl [, OVERWRITE])`: a query's rows as files.
+
+A COPY never deletes a file it did not write. Its files are written into a staging folder beside
+the target (`.<name>.mdfql-staging-<run>`) and moved in only when the statement commits (see
+`StagedFiles`); the names of the files a COPY wrote are kept beside the folder, in
+`.<name>.mdfql-copy.json` (not inside it, where `read_parquet('dir')` would read it). A later
+COPY to the same folder replaces those files and keeps any other. A folder that holds files no
+COPY wrote is refused unless the statement says OVERWRITE (then its files are kept and the new
+ones are added).
 
 Daft's writers do the work in parallel. Its JSON writer already writes JSON Lines (one object per
-line, newlines inside strings escaped), so `jsonl` uses it, under `.json` file names; binary
+line, newlines inside strings escaped), under `.json` names which are renamed `.jsonl`; binary
 columns, which it cannot write, go out as base64 text.
 """
 
 from __future__ import annotations
 
+import json
+import posixpath
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +32,8 @@ from mdfql.sinks.catalog import SinkError
 from mdfql.sinks.iceberg import WriteResult
 
 FileFormat = Literal["parquet", "jsonl"]
-FileMode = Literal["overwrite", "append"]
+FileMode = Literal["replace", "append"]
+_SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl"}
 
 
 def _is_binary(t: pa.DataType) -> bool:
@@ -52,41 +64,188 @@ def _json_ready(df: DataFrame) -> DataFrame:
     return df.with_columns(encoded) if encoded else df
 
 
-def _count_rows(paths: list[str], fmt: FileFormat) -> int:
+def _count_rows(fs: pafs.FileSystem, paths: list[str], fmt: FileFormat) -> int:
     """Rows in the files just written: Parquet footers, or JSON Lines newlines."""
     rows = 0
     for path in paths:
-        fs, inner = pafs.FileSystem.from_uri(path if "://" in path else f"file://{path}")
         if fmt == "parquet":
-            with fs.open_input_file(inner) as f:
+            with fs.open_input_file(path) as f:
                 rows += pq.ParquetFile(f).metadata.num_rows
         else:
-            with fs.open_input_stream(inner) as f:
+            with fs.open_input_stream(path) as f:
                 while chunk := f.read(1 << 20):
                     rows += chunk.count(b"\n")
     return rows
 
 
-def write_files(
-    df: DataFrame, path: str, fmt: FileFormat, mode: FileMode = "overwrite"
-) -> WriteResult:
-    """Write `df` under folder `path` as Parquet or JSON Lines files; rows counted from the files.
+@dataclass(frozen=True)
+class Folder:
+    """A COPY target: its filesystem, its path there, and the URI Daft writes to."""
 
-    `overwrite` removes files already in the folder once the new ones are written; `append`
-    keeps them. `WriteResult.ident` is the folder, `snapshot_id` is None.
+    fs: pafs.FileSystem
+    path: str
+    uri: str
+
+    @classmethod
+    def of(cls, target: str) -> Folder:
+        if "://" not in target:  # Daft turns relative folders into file:// URIs it cannot open
+            target = str(Path(target).expanduser().resolve())
+        fs, path = pafs.FileSystem.from_uri(target if "://" in target else f"file://{target}")
+        return cls(fs, path.rstrip("/") or "/", target.rstrip("/") or "/")
+
+    def sibling(self, name: str) -> Folder:
+        """A path beside this folder (staging folder, record of what COPY wrote)."""
+        parent, base = posixpath.split(self.path)
+        uri_parent = self.uri[: len(self.uri) - len(base)].rstrip("/")
+        return Folder(self.fs, posixpath.join(parent, f".{base}.{name}"),
+                      f"{uri_parent}/.{base}.{name}")
+
+    def remove(self) -> None:
+        """Delete this folder and what it holds, if it exists (only for staging folders)."""
+        if self.fs.get_file_info(self.path).type != pafs.FileType.NotFound:
+            self.fs.delete_dir(self.path)
+
+    def files(self) -> list[str] | None:
+        """Names of the entries directly inside (files and folders), or None when the folder
+        does not exist."""
+        info = self.fs.get_file_info(self.path)
+        if info.type == pafs.FileType.NotFound:
+            return None
+        if info.type != pafs.FileType.Directory:
+            raise SinkError(f"COPY target {self.uri} exists and is not a directory",
+                            hint="COPY writes a folder of files: choose a folder path")
+        selector = pafs.FileSelector(self.path)
+        return sorted(posixpath.basename(i.path) for i in self.fs.get_file_info(selector))
+
+
+def _record(folder: Folder) -> dict | None:
+    """What earlier COPYs to `folder` recorded beside it: {"files": [...], "created": bool}."""
+    record = folder.sibling("mdfql-copy.json")
+    if folder.fs.get_file_info(record.path).type != pafs.FileType.File:
+        return None
+    with folder.fs.open_input_stream(record.path) as f:
+        return json.loads(f.read())
+
+
+def owned_files(folder: Folder) -> list[str]:
+    """The files earlier COPYs wrote into `folder` (and did not remove since)."""
+    record = _record(folder)
+    return list(record["files"]) if record is not None else []
+
+
+def _created_by_copy(folder: Folder, present: list[str] | None) -> bool:
+    """Whether the folder is COPY's own: it was new or empty when a COPY first wrote to it."""
+    record = _record(folder)
+    return bool(record["created"]) if record is not None else not present
+
+
+def check_target(target: str, overwrite: bool) -> None:
+    """Refuse a folder holding files no COPY wrote, unless it is COPY's own folder or
+    `overwrite` (checked before any write)."""
+    folder = Folder.of(target)
+    present = folder.files()
+    if not present:
+        return
+    owned = set(owned_files(folder))
+    foreign = [f for f in present if f not in owned]
+    if foreign and not overwrite and not _created_by_copy(folder, present):
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3
+                                          else "")
+        raise SinkError(
+            f"COPY refuses to write into {folder.uri}: it holds {len(foreign)} file(s) or "
+            f"folder(s) that no COPY wrote ({shown})",
+            hint="COPY to a new or empty folder, or add OVERWRITE to write into it anyway "
+                 "(its files are kept; only files an earlier COPY wrote there are replaced)",
+        )
+
+
+@dataclass
+class StagedFiles:
+    """A COPY whose files are written in the staging folder, not yet moved into the target."""
+
+    target: Folder
+    staging: Folder
+    names: list[str]
+    fmt: FileFormat
+    mode: FileMode
+    overwrite: bool
+    rows: int
+    metrics: tuple[dict, ...] = field(default=())
+
+    def commit(self) -> WriteResult:
+        """Move the files in; then drop the files an earlier COPY wrote there (mode replace)."""
+        check_target(self.target.uri, self.overwrite)  # it may have changed while writing
+        fs, before = self.target.fs, owned_files(self.target)
+        present = self.target.files()
+        created = _created_by_copy(self.target, present)
+        if present is None and isinstance(fs, pafs.LocalFileSystem):
+            fs.move(self.staging.path, self.target.path)  # one rename: all files at once
+        else:
+            fs.create_dir(self.target.path, recursive=True)
+            for name in self.names:
+                fs.move(posixpath.join(self.staging.path, name),
+                        posixpath.join(self.target.path, name))
+            self.staging.remove()
+        kept = [n for n in before if n in (present or []) and n not in self.names] \
+            if self.mode == "append" else []
+        record = self.target.sibling("mdfql-copy.json")
+        with fs.open_output_stream(record.path) as f:
+            f.write(json.dumps({"format": self.fmt, "files": kept + self.names,
+                                "created": created}).encode())
+        if self.mode == "replace":
+            for name in set(before) & set(present or []):
+                if name not in self.names:
+                    fs.delete_file(posixpath.join(self.target.path, name))
+        return WriteResult(ident=self.target.uri, rows_written=self.rows, snapshot_id=None,
+                           mode=self.mode, metrics=self.metrics)
+
+    def discard(self) -> None:
+        """Remove the staging folder (the target was not touched)."""
+        self.staging.remove()
+
+
+def stage_files(df: DataFrame, target: str, fmt: FileFormat, mode: FileMode = "replace",
+                overwrite: bool = False, run_id: str = "run") -> StagedFiles:
+    """Write `df` as Parquet or JSON Lines files into a staging folder beside `target`.
+
+    Nothing in `target` changes until `commit`. `replace` then drops the files an earlier COPY
+    wrote there, `append` keeps them; a folder holding other files needs `overwrite`.
     """
-    if fmt not in ("parquet", "jsonl"):
+    if fmt not in _SUFFIX:
         raise SinkError(f"unknown COPY format {fmt!r}", hint="use FORMAT parquet or FORMAT jsonl")
-    if mode not in ("overwrite", "append"):
-        raise SinkError(f"unknown COPY mode {mode!r}", hint="use overwrite or append")
-    if "://" not in path:  # Daft turns relative folders into file:// URIs it cannot open
-        path = str(Path(path).expanduser().resolve())
-    if fmt == "parquet":
-        written = df.write_parquet(path, write_mode=mode)
-    else:
-        written = _json_ready(df).write_json(path, write_mode=mode)
-    paths = [p for p in written.to_pydict()["path"] if p is not None]
-    return WriteResult(
-        ident=path, rows_written=_count_rows(paths, fmt), snapshot_id=None, mode=mode,
-        metrics=operator_metrics(written),
-    )
+    if mode not in ("replace", "append"):
+        raise SinkError(f"unknown COPY mode {mode!r}", hint="use replace or append")
+    check_target(target, overwrite)
+    folder = Folder.of(target)
+    staging = folder.sibling(f"mdfql-staging-{run_id}")
+    fs = folder.fs
+    try:
+        if fmt == "parquet":
+            written = df.write_parquet(staging.uri, write_mode="overwrite")
+        else:
+            written = _json_ready(df).write_json(staging.uri, write_mode="overwrite")
+    except BaseException:
+        staging.remove()  # ours alone: named after this run
+        raise
+    # Daft names its own files; a folder with no rows gets none (it may not exist).
+    if fs.get_file_info(staging.path).type == pafs.FileType.NotFound:
+        fs.create_dir(staging.path, recursive=True)
+    names = staging.files() or []
+    if fmt == "jsonl":
+        renamed = []
+        for name in names:
+            if name.endswith(".json"):
+                fs.move(posixpath.join(staging.path, name),
+                        posixpath.join(staging.path, name[: -len(".json")] + ".jsonl"))
+                name = name[: -len(".json")] + ".jsonl"
+            renamed.append(name)
+        names = renamed
+    rows = _count_rows(fs, [posixpath.join(staging.path, n) for n in names], fmt)
+    return StagedFiles(folder, staging, names, fmt, mode, overwrite, rows,
+                       operator_metrics(written))
+
+
+def write_files(df: DataFrame, target: str, fmt: FileFormat, mode: FileMode = "replace",
+                overwrite: bool = False) -> WriteResult:
+    """Write `df` under folder `target` and commit at once (see `stage_files`)."""
+    return stage_files(df, target, fmt, mode, overwrite).commit()

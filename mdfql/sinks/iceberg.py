@@ -44,9 +44,11 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema, assign_fresh_schema_ids, promote
 from pyiceberg.table import StagedTable, Table, Transaction
+from pyiceberg.table.snapshots import Operation, ancestors_of
 from pyiceberg.table.update import AddSchemaUpdate, AssertCurrentSchemaId, SetCurrentSchemaUpdate
 from pyiceberg.types import NestedField
 
+from mdfql.io.inputs import InputFile, SourceInput, register
 from mdfql.metrics import operator_metrics
 from mdfql.sinks.catalog import (
     CatalogConfig,
@@ -70,6 +72,9 @@ class WriteResult:
     mode: str
     # Daft's per-operator statistics of the run that produced the rows (name, type, stats).
     metrics: tuple[dict, ...] = ()
+    # Why the write went elsewhere or did not happen (a trial run's scratch table, a skip).
+    note: str | None = None
+    skipped: bool = False  # nothing committed: see `note`
 
 
 def _storable_type(t: pa.DataType) -> pa.DataType:
@@ -231,8 +236,65 @@ def _stage_data_files(
     return list(written["data_file"]), operator_metrics(run)
 
 
-def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> WriteResult:
-    """Write `df` to Iceberg table `ident` ("ns.table") in one atomic commit.
+@dataclass
+class StagedWrite:
+    """A table write whose data files are written and whose commit is still to come.
+
+    `commit` lands it as one snapshot (with `properties` in its summary); `discard` deletes its
+    data files and leaves the table as it was."""
+
+    ident: str
+    mode: WriteMode
+    txn: Transaction
+    new_files: list[DataFile]
+    old_files: list[DataFile]
+    metrics: tuple[dict, ...]
+    created: bool  # the table is new: the commit creates it
+
+    @property
+    def rows(self) -> int:
+        return sum(f.record_count for f in self.new_files)
+
+    def commit(self, properties: dict[str, str] | None = None) -> WriteResult:
+        """Commit the staged files (and the schema change, or the new table) at once."""
+        txn, changes = self.txn, bool(self.new_files or self.old_files)
+        if changes:
+            update = txn.update_snapshot(snapshot_properties=dict(properties or {}))
+            producer = update.overwrite() if self.mode == "replace" else update.fast_append()
+            with producer as files:
+                for data_file in self.old_files:
+                    files.delete_data_file(data_file)
+                for data_file in self.new_files:
+                    files.append_data_file(data_file)
+        try:
+            committed = txn.commit_transaction()
+        except (CommitFailedException, TableAlreadyExistsError) as e:
+            self.discard()
+            raise SinkError(
+                f"table {self.ident} was changed by another writer during this write: {e}",
+                hint="run the statement again",
+            ) from e
+        snapshot = committed.current_snapshot() if changes else None
+        return WriteResult(
+            ident=self.ident,
+            rows_written=self.rows,
+            snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
+            mode=self.mode,
+            metrics=self.metrics,
+        )
+
+    def discard(self) -> None:
+        """Delete the data files this write staged (nothing referenced them)."""
+        io = self.txn._table.io
+        for data_file in self.new_files:
+            try:
+                io.delete(data_file.file_path)
+            except (OSError, ValueError):
+                pass  # unreferenced either way; a sweep of orphan files removes it
+
+
+def stage_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> StagedWrite:
+    """Write `df`'s data files for Iceberg table `ident` ("ns.table"); nothing is committed.
 
     `create` fails if the table exists; `append` adds rows (new query columns are added to the
     table, narrower types widened; anything else is a SinkError naming the column); `replace`
@@ -253,7 +315,7 @@ def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfi
             f"table {ident} already exists",
             hint="use CREATE OR REPLACE TABLE to replace it, or INSERT INTO to add rows",
         )
-
+    created = table is None
     if table is None:
         ensure_namespace(catalog, namespace)
         txn = catalog.create_table_transaction(ident, schema=target)
@@ -267,34 +329,30 @@ def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfi
             if mode == "replace" and table.current_snapshot() is not None
             else []
         )
-
     new_files, metrics = _stage_data_files(df, table, txn)
-    if new_files or old_files:
-        producer = (
-            txn.update_snapshot().overwrite()
-            if mode == "replace"
-            else txn.update_snapshot().fast_append()
-        )
-        with producer as files:
-            for data_file in old_files:
-                files.delete_data_file(data_file)
-            for data_file in new_files:
-                files.append_data_file(data_file)
+    return StagedWrite(ident, mode, txn, new_files, old_files, metrics, created)
+
+
+def write_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig,
+                properties: dict[str, str] | None = None) -> WriteResult:
+    """Write `df` to Iceberg table `ident` in one atomic commit (see `stage_table`)."""
+    return stage_table(df, ident, mode, config).commit(properties)
+
+
+def committed_snapshot(ident: str, config: CatalogConfig, key: str, value: str) -> int | None:
+    """The snapshot of the table's current history since its last replace whose summary has
+    `key` = `value` (its rows are still in the table), or None (also for a missing table)."""
     try:
-        committed = txn.commit_transaction()
-    except (CommitFailedException, TableAlreadyExistsError) as e:
-        raise SinkError(
-            f"table {ident} was changed by another writer during this write: {e}",
-            hint="run the statement again",
-        ) from e
-    snapshot = committed.current_snapshot() if (new_files or old_files) else None
-    return WriteResult(
-        ident=ident,
-        rows_written=sum(f.record_count for f in new_files),
-        snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
-        mode=mode,
-        metrics=metrics,
-    )
+        table = open_catalog(config).load_table(ident)
+    except (NoSuchTableError, NoSuchNamespaceError):
+        return None
+    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
+        summary = snapshot.summary
+        if summary is not None and summary.additional_properties.get(key) == value:
+            return snapshot.snapshot_id
+        if summary is not None and summary.operation in (Operation.OVERWRITE, Operation.DELETE):
+            return None  # rows appended before it may be gone: an append must run again
+    return None
 
 
 def check_write(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> None:
@@ -352,5 +410,14 @@ def table_exists(ident: str, config: CatalogConfig) -> bool:
 
 
 def read_table(ident: str, config: CatalogConfig, snapshot_id: int | None = None) -> DataFrame:
-    """A lazy Daft DataFrame over table `ident` (its current snapshot, or `snapshot_id`)."""
-    return daft.read_iceberg(load_table(ident, config), snapshot_id=snapshot_id)
+    """A lazy Daft DataFrame over table `ident` (its current snapshot, or `snapshot_id`).
+
+    A recording compiler learns the snapshot it reads (a re-run over another snapshot of the
+    table reads other input: see provenance.py)."""
+    table = load_table(ident, config)
+    if snapshot_id is None:
+        current = table.current_snapshot()
+        snapshot_id = current.snapshot_id if current is not None else None
+    pinned = InputFile(f"iceberg://{ident}@{snapshot_id}")
+    register(SourceInput("table", (ident,), files=[pinned]))
+    return daft.read_iceberg(table, snapshot_id=snapshot_id)

@@ -83,7 +83,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 impl WarcBatches {
     #[new]
     #[pyo3(signature = (warc_path, source, local_path=None, open_at=None, max_bytes=10_000_000,
-                        batch_records=4096, batch_bytes=64 << 20))]
+                        batch_records=1024, batch_bytes=8 << 20))]
     fn new(
         warc_path: String,
         source: String,
