@@ -16,7 +16,10 @@ RecursionError and a chain of 300 CTEs a segfault. So mdfql
   hold: `MAX_NESTING` levels of parentheses, brackets and CASE, expressions `MAX_EXPRESSION`
   operators deep, and plans `MAX_PLAN` steps deep (a chain of ~1,000 views or CTEs).
 
-Stacks are reserved address space: only the pages a deep plan touches use memory.
+Stacks are reserved address space: only the pages a deep plan touches use memory. The CLI and
+`Session.run` compile and execute through `on_deep_stack`; a DataFrame from `Session.sql` runs
+on its caller's thread (`on_deep_stack(df.collect)` for a deep one). On a Ray cluster started
+outside mdfql, set RUST_MIN_STACK in the workers' environment too.
 """
 
 from __future__ import annotations
