@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import daft
+
 from mdfql.functions.registry import Registry
 from mdfql.plan.program import View
 
@@ -28,4 +30,10 @@ class Catalog(Protocol):
 
     def table_names(self, options: dict[str, Any]) -> list[str]:
         """Names to suggest when a table is unknown."""
+        ...
+
+    def check_write(self, df: daft.DataFrame, ident: str, mode: str,
+                    options: dict[str, Any]) -> None:
+        """Raise `mdfql.sinks.catalog.SinkError` for what writing `df` to table `ident`
+        (mode 'create', 'replace' or 'append') would refuse; reads metadata only."""
         ...

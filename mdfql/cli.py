@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from mdfql.depth import on_deep_stack  # noqa: E402
 from mdfql.errors import MdfqlError  # noqa: E402
 
 # Off a terminal rich would wrap at 80 columns; logs and CI want whole lines.
@@ -44,10 +47,11 @@ def _session(args: argparse.Namespace):
     return Session(options=options), path.read_text(encoding="utf-8")
 
 
-def _compile(args: argparse.Namespace):
-    """A new session and the compiled pipeline (compiling reads no data)."""
+def _compile(args: argparse.Namespace, load: bool = True):
+    """A new session and the compiled pipeline (compiling reads no data; LOADs import their
+    plugins unless `load` is False)."""
     session, text = _session(args)
-    return session, session.compile(text, args.file, _params(args.param))
+    return session, session.compile(text, args.file, _params(args.param), load=load)
 
 
 def _warn_unmatched(program, filename: str) -> None:
@@ -65,12 +69,17 @@ def _warn_unmatched(program, filename: str) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    _, program = _compile(args)
+    _, program = _compile(args, load=not args.no_load)
     _warn_unmatched(program, args.file)
     kinds = ", ".join(f"{a.kind}{' ' + a.target if a.target else ''}" for a in program.actions)
     stages = len(program.stages())
     out.print(f"[green]ok[/green] {args.file}: {len(program.actions)} action(s): {kinds}"
-              + (f"; {stages} relational stage(s)" if stages else ""))
+              + (f"; {stages} relational stage(s)" if stages else ""), soft_wrap=True)
+    if program.skipped_loads:
+        names = ", ".join(f"{n}()" for n in sorted(program.unchecked)) or "none"
+        loads = ", ".join(f"LOAD '{m}'" for m in program.skipped_loads)
+        out.print(f"[yellow]not loaded (--no-load): {loads}; functions left unchecked: "
+                  f"{names}[/yellow]", soft_wrap=True, highlight=False)
     return 0
 
 
@@ -136,21 +145,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_functions(args: argparse.Namespace) -> int:
-    from mdfql.functions.catalog import default_registry
+    from mdfql.functions.catalog import default_registry, describe
     from mdfql.sources import source_registry
 
     sections = (("table functions (FROM ...)", source_registry()),
                 ("functions", default_registry()))
     for title, registry in sections:
+        specs = [s for s in registry
+                 if not args.filter or args.filter.lower() in s.name.lower()]
+        if not specs:
+            continue
         out.print(f"[bold]{title}[/bold]")
-        for spec in registry:
-            if args.filter and args.filter.lower() not in spec.name.lower():
-                continue
-            kind = "aggregate" if spec.aggregate else "window" if spec.window_only \
-                else spec.runs_as
-            out.print(f"  [cyan]{spec.signature()}[/cyan] -> {spec.returns}  \\[{kind}]",
-                      soft_wrap=True, markup=True, highlight=False)
-            out.print(f"      {spec.doc}", soft_wrap=True, markup=False, highlight=False)
+        for spec in specs:
+            head, *rest = describe(spec)
+            out.print(f"  [cyan]{escape(head)}[/cyan]", soft_wrap=True, highlight=False)
+            for line in rest:
+                out.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
     return 0
 
 
@@ -197,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--work-dir", default=None,
                      help="where relational stages spill (kept); default: a temporary directory")
     run.set_defaults(func=cmd_run)
-    pipeline_command("check", "parse, bind and plan; reads no data").set_defaults(func=cmd_check)
+    check = pipeline_command("check", "parse, bind and plan; reads no data (a LOAD still "
+                                      "imports its plugin: its code runs)")
+    check.add_argument("--no-load", action="store_true",
+                       help="do not import LOADed plugins; their functions are left unchecked")
+    check.set_defaults(func=cmd_check)
     explain = pipeline_command("explain", "print the stages each statement runs")
     explain.add_argument("--daft", action="store_true", help="also print Daft's own plans")
     explain.set_defaults(func=cmd_explain)
@@ -225,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAFT_PROGRESS_BAR", "0" if not sys.stderr.isatty() else "1")
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return on_deep_stack(args.func, args)  # deep plans recurse deeply (mdfql.depth)
     except MdfqlError as e:
+        if os.environ.get("MDFQL_TRACEBACK") and e.internal is not None:
+            traceback.print_exception(e.internal)  # for reports of mdfql bugs
         sys.stderr.write(e.render() + "\n")
         return 1
     except KeyboardInterrupt:

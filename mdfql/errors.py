@@ -27,6 +27,9 @@ class MdfqlError(Exception):
         self.hint = hint
         self.source: str | None = None
         self.filename: str = "<sql>"
+        # the exception behind an error mdfql reports without understanding it (a Daft
+        # failure its checks let through); `MDFQL_TRACEBACK=1 mdfql ...` prints it
+        self.internal: BaseException | None = None
 
     def attach_source(self, source: str, filename: str) -> MdfqlError:
         """Remember the text the span points into (set once, by the outermost caller)."""
@@ -44,9 +47,10 @@ class MdfqlError(Exception):
         if self.source is not None:
             src_lines = self.source.splitlines()
             if 1 <= s.line <= len(src_lines):
-                text = src_lines[s.line - 1].expandtabs(1)
+                text, col = _window(src_lines[s.line - 1].expandtabs(1), s.col)
                 lines.append(f"  {text}")
-                lines.append("  " + " " * (s.col - 1) + "^" * max(1, s.length))
+                width = min(max(1, s.length), max(1, len(text) - col + 1))
+                lines.append("  " + " " * (col - 1) + "^" * width)
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -55,8 +59,25 @@ class MdfqlError(Exception):
         return self.render()
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean' hint for the candidate closest to `name`, if any is close."""
+SHOWN_LINE = 120  # characters of a long source line shown around the culprit
+
+
+def _window(text: str, col: int) -> tuple[str, int]:
+    """A long line cut to SHOWN_LINE characters around `col`, and where `col` lands in it."""
+    if len(text) <= SHOWN_LINE:
+        return text, col
+    start = max(0, min(col - 1 - SHOWN_LINE // 3, len(text) - SHOWN_LINE))
+    cut = text[start:start + SHOWN_LINE]
+    head = "..." if start > 0 else ""
+    tail = "..." if start + SHOWN_LINE < len(text) else ""
+    return head + cut + tail, col - start + len(head)
+
+
+def did_you_mean(name: str, candidates: Iterable[str], n: int = 1, cutoff: float = 0.6
+                 ) -> str | None:
+    """A 'did you mean' hint for the (up to `n`) candidates closest to `name`, if any is."""
     lowered = {c.lower(): c for c in candidates}
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-    return f"did you mean '{lowered[close[0]]}'?" if close else None
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=cutoff)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{lowered[c]}'" for c in close) + "?"

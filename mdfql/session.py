@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import daft
 
 from mdfql.compiler.script import compile_script, declared_runner
+from mdfql.depth import on_deep_stack
 from mdfql.errors import MdfqlError
 from mdfql.functions.catalog import default_registry
 from mdfql.functions.registry import Registry, udf
@@ -19,8 +20,14 @@ from mdfql.lang.bind import Macro
 from mdfql.plan.program import Program, View
 from mdfql.plan.tree import PlanNode
 from mdfql.runner import use_runner
-from mdfql.sinks.catalog import CatalogConfig, SinkError, open_catalog
-from mdfql.sinks.iceberg import read_table, table_exists
+from mdfql.sinks.catalog import (
+    CatalogConfig,
+    CatalogUnreachable,
+    SinkError,
+    catalog_missing,
+    open_catalog,
+)
+from mdfql.sinks.iceberg import check_write, read_table, table_exists
 from mdfql.sources import define_source, source_registry
 
 if TYPE_CHECKING:
@@ -72,10 +79,12 @@ class Session:
         if "." in key:
             config = catalog_config(options)
             try:
-                if table_exists(name, config):
+                if not catalog_missing(config) and table_exists(name, config):
                     with recording() as reads:
                         df = read_table(name, config)
                     return View(key, df, PlanNode("Scan", f"iceberg {name}", reads=reads))
+            except CatalogUnreachable:
+                raise
             except SinkError:
                 return None
         return None
@@ -84,11 +93,14 @@ class Session:
         """Views, attached tables and the catalog's Iceberg tables (for suggestions)."""
         return sorted(set(self.views) | set(self.tables) | set(self._iceberg_tables(options)))
 
+    def check_write(self, df: daft.DataFrame, ident: str, mode: str,
+                    options: dict[str, Any]) -> None:
+        """What writing `df` to Iceberg table `ident` would refuse (see `sinks.check_write`)."""
+        check_write(df, ident, mode, catalog_config(options))  # type: ignore[arg-type]
+
     def _iceberg_tables(self, options: dict[str, Any]) -> list[str]:
         config = catalog_config(options)
-        if config.kind == "sql" and config.uri.startswith("sqlite:///") and not Path(
-            config.uri.removeprefix("sqlite:///")
-        ).exists():
+        if catalog_missing(config):
             return []  # no catalog yet: don't create one just to list nothing
         try:
             catalog = open_catalog(config)
@@ -103,9 +115,11 @@ class Session:
 
     # --- compiling and running ------------------------------------------------------------
     def compile(self, text: str, filename: str = "<sql>",
-                params: dict[str, str] | None = None) -> Program:
-        """Parse, bind and plan a script (reads no data, changes nothing in the session)."""
-        program = compile_script(self, text, filename, params)
+                params: dict[str, str] | None = None, load: bool = True) -> Program:
+        """Parse, bind and plan a script (reads no data, changes nothing in the session).
+        Its LOADs import their plugins (running their code) unless `load` is False: then
+        their functions are reported in `Program.unchecked` (and it must not be run)."""
+        program = compile_script(self, text, filename, params, load)
         program.filename, program.text = filename, text
         return program
 
@@ -140,8 +154,9 @@ class Session:
         with use_runner(kind, address):  # before compiling: plans fix the runner
             program = self.compile(text, filename, params)  # every error before any read
             self.apply(program)
-            return execute(program, catalog=catalog_config(program.options),
-                           functions=self.registry, runner=kind, ray_address=address, **kw)
+            return on_deep_stack(execute, program, catalog=catalog_config(program.options),
+                                 functions=self.registry, runner=kind, ray_address=address,
+                                 **kw)
 
     def runner_of(self, text: str, runner: str | None, ray_address: str | None
                   ) -> tuple[str, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,10 +12,11 @@ import daft.functions as F
 from daft import DataType, Expression, col, lit
 from sqlglot import exp
 
-from mdfql.errors import MdfqlError
-from mdfql.functions.registry import TYPE_CHECKS, FunctionSpec, Registry
-from mdfql.lang.bind import literal_value, match_args
+from mdfql.errors import MdfqlError, did_you_mean
+from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, type_ok
+from mdfql.lang.bind import is_literal, literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
+from mdfql.plan.tree import sql_text
 
 from .relation import Relation
 
@@ -38,6 +40,13 @@ _BINARY: dict[type, Callable[[Expression, Expression], Expression]] = {
     exp.Like: lambda a, b: a.like(b),
     exp.ILike: lambda a, b: a.ilike(b),
 }
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.Like,
+                exp.ILike)
+_OPS = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%", exp.IntDiv: "//",
+        exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=",
+        exp.And: "AND", exp.Or: "OR", exp.NullSafeEQ: "IS NOT DISTINCT FROM", exp.DPipe: "||",
+        exp.Like: "LIKE", exp.ILike: "ILIKE"}
 
 _TYPES: dict[exp.DataType.Type, DataType] = {
     exp.DataType.Type.BOOLEAN: DataType.bool(),
@@ -92,42 +101,158 @@ class ExprCompiler:
     where: str = "expression"
     in_window: bool = False
     used: set[str] = field(default_factory=set)
+    # while compiling the operands of an operator chain (its outermost operator checks types)
+    _in_operator: bool = field(default=False, init=False)
+    _operators: dict[int, tuple[exp.Expression, Expression, Expression, Expression]] = field(
+        default_factory=dict, init=False)
+    _schema: tuple[Any, Any] | None = field(default=None, init=False)  # (df, its schema)
 
     def error(self, message: str, node: exp.Expression, hint: str | None = None) -> MdfqlError:
         return MdfqlError(message, node_span(node, self.text), hint)
 
     def compile(self, node: exp.Expression) -> Expression:
-        key = node.sql()
-        if key in self.replacements:
-            return col(self.replacements[key])
+        if self.replacements:  # (rendering every sub-expression is quadratic in its depth)
+            key = node.sql()
+            if key in self.replacements:
+                return col(self.replacements[key])
         handler = _HANDLERS.get(type(node))
         if handler is not None:
-            return handler(self, node)
+            if isinstance(node, exp.Paren):
+                return handler(self, node)
+            # operators inside a call or CASE are checked where their own chain ends
+            saved, self._in_operator = self._in_operator, False
+            try:
+                return handler(self, node)
+            finally:
+                self._in_operator = saved
         for kind, fn in _BINARY.items():
             if isinstance(node, kind):
-                return fn(self.compile(node.this), self.compile(node.expression))
+                return self.binary(node, fn)
         raise self.error(f"unsupported SQL construct: {node.sql()}", node)
 
+    def binary(self, node: exp.Expression,
+               fn: Callable[[Expression, Expression], Expression]) -> Expression:
+        """`a op b`, its operand types checked (Daft would fail later, in a traceback) once
+        per chain of operators: Daft resolves a type in time quadratic in the depth.
+        Integer `%` and `//` by zero give NULL, as in DuckDB (Daft would panic)."""
+        outer = not self._in_operator
+        self._in_operator = True
+        try:
+            left, right = self.compile(node.this), self.compile(node.expression)
+        finally:
+            self._in_operator = not outer
+        if isinstance(node, (exp.Mod, exp.IntDiv)) and self.dtype(right).is_integer():
+            if is_literal(node.expression) and literal_value(node.expression) == 0:
+                raise self.error("division by zero", node.expression)
+            right = F.when(right == 0, lit(None)).otherwise(right)
+        out = fn(left, right)
+        self._operators[id(node)] = (node, left, right, out)
+        if outer and self._type_error(out) is not None:
+            raise self._operator_error(self._culprit(node))
+        return out
+
+    def _type_error(self, expr: Expression) -> Exception | None:
+        try:
+            self.dtype(expr)
+        except Exception as e:  # Daft's type error, raised when the expression is resolved
+            return e
+        return None
+
+    def _culprit(self, node: exp.Expression) -> exp.Expression:
+        """The innermost operator under `node` (whose type does not resolve) that fails."""
+        for child in (node.this, node.expression):
+            while isinstance(child, exp.Paren):
+                child = child.this
+            seen = self._operators.get(id(child))
+            if seen is not None and self._type_error(seen[3]) is not None:
+                return self._culprit(child)
+        return node
+
+    def _operator_error(self, node: exp.Expression) -> MdfqlError:
+        _, left, right, out = self._operators[id(node)]
+        problem = self._type_error(out)
+        detail = str(problem).strip().splitlines()[-1] if str(problem).strip() \
+            else type(problem).__name__
+        verb = ("compare" if isinstance(node, _COMPARISONS) else
+                "combine" if isinstance(node, exp.Connector) else "compute")
+        return self.error(
+            f"cannot {verb} {sql_text(node.this)} ({self.dtype(left)}) "
+            f"{_OPS.get(type(node), node.key)} {sql_text(node.expression)} "
+            f"({self.dtype(right)})", node,
+            "cast one side, e.g. CAST(x AS VARCHAR) or CAST(x AS BIGINT)"
+            if isinstance(node, _COMPARISONS) else f"Daft: {detail}")
+
+    def condition(self, node: exp.Expression, what: str | None = None) -> Expression:
+        """A WHERE/HAVING/QUALIFY/JOIN/WHEN condition: a boolean expression."""
+        expr = self.compile(node)
+        dtype = self.dtype(expr)
+        if not (dtype.is_boolean() or dtype.is_null()):
+            raise self.error(f"{what or self.where} condition {sql_text(node)} is {dtype}, not a "
+                             "boolean", node, "compare it, e.g. x > 0 or x IS NOT NULL")
+        return expr.cast(DataType.bool()) if dtype.is_null() else expr  # WHERE NULL
+
     def dtype(self, expr: Expression) -> DataType:
-        return self.relation.df.select(expr.alias("_t")).schema()["_t"].dtype
+        """The type `expr` has over the relation (raising Daft's error when it has none)."""
+        df = self.relation.df
+        if self._schema is None or self._schema[0] is not df:
+            self._schema = (df, df.schema())
+        try:  # resolving against the schema alone: ~100x cheaper than planning a projection
+            return expr._to_field(self._schema[1]).dtype
+        except Exception:  # what a projection would say, error included
+            return df.select(expr.alias("_t")).schema()["_t"].dtype
 
     # --- leaves ---------------------------------------------------------------------------
     def column(self, node: exp.Column) -> Expression:
         """`name`, `alias.name`, or struct access `name.field[.field...]`."""
         parts = [p.name for p in node.parts]
-        span = node_span(node, self.text)
         qualified = len(parts) >= 2 and parts[0].lower() in self.relation.qualifiers()
         qualifier, name = (parts[0], parts[1]) if qualified else (None, parts[0])
-        physical = self.relation.lookup(name, qualifier, span)
+        try:  # (a span costs a scan of the text: found only for an error)
+            physical = self.relation.lookup(name, qualifier, None)
+        except MdfqlError as e:
+            raise MdfqlError(e.message, node_span(node, self.text), e.hint) from None
         if physical is None:
-            raise self.relation.missing(name, qualifier, span)
+            raise self.relation.missing(name, qualifier, node_span(node, self.text))
         expr = col(physical)
-        for field_name in parts[2 if qualified else 1:]:
-            expr = F.get(expr, field_name)
+        first = 2 if qualified else 1
+        shown = ".".join(parts[:first])
+        for part in node.parts[first:]:
+            expr = self.field(expr, part.name, part, shown)
+            shown += f".{part.name}"
         return expr
 
+    def field(self, base: Expression, name: str, node: exp.Expression, shown: str
+              ) -> Expression:
+        """`base.name` for a struct `base`, checked: an unknown field is an error listing the
+        close ones (DuckDB matches field names case-insensitively, so does this)."""
+        dtype = self.dtype(base)
+        if dtype.is_null():
+            return F.get(base, name)
+        if not dtype.is_struct():
+            raise self.error(f"{shown} is {dtype}, not a struct: it has no field '{name}'",
+                             node)
+        fields = list(dtype.fields)
+        actual = name if name in fields else next(
+            (f for f in fields if f.lower() == name.lower()), None)
+        if actual is None:
+            close = did_you_mean(name, fields, n=3, cutoff=0.5)
+            listing = ", ".join(fields) if len(fields) <= 12 else \
+                ", ".join(fields[:12]) + f", ... ({len(fields)} fields)"
+            raise self.error(f"{shown} has no field '{name}'", node,
+                             f"{close} Its fields: {listing}" if close
+                             else f"its fields: {listing}")
+        return F.get(base, actual)
+
     def literal(self, node: exp.Expression) -> Expression:
-        return lit(literal_value(node))
+        value = literal_value(node)
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                not -(1 << 63) <= value < (1 << 64):
+            raise self.error("integer literal out of range: integers are 64-bit", node,
+                             "write it as a DOUBLE (e.g. 1.5e37) or as a string")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error("number literal out of range", node,
+                             "DOUBLE holds up to about 1.8e308")
+        return lit(value)
 
     # --- calls ----------------------------------------------------------------------------
     def call(self, node: exp.Anonymous) -> Expression:
@@ -153,17 +278,17 @@ class ExprCompiler:
         kwargs: dict[str, Any] = {}
         for p in spec.params:
             arg = bound[p.name]
-            if arg is None:
-                kwargs[p.name] = p.default
-            elif p.const:
-                try:
-                    kwargs[p.name] = literal_value(arg)
-                except ValueError:
-                    raise self.error(
-                        f"{spec.name}(): argument '{p.name}' must be a literal value", arg
-                    ) from None
+            if p.const or arg is None:
+                kwargs[p.name] = literal_arg(spec, p, arg, self.error)
             else:
                 kwargs[p.name] = self.typed(spec, p.name, p.dtype, arg)
+        if spec.validate is not None:
+            given = [p.name for p in spec.params if not p.const and bound[p.name] is not None]
+            try:
+                spec.validate({p.name: kwargs[p.name] for p in spec.params if p.const},
+                              {n: self.arg_info(self.dtype(kwargs[n]), bound[n]) for n in given})
+            except ValueError as e:
+                raise self.error(f"{spec.name}(): {e}", node) from None
         try:
             if spec.variadic:
                 values = [kwargs[p.name] for p in spec.params]
@@ -175,11 +300,37 @@ class ExprCompiler:
         except Exception as e:  # a builder's own validation (bad option value, ...)
             raise self.error(f"{spec.name}(): {e}", node) from None
 
+    def arg_info(self, dtype: DataType, arg: exp.Expression | None) -> ArgInfo:
+        """What is known of an argument: its type and its list length (from a fixed-size
+        type, or followed from the call that made it, see `width`)."""
+        width = dtype.size if dtype.is_fixed_size_list() else None
+        return ArgInfo(dtype, width if arg is None else self.width(arg) or width)
+
+    def width(self, node: exp.Expression) -> int | None:
+        """The length of every list `node` evaluates to, when the plan knows it: a call of a
+        function that declares it (minhash's num_hashes), or a column that holds one."""
+        while isinstance(node, (exp.Paren, exp.Alias)):
+            node = node.this
+        if isinstance(node, exp.Column) and len(node.parts) <= 2:
+            try:
+                physical = self.relation.lookup(node.name, node.table or None, None)
+            except MdfqlError:
+                return None
+            return self.relation.widths.get(physical) if physical else None
+        if isinstance(node, exp.Anonymous):
+            spec = self.registry.get(node.name)
+            if spec is None or spec.list_width is None:
+                return None
+            bound, _ = match_args(spec, node, self.error)
+            return spec.list_width({p.name: literal_arg(spec, p, bound[p.name], self.error)
+                                    for p in spec.params if p.const})
+        return None
+
     def typed(self, spec: FunctionSpec, pname: str, dtype: str, arg: exp.Expression) -> Expression:
         expr = self.compile(arg)
         if dtype != "any":
             actual = self.dtype(expr)
-            if not TYPE_CHECKS[dtype](actual):
+            if not type_ok(dtype, actual):
                 raise self.error(
                     f"{spec.name}(): argument '{pname}' must be {dtype}, got {actual}", arg
                 )
@@ -193,7 +344,7 @@ class ExprCompiler:
         for branch in ifs:
             cond = branch.this if subject is None else exp.EQ(this=subject, expression=branch.this)
             # SQL treats an unknown (NULL) condition as false and moves on to the next WHEN.
-            c = self.compile(cond).fill_null(False)
+            c = self.condition(cond, "WHEN").fill_null(False)
             then = self.compile(branch.args["true"])
             result = F.when(c, then) if result is None else result.when(c, then)
         default = node.args.get("default")
@@ -217,10 +368,11 @@ class ExprCompiler:
             raise self.error("the index in x[...] must be a literal", key) from None
         if isinstance(value, int):  # SQL lists are 1-based; negative indexes count from the end
             return F.get(base, value - 1 if value > 0 else value)
-        return F.get(base, str(value))
+        return self.field(base, str(value), key, sql_text(node.this))
 
     def dot(self, node: exp.Dot) -> Expression:
-        return F.get(self.compile(node.this), node.expression.name)
+        return self.field(self.compile(node.this), node.expression.name, node.expression,
+                          sql_text(node.this))
 
     def in_list(self, node: exp.In) -> Expression:
         if node.args.get("query") is not None:

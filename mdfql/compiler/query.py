@@ -18,11 +18,12 @@ from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
 from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.io.inputs import recording
-from mdfql.lang.bind import literal_value, match_args
+from mdfql.lang.bind import literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
 from mdfql.plan.program import View
 from mdfql.plan.stages import NODE, RelationalStage
 from mdfql.plan.tree import PlanNode, sql_text
+from mdfql.sinks.catalog import SinkError
 
 from .expressions import ExprCompiler, is_aggregate_call
 from .relation import ColumnRef, Relation
@@ -45,11 +46,26 @@ class PlanContext:
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
-    if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
-    if isinstance(node, exp.Paren):
-        return _conjuncts(node.this)
-    return [node]
+    """The terms of `a AND (b AND c) ...`, in order (without recursing: chains can be long)."""
+    found: list[exp.Expression] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, exp.And):
+            stack += [n.expression, n.this]
+        elif isinstance(n, exp.Paren):
+            stack.append(n.this)
+        else:
+            found.append(n)
+    return found
+
+
+def _all(preds: list[Expression]) -> Expression:
+    """The conjunction of `preds` as a balanced tree (Daft recurses per level)."""
+    if len(preds) == 1:
+        return preds[0]
+    mid = len(preds) // 2
+    return _all(preds[:mid]) & _all(preds[mid:])
 
 
 def _outside_windows(node: exp.Expression) -> bool:
@@ -100,7 +116,8 @@ class QueryCompiler:
                 for cte in with_.expressions:
                     name = cte.alias_or_name.lower()
                     sub = self.query(cte.this)
-                    self.ctx.ctes[name] = View(name, sub.df, PlanNode("CTE", name, [sub.plan]))
+                    self.ctx.ctes[name] = View(name, sub.df, PlanNode("CTE", name, [sub.plan]),
+                                               sub.widths)
             return self._query_body(node, top)
         finally:
             self.ctx.ctes = saved
@@ -149,7 +166,7 @@ class QueryCompiler:
         alias = node.alias or None
         if isinstance(node, exp.Subquery):
             sub = self.query(node.this)
-            return Relation.of(sub.df, alias, sub.plan)
+            return Relation.of(sub.df, alias, sub.plan, sub.widths)
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
             with recording() as reads:  # what it reads: the executor checks it before a run
                 df = self.table_function(node.this)
@@ -162,7 +179,10 @@ class QueryCompiler:
             name = ".".join(p.name for p in node.parts)
             view = self.ctx.ctes.get(name.lower())
             if view is None:
-                view = self.ctx.resolve_table(name)
+                try:
+                    view = self.ctx.resolve_table(name)
+                except SinkError as e:  # the catalog itself fails (unreachable, ...)
+                    raise self.error(e.message, node, e.hint) from None
             if view is None:
                 known = list(self.ctx.ctes) + self.ctx.table_names()
                 raise self.error(
@@ -170,7 +190,7 @@ class QueryCompiler:
                     did_you_mean(name, known) or ("known tables: " + ", ".join(sorted(known))
                                                   if known else None),
                 )
-            return Relation.of(view.df, alias or node.name, view.plan)
+            return Relation.of(view.df, alias or node.name, view.plan, view.widths)
         raise self.error(f"unsupported FROM item: {node.sql()}", node)
 
     def table_function(self, call: exp.Anonymous) -> daft.DataFrame:
@@ -181,17 +201,13 @@ class QueryCompiler:
                 did_you_mean(call.name, self.ctx.sources.names()),
             )
         bound, _ = match_args(spec, call, self.error)
-        kwargs = {}
-        for p in spec.params:
-            arg = bound[p.name]
-            try:
-                kwargs[p.name] = p.default if arg is None else literal_value(arg)
-            except ValueError:
-                raise self.error(f"{spec.name}(): '{p.name}' must be a literal", arg) from None
+        kwargs = {p.name: literal_arg(spec, p, bound[p.name], self.error) for p in spec.params}
         try:
             df = spec.build(options=self.ctx.options, **kwargs)
         except MdfqlError:
             raise
+        except SinkError as e:
+            raise self.error(f"{spec.name}(): {e.message}", call, e.hint) from None
         except (OSError, ValueError, FileNotFoundError) as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
         return df if self.ctx.source_limit is None else df.limit(self.ctx.source_limit)
@@ -218,6 +234,7 @@ class QueryCompiler:
                 [ColumnRef(r.qualifier, r.name, renames.get(r.physical, r.physical))
                  for r in right.columns],
                 plan=right.plan,
+                widths={renames.get(c, c): w for c, w in right.widths.items()},
             )
         kind = (join.args.get("kind") or "").upper()
         side = (join.args.get("side") or "").upper()
@@ -257,9 +274,10 @@ class QueryCompiler:
             n.name for n in join.args.get("using") or [])
         out = Relation(df, left.columns if how in ("semi", "anti") else both.columns,
                        plan=PlanNode("Join", f"{how.upper()} ON {on_sql}" if on_sql else
-                                     how.upper(), [left.plan, right.plan]))
+                                     how.upper(), [left.plan, right.plan]),
+                       widths={**left.widths, **right.widths})
         for cond in residual:
-            out.df = out.df.where(self.exprs(out, where="JOIN").compile(cond))
+            out.df = out.df.where(self.exprs(out, where="JOIN").condition(cond))
         return out
 
     def _key_columns(self, df: daft.DataFrame, keys: list[Expression]
@@ -298,10 +316,8 @@ class QueryCompiler:
                 plain.append(self._inline_aliases(c, rel, aliases))
         if plain:
             compiler = self.exprs(rel, where="WHERE")
-            pred = compiler.compile(plain[0])
-            for c in plain[1:]:
-                pred = pred & compiler.compile(c)
-            rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan)
+            pred = _all([compiler.condition(c) for c in plain])
+            rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan, widths=rel.widths)
             rel.step("Filter", "\n".join(sql_text(c) for c in plain))
         return rel
 
@@ -328,7 +344,7 @@ class QueryCompiler:
         return Relation(rel.df.join(sub, left_on=[left], right_on=[col(key)], how=how),
                         rel.columns, plan=PlanNode(
                             "Join", f"{how.upper()}: {sql_text(node.this)} {kind} "
-                            "(subquery)", [rel.plan, subrel.plan]))
+                            "(subquery)", [rel.plan, subrel.plan]), widths=rel.widths)
 
     # --- SELECT ---------------------------------------------------------------------------
     def select(self, node: exp.Select, top: bool = False) -> Relation:
@@ -359,7 +375,7 @@ class QueryCompiler:
                 + [sql_text(a) for a in aggs]), [plan])
         if having is not None:
             rel.df = rel.df.where(self.exprs(rel, replacements=replacements,
-                                             where="HAVING").compile(having.this))
+                                             where="HAVING").condition(having.this))
             rel.step("Filter", f"HAVING {sql_text(having.this)}")
         windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)])
         if windows:
@@ -375,23 +391,28 @@ class QueryCompiler:
                 physical = self.fresh("s")
                 computed[physical] = compiler.compile(item.unalias())
                 outputs.append((item.alias_or_name, physical))
+                width = compiler.width(item.unalias())
+                if width is not None:
+                    rel.widths[physical] = width
         if computed:
             rel.df = rel.df.with_columns(computed)
         rel.aliases = {name.lower(): physical for name, physical in outputs}
         rel.aliases_first = True
         compiler = self.exprs(rel, replacements=replacements, where="QUALIFY")
         if qualify is not None:
-            rel.df = rel.df.where(compiler.compile(qualify.this))
+            rel.df = rel.df.where(compiler.condition(qualify.this))
             rel.step("Filter", f"QUALIFY {sql_text(qualify.this)}")
         distinct = node.args.get("distinct")
         final = [col(physical).alias(name) for name, physical in outputs]
+        widths = {name: rel.widths[physical] for name, physical in outputs
+                  if physical in rel.widths}
         self._check_output_names(outputs, node)
         projection = ", ".join(sql_text(i) for i in items)
         if distinct is not None and distinct.args.get("on") is not None:
             rel.df = self._distinct_on(rel, distinct.args["on"], order, compiler, outputs)
         if distinct is not None and distinct.args.get("on") is None:
             rel.step("Project", projection)
-            out = Relation.of(rel.df.select(*final).distinct(), None, rel.plan)
+            out = Relation.of(rel.df.select(*final).distinct(), None, rel.plan, widths)
             out.step("Distinct")
             if order is not None and self._sorts(node, top):
                 out = self.sort(out, order, self.exprs(out, where="ORDER BY"))
@@ -400,7 +421,7 @@ class QueryCompiler:
                 rel = self.sort(rel, order, self.exprs(rel, replacements=replacements,
                                                        where="ORDER BY"))
             rel.step("Project", projection)
-            out = Relation.of(rel.df.select(*final), None, rel.plan)
+            out = Relation.of(rel.df.select(*final), None, rel.plan, widths)
         return self.limit(out, node)
 
     def _check_output_names(self, outputs: list[tuple[str, str]], node: exp.Select) -> None:
@@ -523,6 +544,7 @@ class QueryCompiler:
                 rel, physical = self.relational(rel, w, spec, replacements, needed)
                 replacements[w.sql()] = physical
                 continue
+            self._check_over(w, spec)
             fn = self.exprs(rel, replacements=replacements, in_window=True).compile(w.this)
             spec = Window()
             parts = [base.compile(p) for p in w.args.get("partition_by") or []]
@@ -539,6 +561,19 @@ class QueryCompiler:
             replacements[w.sql()] = physical
         flush()
         return rel, replacements
+
+    def _check_over(self, w: exp.Window, spec: FunctionSpec | None) -> None:
+        """What Daft's windows need (see FunctionSpec.over), checked before it fails a run."""
+        needs = spec.over if spec is not None else None
+        if needs is None:
+            return
+        missing = [part for part in needs.split(" and ")
+                   if not w.args.get("partition_by" if part == "PARTITION BY" else "order")]
+        if missing:
+            raise self.error(f"{spec.name}() OVER (...) needs {needs} (Daft runs it no "
+                             f"other way); this window has no {' and no '.join(missing)}", w,
+                             f"e.g. {spec.name}(...) OVER ({needs.replace(' and ', ' ... ')}"
+                             " ...)")
 
     def _needed_after_windows(self, rel: Relation, items: list[exp.Expression],
                               extra: list[exp.Expression], node: exp.Select) -> set[str]:
@@ -592,16 +627,15 @@ class QueryCompiler:
         for p in spec.params:
             arg = bound[p.name]
             if p.const:
-                try:
-                    options[p.name] = p.default if arg is None else literal_value(arg)
-                except ValueError:
-                    raise self.error(f"{spec.name}(): '{p.name}' must be a literal",
-                                     arg) from None
+                options[p.name] = literal_arg(spec, p, arg, self.error)
             elif arg is not None and not (isinstance(arg, exp.Null)):
                 args[p.name] = compiler.typed(spec, p.name, p.dtype, arg)
         op = spec.build
+        probe = rel.df.select(*[a.alias(name) for name, a in args.items()]).schema()
+        arg_types = {name: probe[name].dtype for name in args}
         try:
-            op.validate(options, set(args))
+            op.validate(options, {name: compiler.arg_info(arg_types[name], bound[name])
+                                  for name in args})
             side = op.side_input(options, self.ctx.resolve_table)
         except ValueError as e:
             raise self.error(f"{spec.name}(): {e}", call) from None
@@ -613,8 +647,6 @@ class QueryCompiler:
         spill = rel.df.select(*keep, node_expr.alias(NODE),
                               *[k.alias(name) for name, k in keys.items()])
         schema = spill.schema()
-        probe = rel.df.select(*[a.alias(name) for name, a in args.items()]).schema()
-        arg_types = {name: probe[name].dtype for name in args}
         out = self.fresh("w")
         stage = RelationalStage(
             index=len(self.ctx.stages) + 1, name=spec.name, call_sql=sql_text(w),
@@ -629,7 +661,7 @@ class QueryCompiler:
                   "reads back only row ids and keys; streams the spilled rows with its result")
         plan = PlanNode("Relational", detail, [rel.plan], stage=stage)
         return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
-                        plan=plan), out
+                        plan=plan, widths=rel.widths), out
 
     def _order_keys(self, order: exp.Order, compiler: ExprCompiler
                     ) -> tuple[list[Expression], list[bool], list[bool]]:
@@ -645,7 +677,7 @@ class QueryCompiler:
     def sort(self, rel: Relation, order: exp.Order, compiler: ExprCompiler) -> Relation:
         by, desc, nulls = self._order_keys(order, compiler)
         out = Relation(rel.df.sort(by, desc=desc, nulls_first=nulls), rel.columns, rel.aliases,
-                       plan=rel.plan)
+                       plan=rel.plan, widths=rel.widths)
         out.step("Sort", ", ".join(sql_text(o) for o in order.expressions))
         return out
 
@@ -697,18 +729,26 @@ class QueryCompiler:
             [rel.plan], stage=stage)
         return stage.output_plan().where(col(out).not_null()).exclude(out)
 
+    def _count(self, clause: exp.Expression, what: str) -> int:
+        """The row count of a LIMIT or OFFSET: a non-negative integer literal."""
+        try:
+            n = literal_value(clause.expression)
+        except ValueError:
+            n = None
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise self.error(f"{what} takes a non-negative integer literal", clause.expression,
+                             f"e.g. {what} 10")
+        return n
+
     def limit(self, rel: Relation, node: exp.Expression) -> Relation:
         offset = node.args.get("offset")
         if offset is not None:
-            n = int(literal_value(offset.expression))
+            n = self._count(offset, "OFFSET")
             rel.df = rel.df.offset(n)
             rel.step("Offset", str(n))
         limit = node.args.get("limit")
         if limit is not None:
-            try:
-                n = int(literal_value(limit.expression))
-            except (ValueError, TypeError):
-                raise self.error("LIMIT takes an integer literal", limit) from None
+            n = self._count(limit, "LIMIT")
             rel.df = rel.df.limit(n)
             rel.step("Limit", str(n))
         return rel

@@ -30,12 +30,15 @@ class Relation:
     # ORDER BY and QUALIFY see SELECT aliases before input columns of the same name (DuckDB)
     aliases_first: bool = False
     plan: PlanNode = field(default_factory=lambda: PlanNode("Query"))
+    # physical column -> the length of every list it holds, where known (minhash's
+    # num_hashes): how lsh_cluster and minhash_bands check bands x rows before running
+    widths: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, df: daft.DataFrame, qualifier: str | None, plan: PlanNode | None = None
-           ) -> Relation:
+    def of(cls, df: daft.DataFrame, qualifier: str | None, plan: PlanNode | None = None,
+           widths: dict[str, int] | None = None) -> Relation:
         return cls(df, [ColumnRef(qualifier, n, n) for n in df.column_names],
-                   plan=plan or PlanNode("Query"))
+                   plan=plan or PlanNode("Query"), widths=dict(widths or {}))
 
     def step(self, kind: str, detail: str = "") -> None:
         """Record one more operator on top of this relation's plan tree."""

@@ -9,21 +9,24 @@ and run.
 
 from __future__ import annotations
 
-import importlib
+import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
 from mdfql.catalog import Catalog
-from mdfql.errors import MdfqlError, did_you_mean
+from mdfql.depth import MAX_PLAN, on_deep_stack
+from mdfql.errors import MdfqlError, Span, did_you_mean
 from mdfql.lang.bind import BindEnv, Binder, Macro, literal_value
 from mdfql.lang.parse import LoadStatement, Statement, node_span, parse_script
 from mdfql.options import parse_option
 from mdfql.plan.program import Action, Program, View
 from mdfql.plan.tree import PlanNode
-from mdfql.sinks.catalog import SinkError
+from mdfql.sinks.catalog import SinkError, parse_ident
 
+from .plugins import load_plugin
 from .query import PlanContext, QueryCompiler
 from .relation import Relation
 
@@ -35,30 +38,82 @@ def coerce_param(raw: str, default: Any) -> Any:
             raise ValueError(f"expects true or false, got {raw!r}")
         return raw.lower() in ("true", "1")
     if isinstance(default, int):
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"expects an integer, got {raw!r}") from None
     if isinstance(default, float):
-        return float(raw)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"expects a number, got {raw!r}") from None
+        if not math.isfinite(value):  # SQL has no literal for them: no pipeline means them
+            raise ValueError(f"expects a finite number, got {raw!r}")
+        return value
     return raw
+
+
+def daft_reason(e: Exception) -> str:
+    """The line of a (Daft) exception that says what is wrong, without its framing."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for line in lines:
+        if "DaftError::" in line:
+            return line.split("DaftError::", 1)[1].split(" ", 1)[-1]
+    return lines[-1] if lines else type(e).__name__
+
+
+def plan_depth(plan: PlanNode) -> int:
+    """Steps on the longest path from `plan` to a scan (views read twice counted once)."""
+    depth: dict[int, int] = {}
+    stack = [(plan, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in depth:
+            continue
+        if expanded:
+            depth[id(node)] = 1 + max((depth[id(c)] for c in node.inputs), default=0)
+        else:
+            stack.append((node, True))
+            stack += [(c, False) for c in node.inputs if id(c) not in depth]
+    return depth[id(plan)]
+
+
+def check_plan_depth(plan: PlanNode, span: Span | None) -> None:
+    """Refuse a plan deeper than Daft's stacks hold (see mdfql.depth) before building more."""
+    depth = plan_depth(plan)
+    if depth > MAX_PLAN:
+        raise MdfqlError(
+            f"plan too deep: {depth} steps on top of each other (the limit is {MAX_PLAN}, "
+            "about 1,000 chained views or CTEs)", span,
+            "write an intermediate result with CREATE TABLE ... AS and read it back")
 
 
 class ScriptCompiler:
     """Walks a script's statements in order, keeping views, macros, parameters and options."""
 
-    def __init__(self, catalog: Catalog, text: str, overrides: dict[str, str]):
+    def __init__(self, catalog: Catalog, text: str, overrides: dict[str, str],
+                 base: Path | None = None, load: bool = True):
         self.catalog = catalog
         self.text = text
         self.overrides = dict(overrides)
+        self.base = base or Path.cwd()  # where LOAD looks for plugins beside the SQL file
+        self.load_plugins = load
+        self.statement: Statement | None = None  # the one being compiled
+        self.written: set[str] = set()  # tables earlier statements write
         self.program = Program(options=dict(catalog.options), macros=dict(catalog.macros))
+        # without plugins, stand-ins for their functions go to a registry of this compile only
+        registry = catalog.registry if load else catalog.registry.child()
         self.env = BindEnv(
             text=text,
-            registry=catalog.registry,
+            registry=registry,
             table_functions=catalog.sources.names(),
             macros=self.program.macros,
             params=dict(catalog.params),
+            unchecked=None if load else self.program.unchecked,
         )
         self.ctx = PlanContext(
             text=text,
-            registry=catalog.registry,
+            registry=registry,
             sources=catalog.sources,
             resolve_table=self.resolve_table,
             table_names=lambda: sorted(set(self.program.views)
@@ -81,12 +136,25 @@ class ScriptCompiler:
             if isinstance(stmt, LoadStatement):
                 self.load(stmt)
                 continue
+            self.statement = stmt
             handler = self._handler(stmt.node)
             if handler is None:
                 raise MdfqlError(f"unsupported statement: {stmt.node.key.upper()}", stmt.span)
             if not isinstance(stmt.node, exp.Set):  # SET $p = ... declares; others use them
                 stmt.node = Binder(self.env).substitute_params(stmt.node)
-            handler(stmt)
+            try:
+                handler(stmt)
+            except (MdfqlError, SinkError):
+                raise
+            except RecursionError:
+                raise MdfqlError("statement too deep to compile", stmt.span,
+                                 "name intermediate results with CTEs or views") from None
+            except Exception as e:  # Daft refusing a plan mdfql's checks let through
+                err = MdfqlError(f"cannot plan this statement: {daft_reason(e)}", stmt.span,
+                                 "if the SQL looks right this is an mdfql bug: please report "
+                                 "it (MDFQL_TRACEBACK=1 shows where it failed)")
+                err.internal = e
+                raise err from e
         unused = set(self.overrides) - set(self.env.params)
         for name in sorted(unused):
             raise MdfqlError(
@@ -116,7 +184,9 @@ class ScriptCompiler:
         """A statement's query (`top`: its ORDER BY sorts), or a view's (`top=False`)."""
         bound = Binder(self.env).bind(node)
         self.ctx.source_limit = self.program.options.get("limit")
-        return QueryCompiler(self.ctx).query(bound, top)
+        rel = QueryCompiler(self.ctx).query(bound, top)
+        check_plan_depth(rel.plan, self.statement.span if self.statement else None)
+        return rel
 
     def emit(self, stmt: Statement, kind: str, rel: Relation, title: str,
              target: str | None = None, mode: str | None = None, fmt: str | None = None
@@ -129,10 +199,10 @@ class ScriptCompiler:
 
     # --- statements -----------------------------------------------------------------------
     def load(self, stmt: LoadStatement) -> None:
-        try:
-            importlib.import_module(stmt.module)
-        except ImportError as e:
-            raise MdfqlError(f"cannot load plugin module '{stmt.module}': {e}", stmt.span) from None
+        if self.load_plugins:
+            load_plugin(stmt.module, self.base, stmt.span)
+        else:
+            self.program.skipped_loads.append(stmt.module)
 
     def set(self, stmt: Statement) -> None:
         for item in stmt.node.expressions:
@@ -173,13 +243,16 @@ class ScriptCompiler:
         if kind == "VIEW":
             name = node.this.name.lower()
             rel = self.plan(body, top=False)
-            self.program.views[name] = View(name, rel.df, PlanNode("View", name, [rel.plan]))
+            self.program.views[name] = View(name, rel.df, PlanNode("View", name, [rel.plan]),
+                                            rel.widths)
             return
         if kind == "TABLE":
             ident = ".".join(p.name for p in node.this.parts)
             mode = "replace" if node.args.get("replace") else "create"
             title = f"{'CREATE OR REPLACE' if mode == 'replace' else 'CREATE'} TABLE {ident}"
-            self.emit(stmt, "write_table", self.plan(body), title, ident, mode)
+            rel = self.plan(body)
+            self.check_sink(rel, ident, mode, node.this)
+            self.emit(stmt, "write_table", rel, title, ident, mode)
             return
         raise self.error(f"CREATE {kind} is not supported", node)
 
@@ -189,8 +262,9 @@ class ScriptCompiler:
         if isinstance(target, exp.Schema):
             raise self.error("INSERT with a column list is not supported; select the columns", node)
         ident = ".".join(p.name for p in target.parts)
-        self.emit(stmt, "write_table", self.plan(node.expression), f"INSERT INTO {ident}",
-                  ident, "append")
+        rel = self.plan(node.expression)
+        self.check_sink(rel, ident, "append", target)
+        self.emit(stmt, "write_table", rel, f"INSERT INTO {ident}", ident, "append")
 
     def copy(self, stmt: Statement) -> None:
         node = stmt.node
@@ -218,15 +292,34 @@ class ScriptCompiler:
         self.emit(stmt, "write_files", self.plan(query), f"COPY TO '{files[0].this}' ({fmt})",
                   files[0].this, mode, fmt)
 
+    def check_sink(self, rel: Relation, ident: str, mode: str, target: exp.Expression) -> None:
+        """Refuse now what writing the table would refuse later: its name, the query's column
+        types and, for INSERT, the existing table's columns (catalog metadata only). A table
+        an earlier statement writes, or a trial run's (`SET limit`: it writes a scratch table
+        instead), is checked for its name only."""
+        try:
+            parse_ident(ident)
+            earlier = ident.lower() in self.written
+            self.written.add(ident.lower())
+            if self.program.unchecked or earlier or self.program.options.get("limit"):
+                return  # (plugin stand-ins' columns have no real type to check)
+            self.catalog.check_write(rel.df, ident, mode, self.program.options)
+        except SinkError as e:
+            raise self.error(e.message, target, e.hint) from None
+
     def query(self, stmt: Statement) -> None:
         self.emit(stmt, "query", self.plan(stmt.node), "Query")
 
 
 def compile_script(catalog: Catalog, text: str, filename: str = "<sql>",
-                   params: dict[str, str] | None = None) -> Program:
-    """Parse, bind and plan a script against `catalog`; errors carry the text for carets."""
+                   params: dict[str, str] | None = None, load: bool = True) -> Program:
+    """Parse, bind and plan a script against `catalog`; errors carry the text for carets.
+
+    LOADs find plugins beside `filename` (the current directory for `<sql>`); `load=False`
+    imports none and lets their functions stand unchecked (`Program.unchecked`)."""
+    base = Path(filename).resolve().parent if filename != "<sql>" else Path.cwd()
     try:
-        return ScriptCompiler(catalog, text, params or {}).compile()
+        return on_deep_stack(ScriptCompiler(catalog, text, params or {}, base, load).compile)
     except MdfqlError as e:
         raise e.attach_source(text, filename) from None
     except SinkError as e:
@@ -235,9 +328,14 @@ def compile_script(catalog: Catalog, text: str, filename: str = "<sql>",
 
 def declared_runner(text: str) -> tuple[str | None, str | None]:
     """The `SET runner` / `SET ray.address` a script declares (read before compiling: the
-    runner must be chosen before any plan is built)."""
+    runner must be chosen before any plan is built). A script that does not parse declares
+    none: compiling it next reports the error, with its file name."""
+    try:
+        statements = on_deep_stack(parse_script, text)
+    except MdfqlError:
+        return None, None
     found: dict[str, str] = {}
-    for stmt in parse_script(text):
+    for stmt in statements:
         if isinstance(stmt, LoadStatement) or not isinstance(stmt.node, exp.Set):
             continue
         for item in stmt.node.expressions:

@@ -15,6 +15,20 @@ import daft
 import daft.functions as F
 from daft import col
 
+from mdfql.functions.registry import ArgInfo
+
+
+def check_bands(bands: int, rows: int, signature: ArgInfo | None) -> None:
+    """Raise ValueError when `bands` x `rows` needs more values than the `signature` argument
+    holds (when its length is known, e.g. minhash's num_hashes): slices past its end would be
+    empty, equal in every document, and put them all in one bucket."""
+    width = None if signature is None else signature.width
+    if width is not None and bands * rows > width:
+        raise ValueError(
+            f"bands x rows = {bands} x {rows} = {bands * rows} values per signature, but the "
+            f"signature has {width} (num_hashes := {width}); give minhash "
+            f"num_hashes := {bands * rows} or fewer bands or rows")
+
 
 def band_buckets(sigs: daft.DataFrame, bands: int, rows: int) -> daft.DataFrame:
     """`(node, sig)` -> `(node, bucket)`, one row per band of each usable signature.

@@ -16,11 +16,12 @@ import daft.functions as F
 from daft import DataType, Expression, col
 
 from mdfql import threads
+from mdfql.dedup.lsh import check_bands
 from mdfql.dedup.ngrams import ngram_dedup_result
 from mdfql.dedup.spilled import hamming_labels, lsh_labels
 from mdfql.dedup.urls import normalize_url
 from mdfql.functions.builtins import define, parse_param
-from mdfql.functions.registry import Registry, relational
+from mdfql.functions.registry import ArgInfo, Registry, relational
 from mdfql.plan.stages import NODE, RelationalOp
 
 BAND = "__band_"
@@ -51,8 +52,11 @@ def _same_as_node(args: dict[str, DataType], node: DataType, options: dict[str, 
 def band_keys(sig: Expression, bands: int, rows: int) -> dict[str, Expression]:
     """One key column per band: the hash of the band's slice of the signature (band index as
     seed). NULL and degenerate signatures (all positions equal: an empty shingle set) get NULL
-    keys, so they stay singletons."""
-    usable = sig.not_null() & (F.list_min(sig) != F.list_max(sig))
+    keys, so they stay singletons; so do signatures shorter than bands x rows (checked at plan
+    time when the length is in the type, see `check_bands`): their last slices would be empty,
+    equal in every document, and join them all in one cluster."""
+    usable = sig.not_null() & (F.list_min(sig) != F.list_max(sig)) \
+        & (F.list_count(sig, "all") >= bands * rows)
     return {f"{BAND}{b}": F.when(usable, F.hash(F.slice(sig, b * rows, (b + 1) * rows),
                                                  seed=b))
             for b in range(bands)}
@@ -95,11 +99,8 @@ def _lsh_index(o: dict[str, Any], resolve: Callable[[str], Any]) -> daft.DataFra
     return view.df.select(col("id").alias("node"), col("bands"))
 
 
-def _lsh_validate(o: dict[str, Any], given: set[str]) -> None:
-    if o["bands"] < 1 or o["rows"] < 1:
-        raise ValueError("bands and rows must be positive")
-    if o["threshold"] is not None and not 0.0 <= o["threshold"] <= 1.0:
-        raise ValueError("threshold must lie in [0, 1]")
+def _lsh_validate(o: dict[str, Any], given: dict[str, ArgInfo]) -> None:
+    check_bands(o["bands"], o["rows"], given.get("sig"))
     if "text" in given and o["threshold"] is None:
         raise ValueError("lsh_cluster's text is only used to check pairs: give a threshold")
     if o["against"] is not None and o["threshold"] is not None:
@@ -126,18 +127,10 @@ def _hamming_compute(files: list[str], out_dir: Path, *, keys: list[str], node_d
                           fanout=fanout)
 
 
-def _hamming_validate(o: dict[str, Any], given: set[str]) -> None:
-    if not 0 <= o["max_distance"] < 64:
-        raise ValueError("max_distance must lie in [0, 63]")
-    if o["fanout"] < 1:
-        raise ValueError("fanout must be positive")
-
-
 HAMMING = RelationalOp(
     keys=lambda a, o: {HASH: a["hash"]}, dtype=_same_as_node, compute=_hamming_compute,
     describe=lambda o: f"the 64-bit hash per row; {o['max_distance'] + 1} bit bands, "
-                       f"fanout {o['fanout']}",
-    validate=_hamming_validate)
+                       f"fanout {o['fanout']}")
 
 
 # --- ngram_dedup ---------------------------------------------------------------------------
@@ -161,11 +154,12 @@ def register(registry: Registry) -> None:
     """Add the dedup operators and normalize_url to `registry`."""
     relational(
         "lsh_cluster", LSH,
-        _params("sig:list id:any? text:string? bands:integer=14 rows:integer=8 "
-                "threshold:numeric=None ngram:integer=5 against:string=None"),
+        _params("sig:list id:any? text:string? bands:integer[1..]=14 rows:integer[1..]=8 "
+                "threshold:numeric[0..1]=None ngram:integer[1..]=5 against:string=None"),
         "Near-duplicate cluster of a MinHash signature (any list of integers), used as "
         "`lsh_cluster(sig) OVER ()`: the smallest row id of its connected component of LSH "
-        "band collisions (`bands` x `rows` values), optionally only through pairs whose "
+        "band collisions (`bands` x `rows` values, at most the signature's length; shorter "
+        "signatures are singletons), optionally only through pairs whose "
         "Jaccard is >= `threshold`: estimated from the signatures, or exact over the word "
         "`ngram`-grams of `text` when given (normalised as minhash does). Row ids are `id` "
         "when given (unique per document), else a 64-bit hash of the row. NULL signatures are "
@@ -175,7 +169,7 @@ def register(registry: Registry) -> None:
         "uint64 (or the type of id)", registry)
     relational(
         "hamming_cluster", HAMMING,
-        _params("hash:integer id:any? max_distance:integer=10 fanout:integer=32"),
+        _params("hash:integer id:any? max_distance:integer[0..63]=10 fanout:integer[1..]=32"),
         "Near-duplicate cluster of a 64-bit image hash (pHash/dHash), used as "
         "`hamming_cluster(hash) OVER ()`: the smallest row id of its connected component of "
         "pairs within `max_distance` differing bits, found by multi-index hashing "
@@ -184,19 +178,22 @@ def register(registry: Registry) -> None:
         "uint64 (or the type of id)", registry)
     relational(
         "ngram_dedup", NGRAM,
-        _params("text:string order_key:any ngram:integer=13 threshold:numeric=0.8"),
+        _params("text:string order_key:any ngram:integer[1..]=13 threshold:numeric[0..1]=0.8"),
         "DCLM/BFF-style n-gram dedup, used as `ngram_dedup(text, order_key) OVER ()`: a struct "
         "{keep: bool, text: string}. A document is dropped (keep = false) when >= `threshold` "
         "of its word `ngram`-grams occur earlier (smaller order_key, then earlier paragraph); "
         "else paragraphs (lines) with >= `threshold` of their n-grams seen earlier are "
         "removed.",
-        "struct<keep: bool, text: string>", registry)
-    define("lsh_bands", "sig:list bands:integer=14 rows:integer=8",
+        "struct<keep: bool, text: string>", registry,
+        fields={"keep": "false when the document is a duplicate of earlier ones",
+                "text": "the text without its duplicated paragraphs"})
+    define("lsh_bands", "sig:list bands:integer[1..]=14 rows:integer[1..]=8",
            lambda sig, bands, rows: F.to_list(*band_keys(sig, bands, rows).values()),
            "list<uint64>",
-           "The LSH band keys lsh_cluster computes from a signature (NULL keys for NULL or "
-           "degenerate signatures): what an index for `lsh_cluster(..., against := ...)` "
-           "stores.", registry=registry)
+           "The LSH band keys lsh_cluster computes from a signature (NULL keys for NULL, "
+           "degenerate or too short signatures): what an index for `lsh_cluster(..., against "
+           ":= ...)` stores.", registry=registry,
+           validate=lambda o, args: check_bands(o["bands"], o["rows"], args.get("sig")))
     define("normalize_url", "url:string", normalize_url, "string",
            "Canonical URL for deduplication: lowercase scheme and host, no default port, user "
            "info or fragment, no trailing slash, sorted query parameters.", registry=registry)

@@ -1,12 +1,12 @@
 """Daft built-in expressions exposed as SQL functions (scalar, aggregate and window).
 
-Each entry is declared once: SQL name, parameters, builder, return type, doc. Parameter strings
-read `name:type`, `name:type=default` (a literal option) or `name:type!` (a required literal).
+Each entry is declared once: SQL name, parameters (see `registry.parse_param`: `name:type`, a
+literal option `name:type[low..high]=default`, choices `name:type{a|b}=default`), builder, return
+type, doc.
 """
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from functools import reduce
 from typing import Any
@@ -15,24 +15,10 @@ import daft
 import daft.functions as F
 from daft import Expression
 
-from mdfql.functions.registry import REQUIRED, FunctionSpec, Param, Registry
+from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, parse_param
 
 # mdfql's Daft-backed functions, declared below; `register` adds them to a registry.
 BUILTINS: list[FunctionSpec] = []
-
-
-def parse_param(text: str) -> Param:
-    """`'n:integer=5'` -> Param('n', 'integer', 5, const=True); `'url:string?'` is an optional
-    column (NULL when omitted); `'p:string!'` a required literal."""
-    head, _, default = text.partition("=")
-    name, _, dtype = head.partition(":")
-    if dtype.endswith("?"):
-        return Param(name, dtype.rstrip("?") or "any", None, const=False)
-    const = dtype.endswith("!")
-    dtype = dtype.rstrip("!") or "any"
-    if default:
-        return Param(name, dtype, ast.literal_eval(default), const=True)
-    return Param(name, dtype, REQUIRED, const=const)
 
 
 def define(
@@ -46,8 +32,14 @@ def define(
     aggregate: bool = False,
     window_only: bool = False,
     registry: Registry | None = None,
+    fields: dict[str, str] | None = None,
+    list_width: Callable[[dict[str, Any]], int] | None = None,
+    validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None,
+    over: str | None = None,
 ) -> None:
-    """Declare one Daft-backed function (into `registry` when given, else BUILTINS)."""
+    """Declare one Daft-backed function (into `registry` when given, else BUILTINS); see
+    FunctionSpec for `fields` (struct results), `list_width`, `validate` and `over`
+    (aggregates need PARTITION BY when used as windows)."""
     spec = FunctionSpec(
         name=name,
         params=tuple(parse_param(p) for p in params.split()) if params else (),
@@ -58,6 +50,10 @@ def define(
         variadic=variadic,
         aggregate=aggregate,
         window_only=window_only,
+        fields=dict(fields or {}),
+        list_width=list_width,
+        validate=validate,
+        over=over or ("PARTITION BY" if aggregate else None),
     )
     if registry is not None:
         registry.add(spec)
@@ -96,7 +92,7 @@ define("starts_with", "text:string prefix:string", lambda text, prefix: text.sta
        "bool", "True when `text` starts with `prefix`.")
 define("ends_with", "text:string suffix:string", lambda text, suffix: text.endswith(suffix),
        "bool", "True when `text` ends with `suffix`.")
-define("substring", "text:string start:integer length:integer=None",
+define("substring", "text:string start:integer length:integer[0..]=None",
        lambda text, start, length: F.substr(text, start - 1, length), "string",
        "Substring from 1-based `start`, `length` characters (to the end when omitted).")
 define("left", "text:string n:integer", lambda text, n: F.left(text, n), "string",
@@ -111,10 +107,10 @@ define("concat", "first:any", lambda *args: _concat(list(args)), "string",
 define("regexp_matches", "text:string pattern:string",
        lambda text, pattern: F.regexp(text, pattern), "bool",
        "True when the regular expression matches anywhere in `text`.")
-define("regexp_extract", "text:string pattern:string index:integer=0",
+define("regexp_extract", "text:string pattern:string index:integer[0..]=0",
        lambda text, pattern, index: F.regexp_extract(text, pattern, index), "string",
        "The `index`-th capture group of the first match.")
-define("regexp_extract_all", "text:string pattern:string index:integer=0",
+define("regexp_extract_all", "text:string pattern:string index:integer[0..]=0",
        lambda text, pattern, index: F.regexp_extract_all(text, pattern, index), "list[string]",
        "The `index`-th capture group of every match.")
 define("regexp_replace", "text:string pattern:string replacement:string",
@@ -134,19 +130,26 @@ define("normalize",
        "Daft's text normalisation (punctuation, case, NFD, whitespace).")
 
 # --- hashing and signatures ---------------------------------------------------------------
-define("hash", "value:any seed:integer=0 algorithm:string='xxhash3_64'",
+define("hash", "value:any seed:integer[0..]=0 "
+       "algorithm:string{xxhash|xxhash32|xxhash64|xxhash3_64|murmurhash3|sha1}='xxhash3_64'",
        lambda value, seed, algorithm: F.hash(value, seed=seed, hash_function=algorithm), "uint64",
-       "64-bit hash (xxhash, xxhash3_64, murmurhash3, sha1).")
+       "64-bit hash of any value with the chosen algorithm.")
 # `minhash` itself is mdfql's kernel (functions/kernels.py); Daft's stays reachable to compare.
 define("daft_minhash",
-       "text:string num_hashes:integer=112 ngram_size:integer=5 seed:integer=1 "
-       "hash_function:string='murmurhash3'",
+       "text:string num_hashes:integer[1..65536]=112 ngram_size:integer[1..]=5 "
+       "seed:integer[0..]=1 hash_function:string{murmurhash3|xxhash|xxhash3_64|sha1}='murmurhash3'",
        lambda text, **opts: F.minhash(text, **opts), "list[uint32]",
-       "Daft's built-in MinHash over space-separated word n-grams (normalise the text first).")
+       "Daft's built-in MinHash over space-separated word n-grams (normalise the text first).",
+       list_width=lambda o: o["num_hashes"])
 
 # --- urls -----------------------------------------------------------------------------------
 define("parse_url", "url:string", lambda url: F.parse_url(url), "struct",
-       "Parse a URL into a struct (scheme, host, port, path, query, fragment, ...).")
+       "Parse a URL into its parts (NULL parts when absent; NULL for an unparseable URL).",
+       fields={"scheme": "e.g. 'https'", "username": "user name before '@'",
+               "password": "password before '@'", "host": "host name, e.g. 'example.com'",
+               "port": "port number (uint16), NULL for the scheme's default",
+               "path": "path, e.g. '/a/b'", "query": "query string after '?'",
+               "fragment": "fragment after '#'"})
 define("url_host", "url:string", lambda url: F.get(F.parse_url(url), "host"), "string",
        "The host of a URL.")
 
@@ -156,7 +159,7 @@ define("coalesce", "first:any", lambda *args: F.coalesce(*args), "any",
 define("ifnull", "value:any fallback:any", lambda value, fallback: F.coalesce(value, fallback),
        "any", "`fallback` when `value` is null.")
 define("abs", "x:numeric", lambda x: x.abs(), "numeric", "Absolute value.")
-define("round", "x:numeric decimals:integer=0", lambda x, decimals: F.round(x, decimals),
+define("round", "x:numeric decimals:integer[0..]=0", lambda x, decimals: F.round(x, decimals),
        "numeric", "Round to `decimals` places.")
 define("floor", "x:numeric", lambda x: x.floor(), "numeric", "Round down.")
 define("ceil", "x:numeric", lambda x: x.ceil(), "numeric", "Round up.")
@@ -186,8 +189,9 @@ define("struct_extract", "value:struct field:string!", lambda value, field: F.ge
 define("year", "ts:temporal", lambda ts: ts.year(), "int32", "Year of a date or timestamp.")
 define("month", "ts:temporal", lambda ts: ts.month(), "uint32", "Month (1-12).")
 define("day", "ts:temporal", lambda ts: ts.day(), "uint32", "Day of month.")
-define("date_trunc", "unit:string! ts:temporal", lambda unit, ts: F.date_trunc(f"1 {unit}", ts),
-       "timestamp", "Truncate to 'second', 'minute', 'hour', 'day' or 'week'.")
+define("date_trunc", "unit:string{second|minute|hour|day|week}! ts:temporal",
+       lambda unit, ts: F.date_trunc(f"1 {unit}", ts), "timestamp",
+       "Truncate a timestamp to the start of its second, minute, hour, day or week.")
 
 # --- aggregates -----------------------------------------------------------------------------
 _AGGREGATES: dict[str, tuple[Callable[[Expression], Expression], str, str]] = {
@@ -204,8 +208,12 @@ _AGGREGATES: dict[str, tuple[Callable[[Expression], Expression], str, str]] = {
     "bool_and": (lambda x: x.bool_and(), "bool", "True when every value is true."),
     "bool_or": (lambda x: x.bool_or(), "bool", "True when any value is true."),
 }
+# what the aggregated values must be; the others take any type
+_AGGREGATE_INPUTS = {"sum": "numeric", "avg": "numeric", "mean": "numeric",
+                     "stddev": "numeric", "bool_and": "bool", "bool_or": "bool"}
 for _name, (_build, _returns, _doc) in _AGGREGATES.items():
-    define(_name, "x:any", _build, _returns, _doc, aggregate=True)
+    define(_name, f"x:{_AGGREGATE_INPUTS.get(_name, 'any')}", _build, _returns, _doc,
+           aggregate=True)
 define("count", "x:any", lambda x: x.count(), "uint64",
        "Count non-null values; `count(*)` counts rows; `count(DISTINCT x)` distinct values.",
        aggregate=True)
@@ -216,10 +224,12 @@ define("string_agg", "x:string sep:string=''", lambda x, sep: F.string_agg(x, se
 
 # --- window-only functions ------------------------------------------------------------------
 define("row_number", "", lambda: F.row_number(), "uint64",
-       "1, 2, 3, ... within the window partition, in window order.", window_only=True)
-define("rank", "", lambda: F.rank(), "uint64", "Rank with gaps.", window_only=True)
+       "1, 2, 3, ... within the window partition, in window order.", window_only=True,
+       over="ORDER BY")
+define("rank", "", lambda: F.rank(), "uint64", "Rank with gaps.", window_only=True,
+       over="ORDER BY")
 define("dense_rank", "", lambda: F.dense_rank(), "uint64", "Rank without gaps.",
-       window_only=True)
+       window_only=True, over="ORDER BY")
 
 
 def _shift(fn: Callable[..., Expression]) -> Callable[..., Expression]:
@@ -229,7 +239,9 @@ def _shift(fn: Callable[..., Expression]) -> Callable[..., Expression]:
     return build
 
 
-define("lag", "x:any offset:integer=1 default:any=None", _shift(F.lag), "any",
-       "The value `offset` rows before, in window order.", window_only=True)
-define("lead", "x:any offset:integer=1 default:any=None", _shift(F.lead), "any",
-       "The value `offset` rows after, in window order.", window_only=True)
+define("lag", "x:any offset:integer[0..]=1 default:any=None", _shift(F.lag), "any",
+       "The value `offset` rows before, in window order.", window_only=True,
+       over="PARTITION BY and ORDER BY")
+define("lead", "x:any offset:integer[0..]=1 default:any=None", _shift(F.lead), "any",
+       "The value `offset` rows after, in window order.", window_only=True,
+       over="PARTITION BY and ORDER BY")

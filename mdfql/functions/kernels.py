@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +15,9 @@ import pyarrow as pa
 from daft import DataType, Expression
 
 from mdfql import _native, threads
+from mdfql.dedup.lsh import check_bands
 from mdfql.functions.builtins import parse_param
-from mdfql.functions.registry import FunctionSpec, Registry, Resources
+from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, Resources
 from mdfql.metrics import record_failure
 
 # Rows per kernel call. Each operator of a plan holds a few batches in flight, so this sets the
@@ -42,13 +44,18 @@ def kernel(
     *,
     runs_as: str = "rust",
     registry: Registry | None = None,
+    fields: dict[str, str] | None = None,
+    list_width: Callable[[dict[str, Any]], int] | None = None,
+    validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None,
 ) -> None:
     """Declare `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function (into
     `registry` when given, e.g. `registry.PLUGINS` from a plugin module, else KERNELS).
 
     Column parameters arrive as Arrow arrays (all-null when an optional one is omitted),
-    literal options (`name := value`) as keyword arguments; options left at None are not
-    passed, so the kernel's own defaults apply.
+    literal options (`name := value`) as keyword arguments; options that are None (NULL) are
+    not passed, so the kernel's own defaults apply. `fields` documents each field of a struct
+    result, `list_width(options)` is the length of every list it returns, `validate` checks
+    options together (see FunctionSpec).
     """
     spec_params = tuple(parse_param(p) for p in params.split())
     columns = [p.name for p in spec_params if not p.const]
@@ -71,6 +78,8 @@ def kernel(
     spec = FunctionSpec(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
         runs_as=runs_as, resources=Resources(batch_size=BATCH_SIZE),  # type: ignore[arg-type]
+        fields=dict(fields or {}), dtype=return_dtype, list_width=list_width,
+        validate=validate,
     )
     if registry is not None:
         registry.add(spec)
@@ -161,8 +170,14 @@ def extract_text_batch(html: pa.Array, url: pa.Array, max_bytes: int | None = No
     return out.field("text")
 
 
-kernel("extract_text", "html:string url:string? max_bytes:integer=None max_depth:integer=None "
-       "engine:string=None",
+def _engine_installed(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
+    engine = options["engine"]
+    if engine != "mdfql" and importlib.util.find_spec(engine) is None:
+        raise ValueError(f"engine := '{engine}' needs the {engine} package: pip install {engine}")
+
+
+kernel("extract_text", "html:string url:string? max_bytes:integer[1..]=None "
+       "max_depth:integer[1..]=512 engine:string{" + "|".join(EXTRACT_ENGINES) + "}='mdfql'",
        extract_text_batch, DataType.string(),
        "Main content of an HTML page as text (boilerplate, navigation, comments, cookie "
        "banners removed; one paragraph or heading per line; at most two consecutive "
@@ -170,7 +185,8 @@ kernel("extract_text", "html:string url:string? max_bytes:integer=None max_depth
        "counted failures. engine := 'trafilatura' (FineWeb's settings: favor_precision, no "
        "comments, deduplicate within the page) or 'resiliparse' (extract_plain_text, "
        "main_content) runs that package per page instead, for its exact output (size cap "
-       "only when max_bytes is given).")
+       "only when max_bytes is given). max_depth: element nesting followed (deeper content is "
+       "ignored).", validate=_engine_installed)
 kernel("html_title", "html:string", lambda html: _native.html_title(_strings(html)),
        DataType.string(), "The page's <title>, entities decoded, whitespace collapsed.")
 
@@ -183,7 +199,8 @@ def _url_filter(blocklist: str | None = None, words: str | None = None,
     return load_url_filter(blocklist, words, quality_sources)
 
 
-URL_FILTER_PARAMS = "url:string blocklist:string=None words:string=None quality_sources:bool=None"
+URL_FILTER_PARAMS = ("url:string blocklist:string=None words:string=None "
+                     "quality_sources:bool=True")
 
 kernel("url_score", URL_FILTER_PARAMS,
        lambda url, **o: _url_filter(**o).scores(_strings(url)),
@@ -217,45 +234,102 @@ def _gopher_repetition(texts: pa.Array, **opts: Any) -> pa.Array:
     return _native.gopher_repetition_ok(_strings(texts), **opts)
 
 
+QUALITY_FIELDS = {
+    "n_chars": "characters (code points)",
+    "n_words": "words (datatrove's split_into_words: spaCy's English tokens, no whitespace)",
+    "n_non_symbol_words": "words with a character outside punctuation (Gopher's word count)",
+    "n_lines": "lines (str.splitlines)",
+    "stop_word_count": "distinct words among the, be, to, of, and, that, have, with "
+                       "(case-sensitive; Gopher needs >= 2)",
+    "c4_kept_lines": "lines C4's line filter keeps (its defaults) before any line that drops "
+                     "the document",
+    "c4_sentences": "sentences in those lines (C4 drops documents with fewer than 5)",
+    "mean_word_length": "mean length of the non-symbol words",
+    "hash_word_ratio": "'#' characters per word",
+    "ellipsis_word_ratio": "'...' and '…' per word",
+    "bullet_line_frac": "fraction of lines starting with '•' or '-'",
+    "ellipsis_line_frac": "fraction of lines ending with '...' or '…'",
+    "alpha_word_frac": "fraction of words with an alphabetic character",
+    "dup_para_frac": "fraction of paragraphs (split on blank lines) that repeat an earlier one",
+    "dup_para_char_frac": "characters in repeated paragraphs / characters",
+    "dup_line_frac": "fraction of lines that repeat an earlier one",
+    "dup_line_char_frac": "characters in repeated lines / characters",
+    **{f"top_{n}gram_char_frac": f"characters of the most frequent word {n}-gram times its "
+                                 "count / characters (0 without one)" for n in (2, 3, 4)},
+    **{f"dup_{n}gram_char_frac": f"characters covered by word {n}-grams that occur more than "
+                                 "once / characters" for n in range(5, 11)},
+    "line_punct_ratio": "FineWeb: fraction of non-blank lines ending in terminal punctuation",
+    "short_line_ratio": "FineWeb: fraction of non-blank lines of at most 30 characters",
+    "fineweb_dup_line_char_frac": "FineWeb: characters of repeated non-blank lines / "
+                                  "characters without newlines",
+    "newline_word_ratio": "FineWeb: newlines per word",
+    "c4_lorem_ipsum": "C4: a line contains 'lorem ipsum' (the document is dropped)",
+    "c4_curly_bracket": "C4: a line contains '{' (the document is dropped)",
+}
+
 kernel("quality_signals", "text:string", lambda text: _native.quality_signals(_strings(text)),
        _arrow_type(_native.quality_signals),
        "One pass over a document returning every statistic of the Gopher, C4 and FineWeb "
-       "rules (datatrove's definitions): word counts, mean word length, symbol ratios, "
-       "bullet/ellipsis lines, alphabetic words, stop words, duplicate lines/paragraphs and "
-       "their characters, top 2-4-gram and duplicated 5-10-gram character fractions, line "
-       "punctuation, short lines, newline/word ratio.")
+       "rules with datatrove's definitions (ratios over an empty denominator are NaN; NULL "
+       "text gives NULL).", fields=QUALITY_FIELDS)
+RPV2_FIELDS = {
+    "rps_doc_curly_bracket": "'{' and '}' per character of the raw text (0 when none)",
+    "rps_doc_frac_all_caps_words": "fraction of raw words in capitals",
+    "rps_doc_frac_lines_end_with_ellipsis": "fraction of lines ending in '...' or '…'",
+    "rps_doc_frac_no_alph_words": "fraction of raw words without a letter a-z",
+    "rps_doc_lorem_ipsum": "'lorem ipsum' matches per character of the normalised text",
+    "rps_doc_mean_word_length": "mean length of the normalised words",
+    "rps_doc_stop_word_fraction": "fraction of raw words in RPv2's English stop-word list",
+    "rps_doc_symbol_to_word_ratio": "'#', '...' and '…' per raw word",
+    "rps_doc_frac_unique_words": "distinct words / words",
+    "rps_doc_unigram_entropy": "entropy of the word counts (natural log)",
+    "rps_doc_word_count": "normalised words",
+    "rps_doc_num_sentences": "sentences (runs of text up to '.', '!' or '?')",
+    **{f"rps_doc_frac_chars_top_{n}gram": f"characters of the most frequent word {n}-gram "
+                                          "times its count / characters of words (0 when it "
+                                          "occurs once)" for n in (2, 3, 4)},
+    **{f"rps_doc_frac_chars_dupe_{n}grams": f"characters of words covered by a repeated word "
+                                            f"{n}-gram / characters of words"
+       for n in range(5, 11)},
+    "rps_lines_ending_with_terminal_punctution_mark": "per line: 1.0 when it ends in '.', "
+                                                      "'!', '?' or '”' (RPv2's spelling)",
+    "rps_lines_javascript_counts": "per line: words equal to 'javascript'",
+    "rps_lines_num_words": "per line: normalised words",
+    "rps_lines_numerical_chars_fraction": "per line: fraction of numeric characters",
+    "rps_lines_start_with_bulletpoint": "per line: 1.0 when it starts with a bullet "
+                                        "character",
+    "rps_lines_uppercase_letter_fraction": "per line: fraction of upper-case characters",
+}
+
 kernel("rpv2_signals", "text:string", lambda text: _native.rpv2_signals(_strings(text)),
        _arrow_type(_native.rpv2_signals),
        "RedPajama-V2's rule-based quality signals with RPv2's names and definitions (rounded "
-       "to 8 decimals as RPv2 stores them; NULL where RPv2 gives None): rps_doc_* (curly "
-       "brackets, all-caps / no-letter / stop-word / unique word fractions, ellipsis lines, "
-       "lorem ipsum, mean word length, symbol/word ratio, unigram entropy, word and sentence "
-       "counts, top 2-4-gram and duplicated 5-10-gram character fractions) and per-line lists "
-       "rps_lines_* (terminal punctuation, javascript count, words, numeric and uppercase "
-       "character fractions, bullet start), one element per line.")
+       "to 8 decimals as RPv2 stores them; NULL where RPv2 gives None); rps_lines_* are lists "
+       "with one element per line.", fields=RPV2_FIELDS)
 kernel("gopher_quality_ok",
-       "text:string min_doc_words:numeric=None max_doc_words:numeric=None "
-       "min_avg_word_length:numeric=None max_avg_word_length:numeric=None "
-       "max_symbol_word_ratio:numeric=None max_bullet_lines_ratio:numeric=None "
-       "max_ellipsis_lines_ratio:numeric=None max_non_alpha_words_ratio:numeric=None "
-       "min_stop_words:numeric=None stop_words:list=None",
+       "text:string min_doc_words:numeric[0..]=50 max_doc_words:numeric[0..]=100000 "
+       "min_avg_word_length:numeric[0..]=3 max_avg_word_length:numeric[0..]=10 "
+       "max_symbol_word_ratio:numeric[0..]=0.1 max_bullet_lines_ratio:numeric[0..1]=0.9 "
+       "max_ellipsis_lines_ratio:numeric[0..1]=0.3 max_non_alpha_words_ratio:numeric[0..1]=0.8 "
+       "min_stop_words:numeric[0..]=2 stop_words:list=None",
        lambda text, **o: _native.gopher_quality_ok(_strings(text), **o), DataType.bool(),
        "TRUE when the document passes Gopher's quality rules, with datatrove's defaults "
        "(what FineWeb ran): 50-100,000 words, mean word length 3-10, '#' and ellipsis per "
        "word <= 0.1, bullet lines <= 0.9, ellipsis lines <= 0.3, alphabetic words >= 0.8, "
-       ">= 2 stop words.")
+       ">= 2 stop words (datatrove's eight when stop_words is NULL). 0 disables a threshold.")
 kernel("gopher_repetition_ok",
-       "text:string dup_line_frac:numeric=None dup_para_frac:numeric=None "
-       "dup_line_char_frac:numeric=None dup_para_char_frac:numeric=None "
-       "top_n_grams:list=None dup_n_grams:list=None",
+       "text:string dup_line_frac:numeric[0..1]=0.3 dup_para_frac:numeric[0..1]=0.3 "
+       "dup_line_char_frac:numeric[0..1]=0.2 dup_para_char_frac:numeric[0..1]=0.2 "
+       "top_n_grams:list=[[2,0.2],[3,0.18],[4,0.16]] "
+       "dup_n_grams:list=[[5,0.15],[6,0.14],[7,0.13],[8,0.12],[9,0.11],[10,0.10]]",
        _gopher_repetition, DataType.bool(),
        "TRUE when the document passes Gopher's repetition rules, with datatrove's defaults: "
        "duplicate lines/paragraphs <= 0.3, their chars <= 0.2, top 2/3/4-gram chars <= "
        "0.2/0.18/0.16, duplicated 5..10-gram chars <= 0.15..0.10 (lists as [[n, max], ...]).")
 kernel("fineweb_quality_ok",
-       "text:string line_punct_thr:numeric=None line_punct_exclude_zero:bool=None "
-       "stop_chars:list=None short_line_thr:numeric=None short_line_length:integer=None "
-       "char_duplicates_ratio:numeric=None new_line_ratio:numeric=None",
+       "text:string line_punct_thr:numeric[0..1]=0.12 line_punct_exclude_zero:bool=False "
+       "stop_chars:list=None short_line_thr:numeric[0..1]=0.67 short_line_length:integer[0..]=30 "
+       "char_duplicates_ratio:numeric[0..1]=0.01 new_line_ratio:numeric[0..]=0.3",
        lambda text, **o: _native.fineweb_quality_ok(_strings(text), **o), DataType.bool(),
        "TRUE when the document passes FineWeb's own filters (datatrove defaults): lines ending "
        "in punctuation >= 0.12, lines <= 30 chars <= 0.67, duplicated-line chars <= 0.01, "
@@ -263,25 +337,30 @@ kernel("fineweb_quality_ok",
 kernel("refinedweb_line_corrections", "text:string",
        lambda text: _native.refinedweb_line_corrections(_strings(text)),
        _arrow_type(_native.refinedweb_line_corrections),
-       "RefinedWeb's line-wise corrections: struct {text, removed_word_fraction}; lines that "
+       "RefinedWeb's line-wise corrections: lines that "
        "are mostly uppercase, numeric, counters or under 2 words are dropped, sign-in / "
-       "read-more / cart boilerplate stripped from short lines.")
+       "read-more / cart boilerplate stripped from short lines.",
+       fields={"text": "the corrected text",
+               "removed_word_fraction": "fraction of the words the corrections removed "
+                                        "(RefinedWeb drops documents above 5%)"})
 
 kernel("c4_quality",
-       "text:string split_paragraph:bool=None remove_citations:bool=None "
-       "filter_no_terminal_punct:bool=None min_num_sentences:integer=None "
-       "min_words_per_line:integer=None max_word_length:integer=None "
-       "filter_lorem_ipsum:bool=None filter_javascript:bool=None "
-       "filter_curly_bracket:bool=None filter_policy:bool=None",
+       "text:string split_paragraph:bool=True remove_citations:bool=True "
+       "filter_no_terminal_punct:bool=True min_num_sentences:integer[-1..]=5 "
+       "min_words_per_line:integer[-1..]=3 max_word_length:integer[-1..]=1000 "
+       "filter_lorem_ipsum:bool=True filter_javascript:bool=True "
+       "filter_curly_bracket:bool=True filter_policy:bool=True",
        lambda text, **o: _native.c4_quality(_strings(text), **o),
        _arrow_type(_native.c4_quality),
        "C4's line filter as datatrove's C4QualityFilter (its defaults; FineWeb ran it with "
-       "filter_no_terminal_punct := false): struct {keep, text}. Lines without terminal "
+       "filter_no_terminal_punct := false). Lines without terminal "
        "punctuation, under 3 words, with a word over 1,000 chars, mentioning javascript or "
        "cookie/terms-of-use phrases are dropped, citations like [1] removed; the document is "
        "dropped (keep false, text NULL) on 'lorem ipsum', on '{' or under 5 sentences. "
        "split_paragraph := false works on spaCy sentences instead of lines; -1 disables "
-       "min_num_sentences, min_words_per_line and max_word_length.")
+       "min_num_sentences, min_words_per_line and max_word_length.",
+       fields={"keep": "false when the document is dropped",
+               "text": "the kept lines (NULL when the document is dropped)"})
 
 
 def _pii_mask(texts: pa.Array, **opts: Any) -> pa.Array:
@@ -292,8 +371,9 @@ def _pii_mask(texts: pa.Array, **opts: Any) -> pa.Array:
 
 
 kernel("pii_mask",
-       "text:string remove_emails:bool=None remove_ips:bool=None "
-       "only_remove_public_ips:bool=None email_replacement:list=None ip_replacement:list=None",
+       "text:string remove_emails:bool=True remove_ips:bool=True "
+       "only_remove_public_ips:bool=True email_replacement:string|list=None "
+       "ip_replacement:string|list=None",
        _pii_mask, DataType.string(),
        "FineWeb's PII masking (datatrove's PIIFormatter and its regexes): emails become "
        "email@example.com / firstname.lastname@example.org, public IPv4 addresses one of "
@@ -306,19 +386,24 @@ kernel("normalize_for_dedup", "text:string",
        lambda text: _native.normalize_for_dedup(_strings(text)), DataType.string(),
        "Text normalised for exact dedup: lowercase, accents stripped (NFKD), punctuation "
        "removed, whitespace collapsed.")
-kernel("fingerprint", "text:string normalize:bool=None",
+kernel("fingerprint", "text:string normalize:bool=True",
        lambda text, **o: _native.fingerprint(_strings(text), **o), DataType.uint64(),
        "xxh3-64 of the text, normalised as normalize_for_dedup unless normalize := false.")
-kernel("minhash", "text:string num_hashes:integer=None ngram:integer=None seed:integer=None",
+kernel("minhash",
+       "text:string num_hashes:integer[1..65536]=112 ngram:integer[1..]=5 seed:integer[0..]=1",
        lambda text, **o: _native.minhash(_strings(text), **o), DataType.list(DataType.uint64()),
-       "MinHash signature (num_hashes := 112 uint64 values) of the word ngram := 5-grams "
-       "of the normalize_for_dedup text, shingles hashed with xxh3 (seed := 1), permutations "
+       "MinHash signature (num_hashes uint64 values) of the word ngram-grams of the "
+       "normalize_for_dedup text, shingles hashed with xxh3 (seed), permutations "
        "(a*h + b) mod 2^64 (a odd) drawn from SplitMix64(seed). NULL for empty or punctuation-only "
-       "text; documents shorter than ngram words are one shingle.")
-kernel("minhash_bands", "signature:list bands:integer=None rows:integer=None",
+       "text; documents shorter than ngram words are one shingle. lsh_cluster and "
+       "minhash_bands check their bands x rows against num_hashes.",
+       list_width=lambda o: o["num_hashes"])
+kernel("minhash_bands", "signature:list bands:integer[1..]=14 rows:integer[1..]=8",
        lambda sig, **o: _native.minhash_bands(sig, **o), DataType.list(DataType.uint64()),
-       "LSH band keys of a minhash signature: bands := 14 xxh3 hashes of rows := 8 "
-       "consecutive values each (band index as seed); NULL for a NULL signature.")
+       "LSH band keys of a minhash signature: `bands` xxh3 hashes of `rows` consecutive values "
+       "each (band index as seed); NULL for a NULL signature. bands x rows must not exceed the "
+       "signature's length.",
+       validate=lambda o, args: check_bands(o["bands"], o["rows"], args.get("signature")))
 
 
 # --- image hashes ----------------------------------------------------------------------------
@@ -367,5 +452,7 @@ def lang_id_batch(texts: pa.Array) -> pa.Array:
 
 
 kernel("lang_id", "text:string", lang_id_batch, LANG_ID_TYPE,
-       "fastText lid.176 language identification: struct {lang, score} of the top label "
-       "(newlines replaced by spaces, as FineWeb).")
+       "fastText lid.176 language identification of the top label (newlines replaced by "
+       "spaces, as FineWeb).",
+       fields={"lang": "ISO 639 code of the most likely language, e.g. 'en'",
+               "score": "its probability, at most 1.0"})

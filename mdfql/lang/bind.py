@@ -14,7 +14,7 @@ from typing import Any
 from sqlglot import exp
 
 from mdfql.errors import MdfqlError, did_you_mean
-from mdfql.functions.registry import FunctionSpec, Registry
+from mdfql.functions.registry import FunctionSpec, Param, Registry, unchecked_function
 from mdfql.lang.parse import locate, node_span
 
 MAX_MACRO_DEPTH = 32
@@ -38,6 +38,9 @@ class BindEnv:
     table_functions: Iterable[str]
     macros: dict[str, Macro] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # when a set, unknown functions are not errors but recorded here, with a stand-in in
+    # `registry` (`check --no-load`: a plugin not imported may define them)
+    unchecked: set[str] | None = None
 
 
 def to_literal(value: Any) -> exp.Expression:
@@ -100,6 +103,8 @@ def match_args(
 ) -> tuple[dict[str, exp.Expression | None], list[exp.Expression]]:
     """Map a call's arguments onto a spec's parameters: (by name, variadic extras)."""
     positional, named = split_args(call)
+    if spec.unchecked:  # nothing known: every argument is just compiled (columns checked)
+        return {}, positional + list(named.values())
     params = spec.params
     bound: dict[str, exp.Expression | None] = {}
     extras: list[exp.Expression] = []
@@ -135,6 +140,26 @@ def match_args(
                 )
             bound[p.name] = None
     return bound, extras
+
+
+def literal_arg(spec: FunctionSpec, param: Param, arg: exp.Expression | None,
+                error: Callable[..., MdfqlError]) -> Any:
+    """The value of the literal argument `arg` of `param`, checked against the parameter's
+    declaration (its type, range or allowed values); its default when omitted or NULL."""
+    if arg is None or isinstance(arg, exp.Null):
+        return None if param.required else param.default
+    try:
+        value = literal_value(arg)
+    except ValueError:
+        raise error(f"{spec.name}(): argument '{param.name}' must be a literal value",
+                    arg) from None
+    problem = param.problem(value)
+    if problem is not None:
+        hint = did_you_mean(value, [str(c) for c in param.choices]) \
+            if param.choices is not None and isinstance(value, str) else None
+        raise error(f"{spec.name}(): {param.name} {problem}", arg,
+                    hint or f"signature: {spec.signature()}")
+    return value
 
 
 # Nodes with their own planner rules; any other typed function node (sqlglot builds some from
@@ -229,11 +254,17 @@ class Binder:
                     )
                 continue
             spec = self.env.registry.get(name)
+            if spec is None and self.env.unchecked is not None:
+                spec = self.env.registry.add(unchecked_function(name))
+                self.env.unchecked.add(name)
             if spec is None:
                 candidates = list(self.env.registry.names()) + list(self.env.macros)
                 raise self.error(
                     f"unknown function {call.name}()", call, did_you_mean(name, candidates)
                 )
-            match_args(spec, call, self.error)
+            bound, _ = match_args(spec, call, self.error)
+            for p in spec.params:
+                if p.const:
+                    literal_arg(spec, p, bound[p.name], self.error)
             if spec.window_only and not isinstance(call.parent, exp.Window):
                 raise self.error(f"{spec.name}() needs an OVER (...) clause", call)

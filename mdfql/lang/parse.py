@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from mdfql.depth import MAX_EXPRESSION, MAX_NESTING
 from mdfql.errors import MdfqlError, Span
 
 
@@ -82,6 +82,78 @@ def _split(text: str) -> list[tuple[list[Token], int]]:
     return chunks
 
 
+_OPEN = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}
+_CLOSE = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END}
+_FLATTEN_HINT = ("name intermediate results (WITH ... AS, CREATE VIEW), or flatten it: "
+                 "CASE WHEN a THEN x WHEN b THEN y ..., x IN (...)")
+
+
+def check_nesting(tokens: list[Token], text: str) -> None:
+    """Refuse more than MAX_NESTING open parentheses, brackets or CASEs before parsing: the
+    parser recurses per level (see mdfql.depth)."""
+    level = 0
+    for tok in tokens:
+        if tok.token_type in _OPEN:
+            level += 1
+            if level > MAX_NESTING:
+                raise MdfqlError(
+                    f"nested too deep: more than {MAX_NESTING} levels of parentheses, "
+                    "brackets or CASE", locate(text, tok.start, tok.end), _FLATTEN_HINT)
+        elif tok.token_type in _CLOSE:
+            level = max(0, level - 1)
+
+
+_CHAINS = (exp.And, exp.Or)
+
+
+def _balanced(kind: type[exp.Expression], items: list[exp.Expression]) -> exp.Expression:
+    if len(items) == 1:
+        return items[0]
+    mid = len(items) // 2
+    return kind(this=_balanced(kind, items[:mid]), expression=_balanced(kind, items[mid:]))
+
+
+def balance_connectors(root: exp.Expression) -> exp.Expression:
+    """Long `a AND b AND c ...` (or OR) chains as balanced trees of the same terms in the same
+    order: the parser builds them one level per term, and 20,000 conditions would be 20,000
+    levels for every pass that recurses (AND and OR are associative, NULLs included)."""
+    roots = [n for n in root.walk() if isinstance(n, _CHAINS) and type(n.parent) is not type(n)]
+    for chain in roots:
+        terms: list[exp.Expression] = []
+        stack = [chain]
+        while stack:
+            node = stack.pop()
+            if type(node) is type(chain):
+                stack += [node.expression, node.this]
+            else:
+                terms.append(node)
+        if len(terms) > 8:
+            tree = _balanced(type(chain), terms)
+            if chain is root:
+                root = tree
+            else:
+                chain.replace(tree)
+    return root
+
+
+def check_depth(root: exp.Expression, text: str) -> None:
+    """Refuse an expression tree deeper than MAX_EXPRESSION (a CASE counts one level per WHEN:
+    it compiles to nested conditions), walking it without recursion."""
+    stack: list[tuple[exp.Expression, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_EXPRESSION:
+            raise MdfqlError(f"expression too deep: more than {MAX_EXPRESSION} nested "
+                             "operators", node_span(node, text), _FLATTEN_HINT)
+        if isinstance(node, exp.Case):
+            ifs = node.args.get("ifs") or []
+            stack += [(branch, depth + 1 + i) for i, branch in enumerate(ifs)]
+            rest = [c for c in node.iter_expressions() if c.arg_key != "ifs"]
+            stack += [(c, depth + len(ifs) + 1) for c in rest]
+        else:
+            stack += [(c, depth + 1) for c in node.iter_expressions()]
+
+
 def _parse_error(e: ParseError, text: str, src: str, first: Token) -> MdfqlError:
     err = e.errors[0] if e.errors else {}
     desc = str(err.get("description", e)).split(". Line")[0]
@@ -117,10 +189,19 @@ def parse_script(text: str) -> list[Statement | LoadStatement]:
         if not text[begin:stop].strip():
             raise MdfqlError("EXPLAIN needs a statement after it", here)
         src = _mask(text, begin, stop)
+        # the tokens we have (their offsets are the same in the masked text), except after
+        # EXPLAIN, which the tokenizer reads as a command taking the rest as one string
+        tokens = MdfqlDialect().tokenize(src) if explain else toks
+        check_nesting(tokens, text)
         try:
-            node = sqlglot.parse_one(src, dialect=MdfqlDialect)
+            parsed = MdfqlDialect().parser().parse(tokens, src)
         except ParseError as e:
             raise _parse_error(e, text, src, first) from None
+        if len(parsed) != 1 or parsed[0] is None:
+            raise MdfqlError("syntax error: expected one statement", here)
+        node = parsed[0]
+        node = balance_connectors(node)
+        check_depth(node, text)
         if isinstance(node, exp.Command):
             raise MdfqlError(f"unsupported statement '{first.text}'", here)
         out.append(Statement(node, here, explain))
@@ -128,12 +209,21 @@ def parse_script(text: str) -> list[Statement | LoadStatement]:
 
 
 def node_span(node: exp.Expression, text: str) -> Span | None:
-    """The span of the earliest name in a node's subtree (sqlglot keeps offsets on names)."""
-    best: dict | None = None
+    """The span of a node's subtree: from its earliest to its last name or literal (sqlglot
+    keeps offsets on those), cut at the end of the first line."""
+    start: int | None = None
+    end = 0
     for sub in node.walk():
         meta = sub.meta if isinstance(sub, exp.Expression) else None
-        if meta and "start" in meta and (best is None or meta["start"] < best["start"]):
-            best = meta
-    if best is None:
+        if meta and "start" in meta:
+            start = meta["start"] if start is None else min(start, meta["start"])
+            end = max(end, meta["end"])
+    if start is None:
         return None
-    return locate(text, best["start"], best["end"])
+    opener = {exp.Neg: "-", exp.Paren: "("}.get(type(node))
+    if opener is not None:  # `-5`, `(a + b)`: from the sign or parenthesis on
+        before = text.rfind(opener, 0, start)
+        if before >= 0 and not text[before + 1:start].strip():
+            start = before
+    newline = text.find("\n", start)
+    return locate(text, start, end if newline < 0 else min(end, newline - 1))

@@ -37,11 +37,13 @@ class Action:
 
 @dataclass
 class View:
-    """A named query: its lazy plan and its plan tree."""
+    """A named query: its lazy plan, its plan tree, and the known lengths of its list columns
+    (e.g. a minhash signature's, by column name) for checking their consumers."""
 
     name: str
     df: daft.DataFrame
     plan: PlanNode
+    widths: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +59,10 @@ class Program:
     params: dict[str, Any] = field(default_factory=dict)
     filename: str = "<sql>"  # where the script came from (errors, snapshot summaries)
     text: str = ""
+    # compiled without importing plugins (`check --no-load`): the LOADs skipped and the
+    # functions nothing declares, whose calls stand for NULLs (such a program is not run)
+    skipped_loads: list[str] = field(default_factory=list)
+    unchecked: set[str] = field(default_factory=set)
 
     def sources(self) -> list[SourceInput]:
         """Every source some action reads (an EXPLAIN reads nothing), each once."""

@@ -60,7 +60,9 @@ class RelationalOp:
     compute: Callable[..., list[str]]
     describe: Callable[[dict[str, Any]], str]
     default_to_id: bool = True
-    validate: Callable[[dict[str, Any], set[str]], None] = lambda options, given: None
+    # `validate(options, args)`: raises ValueError for options that do not fit together or
+    # with the arguments given (`mdfql.functions.registry.ArgInfo` by parameter name)
+    validate: Callable[[dict[str, Any], dict[str, Any]], None] = lambda options, args: None
     side_input: Callable[[dict[str, Any], Callable[[str], Any]], daft.DataFrame | None] = \
         lambda options, resolve: None
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from requests.exceptions import RequestException
 
 CatalogKind = Literal["sql", "rest"]
 
@@ -35,6 +36,10 @@ class SinkError(Exception):
         self.message = message
         self.hint = hint
         self.candidates = candidates
+
+
+class CatalogUnreachable(SinkError):
+    """The catalog server (or database) cannot be reached at all."""
 
 
 def _check_kind(kind: str) -> None:
@@ -156,9 +161,35 @@ def open_catalog(config: CatalogConfig) -> Catalog:
                 sqlite_path = config.uri[len("sqlite:///") :].split("?", 1)[0]
                 if sqlite_path and sqlite_path != ":memory:":
                     Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
-            catalog = load_catalog(config.name, **config.load_properties())
+            try:
+                catalog = load_catalog(config.name, **config.load_properties())
+            except (OSError, RequestException) as e:  # REST catalog down, bad host, ...
+                raise CatalogUnreachable(
+                    f"cannot reach the {config.kind} catalog at {config.uri}: "
+                    f"{_reason(e)}",
+                    hint="check catalog.uri (SET catalog.uri = ...) and that the catalog "
+                         "server runs") from None
             _catalogs[config] = catalog
         return catalog
+
+
+def _reason(e: Exception) -> str:
+    """What went wrong, without the layers requests wraps around it."""
+    text = str(e)
+    errno = re.search(r"\[Errno -?\d+\][^'\"()]*", text)
+    if errno:
+        return errno.group(0).strip()
+    first = text.splitlines()[0] if text else type(e).__name__
+    return first[:200]
+
+
+def catalog_missing(config: CatalogConfig) -> bool:
+    """Whether `config` is a local SQLite catalog whose file does not exist yet (so it holds
+    no table; opening it would create it)."""
+    if not config.uri.startswith("sqlite:///"):
+        return False
+    path = config.uri[len("sqlite:///"):].split("?", 1)[0]
+    return bool(path) and path != ":memory:" and not Path(path).exists()
 
 
 def parse_ident(ident: str) -> tuple[str, str]:

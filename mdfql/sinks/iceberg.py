@@ -53,6 +53,7 @@ from mdfql.metrics import operator_metrics
 from mdfql.sinks.catalog import (
     CatalogConfig,
     SinkError,
+    catalog_missing,
     ensure_namespace,
     open_catalog,
     parse_ident,
@@ -352,6 +353,28 @@ def committed_snapshot(ident: str, config: CatalogConfig, key: str, value: str) 
         if summary is not None and summary.operation in (Operation.OVERWRITE, Operation.DELETE):
             return None  # rows appended before it may be gone: an append must run again
     return None
+
+
+def check_write(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> None:
+    """Raise the SinkError `write_table(df, ident, mode, config)` would raise for the table's
+    name, the query's column types, an existing table (`create`) or the existing table's schema
+    (`append`), without running anything: reads the catalog's metadata only, and does not
+    create a local catalog that does not exist yet."""
+    parse_ident(ident)
+    target = _iceberg_schema(_to_storable(df))
+    if catalog_missing(config):
+        return
+    try:
+        table = open_catalog(config).load_table(ident)
+    except (NoSuchTableError, NoSuchNamespaceError):
+        return
+    if mode == "create":
+        raise SinkError(
+            f"table {ident} already exists",
+            hint="use CREATE OR REPLACE TABLE to replace it, or INSERT INTO to add rows",
+        )
+    if mode == "append":
+        _check_append_compatible(table.schema(), target, ident)
 
 
 def _existing_tables(catalog: Catalog, namespace: str) -> list[str]:
