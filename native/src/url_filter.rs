@@ -288,7 +288,7 @@ impl UrlFilter {
     #[new]
     #[pyo3(signature = (blocked_domains, blocked_urls, strict_words, hard_words, soft_words,
                         excluded_domains, soft_word_threshold = 2))]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // PyO3: one argument per list of the constructor
     fn new(
         py: Python<'_>,
         blocked_domains: Vec<String>,
