@@ -130,8 +130,12 @@ fn read_archive<K: Copy>(
     let corrupt =
         |e: io::Error| LoadError::Io(format!("cannot read archive {}: {e}", path.display()));
     let mut archive = tar::Archive::new(open(path)?);
+    let all: HashSet<&str> = wanted.iter().map(|(_, m)| *m).collect();
     let mut found: HashSet<&str> = HashSet::new();
     for entry in archive.entries().map_err(corrupt)? {
+        if found.len() == all.len() {
+            break; // the rest of the archive need not be inflated
+        }
         let entry = entry.map_err(corrupt)?;
         if !entry.header().entry_type().is_file() {
             continue;
