@@ -21,6 +21,11 @@ from mdfql._native import read_url_list  # noqa: E402
 from mdfql.text import REFINEDWEB_CATEGORIES, UrlFilter, load_url_filter  # noqa: E402
 from mdfql.text.url_lists import UrlListsNotFound  # noqa: E402
 
+# datatrove 0.10.1 reads tldextract's deprecated `registered_domain` on every URL
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The 'registered_domain' property is deprecated:DeprecationWarning"
+)
+
 # Fictitious lists in UT1's directory layout with mdfql's word-list names (tests only).
 DEMO = Path(__file__).resolve().parent / "data" / "url_filter_demo"
 

@@ -21,6 +21,11 @@ from mdfql._native import read_url_list
 from mdfql.text import UrlFilter, load_url_filter
 from mdfql.text.url_lists import blocklist_sources
 
+# datatrove 0.10.1 reads tldextract's deprecated `registered_domain` on every URL
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The 'registered_domain' property is deprecated:DeprecationWarning"
+)
+
 N_DOMAINS = 3000
 SEED = 7
 MIN_AGREEMENT = 0.999
