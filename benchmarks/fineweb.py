@@ -145,26 +145,10 @@ def datatrove_steps(timeout: float) -> list[Any]:
     from tldextract import TLDExtract
 
     from mdfql.functions.kernels import lid_model_path
-    from mdfql.text.url_filter import DEFAULT_BLOCKLIST_DIR, DEFAULT_DIR, REFINEDWEB_CATEGORIES
 
-    def lines(path: Path) -> list[str]:
-        if not path.is_file():
-            return []
-        text = path.read_text(encoding="utf-8", errors="replace")
-        return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
-
-    # mdfql's bundled lists in datatrove's roles: UT1 domains/URLs, hard words are whole URL
-    # words (banned_words), strict words match inside the normalised URL (banned_subwords).
-    ut1 = [DEFAULT_BLOCKLIST_DIR / c for c in REFINEDWEB_CATEGORIES]
-    domains = [d for folder in ut1 for d in lines(folder / "domains")]
-    urls = [u for folder in ut1 for u in lines(folder / "urls")]
-    url_filter = URLFilter(
-        extra_domains=domains, extra_urls=urls,
-        banned_words=lines(DEFAULT_DIR / "hard_words.txt"),
-        banned_subwords=lines(DEFAULT_DIR / "strict_words.txt"),
-        soft_banned_words=lines(DEFAULT_DIR / "soft_words.txt"),
-        use_integrated_lists=False,
-    )
+    # datatrove's own integrated lists (the same UT1 tarball and word lists mdfql reads by
+    # default); it extracts the tarball into its Hugging Face assets cache on first use.
+    url_filter = URLFilter()
     url_filter.tldextractor = TLDExtract(suffix_list_urls=())  # bundled snapshot, no network
     # LanguageFilter's constructor checks for the fasttext-numpy2-wheel distribution; here the
     # `fasttext` module is fasttext-predict's (same model API, see COMMON.md's clash note), so

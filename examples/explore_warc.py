@@ -20,11 +20,12 @@ mdfql.sql(f"""
     FROM read_warc('{SAMPLE}') GROUP BY status, content_type ORDER BY n DESC
 """).show()
 
-# Why does the URL filter drop pages? One row per rule and word.
+# Why does the URL filter drop pages? One row per rule (the reasons also name the domain or
+# word: "domain:example.com", "hard_word:xxx").
 mdfql.sql(f"""
-    SELECT url_filter_reason(url) AS reason, count(*) AS n
+    SELECT regexp_replace(url_filter_reason(url), ':.*', '') AS rule, count(*) AS n
     FROM read_warc('{SAMPLE}') WHERE url_score(url) >= 0.5
-    GROUP BY 1 ORDER BY n DESC LIMIT 10
+    GROUP BY 1 ORDER BY n DESC
 """).show()
 
 # A session keeps views and attached DataFrames between queries.

@@ -20,7 +20,9 @@ CREATE VIEW responses AS
 
 -- G.1 URL filtering: UT1 blocklist domains (a domain blocks its subdomains), strict sub-words
 -- (one hit), hard words (one hit), soft words (two or more hits), and the curated quality
--- sources (Wikipedia, arXiv, ...) excluded to avoid overlap with curated corpora.
+-- sources (Wikipedia, arXiv, ...) excluded to avoid overlap with curated corpora. The lists are
+-- the real ones (UT1 by Université Toulouse 1 Capitole, CC BY-SA 4.0, and the banned URL words,
+-- both as the datatrove package ships them); url_score's blocklist/words options take others.
 CREATE VIEW url_filtered AS
   SELECT * FROM responses
   WHERE url_score(url) < 0.5;

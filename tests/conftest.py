@@ -14,11 +14,22 @@ import pytest  # noqa: E402
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-@pytest.fixture
+def in_ci() -> bool:
+    """True under CI (`CI=true`, as CI services set it): missing test data is then an error."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data of the project; tests that need it skip in a user's clone without it."""
+    """../shared/data of the project, the one place that decides what its absence means: tests
+    that need it skip in a user's clone without it, and fail under CI (`CI=true`), where a
+    missing checkout must not pass as a green run that tested nothing."""
     if not SHARED.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED} (present in CI and dev machines)")
+        message = f"shared test data not found at {SHARED}"
+        if in_ci():
+            pytest.fail(f"{message}; CI=true requires it (check out ../shared beside the repo)",
+                        pytrace=False)
+        pytest.skip(f"{message} (present in CI and on dev machines)")
     return SHARED
 
 

@@ -21,7 +21,6 @@ import mdfql
 from mdfql import _native as nat
 from mdfql.functions import kernels
 
-EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "extraction-eval"
 MIN_AGREEMENT = 0.995
 FINEWEB_C4 = {"filter_no_terminal_punct": False}
 
@@ -37,14 +36,13 @@ def _fineweb_trafilatura(html: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def pages() -> list[tuple[str, str]]:
+def pages(shared_data: Path) -> list[tuple[str, str]]:
     """(url, html) of the 300 real pages."""
-    if not EVAL.exists():
-        pytest.skip(f"shared data not found at {EVAL}")
+    eval_dir = shared_data / "extraction-eval"
     out = []
-    for line in (EVAL / "cases.jsonl").read_text().splitlines():
+    for line in (eval_dir / "cases.jsonl").read_text().splitlines():
         case = json.loads(line)
-        html = gzip.decompress((EVAL / case["file"]).read_bytes()).decode("utf-8", "replace")
+        html = gzip.decompress((eval_dir / case["file"]).read_bytes()).decode("utf-8", "replace")
         out.append((case["url"], html))
     return out
 

@@ -14,8 +14,6 @@ os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 from mdfql import _native  # noqa: E402
 from mdfql.eval.extraction import load_cases, score  # noqa: E402
 
-EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "extraction-eval"
-
 # Measured on the 300 pages (benchmarks/extraction.py): mdfql F1 = 0.930; trafilatura 1.11.0 with
 # FineWeb settings (favor_precision, no comments, deduplicate) F1 = 0.925; resiliparse 2.0.1
 # main_content F1 = 0.848.
@@ -26,10 +24,8 @@ def extract(pages: list[str], **kw) -> list[dict]:
     return _native.extract_text(pa.array(pages, pa.large_utf8()), **kw).to_pylist()
 
 
-def test_eval_set_f1() -> None:
-    if not (EVAL / "cases.jsonl").exists():
-        pytest.skip(f"shared evaluation data absent at {EVAL}")
-    cases = load_cases(EVAL)
+def test_eval_set_f1(shared_data: Path) -> None:
+    cases = load_cases(shared_data / "extraction-eval")
     rows = extract([c.html for c in cases])
     sc = score(cases, [r["text"] for r in rows])
     assert sc.f1 >= F1_FLOOR, sc

@@ -20,8 +20,6 @@ import xxhash  # noqa: E402
 
 from mdfql import _native as nat  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-EVAL = DATA / "extraction-eval"
 MIN_AGREEMENT = 0.995
 
 EDGE_CASES = [
@@ -54,18 +52,17 @@ def _strip_tags(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def real_texts() -> list[str]:
+def real_texts(shared_data: Path) -> list[str]:
     """Text of the 300 real pages: trafilatura's main text when it is installed, else tag-strip."""
-    if not EVAL.exists():
-        pytest.skip(f"shared data not found at {EVAL}")
+    eval_dir = shared_data / "extraction-eval"
     try:
         import trafilatura
     except ImportError:
         trafilatura = None
     texts = []
-    for line in (EVAL / "cases.jsonl").read_text().splitlines():
+    for line in (eval_dir / "cases.jsonl").read_text().splitlines():
         case = json.loads(line)
-        html = gzip.decompress((EVAL / case["file"]).read_bytes()).decode("utf-8", "replace")
+        html = gzip.decompress((eval_dir / case["file"]).read_bytes()).decode("utf-8", "replace")
         if trafilatura is not None:
             texts.append(trafilatura.extract(html, favor_recall=True) or "")
         else:

@@ -134,7 +134,8 @@ def test_example_script_runs(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "sample" / "sample.warc.gz").exists()
-    assert "domain:" in proc.stdout and "lang" in proc.stdout
+    rules = ("domain", "url", "hard_word", "soft_words", "strict_word", "quality_source")
+    assert all(f" {rule} " in proc.stdout for rule in rules) and "lang" in proc.stdout
 
 
 @pytest.mark.parametrize("pipeline", sorted((ROOT / "pipelines").glob("*.sql")),

@@ -28,11 +28,12 @@ from warcio.warcwriter import WARCWriter
 from mdfql import _native, metrics
 from mdfql.io.warc import OUTPUT_COLUMNS, commoncrawl, read_warc
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "warc-samples"
 
-needs_samples = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason=f"shared WARC samples not found at {SAMPLES}"
-)
+@pytest.fixture
+def samples(shared_data: Path) -> Path:
+    """The good and broken real WARC/ARC files of ../shared/data."""
+    return shared_data / "warc-samples"
+
 
 # (rows, {url: (status, content_type, charset)}) per good sample, checked with warcio directly.
 GOOD = {
@@ -95,28 +96,26 @@ def _key(row: dict) -> tuple[str, str]:
     return row["url"], row["warc_date"].strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@needs_samples
 @pytest.mark.parametrize("name", sorted(GOOD))
-def test_good_samples(name):
+def test_good_samples(samples, name):
     expected_rows, expected = GOOD[name]
-    rows = _rows(str(SAMPLES / name))
+    rows = _rows(str(samples / name))
     assert len(rows) == expected_rows
     assert metrics.failure_total() == 0
     assert {r["url"] for r in rows} == set(expected)
-    with open(SAMPLES / name, "rb") as fh:
+    with open(samples / name, "rb") as fh:
         bodies = _warcio_bodies(fh)
     for row in rows:
         assert list(row) == list(OUTPUT_COLUMNS)
         assert (row["status"], row["content_type"], row["charset"]) == expected[row["url"]]
-        assert row["warc_path"] == str(SAMPLES / name)
+        assert row["warc_path"] == str(samples / name)
         assert row["warc_date"].tzinfo is not None
         assert row["record_id"].startswith("urn:uuid:")
         assert row["html"] == bodies[_key(row)].decode(row["charset"])
 
 
-@needs_samples
-def test_glob_reads_every_sample_lazily():
-    df = read_warc(str(SAMPLES / "*"))
+def test_glob_reads_every_sample_lazily(samples):
+    df = read_warc(str(samples / "*"))
     assert df.column_names == list(OUTPUT_COLUMNS)
     assert metrics.failure_total() == 0  # nothing has run yet
     rows = df.to_pydict()
@@ -126,8 +125,7 @@ def test_glob_reads_every_sample_lazily():
     assert metrics.failure_total() == 8
 
 
-@needs_samples
-def test_single_gzip_stream_files_are_recovered():
+def test_single_gzip_stream_files_are_recovered(samples):
     # Both files are one gzip stream over many records (not one member per record); warcio
     # stops after the first record. Decompressed as a whole, they are valid WARCs.
     for name, urls in {
@@ -138,8 +136,8 @@ def test_single_gzip_stream_files_are_recovered():
         "example-bad-non-chunked.warc.gz": {"http://example.com/": (200, "utf-8")},
     }.items():
         metrics.reset_failures()
-        bodies = _warcio_bodies(io.BytesIO(gzip.decompress((SAMPLES / name).read_bytes())))
-        rows = _rows(str(SAMPLES / name))
+        bodies = _warcio_bodies(io.BytesIO(gzip.decompress((samples / name).read_bytes())))
+        rows = _rows(str(samples / name))
         assert len(rows) == len(bodies) == len(urls)
         assert {r["url"]: (r["status"], r["charset"]) for r in rows} == urls
         for row in rows:
@@ -147,16 +145,15 @@ def test_single_gzip_stream_files_are_recovered():
         assert metrics.failures() == {("read_warc", "gzip stream spans several records"): 1}
 
 
-@needs_samples
-def test_broken_samples_are_counted_not_fatal():
+def test_broken_samples_are_counted_not_fatal(samples):
     # Content-Length 2 bytes short: the gzip body is cut (HTTP Content-Length 606 > 604 read).
-    assert _rows(str(SAMPLES / "example-trunc.warc")) == []
+    assert _rows(str(samples / "example-trunc.warc")) == []
     assert metrics.failures() == {("read_warc", "truncated record"): 1}
 
     # The response body sits in a second gzip member, which is no record header (a record
     # never continues into the next member).
     metrics.reset_failures()
-    assert _rows(str(SAMPLES / "example-wrong-chunks.warc.gz")) == []
+    assert _rows(str(samples / "example-wrong-chunks.warc.gz")) == []
     assert metrics.failures() == {
         ("read_warc", "truncated record"): 1,
         ("read_warc", "not a WARC/ARC record"): 1,
@@ -164,7 +161,7 @@ def test_broken_samples_are_counted_not_fatal():
 
     # Three ARC records with lengths -1, 1 and "abc": none holds an HTTP response.
     metrics.reset_failures()
-    assert _rows(str(SAMPLES / "bad.arc")) == []
+    assert _rows(str(samples / "bad.arc")) == []
     assert metrics.failures() == {
         ("read_warc", "response record without HTTP headers"): 2,
         ("parse_http", "empty response"): 1,
@@ -355,9 +352,8 @@ def test_metrics_registry():
     assert metrics.failures() == {} and metrics.failure_total() == 0
 
 
-@needs_samples
-def test_arc_record_ids_are_stable():
-    path = str(SAMPLES / "example.arc.gz")
+def test_arc_record_ids_are_stable(samples):
+    path = str(samples / "example.arc.gz")
     assert _rows(path)[0]["record_id"] == _rows(path)[0]["record_id"]
 
 
@@ -423,12 +419,11 @@ def test_bytes_budget_closes_batches(tmp_path):
     assert sum(sizes) == 20 and max(sizes) == 3
 
 
-@needs_samples
-def test_arc_records_read_with_offsets_as_ids():
-    rows = _rows([str(SAMPLES / "example.arc"), str(SAMPLES / "example.arc.gz")])
+def test_arc_records_read_with_offsets_as_ids(samples):
+    rows = _rows([str(samples / "example.arc"), str(samples / "example.arc.gz")])
     assert len(rows) == 2
     # ARC records carry no id: it is derived from the file name and the record's offset.
-    with open(SAMPLES / "example.arc", "rb") as fh:
+    with open(samples / "example.arc", "rb") as fh:
         offset = fh.read().index(b"http://example.com/ 93.184")
     ids = {r["warc_path"].rsplit("/", 1)[-1]: r["record_id"] for r in rows}
     assert ids["example.arc"] == uuid.uuid5(uuid.NAMESPACE_URL, f"example.arc#{offset}").urn

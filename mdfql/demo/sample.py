@@ -34,14 +34,14 @@ from warcio.warcwriter import WARCWriter
 
 from mdfql.demo import text as T
 from mdfql.demo.markup import Markup
-from mdfql.text.url_filter import DEFAULT_BLOCKLIST_DIR, DEFAULT_DIR, REFINEDWEB_CATEGORIES
+from mdfql.demo.url_plants import url_plants
 
 # Category -> (share of response records, what it exercises). "clean" takes the remainder.
 SAMPLE_CATEGORIES: dict[str, tuple[float, str]] = {
     "clean": (0.55, "well-formed English articles with light page chrome; should survive"),
     "boilerplate": (0.06, "a real article inside nav, cookie banner, sidebar, comments, footer"),
-    "spam_url": (0.03, "URLs with banned strict/hard/soft words (default word lists)"),
-    "blocklisted": (0.03, "hosts (or subdomains) on the bundled UT1-format blocklist"),
+    "spam_url": (0.03, "URLs with real banned strict/hard/soft words (datatrove's lists)"),
+    "blocklisted": (0.03, "real UT1 blocklist domains (or subdomains) and URLs"),
     "quality_source": (0.03, "curated sources RefinedWeb excludes (en.wikipedia.org, ...)"),
     "repetitive": (0.03, "pages dominated by the same few lines repeated (Gopher repetition)"),
     "list_like": (0.03, "product/link lists of short unpunctuated lines (FineWeb line rules)"),
@@ -117,11 +117,6 @@ class _Page:
     status: str = "200 OK"
     content_type: str = "text/html; charset=utf-8"
     extra_headers: tuple[tuple[str, str], ...] = ()
-
-
-def _read_lines(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    return [s for s in (line.strip() for line in text.splitlines()) if s and not s.startswith("#")]
 
 
 class _Writer:
@@ -372,19 +367,7 @@ class _PageMaker:
         self.cap = clean_pool
         self.clean_articles: list[tuple[str, list[str], str]] = []
         self.n_clean = 0
-        self.strict = _read_lines(DEFAULT_DIR / "strict_words.txt")
-        self.hard = _read_lines(DEFAULT_DIR / "hard_words.txt")
-        self.soft = _read_lines(DEFAULT_DIR / "soft_words.txt")
-        self.blocked = [
-            d
-            for c in REFINEDWEB_CATEGORIES
-            for d in _read_lines(DEFAULT_BLOCKLIST_DIR / c / "domains")
-        ]
-        self.blocked_urls = [
-            u
-            for c in REFINEDWEB_CATEGORIES
-            for u in _read_lines(DEFAULT_BLOCKLIST_DIR / c / "urls")
-        ]
+        self.plants = url_plants()
 
     def make(self, cat: str, i: int) -> _Page:
         """The `i`-th page of category `cat` (every category but "malformed")."""
@@ -422,11 +405,11 @@ class _PageMaker:
         w, r = self.w, self.w.rng
         kind = i % 3
         if kind == 0:
-            path = f"/{r.choice(self.hard)}-videos-{r.randint(100, 9999)}.html"
+            path = f"/{r.choice(self.plants.hard)}-videos-{r.randint(100, 9999)}.html"
         elif kind == 1:
-            path = f"/watch/{r.choice(self.strict)}clips{r.randint(100, 9999)}"
+            path = f"/watch/{r.choice(self.plants.strict)}clips{r.randint(100, 9999)}"
         else:
-            a, b = r.sample(self.soft, 2)
+            a, b = r.sample(self.plants.soft, 2)
             path = f"/{a}-{b}-{r.choice(('tonight', 'online', 'now', 'club'))}/"
         host = f"www.{r.choice(T.SITE_WORDS)}{r.choice(T.SITE_WORDS)}{r.randint(1, 99)}.example"
         title, paras = w.article()
@@ -436,11 +419,13 @@ class _PageMaker:
 
     def _blocklisted(self, i: int) -> _Page:
         w, r = self.w, self.w.rng
-        if i < len(self.blocked_urls):
-            url = w.unique(f"http://{self.blocked_urls[i]}", planted=True)
+        urls = self.plants.urls
+        if i % 3 == 2 and i // 3 < len(urls):  # every third page a URL of the URL list, once each
+            url = w.unique(f"http://{urls[i // 3]}", planted=True)
         else:
             sub = r.choice(("", "www.", "m.", "cdn.files.", "promo."))
-            url = w.unique(f"https://{sub}{r.choice(self.blocked)}/page/{r.randint(1, 500)}")
+            domain = r.choice(self.plants.domains)
+            url = w.unique(f"https://{sub}{domain}/page/{r.randint(1, 500)}")
         title, paras = w.article()
         return _Page("blocklisted", url, w.page(title, paras[:3]).encode())
 

@@ -192,27 +192,32 @@ kernel("html_title", "html:string", lambda html: _native.html_title(_strings(htm
 
 
 # --- URLs ------------------------------------------------------------------------------------
-def _url_filter(blocklist: str | None = None, words: str | None = None,
-                quality_sources: bool = True) -> Any:
-    from mdfql.text.url_filter import load_url_filter
+def _url_filter_batch(method: str) -> Callable[..., pa.Array]:
+    """`reasons` or `scores` of the URL filter for the given lists (loaded once per process)."""
 
-    return load_url_filter(blocklist, words, quality_sources)
+    def run(url: pa.Array, blocklist: str | None = None, words: str | None = None,
+            quality_sources: bool = True) -> pa.Array:
+        from mdfql.text.url_filter import load_url_filter
+
+        filt = load_url_filter(blocklist, words)
+        return getattr(filt, method)(_strings(url), quality_sources=quality_sources)
+
+    return run
 
 
 URL_FILTER_PARAMS = ("url:string blocklist:string=None words:string=None "
                      "quality_sources:bool=True")
 
-kernel("url_score", URL_FILTER_PARAMS,
-       lambda url, **o: _url_filter(**o).scores(_strings(url)),
-       DataType.float64(),
+kernel("url_score", URL_FILTER_PARAMS, _url_filter_batch("scores"), DataType.float64(),
        "RefinedWeb URL filter: 1.0 when the URL is blocked (UT1 domain blocklist incl. "
        "subdomains, strict/hard words, >= 2 soft words, quality-source domains), else 0.0; "
-       "`url_score(url) < 0.5` keeps what the filter keeps. Lists: `blocklist` (UT1 folder) "
-       "and `words` folder, or MDFQL_URL_BLOCKLIST / MDFQL_URL_WORDS, or the bundled ones. "
-       "`quality_sources := false` keeps the curated sources (FineWeb's URL filter).")
-kernel("url_filter_reason", URL_FILTER_PARAMS,
-       lambda url, **o: _url_filter(**o).reasons(_strings(url)),
-       DataType.string(),
+       "`url_score(url) < 0.5` keeps what the filter keeps. Lists: by default the real ones "
+       "from the installed datatrove package (UT1 blocklist by Université Toulouse 1 Capitole, "
+       "CC BY-SA 4.0, RefinedWeb's categories; datatrove's banned URL words); `blocklist` (a "
+       "UT1 folder or .tar.gz) and `words` (a word-list folder), or MDFQL_URL_BLOCKLIST / "
+       "MDFQL_URL_WORDS, use others. `quality_sources := false` keeps the curated sources "
+       "(FineWeb's URL filter).")
+kernel("url_filter_reason", URL_FILTER_PARAMS, _url_filter_batch("reasons"), DataType.string(),
        "Why the URL filter blocks a URL ('domain:x', 'strict_word:w', 'hard_word:w', "
        "'soft_words:a,b', 'quality_source:d', 'url', 'unparseable'); NULL when kept.")
 

@@ -1,82 +1,85 @@
-"""Load RefinedWeb's URL filter (UT1 blocklists + banned URL words + excluded quality sources).
+"""Load RefinedWeb's URL filter (UT1 blocklist + banned URL words + excluded quality sources).
 
-The lists are read here once per directory pair and compiled into the Rust `UrlFilter`, whose
-`reasons`/`scores` methods run over pyarrow string arrays with the GIL released.
+The lists are read by Rust (`UrlFilter.from_files`, no Python string per entry) once per
+process and list location, and compiled into the `UrlFilter` whose `reasons`/`scores` methods
+run over pyarrow string arrays with the GIL released.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
+import warnings
 from pathlib import Path
 
 from mdfql._native import UrlFilter
-
-# The UT1 categories RefinedWeb blocks (Penedo et al. 2023, section G.1).
-REFINEDWEB_CATEGORIES: tuple[str, ...] = (
-    "adult",
-    "phishing",
-    "dating",
-    "gambling",
-    "filehosting",
-    "ddos",
-    "agressif",
-    "chat",
-    "mixed_adult",
-    "arjel",
+from mdfql.text.url_lists import (
+    REFINEDWEB_CATEGORIES,
+    Sources,
+    blocklist_sources,
+    word_sources,
 )
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "data" / "url_filter"
-DEFAULT_BLOCKLIST_DIR = DEFAULT_DIR / "blocklist"
+__all__ = ["REFINEDWEB_CATEGORIES", "UrlFilter", "load_url_filter"]
+
+# The lists whose emptiness means the filter silently does less than the user asked for (an
+# empty `urls` list is common: many UT1 categories have none).
+MUST_NOT_BE_EMPTY = ("domains", "strict_words", "hard_words", "soft_words", "excluded_domains")
+
+# One load at a time: Daft runs UDFs in threads, and the real lists take seconds and ~160 MB.
+_LOCK = threading.Lock()
 
 
-def _read_list(path: Path) -> list[str]:
-    """Non-empty, non-comment lines of a list file; a missing file is an empty list."""
-    if not path.is_file():
-        return []
-    # UT1 files are mostly ASCII with a few Latin-1 strays; undecodable bytes only spoil their line.
-    with path.open(encoding="utf-8", errors="replace") as f:
-        stripped = (line.strip() for line in f)
-        return [line for line in stripped if line and not line.startswith("#")]
+def _resolve(given: str | Path | None, env: str) -> Path | None:
+    value = given or os.environ.get(env)
+    return Path(value).expanduser().resolve() if value else None
 
 
-@functools.lru_cache(maxsize=8)
-def _load(blocklist_dir: Path, words_dir: Path, quality_sources: bool) -> UrlFilter:
-    if not blocklist_dir.is_dir():
-        raise FileNotFoundError(f"URL blocklist directory not found: {blocklist_dir}")
-    if not words_dir.is_dir():
-        raise FileNotFoundError(f"URL word-list directory not found: {words_dir}")
-    domains: list[str] = []
-    urls: list[str] = []
-    for category in REFINEDWEB_CATEGORIES:
-        domains += _read_list(blocklist_dir / category / "domains")
-        urls += _read_list(blocklist_dir / category / "urls")
-    return UrlFilter(
-        domains,
-        urls,
-        _read_list(words_dir / "strict_words.txt"),
-        _read_list(words_dir / "hard_words.txt"),
-        _read_list(words_dir / "soft_words.txt"),
-        _read_list(words_dir / "quality_sources.txt") if quality_sources else [],
-    )
+def _warn_empty(filt: UrlFilter, sources: Sources) -> None:
+    counts = filt.counts
+    for name in MUST_NOT_BE_EMPTY:
+        if counts[name] == 0:
+            files = ", ".join(p if m is None else f"{p}:{m}" for p, m in sources[name]) or "none"
+            warnings.warn(
+                f"URL filter: the {name} list is empty (files: {files}), so url_score blocks "
+                f"nothing by {name.replace('_', ' ')}; check MDFQL_URL_BLOCKLIST / "
+                "MDFQL_URL_WORDS or the blocklist/words options",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+@functools.lru_cache(maxsize=4)
+def _load(blocklist: Path | None, words: Path | None) -> UrlFilter:
+    sources = {**blocklist_sources(blocklist), **word_sources(words)}
+    filt = UrlFilter.from_files(sources)
+    _warn_empty(filt, sources)
+    return filt
 
 
 def load_url_filter(
     blocklist_dir: str | Path | None = None,
     words_dir: str | Path | None = None,
-    quality_sources: bool = True,
 ) -> UrlFilter:
-    """Build (or reuse) the URL filter for a UT1-format blocklist and a word-list directory.
+    """The URL filter for a blocklist and a word-list directory, loaded once per process.
 
-    `blocklist_dir` holds one sub-directory per UT1 category, each with `domains` and `urls`
-    files; only RefinedWeb's categories are read. `words_dir` holds `strict_words.txt`,
-    `hard_words.txt`, `soft_words.txt` and `quality_sources.txt`. When omitted they default to
-    `$MDFQL_URL_BLOCKLIST` / `$MDFQL_URL_WORDS`, then to the small lists bundled with mdfql.
-    `quality_sources=False` keeps the curated sources (Wikipedia, arXiv, ...): RefinedWeb
-    excludes them, FineWeb's URL filter does not. Filters are cached per (resolved) directory
-    pair and option, since the real UT1 list takes seconds to load.
+    By default (both None, and `$MDFQL_URL_BLOCKLIST` / `$MDFQL_URL_WORDS` unset) these are the
+    real RefinedWeb lists, read from the installed datatrove package's assets: the UT1 blocklist
+    (Université Toulouse 1 Capitole, https://dsi.ut-capitole.fr/blacklists/, CC BY-SA 4.0;
+    RefinedWeb's categories: adult, phishing, dating, gambling, filehosting, ddos, agressif,
+    chat, mixed_adult, arjel) and the strict/hard/soft banned URL words; plus the 16 quality
+    sources RefinedWeb excludes, bundled with mdfql. Without datatrove this raises
+    `UrlListsNotFound` saying how to get the lists.
+
+    `blocklist_dir`: a UT1 directory (category sub-directories with `domains` and `urls` files;
+    only RefinedWeb's categories are read) or a directory or `.tar.gz` with merged `domains` and
+    `urls` files. `words_dir`: `strict_words.txt`, `hard_words.txt`, `soft_words.txt` (or
+    datatrove's names) and optionally `quality_sources.txt`. A list that comes out empty is
+    warned about. Whether the quality sources are applied is chosen per call
+    (`reasons(urls, quality_sources=False)`), so RefinedWeb and FineWeb share one loaded filter.
     """
-    blocklist = blocklist_dir or os.environ.get("MDFQL_URL_BLOCKLIST") or DEFAULT_BLOCKLIST_DIR
-    words = words_dir or os.environ.get("MDFQL_URL_WORDS") or DEFAULT_DIR
-    return _load(Path(blocklist).expanduser().resolve(), Path(words).expanduser().resolve(),
-                 quality_sources)
+    blocklist = _resolve(blocklist_dir, "MDFQL_URL_BLOCKLIST")
+    words = _resolve(words_dir, "MDFQL_URL_WORDS")
+    with _LOCK:
+        return _load(blocklist, words)

@@ -298,10 +298,11 @@ pub fn c4_scan<'a>(text: &'a str, p: &C4Params, exact_sentences: bool) -> C4Scan
             continue;
         }
         if p.min_num_sentences != -1 {
-            sentences += if !p.split_paragraph {
+            // A whole unsplit paragraph counts once; once the outcome is settled (and exact
+            // counts are not asked for) each line counts once too, sparing the tokenizer.
+            let settled = sentences >= p.min_num_sentences && !exact_sentences;
+            sentences += if !p.split_paragraph || settled {
                 1
-            } else if sentences >= p.min_num_sentences && !exact_sentences {
-                1 // the outcome is settled: spare the tokenizer
             } else {
                 sentence_ends(&line).len().max(1) as i64
             };
@@ -349,7 +350,7 @@ fn c4_struct(rows: Vec<Option<Option<String>>>) -> StructArray {
     filter_no_terminal_punct=true, min_num_sentences=5, min_words_per_line=3,
     max_word_length=1000, filter_lorem_ipsum=true, filter_javascript=true,
     filter_curly_bracket=true, filter_policy=true))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // PyO3: one argument per Python keyword option
 fn c4_quality(
     py: Python<'_>,
     texts: PyArray,

@@ -279,9 +279,12 @@ fn to_large_list(rows: &[Option<Vec<u64>>]) -> LargeListArray {
     )
 }
 
+/// Per row, the `start..end` of its values in the flat values array; `None` for a null row.
+type RowRanges = Vec<Option<(usize, usize)>>;
+
 /// Per-row u64 slices of a list<uint64> / large_list<uint64> / fixed_size_list<uint64> array.
-fn u64_lists(arr: &ArrayRef) -> PyResult<(Vec<Option<(usize, usize)>>, UInt64Array)> {
-    let (ranges, values): (Vec<Option<(usize, usize)>>, ArrayRef) =
+fn u64_lists(arr: &ArrayRef) -> PyResult<(RowRanges, UInt64Array)> {
+    let (ranges, values): (RowRanges, ArrayRef) =
         if let Some(l) = arr.as_any().downcast_ref::<LargeListArray>() {
             let o = l.value_offsets();
             let r = (0..l.len())

@@ -207,7 +207,7 @@ where
     min_avg_word_length=Some(3.0), max_avg_word_length=Some(10.0), max_symbol_word_ratio=Some(0.1),
     max_bullet_lines_ratio=Some(0.9), max_ellipsis_lines_ratio=Some(0.3),
     max_non_alpha_words_ratio=Some(0.8), min_stop_words=Some(2.0), stop_words=None))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // PyO3: one argument per Python keyword option
 fn gopher_quality_ok_py(
     py: Python<'_>,
     texts: PyArray,
@@ -243,7 +243,7 @@ fn gopher_quality_ok_py(
     dup_line_char_frac=Some(0.2), dup_para_char_frac=Some(0.2),
     top_n_grams=vec![(2, 0.2), (3, 0.18), (4, 0.16)],
     dup_n_grams=vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // PyO3: one argument per Python keyword option
 fn gopher_repetition_ok_py(
     py: Python<'_>,
     texts: PyArray,
@@ -269,7 +269,7 @@ fn gopher_repetition_ok_py(
 #[pyfunction(name = "fineweb_quality_ok")]
 #[pyo3(signature = (texts, *, line_punct_thr=0.12, line_punct_exclude_zero=false, stop_chars=None,
     short_line_thr=0.67, short_line_length=30, char_duplicates_ratio=0.01, new_line_ratio=0.3))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // PyO3: one argument per Python keyword option
 fn fineweb_quality_ok_py(
     py: Python<'_>,
     texts: PyArray,

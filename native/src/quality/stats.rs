@@ -989,7 +989,7 @@ mod tests {
 
     #[test]
     fn predicates() {
-        let good = "The quick brown fox jumps over the lazy dog and runs to the forest. ".repeat(1)
+        let good = "The quick brown fox jumps over the lazy dog and runs to the forest. ".to_string()
             + "It is a sunny day with a light breeze and the birds sing of spring. "
             + "Children play in the park while their parents have coffee with friends. "
             + "Later that evening the family gathers to share stories of the day.";

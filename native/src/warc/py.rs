@@ -54,6 +54,8 @@ impl Read for PyStream {
 }
 
 type Item = Result<RawBatch, String>;
+/// A parsed batch for Python: its columns and its row failures as (stage, source, reason).
+type PyBatch = (Vec<PyArray>, Vec<(String, String, String)>);
 
 /// Iterator over one WARC/ARC file: yields `([column arrays], [(stage, source, reason)])`.
 ///
@@ -135,11 +137,7 @@ impl WarcBatches {
         slf
     }
 
-    #[allow(clippy::type_complexity)]
-    fn __next__(
-        &self,
-        py: Python<'_>,
-    ) -> PyResult<Option<(Vec<PyArray>, Vec<(String, String, String)>)>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyBatch>> {
         let result = py.detach(|| {
             let mut guard = self.rx.lock().unwrap_or_else(|e| e.into_inner());
             let item = match guard.as_ref().map(Receiver::recv) {
