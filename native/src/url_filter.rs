@@ -323,14 +323,14 @@ impl UrlFilter {
     fn reasons(&self, py: Python<'_>, urls: PyArray) -> PyResult<PyArray> {
         let col = StrColumn::from_data(urls.0)?;
         let lists = &self.lists;
-        let out: StringArray = py.detach(|| {
+        let out: StringArray = crate::arrow_io::detach_guarded(py, || {
             (0..col.len())
                 .map(|i| match col.get(i) {
                     Some(u) => lists.reason(u).map(|r| r.to_string()),
                     None => Some(Reason::Unparseable.to_string()),
                 })
                 .collect()
-        });
+        })?;
         Ok(to_py(Arc::new(out)))
     }
 
@@ -338,14 +338,14 @@ impl UrlFilter {
     fn scores(&self, py: Python<'_>, urls: PyArray) -> PyResult<PyArray> {
         let col = StrColumn::from_data(urls.0)?;
         let lists = &self.lists;
-        let out: Float64Array = py.detach(|| {
+        let out: Float64Array = crate::arrow_io::detach_guarded(py, || {
             (0..col.len())
                 .map(|i| {
                     let blocked = col.get(i).is_none_or(|u| lists.reason(u).is_some());
                     Some(if blocked { 1.0 } else { 0.0 })
                 })
                 .collect()
-        });
+        })?;
         Ok(to_py(Arc::new(out)))
     }
 
