@@ -189,7 +189,8 @@ def _jpeg_claiming(w: int, h: int) -> bytes:
 
 def _png_claiming(w: int, h: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 9))
@@ -235,10 +236,13 @@ def test_deep_and_attribute_heavy_html_extracts(tmp_path):
 
 def test_oversized_rows_are_refused_and_counted():
     arr = pa.array(["short", "x" * 100, None, "y" * 10], pa.large_string())
-    [out] = guard.refuse_oversized("quality_signals", [arr], 50)
+    [out], refused = guard.refuse_oversized("quality_signals", [arr], 50)
     assert out.to_pylist() == ["short", None, None, "y" * 10]
     assert metrics.failures() == {("quality_signals", "too_large"): 1}
-    assert guard.refuse_oversized("k", [arr], None)[0] is arr
+    # A kernel mapping NULL to a value still gives NULL for the refused row.
+    scores = guard.null_where(pa.array([0.0, 1.0, 1.0, 0.0]), refused)
+    assert scores.to_pylist() == [0.0, None, 1.0, 0.0]
+    assert guard.refuse_oversized("k", [arr], None) == ([arr], None)
 
 
 def _panicky(texts: pa.Array) -> pa.Array:

@@ -2,9 +2,9 @@
 
 Every SQL kernel declared with `kernels.kernel` runs its batches through `call_guarded`:
 - a row whose string or binary argument is over the kernel's `max_row_bytes` is not passed to
-  the kernel (its result is NULL) and is counted as a `too_large` failure: the text kernels'
-  memory grows with a document's size (quality_signals: about 16 bytes per input byte), so a
-  100 MB document must not reach them;
+  the kernel (it gets NULL), its result is NULL and it counts as a `too_large` failure: the
+  text kernels' memory grows with a document's size (quality_signals: about 16 bytes per input
+  byte), so a 100 MB document must not reach them;
 - a Rust panic (raised by `_native` as `KernelPanic`, or by PyO3 as `PanicException` should one
   escape the binding layer) does not fail the batch: the batch is retried row by row, and the
   rows that panic alone become NULL and count as `panic` failures.
@@ -37,10 +37,13 @@ def _sized(arr: pa.Array) -> bool:
             or pa.types.is_large_binary(t))
 
 
-def refuse_oversized(name: str, arrays: list[pa.Array], limit: int | None) -> list[pa.Array]:
-    """`arrays` with each value over `limit` bytes replaced by NULL, counted as `too_large`."""
+def refuse_oversized(name: str, arrays: list[pa.Array],
+                     limit: int | None) -> tuple[list[pa.Array], pa.Array | None]:
+    """`arrays` with each value over `limit` bytes replaced by NULL, counted as `too_large`,
+    and the mask of the rows refused (None when none was)."""
+    refused = None
     if limit is None:
-        return arrays
+        return arrays, refused
     out = []
     for arr in arrays:
         if _sized(arr) and len(arr):
@@ -49,8 +52,14 @@ def refuse_oversized(name: str, arrays: list[pa.Array], limit: int | None) -> li
                 for i in pc.indices_nonzero(over).to_pylist():
                     record_failure(name, f"row {i}", "too_large")
                 arr = pc.if_else(over, pa.scalar(None, arr.type), arr)
+                refused = over if refused is None else pc.or_(refused, over)
         out.append(arr)
-    return out
+    return out, refused
+
+
+def null_where(result: pa.Array, mask: pa.Array | None) -> pa.Array:
+    """`result` with the rows of `mask` NULL (a kernel may map a NULL input to a value)."""
+    return result if mask is None else pc.if_else(mask, pa.scalar(None, result.type), result)
 
 
 def call_guarded(name: str, fn: Callable[..., pa.Array], arrays: list[pa.Array],

@@ -16,7 +16,7 @@ from daft import DataType, Expression
 
 from mdfql import _native, threads
 from mdfql.functions.builtins import parse_param
-from mdfql.functions.guard import MAX_ROW_BYTES, call_guarded, refuse_oversized
+from mdfql.functions.guard import MAX_ROW_BYTES, call_guarded, null_where, refuse_oversized
 from mdfql.functions.registry import FunctionSpec, Registry, Resources
 from mdfql.metrics import record_failure
 
@@ -60,8 +60,8 @@ def kernel(
         threads.ensure()  # size the kernel pool to this worker's CPUs before its first batch
         arrays = [a.to_arrow() for a in args[: len(columns)]]
         opts = {k: v for k, v in zip(options, args[len(columns):]) if v is not None}
-        arrays = refuse_oversized(name, arrays, max_row_bytes)
-        return call_guarded(name, fn, arrays, opts, result_type)
+        arrays, refused = refuse_oversized(name, arrays, max_row_bytes)
+        return null_where(call_guarded(name, fn, arrays, opts, result_type), refused)
 
     run.__name__ = run.__qualname__ = name  # how the step is named in plans and metrics
     run = daft.func.batch(return_dtype=return_dtype, batch_size=BATCH_SIZE)(run)

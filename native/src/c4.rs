@@ -298,10 +298,11 @@ pub fn c4_scan<'a>(text: &'a str, p: &C4Params, exact_sentences: bool) -> C4Scan
             continue;
         }
         if p.min_num_sentences != -1 {
-            sentences += if !p.split_paragraph {
+            // A line is one sentence when not splitting paragraphs, or once the outcome is
+            // settled (spare the tokenizer).
+            let settled = sentences >= p.min_num_sentences && !exact_sentences;
+            sentences += if !p.split_paragraph || settled {
                 1
-            } else if sentences >= p.min_num_sentences && !exact_sentences {
-                1 // the outcome is settled: spare the tokenizer
             } else {
                 sentence_ends(&line).len().max(1) as i64
             };

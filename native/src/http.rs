@@ -341,21 +341,16 @@ impl Charset {
 
     /// Decode `bytes` (BOM already skipped); malformed sequences become U+FFFD.
     pub fn decode(self, bytes: &[u8]) -> String {
-        let unit = |q: &[u8]| -> char {
-            let Ok(q) = <[u8; 4]>::try_from(q) else {
-                return '\u{fffd}'; // a unit cut off at the end
-            };
-            let v = if self == Charset::Utf32Le {
-                u32::from_le_bytes(q)
-            } else {
-                u32::from_be_bytes(q)
-            };
-            char::from_u32(v).unwrap_or('\u{fffd}')
+        let from = match self {
+            Charset::Web(enc) => return enc.decode_without_bom_handling(bytes).0.into_owned(),
+            Charset::Utf32Le => u32::from_le_bytes,
+            Charset::Utf32Be => u32::from_be_bytes,
         };
-        match self {
-            Charset::Web(enc) => enc.decode_without_bom_handling(bytes).0.into_owned(),
-            Charset::Utf32Le | Charset::Utf32Be => bytes.chunks(4).map(unit).collect(),
-        }
+        let unit = |q: &[u8]| match <[u8; 4]>::try_from(q) {
+            Ok(q) => char::from_u32(from(q)).unwrap_or('\u{fffd}'),
+            Err(_) => '\u{fffd}', // a unit cut off at the end
+        };
+        bytes.chunks(4).map(unit).collect()
     }
 }
 
@@ -383,8 +378,7 @@ fn sniff_wide(body: &[u8]) -> Option<Charset> {
     }
     // UTF-32: every unit is at most U+10FFFF (one zero byte and one <= 0x10 at the high end),
     // and at least half are not zero.
-    let units = head.chunks_exact(4);
-    let n = units.len();
+    let n = head.len() / 4;
     let utf32 = |high: usize, next: usize, low: [usize; 2]| {
         let mut nonzero = 0;
         for u in head.chunks_exact(4) {

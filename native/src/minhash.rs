@@ -279,8 +279,11 @@ fn to_large_list(rows: &[Option<Vec<u64>>]) -> LargeListArray {
     )
 }
 
+/// Per row `(start, end)` into a list array's flat values (None: a null row), and the values.
+type U64Lists = (Vec<Option<(usize, usize)>>, UInt64Array);
+
 /// Per-row u64 slices of a list<uint64> / large_list<uint64> / fixed_size_list<uint64> array.
-fn u64_lists(arr: &ArrayRef) -> PyResult<(Vec<Option<(usize, usize)>>, UInt64Array)> {
+fn u64_lists(arr: &ArrayRef) -> PyResult<U64Lists> {
     let (ranges, values): (Vec<Option<(usize, usize)>>, ArrayRef) =
         if let Some(l) = arr.as_any().downcast_ref::<LargeListArray>() {
             let o = l.value_offsets();
