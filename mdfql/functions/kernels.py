@@ -12,11 +12,13 @@ from typing import Any
 
 import daft
 import pyarrow as pa
+import pyarrow.compute as pc
 from daft import DataType, Expression
 
 from mdfql import _native, threads
 from mdfql.dedup.lsh import check_bands
 from mdfql.functions.builtins import parse_param
+from mdfql.functions.guard import MAX_ROW_BYTES, call_guarded, null_where, refuse_oversized
 from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, Resources
 from mdfql.metrics import record_failure
 
@@ -47,6 +49,7 @@ def kernel(
     fields: dict[str, str] | None = None,
     list_width: Callable[[dict[str, Any]], int] | None = None,
     validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None,
+    max_row_bytes: int | None = MAX_ROW_BYTES,
 ) -> None:
     """Declare `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function (into
     `registry` when given, e.g. `registry.PLUGINS` from a plugin module, else KERNELS).
@@ -55,17 +58,21 @@ def kernel(
     literal options (`name := value`) as keyword arguments; options that are None (NULL) are
     not passed, so the kernel's own defaults apply. `fields` documents each field of a struct
     result, `list_width(options)` is the length of every list it returns, `validate` checks
-    options together (see FunctionSpec).
+    options together (see FunctionSpec). Batches run through `guard.call_guarded`: a value over
+    `max_row_bytes` (None: no cap, for kernels with their own) is a NULL result and a
+    `too_large` failure, and a panicking row a NULL result and a `panic` failure.
     """
     spec_params = tuple(parse_param(p) for p in params.split())
     columns = [p.name for p in spec_params if not p.const]
     options = [p.name for p in spec_params if p.const]
+    result_type = return_dtype.to_arrow_dtype()
 
     def run(*args: Any) -> pa.Array:
         threads.ensure()  # size the kernel pool to this worker's CPUs before its first batch
         arrays = [a.to_arrow() for a in args[: len(columns)]]
         opts = {k: v for k, v in zip(options, args[len(columns):]) if v is not None}
-        return fn(*arrays, **opts)
+        arrays, refused = refuse_oversized(name, arrays, max_row_bytes)
+        return null_where(call_guarded(name, fn, arrays, opts, result_type), refused)
 
     run.__name__ = run.__qualname__ = name  # how the step is named in plans and metrics
     run = daft.func.batch(return_dtype=return_dtype, batch_size=BATCH_SIZE)(run)
@@ -100,13 +107,16 @@ COUNTED_EXTRACTION_ERRORS = ("too_large", "internal_error")
 def _count_row_errors(stage: str, errors: pa.Array, where: pa.Array | None = None,
                       reasons: tuple[str, ...] | None = None) -> None:
     """Record each row's error (only those in `reasons` when given) as a row-level failure of
-    `stage`, located by `where` (e.g. the URL) or the row number."""
+    `stage`, located by `where` (e.g. the URL) or the row number. Errors read "kind: detail";
+    failures are counted by kind, the detail goes with the location."""
     if errors.null_count == len(errors):
         return
     places = where.to_pylist() if where is not None else [None] * len(errors)
     for i, err in enumerate(errors.to_pylist()):
         if err is not None and (reasons is None or err in reasons):
-            record_failure(stage, places[i] or f"row {i}", err)
+            kind, _, detail = err.partition(": ")
+            place = places[i] or f"row {i}"
+            record_failure(stage, f"{place} ({detail})" if detail else place, kind)
 
 
 EXTRACT_ENGINES = ("mdfql", "trafilatura", "resiliparse")
@@ -145,7 +155,9 @@ def _extract_with(engine: str, html: pa.Array, url: pa.Array, max_bytes: int | N
     extract = _python_extractor(engine)
     urls = url.to_pylist()
     out: list[str | None] = []
-    for i, page in enumerate(html.to_pylist()):
+    # mdfql's control-character policy on the way in (lxml, under trafilatura, drops a whole
+    # page over one bell character) and on the way out (entities such as &#1;).
+    for i, page in enumerate(_native.strip_control_chars(_strings(html)).to_pylist()):
         text = None
         if page is not None and max_bytes and len(page.encode()) > max_bytes:
             record_failure("extract_text", urls[i] or f"row {i}", "too_large")
@@ -155,7 +167,8 @@ def _extract_with(engine: str, html: pa.Array, url: pa.Array, max_bytes: int | N
             except Exception:  # a page that crashes the extractor is one failed row
                 record_failure("extract_text", urls[i] or f"row {i}", "internal_error")
         out.append(text)
-    return pa.array(out, pa.large_string())
+    clean = _native.strip_control_chars(pa.array(out, pa.large_string()))
+    return pc.if_else(pc.equal(pc.utf8_trim_whitespace(clean), ""), None, clean)
 
 
 def extract_text_batch(html: pa.Array, url: pa.Array, max_bytes: int | None = None,
@@ -186,9 +199,12 @@ kernel("extract_text", "html:string url:string? max_bytes:integer[1..]=None "
        "comments, deduplicate within the page) or 'resiliparse' (extract_plain_text, "
        "main_content) runs that package per page instead, for its exact output (size cap "
        "only when max_bytes is given). max_depth: element nesting followed (deeper content is "
-       "ignored).", validate=_engine_installed)
+       "ignored). Control characters never reach the text (tab, newline and carriage return "
+       "stay; vertical tab and form feed become spaces).", validate=_engine_installed,
+       max_row_bytes=None)  # max_bytes is extract_text's own cap
 kernel("html_title", "html:string", lambda html: _native.html_title(_strings(html)),
-       DataType.string(), "The page's <title>, entities decoded, whitespace collapsed.")
+       DataType.string(), "The page's <title>, entities decoded, whitespace collapsed.",
+       max_row_bytes=None)  # a bounded scan, nothing allocated per byte
 
 
 # --- URLs ------------------------------------------------------------------------------------
@@ -412,25 +428,31 @@ kernel("minhash_bands", "signature:list bands:integer[1..]=14 rows:integer[1..]=
 
 
 # --- image hashes ----------------------------------------------------------------------------
-def _image_hash(name: str, fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+def _image_hash(name: str, fn: Callable[..., pa.Array]) -> Callable[..., pa.Array]:
     """Wrap a native image hash: undecodable images become NULL and counted failures."""
 
-    def run(images: pa.Array) -> pa.Array:
-        out = fn(images)
+    def run(images: pa.Array, **opts: Any) -> pa.Array:
+        out = fn(images, **opts)
         _count_row_errors(name, out.field("error"))
         return out.field("hash")
 
     return run
 
 
-kernel("phash", "image:binary", _image_hash("phash", _native.phash), DataType.uint64(),
+IMAGE_HASH_PARAMS = "image:binary max_pixels:integer=None"
+PIXEL_CAP_DOC = ("Images whose header claims more than max_pixels := 89,478,485 pixels "
+                 "(Pillow's MAX_IMAGE_PIXELS) are refused before decoding: NULL and a counted "
+                 "'too many pixels' failure.")
+
+kernel("phash", IMAGE_HASH_PARAMS, _image_hash("phash", _native.phash), DataType.uint64(),
        "Perceptual hash of encoded image bytes (JPEG, PNG, GIF, WebP, BMP, TIFF), bit-identical "
        "to imagehash.phash: grey, Lanczos 32x32, DCT, 8x8 low frequencies > median; "
-       "format(h, '016x') is imagehash's hex. Undecodable images: NULL and a counted failure.")
-kernel("dhash", "image:binary", _image_hash("dhash", _native.dhash), DataType.uint64(),
+       "format(h, '016x') is imagehash's hex. Undecodable images: NULL and a counted failure. "
+       + PIXEL_CAP_DOC)
+kernel("dhash", IMAGE_HASH_PARAMS, _image_hash("dhash", _native.dhash), DataType.uint64(),
        "Difference hash of encoded image bytes, bit-identical to imagehash.dhash: grey, "
        "Lanczos 9x8, bit = pixel > left neighbour. Undecodable images: NULL and a counted "
-       "failure.")
+       "failure. " + PIXEL_CAP_DOC)
 
 
 # --- language identification ----------------------------------------------------------------

@@ -5,9 +5,44 @@
 use arrow::array::{
     Array, ArrayData, ArrayRef, BinaryArray, LargeBinaryArray, LargeStringArray, StringArray,
 };
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use arrow::pyarrow::PyArrowType;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
+
+pyo3::create_exception!(
+    _native,
+    KernelPanic,
+    PyRuntimeError,
+    "A Rust kernel panicked on a batch (a bug, never a PyO3 PanicException): the caller retries \
+     the batch row by row and counts the rows that panic alone as failed."
+);
+
+/// The message of a caught panic.
+pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Run one row's computation; a panic becomes `Err(message)`, so that one bad row cannot fail
+/// its batch. For kernels whose rows carry an error (extract_text, image hashes, HTTP parsing).
+pub fn guard_row<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(panic_message)
+}
+
+/// Run a whole batch with the GIL released; a panic anywhere in it becomes a [`KernelPanic`]
+/// (which Python's kernel wrapper answers by retrying the batch row by row), never a
+/// `PanicException`. Every kernel entry point runs its batch through this (or
+/// `threads::detach`, which adds the kernel pool).
+pub fn detach_guarded<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> PyResult<R> {
+    py.detach(|| catch_unwind(AssertUnwindSafe(f)))
+        .map_err(|payload| KernelPanic::new_err(panic_message(payload)))
+}
 
 /// Any string-like Arrow array (utf8 or large_utf8) viewed as `Option<&str>` per row.
 pub enum StrColumn {
@@ -104,10 +139,62 @@ where
     F: Fn(&str) -> Option<String> + Send + Sync,
 {
     let col = StrColumn::from_data(input.0)?;
-    let out: StringArray = py.detach(|| {
+    let out: StringArray = detach_guarded(py, || {
         (0..col.len())
             .map(|i| col.get(i).and_then(&f))
             .collect::<StringArray>()
-    });
+    })?;
     Ok(to_py(std::sync::Arc::new(out)))
+}
+
+/// Register what the binding layer itself exports (the `KernelPanic` exception).
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("KernelPanic", m.py().get_type::<KernelPanic>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_row_is_an_error_with_its_message() {
+        let rows: Vec<Result<usize, String>> = (0..4usize)
+            .map(|i| {
+                guard_row(|| {
+                    if i == 2 {
+                        panic!("row {i} is hostile");
+                    }
+                    i * 10
+                })
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![Ok(0), Ok(10), Err("row 2 is hostile".into()), Ok(30)]
+        );
+        assert_eq!(guard_row(|| -> u8 { panic!("static") }), Err("static".into()));
+    }
+
+    #[test]
+    fn a_panic_in_a_batch_is_a_kernel_panic_not_a_panic_exception() {
+        use rayon::prelude::*;
+        Python::initialize();
+        Python::attach(|py| {
+            let rows: Vec<u32> = (0..64).collect();
+            // A kernel whose 42nd row panics, on a kernel-pool thread.
+            let err = crate::threads::detach(py, || {
+                rows.par_iter()
+                    .map(|&r| if r == 41 { panic!("row {r} is hostile") } else { r })
+                    .sum::<u32>()
+            })
+            .unwrap_err();
+            assert!(err.is_instance_of::<KernelPanic>(py), "{err}");
+            assert!(err.to_string().contains("row 41 is hostile"), "{err}");
+            let err = detach_guarded(py, || -> u8 { panic!("serial") }).unwrap_err();
+            assert!(err.is_instance_of::<KernelPanic>(py), "{err}");
+            // The pool is still usable afterwards.
+            let sum = crate::threads::detach(py, || rows.par_iter().sum::<u32>()).unwrap();
+            assert_eq!(sum, 2016);
+        });
+    }
 }

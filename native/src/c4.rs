@@ -378,12 +378,12 @@ fn c4_quality(
         filter_policy,
     };
     let col = StrColumn::from_data(texts.0)?;
-    let out = py.detach(|| {
+    let out = crate::arrow_io::detach_guarded(py, || {
         let rows = (0..col.len())
             .map(|i| col.get(i).map(|t| c4_filter(t, &p)))
             .collect();
         c4_struct(rows)
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 

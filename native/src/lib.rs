@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 pub mod arrow_io;
 mod c4;
+mod controls;
 mod dedup;
 mod fasttext;
 mod html_text;
@@ -25,6 +26,8 @@ mod warc;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    arrow_io::register(m)?;
+    controls::register(m)?;
     http::register(m)?;
     html_text::register(m)?;
     quality::register(m)?;

@@ -112,7 +112,7 @@ pub fn correct(text: &str) -> (String, f64) {
 #[pyfunction]
 fn refinedweb_line_corrections(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     let col = StrColumn::from_data(texts.0)?;
-    let out = py.detach(|| {
+    let out = crate::arrow_io::detach_guarded(py, || {
         let mut tb = StringBuilder::new();
         let mut valid = Vec::with_capacity(col.len());
         let mut fb = Float64Builder::with_capacity(col.len());
@@ -137,7 +137,7 @@ fn refinedweb_line_corrections(py: Python<'_>, texts: PyArray) -> PyResult<PyArr
         ];
         let arrays: Vec<ArrayRef> = vec![Arc::new(tb.finish()), Arc::new(fb.finish())];
         StructArray::new(fields.into(), arrays, Some(NullBuffer::from(valid)))
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 

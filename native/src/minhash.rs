@@ -375,7 +375,7 @@ fn minhash(
             Arc::new(UInt64Array::from(values)),
             Some(valid.into()),
         )
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 
@@ -406,7 +406,7 @@ fn minhash_bands(
             .map(|r| r.map(|(s, e)| band_keys(&vals[s..e], bands, rows)))
             .collect();
         to_large_list(&keys)
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 
@@ -432,7 +432,7 @@ fn shingle_jaccard(py: Python<'_>, a: PyArray, b: PyArray, ngram: usize) -> PyRe
             })
             .collect::<Vec<_>>()
             .into()
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 

@@ -132,11 +132,11 @@ fn normalize_for_dedup(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
 #[pyo3(signature = (texts, normalize=true))]
 fn fingerprint(py: Python<'_>, texts: PyArray, normalize: bool) -> PyResult<PyArray> {
     let col = StrColumn::from_data(texts.0)?;
-    let out: UInt64Array = py.detach(|| {
+    let out: UInt64Array = crate::arrow_io::detach_guarded(py, || {
         (0..col.len())
             .map(|i| col.get(i).map(|t| fingerprint_one(t, normalize)))
             .collect()
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 

@@ -57,9 +57,10 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     pool().install(f)
 }
 
-/// Release the GIL and run `f` on the kernel pool: how every parallel kernel runs its batch.
-pub fn detach<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
-    py.detach(|| install(f))
+/// Release the GIL and run `f` on the kernel pool: how every parallel kernel runs its batch. A
+/// panic in it (on any pool thread) is a `KernelPanic` error (`arrow_io::detach_guarded`).
+pub fn detach<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> PyResult<R> {
+    crate::arrow_io::detach_guarded(py, || install(f))
 }
 
 /// How many distinct pool threads `tasks` parallel tasks of `spin_us` microseconds ran on:

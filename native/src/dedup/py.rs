@@ -112,7 +112,7 @@ impl UnionFind {
         threads::detach(py, || {
             let mut pairs = band_pairs(keys, &ranks)?;
             Ok(star_union(&mut pairs, sets))
-        })
+        })?
     }
 
     /// The star edges `(member, root)` of one band (as `union_buckets`) whose ends are not
@@ -128,7 +128,7 @@ impl UnionFind {
         let edges = threads::detach(py, || {
             let mut pairs = band_pairs(keys, &ranks)?;
             PyResult::Ok(star_candidates(&mut pairs, sets))
-        })?;
+        })??;
         let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
         Ok((
             to_py(Arc::new(UInt32Array::from(a))),
@@ -140,13 +140,13 @@ impl UnionFind {
     fn connected(&mut self, py: Python<'_>, a: PyArray, b: PyArray) -> PyResult<PyArray> {
         let (a, b) = self.pairs_of(a, b)?;
         let sets = &mut self.sets;
-        let out: BooleanArray = py.detach(|| {
+        let out: BooleanArray = crate::arrow_io::detach_guarded(py, || {
             a.values()
                 .iter()
                 .zip(b.values())
                 .map(|(&x, &y)| Some(sets.find(x) == sets.find(y)))
                 .collect()
-        });
+        })?;
         Ok(to_py(Arc::new(out)))
     }
 
@@ -154,13 +154,13 @@ impl UnionFind {
     fn union_pairs(&mut self, py: Python<'_>, a: PyArray, b: PyArray) -> PyResult<usize> {
         let (a, b) = self.pairs_of(a, b)?;
         let sets = &mut self.sets;
-        Ok(threads::detach(py, || {
+        threads::detach(py, || {
             a.values()
                 .iter()
                 .zip(b.values())
                 .map(|(&x, &y)| usize::from(sets.union(x, y)))
                 .sum()
-        }))
+        })
     }
 
     /// Unions the hashes (uint64, no nulls) within `max_distance` bits found by multi-index
@@ -186,18 +186,16 @@ impl UnionFind {
             ));
         }
         let sets = &mut self.sets;
-        Ok(
-            threads::detach(py, || {
-                hamming_union(hashes.values(), ranks.values(), max_distance, fanout, sets)
-            }),
-        )
+        threads::detach(py, || {
+            hamming_union(hashes.values(), ranks.values(), max_distance, fanout, sets)
+        })
     }
 
     /// The root (smallest rank of its set) of every rank, as uint32.
-    fn roots(&mut self, py: Python<'_>) -> PyArray {
+    fn roots(&mut self, py: Python<'_>) -> PyResult<PyArray> {
         let sets = &mut self.sets;
-        let roots = threads::detach(py, || sets.roots());
-        to_py(Arc::new(UInt32Array::from(roots)))
+        let roots = threads::detach(py, || sets.roots())?;
+        Ok(to_py(Arc::new(UInt32Array::from(roots))))
     }
 }
 
@@ -274,7 +272,7 @@ fn signature_agreement(py: Python<'_>, a: PyArray, b: PyArray) -> PyResult<PyArr
                 Some(agreement(&va[sa..ea], &vb[sb..eb]))
             })
             .collect()
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 

@@ -65,7 +65,7 @@ impl FastText {
                     |s, i| col.get(i).and_then(|t| predict(model, t.as_bytes(), s)),
                 )
                 .collect()
-        });
+        })?;
         let langs: StringArray = preds
             .iter()
             .map(|p| p.map(|(l, _)| self.labels[l].as_str()))

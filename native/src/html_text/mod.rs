@@ -35,8 +35,8 @@ impl ExtractError {
 const MIN_CONFIDENT_CHARS: usize = 250;
 
 /// Extract the main text of one page: blocks on separate lines, entities decoded, whitespace
-/// collapsed, boilerplate removed. Pages over `max_bytes` are refused; nesting beyond `max_depth`
-/// is flattened.
+/// collapsed, boilerplate removed, control characters dropped (`crate::controls`). Pages over
+/// `max_bytes` are refused; nesting beyond `max_depth` is flattened.
 pub fn extract(html: &str, max_bytes: usize, max_depth: usize) -> Result<String, ExtractError> {
     if html.len() > max_bytes {
         return Err(ExtractError::TooLarge);
@@ -49,16 +49,19 @@ pub fn extract(html: &str, max_bytes: usize, max_depth: usize) -> Result<String,
             out = relaxed;
         }
     }
-    if out.is_empty() {
+    let out = crate::controls::strip_controls_owned(out);
+    if out.trim().is_empty() {
         Err(ExtractError::NoContent)
     } else {
         Ok(out)
     }
 }
 
-/// The page `<title>`, whitespace-collapsed and entity-decoded.
+/// The page `<title>`, whitespace-collapsed and entity-decoded, without control characters.
 pub fn title(html: &str) -> Option<String> {
     dom::title(html)
+        .map(crate::controls::strip_controls_owned)
+        .filter(|t| !t.trim().is_empty())
 }
 
 /// extract_text(html, urls=None, max_bytes=5_000_000, max_depth=512)
@@ -85,12 +88,12 @@ fn extract_text(
             )));
         }
     }
-    let (texts, errors): (StringArray, StringArray) = py.detach(|| {
+    let (texts, errors): (StringArray, StringArray) = crate::arrow_io::detach_guarded(py, || {
         let mut texts = Vec::with_capacity(col.len());
         let mut errors = Vec::with_capacity(col.len());
         for i in 0..col.len() {
             let row = col.get(i).map(|h| {
-                std::panic::catch_unwind(|| extract(h, max_bytes, max_depth))
+                crate::arrow_io::guard_row(|| extract(h, max_bytes, max_depth))
                     .unwrap_or(Err(ExtractError::Internal))
             });
             match row {
@@ -109,7 +112,7 @@ fn extract_text(
             }
         }
         (StringArray::from(texts), StringArray::from(errors))
-    });
+    })?;
     let out = StructArray::from(vec![
         (
             Arc::new(Field::new("text", DataType::Utf8, true)),
@@ -159,6 +162,16 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_never_reach_the_text() {
+        let html = "<title>T\u{0}itle\u{7}</title><p>Some te\u{0}xt&#1; with a NUL, a bell\u{7} and a \
+                    form\u{c}feed, long enough to be kept.</p>";
+        let text = extract(html, 1 << 20, 512).unwrap();
+        assert_eq!(text, "Some text with a NUL, a bell and a form feed, long enough to be kept.");
+        assert_eq!(title(html).as_deref(), Some("Title"));
+        assert_eq!(title("<title>\u{0}\u{1}</title>"), None);
+    }
+
+    #[test]
     fn size_cap_and_hostile_input() {
         assert_eq!(
             extract(&"a".repeat(100), 10, 512),
@@ -169,6 +182,11 @@ mod tests {
             + "Some text that is long enough to count."
             + &"</div>".repeat(100_000);
         assert!(extract(&deep, 10_000_000, 512).is_ok());
+        // 10^6 attributes on one element, and 10^6 class attributes: linear, bounded.
+        let attrs = format!("<p {}>Text after a tag with a million attributes.</p>", "a=1 ".repeat(1_000_000));
+        assert_eq!(extract(&attrs, 10_000_000, 512).unwrap(), "Text after a tag with a million attributes.");
+        let classes = format!("<div {}><p>Text inside a div with a million classes.</p></div>", "class=x ".repeat(1_000_000));
+        assert!(extract(&classes, 10_000_000, 512).is_ok());
         let broken = "<p class='x>unterminated <b><i>text with enough words to be kept here</p></div></span>";
         assert!(
             extract(broken, 1000, 512).is_ok()

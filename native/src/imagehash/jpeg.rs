@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use mozjpeg_sys as j;
 
-use super::{l24, Gray};
+use super::{check_pixels, l24, Gray};
 
 /// Raised from libjpeg's error callbacks and caught around the decode.
 struct JpegError(String);
@@ -139,13 +139,14 @@ fn cmyk_gray(p: &[u8]) -> u8 {
     l24(chan(p[0]), chan(p[1]), chan(p[2]))
 }
 
-fn decode(data: &[u8], out: &mut Gray) -> Result<(), String> {
+fn decode(data: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
     let mut d = Decompressor::new();
     let cinfo = &mut *d.cinfo;
     // SAFETY: the decompressor is valid; `data` outlives it; rows have output_width * comps bytes
     unsafe {
         j::jpeg_mem_src(cinfo, data.as_ptr(), data.len() as c_ulong);
         j::jpeg_read_header(cinfo, 1);
+        check_pixels(cinfo.image_width.into(), cinfo.image_height.into(), max_pixels)?;
         // YCbCr is left unconverted by libjpeg and converted here together with the greying
         let ycc = cinfo.jpeg_color_space == j::JCS_YCbCr;
         cinfo.out_color_space = match cinfo.num_components {
@@ -190,9 +191,10 @@ fn decode(data: &[u8], out: &mut Gray) -> Result<(), String> {
     Ok(())
 }
 
-/// Decode a JPEG into `out` (reusing its buffer) as Pillow's `convert("L")` would see it.
-pub fn decode_gray(data: &[u8], out: &mut Gray) -> Result<(), String> {
-    match catch_unwind(AssertUnwindSafe(|| decode(data, out))) {
+/// Decode a JPEG into `out` (reusing its buffer) as Pillow's `convert("L")` would see it;
+/// one whose header claims more than `max_pixels` pixels is refused before decoding.
+pub fn decode_gray(data: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(|| decode(data, out, max_pixels))) {
         Ok(r) => r,
         Err(payload) => match payload.downcast::<JpegError>() {
             Ok(e) => Err(format!("undecodable: {}", e.0)),

@@ -144,19 +144,41 @@ pub fn dhash_gray(img: &Gray, scratch: &mut Vec<u8>) -> u64 {
     )
 }
 
+/// Pillow's `Image.MAX_IMAGE_PIXELS`: images claiming more pixels are refused before decoding
+/// (Pillow warns above it and refuses above twice it; a hash refuses above it).
+pub const MAX_IMAGE_PIXELS: u64 = 89_478_485;
+
+/// Refuse an image whose header claims more than `max_pixels` pixels: decoding it would cost
+/// its claimed size (a 333-byte JPEG can claim 65500x65500, 4.3 GB) whatever its real data.
+pub(crate) fn check_pixels(width: u64, height: u64, max_pixels: u64) -> Result<(), String> {
+    if width.saturating_mul(height) > max_pixels {
+        return Err(format!(
+            "too many pixels: {width}x{height} is over {max_pixels}"
+        ));
+    }
+    Ok(())
+}
+
 /// Decode encoded image bytes (format sniffed from the content) into `out`, as Pillow's grey
-/// image; JPEGs reuse its buffer.
-pub fn decode_gray(bytes: &[u8], out: &mut Gray) -> Result<(), String> {
+/// image; JPEGs reuse its buffer. The size in the header is checked against `max_pixels`
+/// before anything is decoded.
+pub fn decode_gray(bytes: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
     if bytes.starts_with(b"\xff\xd8\xff") {
-        jpeg::decode_gray(bytes, out)?;
+        jpeg::decode_gray(bytes, out, max_pixels)?;
     } else {
-        let reader = ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| format!("unreadable: {e}"))?;
-        if reader.format().is_none() {
+        let reader = || {
+            ImageReader::new(Cursor::new(bytes))
+                .with_guessed_format()
+                .map_err(|e| format!("unreadable: {e}"))
+        };
+        if reader()?.format().is_none() {
             return Err("unknown image format".to_string());
         }
-        let img = reader.decode().map_err(|e| format!("undecodable: {e}"))?;
+        let (width, height) = reader()?
+            .into_dimensions()
+            .map_err(|e| format!("undecodable: {e}"))?;
+        check_pixels(width.into(), height.into(), max_pixels)?;
+        let img = reader()?.decode().map_err(|e| format!("undecodable: {e}"))?;
         *out = to_gray(&img);
     }
     if out.width == 0 || out.height == 0 {
@@ -168,30 +190,35 @@ pub fn decode_gray(bytes: &[u8], out: &mut Gray) -> Result<(), String> {
 /// A hash of a grey image, given scratch space for the resize.
 type HashFn = fn(&Gray, &mut Vec<u8>) -> u64;
 
-/// Decode and hash one image in this thread's reused buffers.
-fn hash_bytes(bytes: &[u8], f: HashFn) -> Result<u64, String> {
+/// Decode and hash one image in this thread's reused buffers. A panic (a decoder bug) is this
+/// image's error, not the batch's.
+fn hash_bytes(bytes: &[u8], f: HashFn, max_pixels: u64) -> Result<u64, String> {
     /// Buffers larger than this (a 16-megapixel image) are not kept for the next image.
     const KEEP: usize = 1 << 24;
     thread_local! {
         static SCRATCH: RefCell<(Gray, Vec<u8>)> = RefCell::default();
     }
     SCRATCH.with(|s| {
-        let (grey, pass) = &mut *s.borrow_mut();
-        let hash = decode_gray(bytes, grey).map(|()| f(grey, pass));
-        if grey.pixels.capacity() > KEEP {
-            *grey = Gray::default();
+        let mut guard = s.borrow_mut();
+        let (grey, pass) = &mut *guard;
+        let hash = crate::arrow_io::guard_row(|| {
+            decode_gray(bytes, grey, max_pixels).map(|()| f(grey, pass))
+        })
+        .unwrap_or_else(|panic| Err(format!("internal error: {panic}")));
+        if grey.pixels.capacity() > KEEP || hash.is_err() {
+            *grey = Gray::default(); // a panic may have left it half written
         }
         hash
     })
 }
 
 /// Hash every image of a binary column in parallel; struct {hash: uint64, error: utf8}.
-fn hash_column(py: Python<'_>, images: PyArray, f: HashFn) -> PyResult<PyArray> {
+fn hash_column(py: Python<'_>, images: PyArray, f: HashFn, max_pixels: u64) -> PyResult<PyArray> {
     let col = BytesColumn::from_data(images.0)?;
     let out = threads::detach(py, || {
         let rows: Vec<Option<Result<u64, String>>> = (0..col.len())
             .into_par_iter()
-            .map(|i| col.get(i).map(|b| hash_bytes(b, f)))
+            .map(|i| col.get(i).map(|b| hash_bytes(b, f, max_pixels)))
             .collect();
         let hashes: UInt64Array = rows
             .iter()
@@ -211,21 +238,24 @@ fn hash_column(py: Python<'_>, images: PyArray, f: HashFn) -> PyResult<PyArray> 
                 Arc::new(errors) as ArrayRef,
             ),
         ])
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 
 /// imagehash.phash per encoded image: struct {hash: uint64, error: utf8}; a null input gives
-/// null in both fields, an undecodable one a null hash and the reason in `error`.
+/// null in both fields, an undecodable one (or one over `max_pixels` pixels) a null hash and
+/// the reason in `error` ("kind: detail").
 #[pyfunction]
-fn phash(py: Python<'_>, images: PyArray) -> PyResult<PyArray> {
-    hash_column(py, images, phash_gray)
+#[pyo3(signature = (images, max_pixels = MAX_IMAGE_PIXELS))]
+fn phash(py: Python<'_>, images: PyArray, max_pixels: u64) -> PyResult<PyArray> {
+    hash_column(py, images, phash_gray, max_pixels)
 }
 
 /// imagehash.dhash per encoded image: struct {hash: uint64, error: utf8} (as `phash`).
 #[pyfunction]
-fn dhash(py: Python<'_>, images: PyArray) -> PyResult<PyArray> {
-    hash_column(py, images, dhash_gray)
+#[pyo3(signature = (images, max_pixels = MAX_IMAGE_PIXELS))]
+fn dhash(py: Python<'_>, images: PyArray, max_pixels: u64) -> PyResult<PyArray> {
+    hash_column(py, images, dhash_gray, max_pixels)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -270,7 +300,50 @@ mod tests {
             b"\xff\xd8\xff\xe0\x00\x10JFIF truncated",
             b"\xff\xd8\xff\xd9",
         ] {
-            assert!(hash_bytes(bad, phash_gray).is_err());
+            assert!(hash_bytes(bad, phash_gray, MAX_IMAGE_PIXELS).is_err());
         }
+    }
+
+    /// A small image's encoding with its header patched to claim `w` x `h` pixels.
+    fn claiming(format: image::ImageFormat, w: u32, h: u32) -> Vec<u8> {
+        let img = DynamicImage::new_rgb8(8, 8);
+        let mut buf = Cursor::new(Vec::new());
+        img.write_to(&mut buf, format).unwrap();
+        let mut b = buf.into_inner();
+        match format {
+            image::ImageFormat::Jpeg => {
+                let sof = b.windows(2).position(|m| m == [0xff, 0xc0]).unwrap();
+                b[sof + 5..sof + 7].copy_from_slice(&(h as u16).to_be_bytes());
+                b[sof + 7..sof + 9].copy_from_slice(&(w as u16).to_be_bytes());
+            }
+            image::ImageFormat::Png => {
+                b[16..20].copy_from_slice(&w.to_be_bytes());
+                b[20..24].copy_from_slice(&h.to_be_bytes());
+                let mut crc = flate2::Crc::new(); // PNG's CRC-32 is gzip's
+                crc.update(&b[12..29]);
+                b[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+            }
+            image::ImageFormat::Gif => {
+                b[6..8].copy_from_slice(&(w as u16).to_le_bytes());
+                b[8..10].copy_from_slice(&(h as u16).to_le_bytes());
+            }
+            _ => unreachable!(),
+        }
+        b
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused_from_the_header() {
+        use image::ImageFormat::{Gif, Jpeg, Png};
+        for (format, w, h) in [(Jpeg, 65500, 65500), (Png, 100_000, 100_000), (Gif, 65535, 65535)] {
+            let bomb = claiming(format, w, h);
+            let err = hash_bytes(&bomb, phash_gray, MAX_IMAGE_PIXELS).unwrap_err();
+            assert!(err.starts_with("too many pixels: "), "{format:?}: {err}");
+            // The cap is a parameter: a small one refuses the real 8x8 image too.
+            let small = claiming(format, 8, 8);
+            assert!(hash_bytes(&small, dhash_gray, 64).is_ok(), "{format:?}");
+            assert!(hash_bytes(&small, dhash_gray, 63).unwrap_err().starts_with("too many"));
+        }
+        assert!(check_pixels(u64::MAX, 2, u64::MAX - 1).is_err());
     }
 }

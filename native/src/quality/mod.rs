@@ -181,7 +181,7 @@ fn quality_signals(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
             .map(|i| col.get(i).map(signals))
             .collect();
         signals_struct(&rows)
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 
@@ -196,7 +196,7 @@ where
             .map(|i| col.get(i).map(&f))
             .collect();
         rows.into_iter().collect()
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 
@@ -298,7 +298,7 @@ fn fineweb_quality_ok_py(
 fn english_words(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     use arrow::array::{ListBuilder, StringBuilder};
     let col = StrColumn::from_data(texts.0)?;
-    let out = py.detach(|| {
+    let out = crate::arrow_io::detach_guarded(py, || {
         let mut b = ListBuilder::new(StringBuilder::new());
         for i in 0..col.len() {
             match col.get(i) {
@@ -312,7 +312,7 @@ fn english_words(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
             }
         }
         b.finish()
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 

@@ -166,7 +166,7 @@ fn rpv2_signals(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
             .map(|i| col.get(i).map(signals_of))
             .collect();
         signals_struct(&rows)
-    });
+    })?;
     Ok(to_py(Arc::new(out)))
 }
 

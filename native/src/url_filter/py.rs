@@ -124,14 +124,14 @@ impl UrlFilter {
     fn reasons(&self, py: Python<'_>, urls: PyArray, quality_sources: bool) -> PyResult<PyArray> {
         let col = StrColumn::from_data(urls.0)?;
         let lists = &self.lists;
-        let out: StringArray = py.detach(|| {
+        let out: StringArray = crate::arrow_io::detach_guarded(py, || {
             (0..col.len())
                 .map(|i| match col.get(i) {
                     Some(u) => lists.reason(u, quality_sources).map(|r| r.to_string()),
                     None => Some(Reason::Unparseable.to_string()),
                 })
                 .collect()
-        });
+        })?;
         Ok(to_py(Arc::new(out)))
     }
 
@@ -140,7 +140,7 @@ impl UrlFilter {
     fn scores(&self, py: Python<'_>, urls: PyArray, quality_sources: bool) -> PyResult<PyArray> {
         let col = StrColumn::from_data(urls.0)?;
         let lists = &self.lists;
-        let out: Float64Array = py.detach(|| {
+        let out: Float64Array = crate::arrow_io::detach_guarded(py, || {
             (0..col.len())
                 .map(|i| {
                     let blocked = col
@@ -149,7 +149,7 @@ impl UrlFilter {
                     Some(if blocked { 1.0 } else { 0.0 })
                 })
                 .collect()
-        });
+        })?;
         Ok(to_py(Arc::new(out)))
     }
 

@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use rayon::prelude::*;
 
 use super::reader::{Event, RecordReader, Response};
-use crate::http::{parse_http_response, HttpResponse};
+use crate::http::{parse_guarded, HttpResponse};
 
 pub const STAGE_READ: &str = "read_warc";
 pub const STAGE_PARSE: &str = "parse_http";
@@ -87,7 +87,7 @@ pub fn parse_batch(
     let parsed: Vec<Result<HttpResponse, String>> = raw
         .responses
         .par_iter()
-        .map(|r| parse_http_response(&r.payload, max_bytes))
+        .map(|r| parse_guarded(&r.payload, max_bytes))
         .collect();
     let mut failures: Vec<RowFailure> = raw
         .failures

@@ -14,7 +14,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::arrow_io::{to_py, PyArray};
+use crate::arrow_io::{detach_guarded, panic_message, to_py, PyArray};
 use crate::threads;
 
 use super::batch::{next_raw_batch, parse_batch, BatchLimits, RawBatch};
@@ -53,7 +53,6 @@ impl Read for PyStream {
     }
 }
 
-type Item = Result<RawBatch, String>;
 /// A parsed batch for Python: its columns and its row failures as (stage, source, reason).
 type PyBatch = (Vec<PyArray>, Vec<(String, String, String)>);
 
@@ -67,18 +66,10 @@ type PyBatch = (Vec<PyArray>, Vec<(String, String, String)>);
 /// failures. The file is `local_path` when given, else opened by `open_at(offset)`.
 #[pyclass(module = "mdfql._native")]
 struct WarcBatches {
-    rx: Mutex<Option<Receiver<Item>>>,
+    rx: Mutex<Option<Receiver<RawBatch>>>,
     warc_path: String,
     source: String,
     max_bytes: usize,
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[pymethods]
@@ -108,20 +99,25 @@ impl WarcBatches {
         };
         let file_name = warc_path.rsplit('/').next().unwrap_or_default().to_string();
         // One batch read ahead: the reader fills the next while the consumer parses this one.
-        let (tx, rx) = sync_channel::<Item>(1);
+        let (tx, rx) = sync_channel::<RawBatch>(1);
         std::thread::Builder::new()
             .name("mdfql-warc-reader".into())
             .spawn(move || {
                 let run = catch_unwind(AssertUnwindSafe(|| {
                     let mut reader = RecordReader::new(opener, &file_name, max_bytes);
                     while let Some(batch) = next_raw_batch(&mut reader, limits) {
-                        if tx.send(Ok(batch)).is_err() {
+                        if tx.send(batch).is_err() {
                             return; // the consumer went away
                         }
                     }
                 }));
                 if let Err(payload) = run {
-                    let _ = tx.send(Err(panic_message(payload)));
+                    // A reader bug ends this file, counted as one failed read; the run goes on.
+                    let failure = (0, format!("internal error: {}", panic_message(payload)));
+                    let _ = tx.send(RawBatch {
+                        responses: Vec::new(),
+                        failures: vec![failure],
+                    });
                 }
             })
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start the reader: {e}")))?;
@@ -138,24 +134,20 @@ impl WarcBatches {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyBatch>> {
-        let result = py.detach(|| {
+        // Each response is parsed under its own panic guard (`parse_batch`); a panic outside
+        // them is a `KernelPanic` error.
+        let result = detach_guarded(py, || {
             let mut guard = self.rx.lock().unwrap_or_else(|e| e.into_inner());
-            let item = match guard.as_ref().map(Receiver::recv) {
-                Some(Ok(item)) => item,
-                _ => {
-                    *guard = None; // the reader finished
-                    return Ok(None);
-                }
+            // Waiting for the reader holds no kernel thread; only the parsing runs on the pool.
+            let Some(Ok(raw)) = guard.as_ref().map(Receiver::recv) else {
+                *guard = None; // the reader finished
+                return None;
             };
-            let raw = item?;
-            catch_unwind(AssertUnwindSafe(|| {
-                threads::install(|| parse_batch(raw, &self.warc_path, &self.source, self.max_bytes))
-            }))
-            .map(Some)
-            .map_err(panic_message)
-        });
+            let parse = || parse_batch(raw, &self.warc_path, &self.source, self.max_bytes);
+            Some(threads::install(parse))
+        })?;
         match result {
-            Ok(Some((batch, failures))) => {
+            Some((batch, failures)) => {
                 let failures = failures
                     .into_iter()
                     .map(|f| (f.stage.to_string(), f.source, f.reason))
@@ -163,10 +155,7 @@ impl WarcBatches {
                 let columns = batch.columns().iter().map(|c| to_py(c.clone())).collect();
                 Ok(Some((columns, failures)))
             }
-            Ok(None) => Ok(None),
-            Err(message) => Err(PyRuntimeError::new_err(format!(
-                "read_warc: internal error: {message}"
-            ))),
+            None => Ok(None),
         }
     }
 }
