@@ -9,8 +9,10 @@ Both sides read the same WARC (the generated sample unless --warc) in one proces
   datatrove  WARC -> URLFilter -> Trafilatura -> LanguageFilter(en) -> GopherRepetitionFilter ->
              GopherQualityFilter -> C4QualityFilter(filter_no_terminal_punct=False) ->
              FineWebQualityFilter -> PIIFormatter, each step's run() generator chained in one
-             task (what LocalPipelineExecutor(tasks=1, workers=1) runs), offline: mdfql's
-             bundled URL lists, tldextract's bundled suffix snapshot, lid.176.ftz.
+             task (what LocalPipelineExecutor(tasks=1, workers=1) runs), offline: its own
+             integrated URL lists (the real lists mdfql also filters with by default; set
+             HF_HOME to keep their extraction out of your cache), tldextract's bundled suffix
+             snapshot, lid.176.ftz.
              Its MinHash dedup is four stages with disk IO between them, so it is not run;
              mdfql is timed with and without its MinHash step for a like-for-like comparison.
   mdfql      Session().run_file(pipelines/fineweb.sql), written to a scratch Iceberg table.
