@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(strip_controls("page\x0cbreak\x0bvt"), "page break vt");
         assert_eq!(strip_controls("c1\u{80}\u{85}\u{9f}."), "c1.");
         // Neighbours of the ranges stay: U+00A0 (C2 A0), U+0100 and U+FFFD.
-        assert_eq!(strip_controls("\u{a0}\u{100}\u{fffd} "), "\u{a0}\u{100}\u{fffd} ");
+        assert_eq!(
+            strip_controls("\u{a0}\u{100}\u{fffd} "),
+            "\u{a0}\u{100}\u{fffd} "
+        );
         assert!(matches!(strip_controls("plain text é"), Cow::Borrowed(_)));
     }
 
