@@ -11,6 +11,7 @@ os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 
 import io
+import random
 import struct
 import zlib
 from pathlib import Path
@@ -164,12 +165,22 @@ def test_truncated_files_keep_the_records_before_the_cut(tmp_path):
     plain_last = _good(2)
     cut_record = tmp_path / "cut-record.warc"
     cut_record.write_bytes(_good(0) + _good(1) + plain_last[: len(plain_last) // 2])
-    for path, reason in [(cut_member, "bad gzip data"), (cut_record, "truncated record")]:
+    one_stream = tmp_path / "cut-stream.warc.gz"  # one gzip stream over all records
+    # (pages that compress alike, so that 5/6 of the stream holds the first two whole)
+    noise = [random.Random(i).randbytes(3000).hex() for i in range(3)]
+    noisy = [_record(f"http://good.test/{i}", _page(f"{TEXT} {n}").encode())
+             for i, n in enumerate(noise)]
+    whole = _gz(b"".join(noisy))
+    one_stream.write_bytes(whole[: len(whole) * 5 // 6])
+    for path, reason in [(cut_member, "truncated record"), (cut_record, "truncated record"),
+                         (one_stream, "truncated record")]:
         metrics.reset_failures()
         texts = _texts(str(path))
         assert sorted(texts) == ["http://good.test/0", "http://good.test/1"], path.name
         assert all(texts.values())
-        assert metrics.failures() == {("read_warc", reason): 1}, path.name
+        spans = {("read_warc", "gzip stream spans several records"): 1} \
+            if path == one_stream else {}
+        assert metrics.failures() == {("read_warc", reason): 1, **spans}, path.name
 
 
 def _jpeg(size: tuple[int, int] = (64, 48)) -> bytes:

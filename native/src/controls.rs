@@ -28,16 +28,22 @@ fn rule(c: char) -> Option<Option<char>> {
     }
 }
 
-/// Whether `s` holds a character [`strip_controls`] would change (a byte scan: C1 controls are
-/// the UTF-8 pairs `C2 80`..`C2 9F`).
-#[inline]
+/// A C0 control other than tab, newline and CR, or DEL: branch-free, so that the scan below
+/// vectorises.
+#[inline(always)]
+fn c0_or_del(x: u8) -> bool {
+    (x < 0x20) & (x != b'\t') & (x != b'\n') & (x != b'\r') | (x == 0x7f)
+}
+
+/// Whether `s` holds a character [`strip_controls`] would change: a vectorised scan for C0
+/// controls and DEL, 64 bytes at a time, then `C2` lead bytes (memchr) followed by `80`..`9F`
+/// (the C1 controls; `C2 A0`, a no-break space, is the common `C2` pair).
 pub fn has_controls(s: &str) -> bool {
     let b = s.as_bytes();
-    b.iter().enumerate().any(|(i, &x)| {
-        (x < 0x20 && !matches!(x, b'\t' | b'\n' | b'\r'))
-            || x == 0x7f
-            || (x == 0xc2 && b.get(i + 1).is_some_and(|&y| (0x80..=0x9f).contains(&y)))
-    })
+    b.chunks(64)
+        .any(|block| block.iter().fold(false, |any, &x| any | c0_or_del(x)))
+        || memchr::memchr_iter(0xc2, b)
+            .any(|i| b.get(i + 1).is_some_and(|&y| (0x80..=0x9f).contains(&y)))
 }
 
 /// `s` with control characters removed or replaced as the module describes (borrowed when it
@@ -87,7 +93,10 @@ mod tests {
         assert_eq!(strip_controls("page\x0cbreak\x0bvt"), "page break vt");
         assert_eq!(strip_controls("c1\u{80}\u{85}\u{9f}."), "c1.");
         // Neighbours of the ranges stay: U+00A0 (C2 A0), U+0100 and U+FFFD.
-        assert_eq!(strip_controls("\u{a0}\u{100}\u{fffd} "), "\u{a0}\u{100}\u{fffd} ");
+        assert_eq!(
+            strip_controls("\u{a0}\u{100}\u{fffd} "),
+            "\u{a0}\u{100}\u{fffd} "
+        );
         assert!(matches!(strip_controls("plain text é"), Cow::Borrowed(_)));
     }
 

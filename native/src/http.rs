@@ -424,6 +424,9 @@ enum Utf8Shape {
 }
 
 fn utf8_shape(body: &[u8]) -> Utf8Shape {
+    if body.is_ascii() {
+        return Utf8Shape::Ascii; // the common case, and the cheapest scan
+    }
     // A sequence cut off at the very end (by max_bytes) does not make a body invalid.
     let whole = match std::str::from_utf8(body) {
         Ok(_) => Some(body),
@@ -1023,3 +1026,4 @@ mod tests {
         assert_eq!(charset_param("text/html"), None);
     }
 }
+

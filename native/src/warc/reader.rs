@@ -221,11 +221,10 @@ impl RecordReader {
         match raw.peek(GZIP_MAGIC.len()) {
             Ok([]) => State::Done,
             Ok(head) if head.starts_with(&GZIP_MAGIC) => State::InMember {
-                dec: Box::new(ByteStream::with_buffer(
-                    GzDecoder::new(raw),
-                    0,
-                    std::mem::take(&mut self.spare),
-                )),
+                dec: Box::new(
+                    ByteStream::with_buffer(GzDecoder::new(raw), 0, std::mem::take(&mut self.spare))
+                        .deferring_errors(),
+                ),
                 start,
                 records: 0,
                 scan: None,
@@ -250,8 +249,14 @@ impl RecordReader {
         }
     }
 
-    /// The member is fully read: the raw stream stands at the next one.
-    fn next_member(&mut self, dec: Member) -> State {
+    /// The member's data has ended: the raw stream stands at the next member, unless the data
+    /// ended on a decompression error (a member cut short or corrupt: the records that
+    /// inflated before it were read), which is counted and resynchronised from.
+    fn next_member(&mut self, dec: Member, start: u64) -> State {
+        if dec.failed() {
+            self.fail(start, "bad gzip data");
+            return self.skip_member(start);
+        }
         let (decoder, buf) = dec.into_parts();
         self.spare = buf;
         State::MemberStart(decoder.into_inner())
@@ -270,7 +275,7 @@ impl RecordReader {
         if let Some(line_start) = scan {
             match scan_record_start(&mut dec, line_start) {
                 Ok(true) => {}
-                Ok(false) => return self.next_member(*dec),
+                Ok(false) => return self.next_member(*dec, start),
                 Err(_) => {
                     self.fail(start, "bad gzip data");
                     return self.skip_member(start);
@@ -280,7 +285,7 @@ impl RecordReader {
         // The first record of a member is identified by the member's offset.
         let base = (records == 0).then_some(start);
         match read_record(&mut dec, &self.file_name, self.max_bytes, Some((start, base))) {
-            Outcome::End => self.next_member(*dec),
+            Outcome::End => self.next_member(*dec, start),
             Outcome::Bad { offset, reason } if records > 0 => {
                 self.fail(start + offset, reason);
                 self.resyncing = true;
@@ -302,7 +307,16 @@ impl RecordReader {
                     self.spans_reported = true;
                     self.fail(start, "gzip stream spans several records");
                 }
+                let counted = matches!(event, Some(Event::Failure(_)));
                 self.pending.extend(event);
+                if dec.failed() && dec.exhausted() {
+                    // The member's data ended on a decompression error within this record (or
+                    // right after it): the cut is counted once, as its failure if it has one.
+                    if !counted {
+                        self.fail(start, "bad gzip data");
+                    }
+                    return self.skip_member(start);
+                }
                 let records = records + 1;
                 match cut {
                     Cut::No => State::InMember { dec, start, records, scan: None },
@@ -311,7 +325,7 @@ impl RecordReader {
                         State::InMember { dec, start, records, scan: Some(true) }
                     }
                     // The member ended: a record never continues into the next one.
-                    Cut::Short { .. } => self.next_member(*dec),
+                    Cut::Short { .. } => self.next_member(*dec, start),
                     Cut::Broken => self.skip_member(start),
                 }
             }
@@ -452,11 +466,15 @@ fn read_record<R: Read>(
         Err(_) => return Outcome::Io { offset: s.offset() },
     }
     let offset = s.offset();
-    let header = match s.peek(MAX_HEADER_BYTES + 1) {
-        Ok(buf) => parse_header(buf, buf.len() <= MAX_HEADER_BYTES),
+    let (header, left) = match s.peek(MAX_HEADER_BYTES + 1) {
+        Ok(buf) => (parse_header(buf, buf.len() <= MAX_HEADER_BYTES), buf.len()),
         Err(_) => return Outcome::Io { offset },
     };
     let header = match header {
+        // A header running into a decompression error was cut by it (its fields may be too).
+        Ok(h) if s.failed() && h.header_len >= left => {
+            return Outcome::Bad { offset, reason: "truncated record" }
+        }
         Ok(h) => h,
         Err(e) => return Outcome::Bad { offset, reason: e.reason() },
     };

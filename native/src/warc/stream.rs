@@ -15,6 +15,10 @@ pub struct ByteStream<R> {
     /// Stream offset of `buf[start]`.
     offset: u64,
     eof: bool,
+    /// Whether a read error with bytes still buffered ends the stream there instead of failing
+    /// the look-ahead (see [`ByteStream::deferring_errors`]).
+    defer_errors: bool,
+    deferred: bool,
 }
 
 impl<R: Read> ByteStream<R> {
@@ -33,7 +37,27 @@ impl<R: Read> ByteStream<R> {
             end: 0,
             offset,
             eof: false,
+            defer_errors: false,
+            deferred: false,
         }
+    }
+
+    /// A read error met while bytes are still buffered ends the stream at those bytes (the
+    /// error is kept for [`ByteStream::failed`]): a gzip member cut short still yields the
+    /// records that inflated before the cut, instead of failing the look-ahead that reached it.
+    pub fn deferring_errors(mut self) -> Self {
+        self.defer_errors = true;
+        self
+    }
+
+    /// Whether the stream ended on a deferred read error rather than at its real end.
+    pub fn failed(&self) -> bool {
+        self.deferred
+    }
+
+    /// Whether every byte the stream will give has been consumed.
+    pub fn exhausted(&self) -> bool {
+        self.eof && self.start == self.end
     }
 
     /// Offset of the next unconsumed byte.
@@ -71,6 +95,11 @@ impl<R: Read> ByteStream<R> {
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) if self.defer_errors && self.end > self.start => {
+                    self.eof = true;
+                    self.deferred = true;
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -155,6 +184,35 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    /// Hands out its bytes, then fails.
+    struct Failing<'a>(&'a [u8]);
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+            }
+            let n = self.0.len().min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn deferred_errors_end_the_stream_at_the_buffered_bytes() {
+        let mut s = ByteStream::new(Failing(b"abc"), 0);
+        assert!(s.peek(10).is_err());
+        let mut s = ByteStream::new(Failing(b"abc"), 0).deferring_errors();
+        assert_eq!(s.peek(10).unwrap(), b"abc");
+        assert!(s.failed());
+        s.consume_buffered(3);
+        assert!(s.peek(1).unwrap().is_empty());
+        // Nothing buffered when the error comes: it is an error, as without deferring.
+        let mut s = ByteStream::new(Failing(b""), 0).deferring_errors();
+        assert!(s.peek(1).is_err());
     }
 
     #[test]

@@ -252,3 +252,56 @@ proptest::proptest! {
         proptest::prop_assert!(rows.len() <= 4);
     }
 }
+
+/// How many bytes a gzip stream cut short inflates to before the error.
+fn inflated_len(gz: &[u8]) -> usize {
+    use std::io::Read;
+    let mut d = flate2::bufread::GzDecoder::new(gz);
+    let (mut buf, mut total) = (vec![0u8; 1 << 16], 0);
+    while let Ok(n @ 1..) = d.read(&mut buf) {
+        total += n;
+    }
+    total
+}
+
+#[test]
+fn gzip_cut_short_keeps_what_inflated_before_the_cut() {
+    let records: Vec<Vec<u8>> = (0..4)
+        .map(|i| response(&format!("http://{i}/"), &format!("<p>page {i} {}</p>", "x".repeat(300))))
+        .collect();
+    let ends: Vec<usize> = records
+        .iter()
+        .scan(0, |end, r| {
+            *end += r.len();
+            Some(*end - 4) // the record's content ends before its blank-line trailer
+        })
+        .collect();
+    // One gzip stream over all records, cut at every byte: the records that inflated whole
+    // before the cut are kept, and the cut is counted exactly once.
+    let stream = gz(&records.concat());
+    for cut in 20..stream.len() - 8 {
+        let whole = ends.iter().filter(|&&e| e <= inflated_len(&stream[..cut])).count();
+        let (rows, failures) = read_all(stream[..cut].to_vec(), 1000);
+        let mut reasons = reasons(&failures);
+        reasons.retain(|r| *r != "gzip stream spans several records");
+        assert_eq!(rows.len(), whole, "cut at {cut}: {:?}", urls(&rows));
+        assert_eq!(reasons.len(), 1, "cut at {cut}: {reasons:?}");
+    }
+    // One member per record, the last cut short: the others are kept, it is counted.
+    let mut members: Vec<u8> = records[..3].iter().flat_map(|r| gz(r)).collect();
+    let last = gz(&records[3]);
+    members.extend_from_slice(&last[..last.len() / 2]);
+    let (rows, failures) = read_all(members, 1000);
+    assert_eq!(urls(&rows), ["http://0/", "http://1/", "http://2/"]);
+    assert_eq!(reasons(&failures), ["truncated record"]);
+    // Cut inside the record header: the header is not read as a whole one.
+    for cut in 12..last.len() {
+        let mut members: Vec<u8> = records[..1].iter().flat_map(|r| gz(r)).collect();
+        members.extend_from_slice(&last[..cut]);
+        let (rows, failures) = read_all(members, 1000);
+        let whole = inflated_len(&last[..cut]) >= records[3].len() - 4;
+        assert_eq!(rows.len(), 1 + usize::from(whole), "cut at {cut}");
+        assert_eq!(failures.len(), 1, "cut at {cut}: {failures:?}");
+        assert_ne!(failures[0].reason, "bad Content-Length", "cut at {cut}");
+    }
+}
