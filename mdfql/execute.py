@@ -26,6 +26,7 @@ from mdfql import threads
 from mdfql.budget import check_budget
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
+from mdfql.funnel import Funnel
 from mdfql.io.inputs import resolve as resolve_inputs
 from mdfql.io.warc import SCAN_NAME
 from mdfql.metrics import operator_metrics
@@ -64,6 +65,7 @@ class RunSummary:
     stages: list[StageRun] = field(default_factory=list)
     run_id: str = ""
     ray_scan_rows: int = 0  # rows of Ray's anonymous scans (see absorb_metrics)
+    funnel: Funnel = field(default_factory=Funnel)  # steps by view and predicate
 
     @property
     def docs_per_s(self) -> float:
