@@ -27,9 +27,10 @@ from mdfql.budget import check_budget
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
 from mdfql.funnel import Funnel
+from mdfql.funnel_run import FunnelRun
 from mdfql.io.inputs import resolve as resolve_inputs
 from mdfql.io.warc import SCAN_NAME
-from mdfql.metrics import operator_metrics
+from mdfql.metrics import FileCount, operator_metrics
 from mdfql.options import option_value
 from mdfql.plan.program import Action, Program
 from mdfql.plan.stages import StageRun
@@ -66,6 +67,8 @@ class RunSummary:
     run_id: str = ""
     ray_scan_rows: int = 0  # rows of Ray's anonymous scans (see absorb_metrics)
     funnel: Funnel = field(default_factory=Funnel)  # steps by view and predicate
+    reads: dict[str, FileCount] = field(default_factory=dict)  # by file, once per run
+    failure_examples: dict[tuple[str, str], str] = field(default_factory=dict)  # first seen
 
     @property
     def docs_per_s(self) -> float:
@@ -285,9 +288,11 @@ def execute(
             targets = plan_targets(program, catalog)
             run = _Run(program, catalog, RunInfo.of(program, summary.run_id), summary,
                        ray_call if kind == "ray" else None, directory)
+            tracker = FunnelRun(program, directory)
             for i, (action, target) in enumerate(zip(program.actions, targets)):
                 if on_action is not None:
                     on_action(i, action)
+                tracker.start(i, action)
                 if action.kind == "explain":
                     summary.explains.append(explain_text(action))
                 elif action.kind == "query":
@@ -301,6 +306,11 @@ def execute(
                     summary.rows_written += written.rows_written
                     summary.writes.append(written)
             summary.failures = failures.failures()  # inside: a Ray run's tally is still up
+            summary.failure_examples = failures.failure_examples()
+            summary.reads = failures.file_counts()
+            summary.funnel = tracker.funnel()
+            if (rejects := tracker.commit_rejects(catalog, run.info)) is not None:
+                summary.writes.append(rejects)
             counted = failures.rows_read()
             summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
     except MdfqlError as e:

@@ -11,6 +11,7 @@ workers.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import sys
 import threading
@@ -18,6 +19,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from mdfql.counting import BatchCounts
+from mdfql.funnel_tally import FunnelCounts
 
 _log = logging.getLogger("mdfql")
 
@@ -41,20 +45,59 @@ class FileCount:
 
 
 class FailureTally:
-    """Failure counts keyed by (stage, reason); thread-safe (Daft runs UDFs in threads)."""
+    """Failure counts keyed by (stage, reason), the rows each file gave, and the funnel's
+    counts (`FunnelCounts`); thread-safe (Daft runs UDFs in threads).
+
+    A view read by two statements runs, and fails the same rows, once for each: failures are
+    counted per statement by (stage, reason, where), and a run's count of each is the most any
+    statement saw, so a bad record counts once per run however often it is read."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self.statement = -1  # the action whose rows flow now (set by the executor)
+        self._pass: Counter[tuple[str, str, bytes]] = Counter()  # this statement's
+        self._done: dict[tuple[str, str, bytes], int] = {}  # earlier statements', the most
+        self.examples: dict[tuple[str, str], str] = {}  # where each failed first
         self.reads: dict[str, FileCount] = {}
+        self.funnel = FunnelCounts()
+        self.rejects: str | None = None  # where counted filters write the rows they drop
 
-    def add(self, stage: str, reason: str) -> None:
+    def set_statement(self, statement: int) -> None:
         with self._lock:
-            self.counts[(stage, reason)] += 1
+            for key, n in self._pass.items():
+                self._done[key] = max(n, self._done.get(key, 0))
+            self._pass = Counter()
+            self.statement = statement
+
+    def add(self, stage: str, reason: str, source: str = "") -> None:
+        where = hashlib.blake2b(source.encode(errors="replace"), digest_size=8).digest()
+        with self._lock:
+            self._pass[(stage, reason, where)] += 1
+            self.examples.setdefault((stage, reason), source)
 
     def get(self) -> dict[tuple[str, str], int]:
         with self._lock:
-            return dict(self.counts)
+            counts: Counter[tuple[str, str]] = Counter()
+            for key in self._done.keys() | self._pass.keys():
+                counts[key[:2]] += max(self._done.get(key, 0), self._pass.get(key, 0))
+            return dict(counts)
+
+    def failure_examples(self) -> dict[tuple[str, str], str]:
+        with self._lock:
+            return dict(self.examples)
+
+    def set_rejects(self, directory: str | None) -> None:
+        self.rejects = directory
+
+    def add_funnel(self, batch: BatchCounts) -> tuple[str, int] | None:
+        """Count one batch of a counted filter; where its rejects go (directory, statement)."""
+        with self._lock:
+            self.funnel.add(self.statement, batch)
+            return (self.rejects, self.statement) if self.rejects else None
+
+    def funnel_counts(self) -> FunnelCounts:
+        with self._lock:
+            return self.funnel
 
     def add_rows(self, source: str, rows: int, records: int | None = None,
                  failed: int = 0) -> None:
@@ -114,9 +157,9 @@ def record_failure(stage: str, source: str, reason: str) -> None:
         import ray
 
         # waited for: the count must land before the task that saw the row reports done
-        ray.get(tally.add.remote(stage, reason))
+        ray.get(tally.add.remote(stage, reason, source))
     else:
-        _current.add(stage, reason)
+        _current.add(stage, reason, source)
     _log.warning("%s: %s: %s", stage, source, reason)
 
 
@@ -167,6 +210,51 @@ def failures() -> dict[tuple[str, str], int]:
 
         counts.update(ray.get(tally.get.remote()))
     return dict(counts)
+
+
+def failure_examples() -> dict[tuple[str, str], str]:
+    """Where each (stage, reason) failed first: this process's, else a Ray run's tally."""
+    found = {}
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        found = ray.get(tally.failure_examples.remote())
+    return {**found, **_current.failure_examples()}
+
+
+def record_funnel(batch: BatchCounts) -> tuple[str, int] | None:
+    """Count one batch of a counted filter in the run's tally (see `mdfql.counting`); where
+    its rejects go, (directory, statement), when the run keeps them."""
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        return ray.get(tally.add_funnel.remote(batch))
+    return _current.add_funnel(batch)
+
+
+def set_statement(statement: int, rejects: str | None = None) -> None:
+    """The action whose rows flow from now on (driver side); where rejects go (None: nowhere)."""
+    _current.set_statement(statement)
+    _current.set_rejects(rejects)
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        ray.get([tally.set_statement.remote(statement), tally.set_rejects.remote(rejects)])
+
+
+def funnel_counts() -> FunnelCounts:
+    """The funnel's counts: this process's plus a Ray run's tally."""
+    counts = FunnelCounts()
+    counts.merge(_current.funnel_counts())
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        counts.merge(ray.get(tally.funnel_counts.remote()))
+    return counts
 
 
 def failure_total() -> int:

@@ -33,6 +33,15 @@ def _fraction(value: Any) -> float:
     return x
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError("must be true or false")
+    return text in ("true", "1")
+
+
 @dataclass(frozen=True)
 class Option:
     """One settable option: key, parser/validator, default and doc."""
@@ -74,6 +83,15 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("threads", _positive_int, None,
            "Threads of mdfql's Rust kernels in this process (default: the CPUs it was given: "
            "a Ray worker's CPU allotment, else its affinity mask and cgroup quota)."),
+    Option("funnel", _bool, True,
+           "Count the rows each WHERE conjunct, HAVING, QUALIFY and DISTINCT ON keeps (the run "
+           "summary's funnel, signals and examples). Set before the views it should count; "
+           "false compiles plain filters (Daft may then push them into scans)."),
+    Option("rejects", str, None,
+           "Iceberg table ('ns.table') that gets the rows the counted filters dropped: the "
+           "statement, view and first failing predicate, url/record_id/text previews and the "
+           "whole row as JSON, tagged with the run id; appended only when the run's own writes "
+           "committed. Set before the views whose rejects it should keep."),
     Option("work_dir", str, None,
            "Where relational stages spill their input (Parquet, one folder per run, kept); "
            "default: a temporary directory removed after the run. On Ray: a path every node "

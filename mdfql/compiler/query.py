@@ -12,6 +12,7 @@ import daft.functions as F
 from daft import DataType, Expression, Window, col
 from sqlglot import exp
 
+from mdfql.counting import CountedFilter, counting_filter, predicate_text, preview_columns
 from mdfql.dedup.ids import hashable as _hashable
 from mdfql.dedup.ids import row_id
 from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
@@ -20,6 +21,7 @@ from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.io.inputs import recording
 from mdfql.lang.bind import literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
+from mdfql.options import option_value
 from mdfql.plan.program import View
 from mdfql.plan.stages import NODE, RelationalStage
 from mdfql.plan.tree import PlanNode, sql_text
@@ -43,6 +45,7 @@ class PlanContext:
     used_functions: set[str] = field(default_factory=set)
     source_limit: int | None = None
     stages: list[RelationalStage] = field(default_factory=list)
+    view: str = "<query>"  # the view (or CTE) being compiled: what its counted filters name
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
@@ -115,7 +118,11 @@ class QueryCompiler:
             if with_ is not None:
                 for cte in with_.expressions:
                     name = cte.alias_or_name.lower()
-                    sub = self.query(cte.this)
+                    outer, self.ctx.view = self.ctx.view, name
+                    try:
+                        sub = self.query(cte.this)
+                    finally:
+                        self.ctx.view = outer
                     self.ctx.ctes[name] = View(name, sub.df, PlanNode("CTE", name, [sub.plan]),
                                                sub.widths)
             return self._query_body(node, top)
@@ -316,10 +323,61 @@ class QueryCompiler:
                 plain.append(self._inline_aliases(c, rel, aliases))
         if plain:
             compiler = self.exprs(rel, where="WHERE")
-            pred = _all([compiler.condition(c) for c in plain])
-            rel = Relation(rel.df.where(pred), rel.columns, plan=rel.plan, widths=rel.widths)
+            counted = self._filter(rel, plain, [compiler.condition(c) for c in plain],
+                                   [predicate_text(c) for c in plain], compiler)
             rel.step("Filter", "\n".join(sql_text(c) for c in plain))
+            rel.plan.counted = counted
         return rel
+
+    def _filter(self, rel: Relation, nodes: list[exp.Expression], preds: list[Expression],
+                labels: list[str], compiler: ExprCompiler,
+                names: list[tuple[str, str]] | None = None) -> CountedFilter | None:
+        """Filter `rel` in place on the conjunction of `preds`: counted (see mdfql.counting)
+        unless SET funnel = false. `names`: the (SQL name, physical) columns rows show in
+        examples and rejects (default: the relation's visible columns)."""
+        if not option_value(self.ctx.options, "funnel"):
+            rel.df = rel.df.where(_all(preds))
+            return None
+        if names is None:
+            names = [(c.name, c.physical) for c in rel.columns]
+            names = list(rel.aliases.items()) + names if rel.aliases_first else names
+        names = [(n, p) for n, p in names if not n.startswith("__")]
+        previews = preview_columns(names)
+        signals = {i: v for i, node in enumerate(nodes)
+                   if (v := self._signal(node, compiler)) is not None}
+        rejects = option_value(self.ctx.options, "rejects") is not None
+        row = None
+        if rejects:
+            fields: dict[str, Expression] = {}
+            for name, physical in names:
+                fields.setdefault(name.lower(), col(physical))
+            row = F.to_struct(**fields)
+        f = CountedFilter(self.ctx.view, tuple(labels),
+                          tuple(sql_text(signals[i][0]) if i in signals else None
+                                for i in range(len(labels))),
+                          tuple(previews), rejects)
+        rel.df = counting_filter(rel.df, f, preds, {i: e for i, (_, e) in signals.items()},
+                                 {name: col(p) for name, p in previews.items()}, row)
+        return f
+
+    @staticmethod
+    def _signal(node: exp.Expression, compiler: ExprCompiler
+                ) -> tuple[exp.Expression, Expression] | None:
+        """The computed numeric side of a comparison (`lid.score > 0.65`): a signal."""
+        if not isinstance(node, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ)):
+            return None
+        for side in (node.this, node.expression):
+            if isinstance(side, (exp.Literal, exp.Null, exp.Boolean)) \
+                    or (isinstance(side, exp.Column) and not side.table):
+                continue
+            try:
+                value = compiler.compile(side)
+                dtype = compiler.dtype(value)
+            except MdfqlError:
+                continue
+            if dtype.is_numeric() and not value.is_column():
+                return side, value
+        return None
 
     def _inline_aliases(self, node: exp.Expression, rel: Relation,
                         aliases: dict[str, exp.Expression]) -> exp.Expression:
@@ -374,9 +432,11 @@ class QueryCompiler:
                 [f"GROUP BY {', '.join(sql_text(k) for k in keys)}"] * bool(keys)
                 + [sql_text(a) for a in aggs]), [plan])
         if having is not None:
-            rel.df = rel.df.where(self.exprs(rel, replacements=replacements,
-                                             where="HAVING").condition(having.this))
-            rel.step("Filter", f"HAVING {sql_text(having.this)}")
+            hc = self.exprs(rel, replacements=replacements, where="HAVING")
+            label = f"HAVING {sql_text(having.this)}"
+            counted = self._filter(rel, [having.this], [hc.condition(having.this)], [label], hc)
+            rel.step("Filter", label)
+            rel.plan.counted = counted
         windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)])
         if windows:
             needed = self._needed_after_windows(rel, items, extra, node)
@@ -400,8 +460,11 @@ class QueryCompiler:
         rel.aliases_first = True
         compiler = self.exprs(rel, replacements=replacements, where="QUALIFY")
         if qualify is not None:
-            rel.df = rel.df.where(compiler.condition(qualify.this))
-            rel.step("Filter", f"QUALIFY {sql_text(qualify.this)}")
+            label = f"QUALIFY {sql_text(qualify.this)}"
+            counted = self._filter(rel, [qualify.this], [compiler.condition(qualify.this)],
+                                   [label], compiler, outputs)
+            rel.step("Filter", label)
+            rel.plan.counted = counted
         distinct = node.args.get("distinct")
         final = [col(physical).alias(name) for name, physical in outputs]
         widths = {name: rel.widths[physical] for name, physical in outputs
@@ -727,7 +790,10 @@ class QueryCompiler:
             f"{stage.label}: {stage.call_sql}\nspills {len(keep)} column(s), a row id, the "
             f"keys and {len(by)} order value(s); picks each key's first row from those alone"),
             [rel.plan], stage=stage)
-        return stage.output_plan().where(col(out).not_null()).exclude(out)
+        won = Relation(stage.output_plan(), rel.columns)
+        rel.plan.counted = self._filter(won, [], [col(out).not_null()], [stage.call_sql],
+                                        compiler, outputs)
+        return won.df.exclude(out)
 
     def _count(self, clause: exp.Expression, what: str) -> int:
         """The row count of a LIMIT or OFFSET: a non-negative integer literal."""

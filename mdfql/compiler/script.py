@@ -180,10 +180,12 @@ class ScriptCompiler:
         }
         return handlers.get(type(node))
 
-    def plan(self, node: exp.Expression, top: bool = True) -> Relation:
-        """A statement's query (`top`: its ORDER BY sorts), or a view's (`top=False`)."""
+    def plan(self, node: exp.Expression, top: bool = True, view: str = "<query>") -> Relation:
+        """A statement's query (`top`: its ORDER BY sorts), or a view's (`top=False`, `view`
+        its name: what its counted filters are named after)."""
         bound = Binder(self.env).bind(node)
         self.ctx.source_limit = self.program.options.get("limit")
+        self.ctx.view = view
         rel = QueryCompiler(self.ctx).query(bound, top)
         check_plan_depth(rel.plan, self.statement.span if self.statement else None)
         return rel
@@ -242,7 +244,7 @@ class ScriptCompiler:
             raise self.error(f"CREATE {kind} needs AS <query>", node)
         if kind == "VIEW":
             name = node.this.name.lower()
-            rel = self.plan(body, top=False)
+            rel = self.plan(body, top=False, view=name)
             self.program.views[name] = View(name, rel.df, PlanNode("View", name, [rel.plan]),
                                             rel.widths)
             return

@@ -20,13 +20,15 @@ def sql_text(node: exp.Expression) -> str:
 class PlanNode:
     """One step: its kind (Scan, Filter, Project, View, Relational, ...), the SQL it runs, and
     its inputs. `stage` is set on the node of a relational stage (the executor runs it);
-    `reads` on a scan: the files or table it reads (`mdfql.io.inputs.SourceInput`)."""
+    `reads` on a scan: the files or table it reads (`mdfql.io.inputs.SourceInput`);
+    `counted` on a filter the run counts (`mdfql.counting.CountedFilter`)."""
 
     kind: str
     detail: str = ""
     inputs: list[PlanNode] = field(default_factory=list)
     stage: Any = None
     reads: list[Any] = field(default_factory=list)
+    counted: Any = None
 
     def walk(self) -> Iterator[PlanNode]:
         """This node and every node below it, depth first."""

@@ -26,7 +26,8 @@ FINGERPRINT = PREFIX + "statement-fingerprint"
 LISTED_INPUTS = 20  # input names kept in a summary (all of them are in the inputs hash)
 # Options that change how a run goes, not the rows it writes.
 _NOT_RESULTS = ("runner", "ray.", "threads", "batch_rows", "work_dir", "catalog.",
-                "on_missing_input", "max_failed_fraction", "scratch_namespace")
+                "on_missing_input", "max_failed_fraction", "scratch_namespace", "funnel",
+                "rejects")
 
 
 def _sha256(text: str) -> str:

@@ -37,7 +37,7 @@ class Target:
         return f"trial run (limit): wrote {self.name}, not {self.requested}"
 
 
-def _scratch_table(ident: str, namespace: str) -> str:
+def scratch_table(ident: str, namespace: str) -> str:
     ns, table = parse_ident(ident)
     return f"{namespace}.{ns}_{table}"
 
@@ -62,7 +62,7 @@ def _target(action: Action, catalog: CatalogConfig, limited: bool, scratch_ns: s
     if action.kind == "write_table":
         parse_ident(requested)
         if limited:
-            name = _scratch_table(requested, scratch_ns)
+            name = scratch_table(requested, scratch_ns)
             mode = "append" if name in seen else "replace"
             seen.add(name)
             return Target(name, mode, requested, scratch=True)

@@ -1,0 +1,108 @@
+"""The funnel's running counts: what counted filters report, merged into one run's funnel.
+
+Counted filters (`mdfql.counting`) report per batch; this keeps the sums by (statement, filter,
+conjunct), merges signal samples (bottom-k: each value carries a uniform random key, the
+SAMPLE_SIZE smallest keys are a uniform sample of everything seen, whatever the batches and
+workers) and keeps the first examples. Plain data, so it lives in the run's tally (and its Ray
+actor) and pickles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mdfql.counting import EXAMPLES, SAMPLE_SIZE, BatchCounts, CountedFilter
+from mdfql.funnel import Example, Funnel, FunnelStep, Signal
+from mdfql.plan.tree import PlanNode
+
+
+def filters_run(plan: PlanNode, ran: list[object]) -> list[CountedFilter]:
+    """The counted filters that run when `plan` runs now, upstream first: those below a
+    relational stage in `ran` (it ran for an earlier statement) are not run again."""
+    found: dict[int, CountedFilter] = {}
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if node.counted is not None:
+            found[node.counted.fid] = node.counted
+        if node.stage is None or not any(node.stage is s for s in ran):
+            stack += node.inputs
+    return [found[k] for k in sorted(found)]
+
+
+class FunnelCounts:
+    """Counts of every counted filter that ran, keyed by statement."""
+
+    def __init__(self) -> None:
+        self.steps: dict[tuple[int, int, int], list[int]] = {}
+        self.filters: dict[int, CountedFilter] = {}
+        self.samples: dict[tuple[str, str, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self.seen: dict[tuple[str, str], int] = {}
+        self.examples: dict[tuple[int, int, int, bool], list[dict[str, str]]] = {}
+
+    def add(self, statement: int, batch: BatchCounts) -> None:
+        f = batch.filter
+        self.filters.setdefault(f.fid, f)
+        for i, (rows_in, rows_out) in enumerate(batch.counts):
+            total = self.steps.setdefault((statement, f.fid, i), [0, 0])
+            total[0] += rows_in
+            total[1] += rows_out
+        for (i, kept), (keys, values, seen) in batch.samples.items():
+            name = f.signals[i]
+            assert name is not None
+            self.seen[(f.view, name)] = self.seen.get((f.view, name), 0) + seen
+            self._sample((f.view, name, kept), keys, values)
+        for (i, kept), rows in batch.examples.items():
+            self._examples((statement, f.fid, i, kept), rows)
+
+    def _sample(self, key: tuple[str, str, bool], keys: np.ndarray, values: np.ndarray) -> None:
+        old = self.samples.get(key)
+        if old is not None:
+            keys, values = np.concatenate([old[0], keys]), np.concatenate([old[1], values])
+        if len(keys) > SAMPLE_SIZE:
+            idx = np.argpartition(keys, SAMPLE_SIZE)[:SAMPLE_SIZE]
+            keys, values = keys[idx], values[idx]
+        self.samples[key] = (keys, values)
+
+    def _examples(self, key: tuple[int, int, int, bool], rows: list[dict[str, str]]) -> None:
+        have = self.examples.setdefault(key, [])
+        have += rows[:EXAMPLES - len(have)]
+
+    def expect(self, statement: int, filters: list[CountedFilter]) -> None:
+        """Steps of `statement` listed even when no row reached them (zero counts)."""
+        for f in filters:
+            self.filters.setdefault(f.fid, f)
+            for i in range(len(f.labels)):
+                self.steps.setdefault((statement, f.fid, i), [0, 0])
+
+    def merge(self, other: FunnelCounts) -> None:
+        """Fold another process's counts into these (a Ray run's tally into the driver's)."""
+        for key, (rows_in, rows_out) in other.steps.items():
+            total = self.steps.setdefault(key, [0, 0])
+            total[0] += rows_in
+            total[1] += rows_out
+        self.filters.update(other.filters)
+        for key, n in other.seen.items():
+            self.seen[key] = self.seen.get(key, 0) + n
+        for key, (keys, values) in other.samples.items():
+            self._sample(key, keys, values)
+        for key, rows in other.examples.items():
+            self._examples(key, rows)
+
+    def funnel(self) -> Funnel:
+        """The run's funnel: steps by statement, then compile order (upstream first)."""
+        steps = []
+        for (statement, fid, i), (rows_in, rows_out) in sorted(self.steps.items()):
+            f = self.filters[fid]
+            steps.append(FunnelStep(statement, f.view, f.labels[i], rows_in, rows_out))
+        signals = []
+        for (view, name), count in self.seen.items():
+            kept = self.samples.get((view, name, True), (None, np.array([])))[1]
+            dropped = self.samples.get((view, name, False), (None, np.array([])))[1]
+            signals.append(Signal(view, name, tuple(float(v) for v in kept),
+                                  tuple(float(v) for v in dropped), count))
+        examples = []
+        for (statement, fid, i, kept), rows in sorted(self.examples.items()):
+            f = self.filters[fid]
+            examples += [Example(statement, f.view, f.labels[i], kept, dict(r)) for r in rows]
+        return Funnel(steps, signals, examples)
