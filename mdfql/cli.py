@@ -95,23 +95,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _summary_table(summary) -> Table:
-    table = Table(title="run summary", show_header=False)
-    table.add_row("rows read", f"{summary.rows_read:,}")
-    for stage in summary.stages:
-        table.add_row(f"  {stage.label} ({stage.wall_s:.1f} s)",
-                      f"{stage.rows_spilled:,} spilled, {stage.result_rows:,} in result")
-    for step in summary.steps:
-        table.add_row(f"  {step.name}", f"{step.rows_in:,} -> {step.rows_out:,}")
-    for w in summary.writes:
-        snap = f" (snapshot {w.snapshot_id})" if w.snapshot_id else ""
-        verb = "skipped" if w.skipped else "written"
-        table.add_row(f"{verb} {w.mode} {w.ident}", f"{w.rows_written:,}{snap}")
-    for (stage, reason), n in sorted(summary.failures.items()):
-        table.add_row(f"[yellow]failed rows: {stage}: {reason}[/yellow]", f"{n:,}")
-    table.add_row("rows written", f"{summary.rows_written:,}")
-    table.add_row("wall time", f"{summary.wall_s:.2f} s")
-    table.add_row("docs/s", f"{summary.docs_per_s:,.0f}")
-    return table
+    from mdfql.summary_table import summary_table
+
+    return summary_table(summary)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

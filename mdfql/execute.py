@@ -69,6 +69,7 @@ class RunSummary:
     funnel: Funnel = field(default_factory=Funnel)  # steps by view and predicate
     reads: dict[str, FileCount] = field(default_factory=dict)  # by file, once per run
     failure_examples: dict[tuple[str, str], str] = field(default_factory=dict)  # first seen
+    statements: dict[int, str] = field(default_factory=dict)  # each action's title, by index
 
     @property
     def docs_per_s(self) -> float:
@@ -308,7 +309,7 @@ def execute(
             summary.failures = failures.failures()  # inside: a Ray run's tally is still up
             summary.failure_examples = failures.failure_examples()
             summary.reads = failures.file_counts()
-            summary.funnel = tracker.funnel()
+            summary.funnel, summary.statements = tracker.funnel(), tracker.titles
             if (rejects := tracker.commit_rejects(catalog, run.info)) is not None:
                 summary.writes.append(rejects)
             counted = failures.rows_read()

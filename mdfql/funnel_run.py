@@ -27,11 +27,13 @@ class FunnelRun:
         self.rejects_dir = directory / "rejects"
         self.rejects = option_value(program.options, "rejects")
         self.expected: dict[int, list[CountedFilter]] = {}
+        self.titles: dict[int, str] = {}  # what each statement that ran does
 
     def start(self, statement: int, action: Action) -> None:
         """Before `action` (the statement-th) runs."""
         if action.kind == "explain":
             return
+        self.titles[statement] = f"{action.plan.kind} (line {action.span.line})"
         ran = [s for s in self.program.stages() if s.rows.files is not None]
         self.expected[statement] = filters_run(action.plan, ran)
         metrics.set_statement(statement, str(self.rejects_dir) if self.rejects else None)

@@ -36,8 +36,9 @@ class FunnelCounts:
     def __init__(self) -> None:
         self.steps: dict[tuple[int, int, int], list[int]] = {}
         self.filters: dict[int, CountedFilter] = {}
-        self.samples: dict[tuple[str, str, bool], tuple[np.ndarray, np.ndarray]] = {}
-        self.seen: dict[tuple[str, str], int] = {}
+        # by (statement, view, signal[, kept]); the funnel shows a view's first statement's
+        self.samples: dict[tuple[int, str, str, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self.seen: dict[tuple[int, str, str], int] = {}
         self.examples: dict[tuple[int, int, int, bool], list[dict[str, str]]] = {}
 
     def add(self, statement: int, batch: BatchCounts) -> None:
@@ -50,12 +51,13 @@ class FunnelCounts:
         for (i, kept), (keys, values, seen) in batch.samples.items():
             name = f.signals[i]
             assert name is not None
-            self.seen[(f.view, name)] = self.seen.get((f.view, name), 0) + seen
-            self._sample((f.view, name, kept), keys, values)
+            key = (statement, f.view, name)
+            self.seen[key] = self.seen.get(key, 0) + seen
+            self._sample((*key, kept), keys, values)
         for (i, kept), rows in batch.examples.items():
             self._examples((statement, f.fid, i, kept), rows)
 
-    def _sample(self, key: tuple[str, str, bool], keys: np.ndarray, values: np.ndarray) -> None:
+    def _sample(self, key: tuple[int, str, str, bool], keys: np.ndarray, values: np.ndarray) -> None:
         old = self.samples.get(key)
         if old is not None:
             keys, values = np.concatenate([old[0], keys]), np.concatenate([old[1], values])
@@ -95,10 +97,14 @@ class FunnelCounts:
         for (statement, fid, i), (rows_in, rows_out) in sorted(self.steps.items()):
             f = self.filters[fid]
             steps.append(FunnelStep(statement, f.view, f.labels[i], rows_in, rows_out))
-        signals = []
-        for (view, name), count in self.seen.items():
-            kept = self.samples.get((view, name, True), (None, np.array([])))[1]
-            dropped = self.samples.get((view, name, False), (None, np.array([])))[1]
+        signals, shown = [], set()
+        for (statement, view, name), count in sorted(self.seen.items()):
+            if (view, name) in shown:  # a view read by two statements: sampled in the first
+                continue
+            shown.add((view, name))
+            empty = (None, np.array([]))
+            kept = self.samples.get((statement, view, name, True), empty)[1]
+            dropped = self.samples.get((statement, view, name, False), empty)[1]
             signals.append(Signal(view, name, tuple(float(v) for v in kept),
                                   tuple(float(v) for v in dropped), count))
         examples = []
