@@ -57,7 +57,8 @@ class FunnelCounts:
         for (i, kept), rows in batch.examples.items():
             self._examples((statement, f.fid, i, kept), rows)
 
-    def _sample(self, key: tuple[int, str, str, bool], keys: np.ndarray, values: np.ndarray) -> None:
+    def _sample(self, key: tuple[int, str, str, bool], keys: np.ndarray,
+                values: np.ndarray) -> None:
         old = self.samples.get(key)
         if old is not None:
             keys, values = np.concatenate([old[0], keys]), np.concatenate([old[1], values])
