@@ -48,7 +48,7 @@ class CountedFilter:
     labels: tuple[str, ...]
     signals: tuple[str | None, ...]
     previews: tuple[str, ...] = ()
-    rejects: bool = False
+    rejects: tuple[str, ...] = ()  # the row's column names, when its dropped rows are kept
     fid: int = field(default_factory=lambda: next(_ids))  # compile order: upstream first
 
 
@@ -84,10 +84,11 @@ def preview_columns(names: list[tuple[str, str]]) -> dict[str, str]:
 
 def counting_filter(df: daft.DataFrame, f: CountedFilter, conjuncts: list[Expression],
                     signals: dict[int, Expression], previews: dict[str, Expression],
-                    row: Expression | None) -> daft.DataFrame:
+                    row: list[Expression]) -> daft.DataFrame:
     """`df` filtered by counted filter `f` (see the module doc): `conjuncts` in order,
-    `signals` by conjunct index, `previews` by name (in `f.previews` order), `row` (a struct
-    of the whole row) when rejects are on.
+    `signals` by conjunct index, `previews` by name (in `f.previews` order), `row` the row's
+    columns (named `f.rejects`) when rejects are on: separate arguments, converted only for
+    a batch that drops rows.
 
     The UDF's result is a column first, filtered on next: Daft merges adjacent filters into
     one (and a merged filter's UDFs all see the first one's input, which breaks sequential
@@ -98,22 +99,20 @@ def counting_filter(df: daft.DataFrame, f: CountedFilter, conjuncts: list[Expres
 
 
 def _keep(f: CountedFilter, conjuncts: list[Expression], signals: dict[int, Expression],
-          previews: dict[str, Expression], row: Expression | None) -> Expression:
+          previews: dict[str, Expression], row: list[Expression]) -> Expression:
     fields: dict[str, Expression] = {f"p{i}": c for i, c in enumerate(conjuncts)}
     fields.update({f"s{i}": v.cast(DataType.float64()) for i, v in signals.items()})
     for name in f.previews:
         value = previews[name].cast(DataType.string())
         fields[f"v_{name}"] = value.left(PREVIEW_CHARS) if name in ("text", "content") \
             else value
-    if row is not None:
-        fields["row"] = row
     udf = daft.func.batch(return_dtype=DataType.bool())(_udf(f))
-    return udf(F.to_struct(**fields))
+    return udf(F.to_struct(**fields), *row)
 
 
 def _udf(f: CountedFilter) -> Any:
-    def count(batch: Series) -> pa.Array:
-        return _count_batch(f, batch)
+    def count(batch: Series, *row: Series) -> pa.Array:
+        return _count_batch(f, batch, row)
 
     # Daft tells UDFs apart by name (and names the operator after it): one per filter
     count.__name__ = count.__qualname__ = f"funnel_{f.fid}"
@@ -147,7 +146,7 @@ def _previews(arr: pa.StructArray, f: CountedFilter, rows: np.ndarray) -> list[d
     return out
 
 
-def _count_batch(f: CountedFilter, batch: Series) -> pa.Array:
+def _count_batch(f: CountedFilter, batch: Series, row: tuple[Series, ...]) -> pa.Array:
     from mdfql import metrics  # the run's tally; imported here: metrics imports nothing of ours
     from mdfql.rejects import write_rejects
 
@@ -177,10 +176,11 @@ def _count_batch(f: CountedFilter, batch: Series) -> pa.Array:
         alive = kept
     where = metrics.record_funnel(BatchCounts(f, counts, samples, examples))
     if f.rejects and where is not None and (first_fail >= 0).any():
-        write_rejects(where, f, arr, first_fail)
+        write_rejects(where, f, arr, row, first_fail)
     return pa.array(alive, type=pa.bool_())
 
 
-def row_json(rows: pa.StructArray) -> list[str]:
-    """Each row of a struct array as one JSON object (non-JSON values as their text)."""
-    return [json.dumps(r, default=str, ensure_ascii=False) for r in rows.to_pylist()]
+def row_json(names: tuple[str, ...], columns: list[pa.Array]) -> list[str]:
+    """Each row of `columns` as one JSON object (non-JSON values as their text)."""
+    rows = pa.StructArray.from_arrays(columns, names=list(names)).to_pylist()
+    return [json.dumps(r, default=str, ensure_ascii=False) for r in rows]

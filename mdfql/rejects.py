@@ -37,9 +37,9 @@ _PREVIEW_FIELD = {"url": "url", "record_id": "record_id", "id": "record_id", "te
 
 
 def write_rejects(where: tuple[str, int], f: CountedFilter, batch: pa.StructArray,
-                  first_fail: np.ndarray) -> None:
-    """One batch's dropped rows (`first_fail` >= 0: the conjunct that dropped each) as a
-    Parquet file in `where`'s directory, for its statement."""
+                  row: tuple[daft.Series, ...], first_fail: np.ndarray) -> None:
+    """One batch's dropped rows (`first_fail` >= 0: the conjunct that dropped each; `row` the
+    batch's columns, named `f.rejects`) as a Parquet file in `where`'s directory."""
     directory, statement = where
     dropped = np.flatnonzero(first_fail >= 0)
     take = pa.array(dropped)
@@ -51,8 +51,13 @@ def write_rejects(where: tuple[str, int], f: CountedFilter, batch: pa.StructArra
     }
     for name in f.previews:
         columns[_PREVIEW_FIELD[name]] = pc.take(batch.field(f"v_{name}"), take).cast(pa.string())
-    rows = pc.take(batch.field("row"), take)
-    columns["row"] = pa.array(row_json(rows), pa.large_string())
+    picked = []
+    for series in row:
+        column = series.to_arrow()
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        picked.append(pc.take(column, take))
+    columns["row"] = pa.array(row_json(f.rejects, picked), pa.large_string())
     table = pa.table({name: columns.get(name, pa.nulls(len(dropped), type_))
                       for name, type_ in zip(SCHEMA.names, SCHEMA.types)}, schema=SCHEMA)
     path = Path(directory)

@@ -23,11 +23,10 @@ def summary_table(summary: Any) -> Table:
     for name, justify in (("", "left"), ("rows in", "right"), ("rows out", "right"),
                           ("dropped", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for path, count in sorted(summary.reads.items()):
+    table.add_row("rows read", "", f"{summary.rows_read:,}", "")
+    for path, count in sorted(summary.reads.items()):  # records met -> rows delivered
         failed = f"{count.failed:,} failed" if count.failed else ""
-        table.add_row(f"read {escape(path)}", f"{count.records:,}", f"{count.rows:,}", failed)
-    if not summary.reads:
-        table.add_row("rows read", "", f"{summary.rows_read:,}", "")
+        table.add_row(f"  read {escape(path)}", f"{count.records:,}", f"{count.rows:,}", failed)
     for stage in summary.stages:
         table.add_row(f"  {escape(stage.label)} ({stage.wall_s:.1f} s)",
                       f"{stage.rows_spilled:,}", f"{stage.result_rows:,}", "")

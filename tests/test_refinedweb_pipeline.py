@@ -51,8 +51,9 @@ def test_summary_reports_reads_writes_and_failures(run, kept):
     _, stats, first, _ = run
     out = first.stdout + first.stderr
     # every response record but the one cut short at the end of the file
-    assert re.search(r"rows read\s+│\s+" + f"{stats.response_records - 1:,}", out)
-    assert re.search(r"rows written\s+│\s+" + f"{len(kept):,}", out)
+    assert re.search(r"rows read[\s│]+" + f"{stats.response_records - 1:,}", out)
+    assert re.search(r"wrote replace curated\.refinedweb \(snapshot \d+\)[\s│]+"
+                     + f"{len(kept):,}", out)
     assert "failed rows: read_warc: truncated record" in out
     assert "failed rows: parse_http: bad status line" in out
     assert "docs/s" in out
@@ -60,7 +61,8 @@ def test_summary_reports_reads_writes_and_failures(run, kept):
 
 def test_rerun_replaces_the_table(run, kept):
     _, _, first, second = run
-    written = [re.search(r"rows written\s+│\s+([\d,]+)", p.stdout + p.stderr).group(1)
+    written = [re.search(r"wrote replace curated\.refinedweb \(snapshot \d+\)[\s│]+([\d,]+)",
+                         p.stdout + p.stderr).group(1)
                for p in (first, second)]
     assert written[0] == written[1] == f"{len(kept):,}"
 

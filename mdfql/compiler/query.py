@@ -345,19 +345,17 @@ class QueryCompiler:
         previews = preview_columns(names)
         signals = {i: v for i, node in enumerate(nodes)
                    if (v := self._signal(node, compiler)) is not None}
-        rejects = option_value(self.ctx.options, "rejects") is not None
-        row = None
-        if rejects:
-            fields: dict[str, Expression] = {}
+        row: dict[str, Expression] = {}
+        if option_value(self.ctx.options, "rejects") is not None:
             for name, physical in names:
-                fields.setdefault(name.lower(), col(physical))
-            row = F.to_struct(**fields)
+                row.setdefault(name.lower(), col(physical))
         f = CountedFilter(self.ctx.view, tuple(labels),
                           tuple(sql_text(signals[i][0]) if i in signals else None
                                 for i in range(len(labels))),
-                          tuple(previews), rejects)
+                          tuple(previews), tuple(row))
         rel.df = counting_filter(rel.df, f, preds, {i: e for i, (_, e) in signals.items()},
-                                 {name: col(p) for name, p in previews.items()}, row)
+                                 {name: col(p) for name, p in previews.items()},
+                                 list(row.values()))
         return f
 
     @staticmethod

@@ -1,0 +1,65 @@
+"""What the funnel's counters and rejects cost: a pipeline's wall time with the counters on
+(default), off (`SET funnel = false`) and with rejects (`SET rejects = ...`), the variants
+alternating, each run in a fresh process and a fresh warehouse. Not a test: it prints figures.
+
+    python benchmarks/funnel_cost.py pipelines/fineweb.sql --warc /work/data/crawl-slice.warc.gz
+        [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+VARIANTS = {"on": "", "off": "SET funnel = false;\n",
+            "rejects": "SET rejects = 'curated.rejects';\n"}
+
+_CHILD = """
+import json, os, sys, time
+from mdfql import Session
+text = sys.argv[1]
+start = time.perf_counter()
+summary = Session().run(text, {"input": sys.argv[2]})
+print(json.dumps({"wall_s": time.perf_counter() - start, "steps": len(summary.funnel.steps),
+                  "written": [[w.ident, w.rows_written] for w in summary.writes]}))
+"""
+
+
+def run_once(text: str, warc: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MDFQL_WAREHOUSE": str(Path(tmp) / "warehouse"),
+               "DAFT_ANALYTICS_ENABLED": "0", "DAFT_PROGRESS_BAR": "0"}
+        done = subprocess.run([sys.executable, "-c", _CHILD, text, warc], env=env, cwd=tmp,
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("pipeline")
+    parser.add_argument("--warc", required=True)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    text = Path(args.pipeline).read_text()
+    walls: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    for i in range(args.repeats):
+        for name, prefix in VARIANTS.items():
+            result = run_once(prefix + text, os.path.abspath(args.warc))
+            walls[name].append(result["wall_s"])
+            print(f"repeat {i + 1} {name:8s} {result['wall_s']:7.2f} s  "
+                  f"steps {result['steps']}  written {result['written']}", flush=True)
+    for name, values in walls.items():
+        print(f"{name:8s} min {min(values):7.2f} s  all {', '.join(f'{v:.2f}' for v in values)}")
+    base = min(walls["off"])
+    for name in ("on", "rejects"):
+        print(f"{name} vs off: {100 * (min(walls[name]) / base - 1):+.1f}% (min of repeats)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
