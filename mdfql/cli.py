@@ -102,6 +102,7 @@ def _summary_table(summary) -> Table:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
+    from mdfql.progress import run_progress
     from mdfql.runner import use_runner
     from mdfql.session import catalog_config
 
@@ -110,12 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with use_runner(kind, address):  # chosen before compiling: building plans fixes it
         # Every mistake in the script is reported before any data is read.
         program = session.compile(text, args.file, _params(args.param))
-        n = len(program.actions)
-        with console.status("starting") as status:
-            def progress(i: int, action) -> None:
-                status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
-                              f"(line {action.span.line})")
-
+        with run_progress(console, native=kind != "ray") as progress:
             summary = execute(program, catalog=catalog_config(program.options),
                               functions=session.registry, runner=kind, ray_address=address,
                               on_action=progress, work_dir=args.work_dir)

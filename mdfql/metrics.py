@@ -61,6 +61,7 @@ class FailureTally:
         self.reads: dict[str, FileCount] = {}
         self.funnel = FunnelCounts()
         self.rejects: str | None = None  # where counted filters write the rows they drop
+        self.finished: set[tuple[int, str]] = set()  # (statement, file) read to the end
 
     def set_statement(self, statement: int) -> None:
         with self._lock:
@@ -85,6 +86,14 @@ class FailureTally:
     def failure_examples(self) -> dict[tuple[str, str], str]:
         with self._lock:
             return dict(self.examples)
+
+    def file_done(self, source: str) -> None:
+        with self._lock:
+            self.finished.add((self.statement, source))
+
+    def done_in(self, statement: int) -> set[str]:
+        with self._lock:
+            return {path for s, path in self.finished if s == statement}
 
     def set_rejects(self, directory: str | None) -> None:
         self.rejects = directory
@@ -175,6 +184,28 @@ def record_rows_read(source: str, rows: int, records: int | None = None,
         ray.get(tally.add_rows.remote(source, rows, records, failed))
     else:
         _current.add_rows(source, rows, records, failed)
+
+
+def record_file_done(source: str) -> None:
+    """A reader of ours finished `source` (a file) for the statement running now (progress)."""
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        ray.get(tally.file_done.remote(source))
+    else:
+        _current.file_done(source)
+
+
+def files_done(statement: int) -> set[str]:
+    """The files readers finished for `statement`: this process's and a Ray run's."""
+    done = _current.done_in(statement)
+    tally = _ray_tally()
+    if tally is not None:
+        import ray
+
+        done |= ray.get(tally.done_in.remote(statement))
+    return done
 
 
 def rows_read() -> dict[str, int]:

@@ -31,7 +31,7 @@ from daft.recordbatch import RecordBatch
 from mdfql import _native
 from mdfql.io.inputs import InputFile, SourceInput, list_pattern, register
 from mdfql.io.scan import PulledScan
-from mdfql.metrics import record_failure, record_rows_read
+from mdfql.metrics import record_failure, record_file_done, record_rows_read
 
 STAGE_READ = "read_warc"
 SCAN_NAME = "WarcScan"  # how Daft names the scan in its stats (its rows we count ourselves)
@@ -177,6 +177,14 @@ def _read_file(
         batch_records=batch_records,
         batch_bytes=batch_bytes,
     )
+    try:
+        yield from _batches(path, batches, limit)
+    finally:
+        record_file_done(path)  # (progress bars) also when a limit stopped it early
+
+
+def _batches(path: str, batches: Iterator, limit: int | None) -> Iterator[PyRecordBatch]:
+    """`_read_file`'s batches as Daft record batches, rows and failures counted."""
     delivered = records = failed = responses = 0
     for columns, failures in batches:
         unread = 0
