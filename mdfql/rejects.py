@@ -9,6 +9,7 @@ run id; a failed run commits none (its files go with the work directory).
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mdfql.counting import CountedFilter, row_json
+from mdfql.counting import CountedFilter
 from mdfql.sinks.catalog import CatalogConfig
 from mdfql.sinks.iceberg import WriteResult, stage_table
 from mdfql.sinks.provenance import PREFIX, RunInfo
@@ -63,6 +64,12 @@ def write_rejects(where: tuple[str, int], f: CountedFilter, batch: pa.StructArra
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path / f"part-{uuid.uuid4().hex}.parquet")
+
+
+def row_json(names: tuple[str, ...], columns: list[pa.Array]) -> list[str]:
+    """Each row of `columns` as one JSON object (non-JSON values as their text)."""
+    rows = pa.StructArray.from_arrays(columns, names=list(names)).to_pylist()
+    return [json.dumps(r, default=str, ensure_ascii=False) for r in rows]
 
 
 def commit_rejects(directory: Path, ident: str, catalog: CatalogConfig,

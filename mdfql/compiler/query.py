@@ -12,7 +12,8 @@ import daft.functions as F
 from daft import DataType, Expression, Window, col
 from sqlglot import exp
 
-from mdfql.counting import CountedFilter, counting_filter, predicate_text, preview_columns
+from mdfql.counting import CountedFilter, predicate_text, preview_columns
+from mdfql.counting_udf import counting_filter
 from mdfql.dedup.ids import hashable as _hashable
 from mdfql.dedup.ids import row_id
 from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
