@@ -70,6 +70,7 @@ class RunSummary:
     reads: dict[str, FileCount] = field(default_factory=dict)  # by file, once per run
     failure_examples: dict[tuple[str, str], str] = field(default_factory=dict)  # first seen
     statements: dict[int, str] = field(default_factory=dict)  # each action's title, by index
+    udf_seconds: dict[str, float] = field(default_factory=dict)  # Daft's UDF operator times
 
     @property
     def docs_per_s(self) -> float:
@@ -93,6 +94,9 @@ def absorb_metrics(summary: RunSummary, metrics: tuple[dict, ...]) -> None:
     """
     for op in metrics:
         rows_in, rows_out = _stat(op["stats"], "rows.in"), _stat(op["stats"], "rows.out")
+        if op["name"].startswith("UDF ") and (us := _stat(op["stats"], "duration")):
+            summary.udf_seconds[op["name"][4:]] = summary.udf_seconds.get(op["name"][4:], 0) \
+                + us / 1e6  # the funnel's step times (see funnel_run.py)
         if op.get("category") == "Source":
             name = op["name"].replace(" ", "").removesuffix("Source")
             if name == "InMemoryScan" or SPILL_SOURCE in op["name"] \
@@ -289,7 +293,7 @@ def execute(
             targets = plan_targets(program, catalog)
             run = _Run(program, catalog, RunInfo.of(program, summary.run_id), summary,
                        ray_call if kind == "ray" else None, directory)
-            tracker = FunnelRun(program, directory)
+            tracker = FunnelRun(program, directory, summary.udf_seconds)
             for i, (action, target) in enumerate(zip(program.actions, targets)):
                 if on_action is not None:
                     on_action(i, action)

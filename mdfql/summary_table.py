@@ -21,7 +21,7 @@ def summary_table(summary: Any) -> Table:
     table = Table(title="run summary", show_header=True, header_style="bold",
                   show_lines=False)
     for name, justify in (("", "left"), ("rows in", "right"), ("rows out", "right"),
-                          ("dropped", "right")):
+                          ("dropped", "right"), ("UDF s", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     table.add_row("rows read", "", f"{summary.rows_read:,}", "")
     for path, count in sorted(summary.reads.items()):  # records met -> rows delivered
@@ -64,4 +64,5 @@ def _funnel_rows(table: Table, summary: Any) -> None:
             view = step.view
             table.add_row(f"  [cyan]{escape(view)}[/cyan]", "", "", "")
         table.add_row(f"    {escape(_cut(step.predicate))}", f"{step.rows_in:,}",
-                      f"{step.rows_out:,}", f"{step.dropped:,}" if step.dropped else "")
+                      f"{step.rows_out:,}", f"{step.dropped:,}" if step.dropped else "",
+                      f"{step.seconds:.1f}" if step.seconds else "")

@@ -39,10 +39,14 @@ def test_replace_append_and_read_back(warehouse, docs):
     summary, _ = run(script)
     assert [w.rows_written for w in summary.writes] == [75, 10]
     assert summary.rows_written == 85
-    # Daft pushes the filters into the Parquet scan: rows read are those the scans returned
-    assert summary.rows_read == 85
-    summary, _ = run(script)  # re-running replaces, then appends once more: no doubling
-    assert summary.rows_written == 85
+    # counted filters (the funnel) see every row the scans read; each step drops the rest
+    assert summary.rows_read == 200
+    assert [(s.predicate, s.rows_in, s.rows_out) for s in summary.funnel.steps] == [
+        ("lang = 'en'", 100, 75), ("words < 30", 100, 10)]
+    # re-running replaces, then appends once more: no doubling. Without counters Daft pushes
+    # the filters into the Parquet scan: rows read are those the scans returned
+    summary, _ = run("SET funnel = false;" + script)
+    assert summary.rows_written == 85 and summary.rows_read == 85
     table = load_table("curated.docs", CatalogConfig.resolve())
     assert len(table.history()) == 4
     assert [f.name for f in table.schema().fields] == ["url", "words"]
