@@ -1,8 +1,8 @@
 """Counting filters: a WHERE (HAVING, QUALIFY, DISTINCT ON) as one batch UDF that counts
 (the UDF is in `mdfql.counting_udf`; this module holds what it and the tally share).
 
-The compiler emits a filter's conjuncts as the fields of one struct and filters on what
-`_count_batch` returns: their SQL AND (NULL drops). The UDF also counts, batch by batch and in
+The compiler passes a filter's conjuncts to one batch UDF (`counting_udf`) and filters on what
+it returns: their SQL AND (NULL drops). The UDF also counts, batch by batch and in
 order, the rows each conjunct saw and kept (a row dropped by the first is not seen by the
 second, as datatrove's sequential filters count), samples the numeric values predicates compare,
 keeps a few example rows and, when rejects are on, writes the rows it drops to Parquet. Daft

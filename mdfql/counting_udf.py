@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import daft
-import daft.functions as F
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,19 +34,33 @@ def counting_filter(df: daft.DataFrame, f: CountedFilter, conjuncts: list[Expres
 
 def _keep(f: CountedFilter, conjuncts: list[Expression], signals: dict[int, Expression],
           previews: dict[str, Expression], row: list[Expression]) -> Expression:
-    fields: dict[str, Expression] = {f"p{i}": c for i, c in enumerate(conjuncts)}
-    fields.update({f"s{i}": v.cast(DataType.float64()) for i, v in signals.items()})
+    """The UDF call: conjuncts, signals, previews and row columns as separate arguments, in
+    the order `_fields` names them. Not one struct: Daft 0.7 gives every UDF inside a
+    `to_struct` the first one's values (their extracted columns collide by name)."""
+    args = list(conjuncts) + [signals[i].cast(DataType.float64()) for i in sorted(signals)]
     for name in f.previews:
         value = previews[name].cast(DataType.string())
-        fields[f"v_{name}"] = value.left(PREVIEW_CHARS) if name in ("text", "content") \
-            else value
+        args.append(value.left(PREVIEW_CHARS) if name in ("text", "content") else value)
     udf = daft.func.batch(return_dtype=DataType.bool())(_udf(f))
-    return udf(F.to_struct(**fields), *row)
+    return udf(*args, *row)
+
+
+def _fields(f: CountedFilter) -> list[str]:
+    """Names of the UDF's arguments before the row columns (see `_keep`)."""
+    return ([f"p{i}" for i in range(len(f.labels))]
+            + [f"s{i}" for i, s in enumerate(f.signals) if s is not None]
+            + [f"v_{name}" for name in f.previews])
 
 
 def _udf(f: CountedFilter) -> Any:
-    def count(batch: Series, *row: Series) -> pa.Array:
-        return _count_batch(f, batch, row)
+    names = _fields(f)
+
+    def count(*args: Series) -> pa.Array:
+        fields = {}
+        for name, series in zip(names, args):
+            arr = series.to_arrow()
+            fields[name] = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return _count_batch(f, fields, args[len(names):])
 
     # Daft tells UDFs apart by name (and names the operator after it): one per filter
     count.__name__ = count.__qualname__ = f"funnel_{f.fid}"
@@ -72,20 +85,19 @@ def _sample(values: np.ndarray, rng: np.random.Generator
     return keys, values_kept, len(values)
 
 
-def _previews(arr: pa.StructArray, f: CountedFilter, rows: np.ndarray) -> list[dict[str, str]]:
+def _previews(fields: dict[str, pa.Array], f: CountedFilter, rows: np.ndarray
+              ) -> list[dict[str, str]]:
     picked = [int(i) for i in np.flatnonzero(rows)[:EXAMPLES]]
     out = []
     for i in picked:
         out.append({name: str(v) for name in f.previews
-                    if (v := arr.field(f"v_{name}")[i].as_py()) is not None})
+                    if (v := fields[f"v_{name}"][i].as_py()) is not None})
     return out
 
 
-def _count_batch(f: CountedFilter, batch: Series, row: tuple[Series, ...]) -> pa.Array:
-    arr = batch.to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    n = len(arr)
+def _count_batch(f: CountedFilter, fields: dict[str, pa.Array], row: tuple[Series, ...]
+                 ) -> pa.Array:
+    n = len(fields["p0"])
     alive = np.ones(n, dtype=bool)
     first_fail = np.full(n, -1, dtype=np.int32)
     rng = np.random.default_rng()
@@ -93,20 +105,20 @@ def _count_batch(f: CountedFilter, batch: Series, row: tuple[Series, ...]) -> pa
     samples: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray, int]] = {}
     examples: dict[tuple[int, bool], list[dict[str, str]]] = {}
     for i in range(len(f.labels)):
-        passed = _bools(arr.field(f"p{i}"))
+        passed = _bools(fields[f"p{i}"])
         kept = alive & passed
         dropped = alive & ~passed
         first_fail[dropped] = i
         counts.append((int(alive.sum()), int(kept.sum())))
         if f.signals[i] is not None:
-            values = arr.field(f"s{i}").to_numpy(zero_copy_only=False).astype(np.float64)
+            values = fields[f"s{i}"].to_numpy(zero_copy_only=False).astype(np.float64)
             samples[(i, True)] = _sample(values[kept], rng)
             samples[(i, False)] = _sample(values[dropped], rng)
         if f.previews:
-            examples[(i, True)] = _previews(arr, f, kept)
-            examples[(i, False)] = _previews(arr, f, dropped)
+            examples[(i, True)] = _previews(fields, f, kept)
+            examples[(i, False)] = _previews(fields, f, dropped)
         alive = kept
     where = metrics.record_funnel(BatchCounts(f, counts, samples, examples))
     if f.rejects and where is not None and (first_fail >= 0).any():
-        write_rejects(where, f, arr, row, first_fail)
+        write_rejects(where, f, fields, row, first_fail)
     return pa.array(alive, type=pa.bool_())

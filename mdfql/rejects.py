@@ -37,7 +37,7 @@ _PREVIEW_FIELD = {"url": "url", "record_id": "record_id", "id": "record_id", "te
                   "content": "text"}
 
 
-def write_rejects(where: tuple[str, int], f: CountedFilter, batch: pa.StructArray,
+def write_rejects(where: tuple[str, int], f: CountedFilter, fields: dict[str, pa.Array],
                   row: tuple[daft.Series, ...], first_fail: np.ndarray) -> None:
     """One batch's dropped rows (`first_fail` >= 0: the conjunct that dropped each; `row` the
     batch's columns, named `f.rejects`) as a Parquet file in `where`'s directory."""
@@ -51,7 +51,7 @@ def write_rejects(where: tuple[str, int], f: CountedFilter, batch: pa.StructArra
         "predicate": pa.array(labels[first_fail[dropped]].tolist(), pa.string()),
     }
     for name in f.previews:
-        columns[_PREVIEW_FIELD[name]] = pc.take(batch.field(f"v_{name}"), take).cast(pa.string())
+        columns[_PREVIEW_FIELD[name]] = pc.take(fields[f"v_{name}"], take).cast(pa.string())
     picked = []
     for series in row:
         column = series.to_arrow()
