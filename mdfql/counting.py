@@ -74,3 +74,14 @@ def preview_columns(names: list[tuple[str, str]]) -> dict[str, str]:
                 found[name] = lowered[name]
                 break
     return found
+
+
+@dataclass(frozen=True)
+class FunnelReply:
+    """What the tally answers a batch's counts with: where its rejects go (None: nowhere),
+    the statement running, and which (conjunct, kept) sides have all their examples (the
+    next batches of this filter skip building those)."""
+
+    rejects: str | None
+    statement: int
+    full: frozenset[tuple[int, bool]] = frozenset()

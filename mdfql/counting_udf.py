@@ -3,6 +3,7 @@ reads its conjuncts' values, counts them in order into the run's tally, and retu
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import daft
@@ -71,6 +72,17 @@ def _bools(arr: pa.Array) -> np.ndarray:
     return pc.fill_null(arr.cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
 
 
+_local = threading.local()  # each Daft thread's random generator (creating one costs ~50 us)
+_full: dict[int, frozenset[tuple[int, bool]]] = {}  # by filter: sides with all examples
+
+
+def _rng() -> np.random.Generator:
+    rng = getattr(_local, "rng", None)
+    if rng is None:
+        rng = _local.rng = np.random.default_rng()
+    return rng
+
+
 def _sample(values: np.ndarray, rng: np.random.Generator
             ) -> tuple[np.ndarray, np.ndarray, int]:
     """A bottom-k sample of `values` (NaN for NULL skipped): random keys and the values of the
@@ -100,7 +112,8 @@ def _count_batch(f: CountedFilter, fields: dict[str, pa.Array], row: tuple[Serie
     n = len(fields["p0"])
     alive = np.ones(n, dtype=bool)
     first_fail = np.full(n, -1, dtype=np.int32)
-    rng = np.random.default_rng()
+    rng = _rng()
+    full = _full.get(f.fid, frozenset())
     counts: list[tuple[int, int]] = []
     samples: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray, int]] = {}
     examples: dict[tuple[int, bool], list[dict[str, str]]] = {}
@@ -114,11 +127,12 @@ def _count_batch(f: CountedFilter, fields: dict[str, pa.Array], row: tuple[Serie
             values = fields[f"s{i}"].to_numpy(zero_copy_only=False).astype(np.float64)
             samples[(i, True)] = _sample(values[kept], rng)
             samples[(i, False)] = _sample(values[dropped], rng)
-        if f.previews:
-            examples[(i, True)] = _previews(fields, f, kept)
-            examples[(i, False)] = _previews(fields, f, dropped)
+        for side, rows in ((True, kept), (False, dropped)):
+            if f.previews and (i, side) not in full:
+                examples[(i, side)] = _previews(fields, f, rows)
         alive = kept
-    where = metrics.record_funnel(BatchCounts(f, counts, samples, examples))
-    if f.rejects and where is not None and (first_fail >= 0).any():
-        write_rejects(where, f, fields, row, first_fail)
+    reply = metrics.record_funnel(BatchCounts(f, counts, samples, examples))
+    _full[f.fid] = reply.full
+    if f.rejects and reply.rejects is not None and (first_fail >= 0).any():
+        write_rejects((reply.rejects, reply.statement), f, fields, row, first_fail)
     return pa.array(alive, type=pa.bool_())

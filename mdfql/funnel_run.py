@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mdfql import metrics
+from mdfql.cluster_signal import cluster_signals
 from mdfql.counting import CountedFilter
 from mdfql.funnel import Funnel, FunnelStep
 from mdfql.funnel_tally import filters_run
@@ -50,6 +51,7 @@ class FunnelRun:
         funnel = counts.funnel()
         funnel.steps = [replace(s, seconds=self._seconds(s, funnel.steps))
                         for s in funnel.steps]
+        funnel.signals += cluster_signals(self.program)
         return funnel
 
     def _seconds(self, step: FunnelStep, steps: list[FunnelStep]) -> float:

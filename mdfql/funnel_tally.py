@@ -71,6 +71,11 @@ class FunnelCounts:
         have = self.examples.setdefault(key, [])
         have += rows[:EXAMPLES - len(have)]
 
+    def full(self, statement: int, f: CountedFilter) -> frozenset[tuple[int, bool]]:
+        """The (conjunct, kept) sides of `f` in `statement` that have all their examples."""
+        return frozenset((i, kept) for i in range(len(f.labels)) for kept in (True, False)
+                         if len(self.examples.get((statement, f.fid, i, kept), ())) >= EXAMPLES)
+
     def expect(self, statement: int, filters: list[CountedFilter]) -> None:
         """Steps of `statement` listed even when no row reached them (zero counts)."""
         for f in filters:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mdfql.counting import BatchCounts
+from mdfql.counting import BatchCounts, FunnelReply
 from mdfql.funnel_tally import FunnelCounts
 
 _log = logging.getLogger("mdfql")
@@ -98,11 +98,12 @@ class FailureTally:
     def set_rejects(self, directory: str | None) -> None:
         self.rejects = directory
 
-    def add_funnel(self, batch: BatchCounts) -> tuple[str, int] | None:
-        """Count one batch of a counted filter; where its rejects go (directory, statement)."""
+    def add_funnel(self, batch: BatchCounts) -> FunnelReply:
+        """Count one batch of a counted filter (see FunnelReply for the answer)."""
         with self._lock:
             self.funnel.add(self.statement, batch)
-            return (self.rejects, self.statement) if self.rejects else None
+            return FunnelReply(self.rejects, self.statement,
+                               self.funnel.full(self.statement, batch.filter))
 
     def funnel_counts(self) -> FunnelCounts:
         with self._lock:
@@ -254,9 +255,8 @@ def failure_examples() -> dict[tuple[str, str], str]:
     return {**found, **_current.failure_examples()}
 
 
-def record_funnel(batch: BatchCounts) -> tuple[str, int] | None:
-    """Count one batch of a counted filter in the run's tally (see `mdfql.counting`); where
-    its rejects go, (directory, statement), when the run keeps them."""
+def record_funnel(batch: BatchCounts) -> FunnelReply:
+    """Count one batch of a counted filter in the run's tally (see `mdfql.counting`)."""
     tally = _ray_tally()
     if tally is not None:
         import ray

@@ -262,3 +262,15 @@ def test_cli_summary_names_views_and_predicates(sample, tmp_path, monkeypatch):
     assert "in_language" in out and "gopher_repetition_ok(text)" in out
     assert re.search(r"failed rows: parse_http: bad status line[\s│]+2\b", out), out
     assert "first: " in out and "rows written" not in out
+
+
+def test_cluster_sizes_are_a_signal_that_matches_the_dedup_step(run):
+    """Each MinHash cluster keeps one row: the DISTINCT ON (cluster) step drops the sum of
+    (size - 1) over the clusters the lsh_cluster signal lists."""
+    name, summary, _ = run
+    signal = next(s for s in summary.funnel.signals if "lsh_cluster" in s.name)
+    assert signal.view == "clustered" and signal.count == len(signal.kept) > 0
+    assert all(size >= 2 for size in signal.kept)
+    view = "deduplicated" if name == "fineweb" else "fuzzy_deduplicated"
+    dedup = next(s for s in summary.funnel.steps if s.view == view)
+    assert dedup.dropped == sum(size - 1 for size in signal.kept)
