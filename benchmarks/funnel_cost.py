@@ -1,6 +1,7 @@
 """What the funnel's counters and rejects cost: a pipeline's wall time with the counters on
 (default), off (`SET funnel = false`) and with rejects (`SET rejects = ...`), the variants
-alternating, each run in a fresh process and a fresh warehouse. Not a test: it prints figures.
+alternating, each run in a fresh process and a fresh warehouse; also the process's CPU time
+(user + system), steadier than wall time on a shared machine. Not a test: it prints figures.
 
     python benchmarks/funnel_cost.py pipelines/fineweb.sql --warc /work/data/crawl-slice.warc.gz
         [--repeats 3]
@@ -20,12 +21,16 @@ VARIANTS = {"on": "", "off": "SET funnel = false;\n",
             "rejects": "SET rejects = 'curated.rejects';\n"}
 
 _CHILD = """
-import json, os, sys, time
+import json, os, resource, sys, time
 from mdfql import Session
 text = sys.argv[1]
 start = time.perf_counter()
+cpu = resource.getrusage(resource.RUSAGE_SELF)
 summary = Session().run(text, {"input": sys.argv[2]})
-print(json.dumps({"wall_s": time.perf_counter() - start, "steps": len(summary.funnel.steps),
+end = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": time.perf_counter() - start,
+                  "cpu_s": end.ru_utime + end.ru_stime - cpu.ru_utime - cpu.ru_stime,
+                  "steps": len(summary.funnel.steps),
                   "written": [[w.ident, w.rows_written] for w in summary.writes]}))
 """
 
@@ -47,17 +52,23 @@ def main() -> int:
     args = parser.parse_args()
     text = Path(args.pipeline).read_text()
     walls: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    cpus: dict[str, list[float]] = {k: [] for k in VARIANTS}
     for i in range(args.repeats):
         for name, prefix in VARIANTS.items():
             result = run_once(prefix + text, os.path.abspath(args.warc))
             walls[name].append(result["wall_s"])
-            print(f"repeat {i + 1} {name:8s} {result['wall_s']:7.2f} s  "
+            cpus[name].append(result["cpu_s"])
+            print(f"repeat {i + 1} {name:8s} {result['wall_s']:7.2f} s wall "
+                  f"{result['cpu_s']:7.2f} s CPU  "
                   f"steps {result['steps']}  written {result['written']}", flush=True)
-    for name, values in walls.items():
-        print(f"{name:8s} min {min(values):7.2f} s  all {', '.join(f'{v:.2f}' for v in values)}")
-    base = min(walls["off"])
-    for name in ("on", "rejects"):
-        print(f"{name} vs off: {100 * (min(walls[name]) / base - 1):+.1f}% (min of repeats)")
+    for what, table in (("wall", walls), ("CPU", cpus)):
+        for name, values in table.items():
+            print(f"{what:4s} {name:8s} min {min(values):7.2f} s  "
+                  f"all {', '.join(f'{v:.2f}' for v in values)}")
+        base = min(table["off"])
+        for name in ("on", "rejects"):
+            print(f"{what} {name} vs off: {100 * (min(table[name]) / base - 1):+.1f}% "
+                  "(min of repeats)")
     return 0
 
 

@@ -69,7 +69,11 @@ def _udf(f: CountedFilter) -> Any:
 
 
 def _bools(arr: pa.Array) -> np.ndarray:
-    return pc.fill_null(arr.cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
+    if arr.type != pa.bool_():
+        arr = arr.cast(pa.bool_())
+    if arr.null_count:
+        arr = pc.fill_null(arr, False)
+    return arr.to_numpy(zero_copy_only=False)
 
 
 _local = threading.local()  # each Daft thread's random generator (creating one costs ~50 us)

@@ -30,6 +30,14 @@ def filters_run(plan: PlanNode, ran: list[object]) -> list[CountedFilter]:
     return [found[k] for k in sorted(found)]
 
 
+def _smallest(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values of the SAMPLE_SIZE smallest keys: a uniform sample of all the values."""
+    if len(keys) <= SAMPLE_SIZE:
+        return keys, values
+    idx = np.argpartition(keys, SAMPLE_SIZE)[:SAMPLE_SIZE]
+    return keys[idx], values[idx]
+
+
 class FunnelCounts:
     """Counts of every counted filter that ran, keyed by statement."""
 
@@ -62,9 +70,8 @@ class FunnelCounts:
         old = self.samples.get(key)
         if old is not None:
             keys, values = np.concatenate([old[0], keys]), np.concatenate([old[1], values])
-        if len(keys) > SAMPLE_SIZE:
-            idx = np.argpartition(keys, SAMPLE_SIZE)[:SAMPLE_SIZE]
-            keys, values = keys[idx], values[idx]
+        if len(keys) > 2 * SAMPLE_SIZE:  # trimmed now and then, not per batch
+            keys, values = _smallest(keys, values)
         self.samples[key] = (keys, values)
 
     def _examples(self, key: tuple[int, int, int, bool], rows: list[dict[str, str]]) -> None:
@@ -108,9 +115,9 @@ class FunnelCounts:
             if (view, name) in shown:  # a view read by two statements: sampled in the first
                 continue
             shown.add((view, name))
-            empty = (None, np.array([]))
-            kept = self.samples.get((statement, view, name, True), empty)[1]
-            dropped = self.samples.get((statement, view, name, False), empty)[1]
+            empty = (np.array([]), np.array([]))
+            kept = _smallest(*self.samples.get((statement, view, name, True), empty))[1]
+            dropped = _smallest(*self.samples.get((statement, view, name, False), empty))[1]
             signals.append(Signal(view, name, tuple(float(v) for v in kept),
                                   tuple(float(v) for v in dropped), count))
         examples = []
