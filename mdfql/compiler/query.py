@@ -4,7 +4,7 @@ LIMIT, set operations) into lazy Daft DataFrames."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import daft
@@ -346,6 +346,14 @@ class QueryCompiler:
         previews = preview_columns(names)
         signals = {i: v for i, node in enumerate(nodes)
                    if (v := self._signal(node, compiler)) is not None}
+        if signals:  # each value computed once, then read by its conjunct and its sample
+            held = {self.fresh("sv"): signals[i] for i in sorted(signals)}
+            rel.df = rel.df.with_columns({p: v for p, (_, v) in held.items()})
+            again = replace(compiler, replacements={
+                **compiler.replacements, **{side.sql(): p for p, (side, _) in held.items()}})
+            for i, physical in zip(sorted(signals), held):
+                preds[i] = again.condition(nodes[i])
+                signals[i] = (signals[i][0], col(physical))
         row: dict[str, Expression] = {}
         if option_value(self.ctx.options, "rejects") is not None:
             for name, physical in names:
@@ -357,6 +365,8 @@ class QueryCompiler:
         rel.df = counting_filter(rel.df, f, preds, {i: e for i, (_, e) in signals.items()},
                                  {name: col(p) for name, p in previews.items()},
                                  list(row.values()))
+        if signals:
+            rel.df = rel.df.exclude(*held)
         return f
 
     @staticmethod
