@@ -29,7 +29,15 @@ SAMPLE_SIZE = 2_000  # values sampled per signal, among kept and among dropped r
 # Preview columns, by name: the first present of each group
 PREVIEW_COLUMNS = (("url",), ("record_id", "id"), ("text", "content"))
 
+# Columns counted filters add to a query's frame: each filter's result and each compared value
+KEEP_PREFIX, SIGNAL_PREFIX = "__keep", "__sv"
+
 _ids = itertools.count(1)
+
+
+def is_counter_column(name: str) -> bool:
+    """Whether `name` is a column a counted filter added (no stage needs to keep it)."""
+    return name.startswith((KEEP_PREFIX, SIGNAL_PREFIX))
 
 
 @dataclass(frozen=True)

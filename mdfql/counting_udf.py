@@ -13,7 +13,14 @@ import pyarrow.compute as pc
 from daft import DataType, Expression, Series
 
 from mdfql import metrics
-from mdfql.counting import EXAMPLES, PREVIEW_CHARS, SAMPLE_SIZE, BatchCounts, CountedFilter
+from mdfql.counting import (
+    EXAMPLES,
+    KEEP_PREFIX,
+    PREVIEW_CHARS,
+    SAMPLE_SIZE,
+    BatchCounts,
+    CountedFilter,
+)
 from mdfql.rejects import write_rejects
 
 
@@ -27,10 +34,12 @@ def counting_filter(df: daft.DataFrame, f: CountedFilter, conjuncts: list[Expres
 
     The UDF's result is a column first, filtered on next: Daft merges adjacent filters into
     one (and a merged filter's UDFs all see the first one's input, which breaks sequential
-    counts), but never moves a filter below the projection computing its column."""
-    keep = f"__keep{f.fid}"
+    counts), but never moves a filter below the projection computing its column. The column
+    stays (`is_counter_column`; the query's own projection drops it): excluding it at once
+    costs a projection of every column per batch, 11% of fineweb.sql's CPU time."""
+    keep = f"{KEEP_PREFIX}{f.fid}"
     return df.with_column(keep, _keep(f, conjuncts, signals, previews, row)) \
-        .where(daft.col(keep)).exclude(keep)
+        .where(daft.col(keep))
 
 
 def _keep(f: CountedFilter, conjuncts: list[Expression], signals: dict[int, Expression],

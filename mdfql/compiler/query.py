@@ -12,7 +12,13 @@ import daft.functions as F
 from daft import DataType, Expression, Window, col
 from sqlglot import exp
 
-from mdfql.counting import CountedFilter, predicate_text, preview_columns
+from mdfql.counting import (
+    SIGNAL_PREFIX,
+    CountedFilter,
+    is_counter_column,
+    predicate_text,
+    preview_columns,
+)
 from mdfql.counting_udf import counting_filter
 from mdfql.dedup.ids import hashable as _hashable
 from mdfql.dedup.ids import row_id
@@ -347,7 +353,7 @@ class QueryCompiler:
         signals = {i: v for i, node in enumerate(nodes)
                    if (v := self._signal(node, compiler)) is not None}
         if signals:  # each value computed once, then read by its conjunct and its sample
-            held = {self.fresh("sv"): signals[i] for i in sorted(signals)}
+            held = {self.fresh(SIGNAL_PREFIX.lstrip("_")): signals[i] for i in sorted(signals)}
             rel.df = rel.df.with_columns({p: v for p, (_, v) in held.items()})
             again = replace(compiler, replacements={
                 **compiler.replacements, **{side.sql(): p for p, (side, _) in held.items()}})
@@ -365,8 +371,6 @@ class QueryCompiler:
         rel.df = counting_filter(rel.df, f, preds, {i: e for i, (_, e) in signals.items()},
                                  {name: col(p) for name, p in previews.items()},
                                  list(row.values()))
-        if signals:
-            rel.df = rel.df.exclude(*held)
         return f
 
     @staticmethod
@@ -653,7 +657,8 @@ class QueryCompiler:
         what a relational stage must keep of its input (the rest, e.g. a signature used only
         by `lsh_cluster`, is never spilled)."""
         visible = {r.physical for r in rel.columns}
-        needed = {c for c in rel.df.column_names if c not in visible}  # aggregates, windows
+        needed = {c for c in rel.df.column_names  # aggregates, windows
+                  if c not in visible and not is_counter_column(c)}
         for item in items:
             if self._is_star(item):
                 needed |= {physical for _, physical in self._star(rel, item)}
@@ -783,7 +788,7 @@ class QueryCompiler:
         ranks = [f"{DISTINCT_ORDER}{i}" for i in range(len(by))]
         spill = rel.df._add_monotonically_increasing_id(NODE).with_columns(
             {**dict(zip(group, keys)), **dict(zip(ranks, by))})
-        keep = list(rel.df.column_names)
+        keep = [c for c in rel.df.column_names if not is_counter_column(c)]
         out = self.fresh("dw")
         stage = RelationalStage(
             index=len(self.ctx.stages) + 1, name="distinct_on",
