@@ -4,6 +4,7 @@ reads its conjuncts' values, counts them in order into the run's tally, and retu
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import daft
@@ -48,11 +49,33 @@ def _keep(f: CountedFilter, conjuncts: list[Expression], signals: dict[int, Expr
     the order `_fields` names them. Not one struct: Daft 0.7 gives every UDF inside a
     `to_struct` the first one's values (their extracted columns collide by name)."""
     args = list(conjuncts) + [signals[i].cast(DataType.float64()) for i in sorted(signals)]
-    for name in f.previews:
-        value = previews[name].cast(DataType.string())
-        args.append(value.left(PREVIEW_CHARS) if name in ("text", "content") else value)
+    args += [previews[name].cast(DataType.string()) for name in f.previews]
     udf = daft.func.batch(return_dtype=DataType.bool())(_udf(f))
     return udf(*args, *row)
+
+
+class Args(Mapping[str, pa.Array]):
+    """The UDF's arguments by name, each converted to Arrow when first read: once a step has
+    its examples, its batches never read their previews."""
+
+    def __init__(self, series: dict[str, Series]):
+        self._series = series
+        self._arrays: dict[str, pa.Array] = {}
+
+    def __getitem__(self, name: str) -> pa.Array:
+        arr = self._arrays.get(name)
+        if arr is None:
+            arr = self._series[name].to_arrow()
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            self._arrays[name] = arr
+        return arr
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._series)
+
+    def __len__(self) -> int:
+        return len(self._series)
 
 
 def _fields(f: CountedFilter) -> list[str]:
@@ -66,11 +89,7 @@ def _udf(f: CountedFilter) -> Any:
     names = _fields(f)
 
     def count(*args: Series) -> pa.Array:
-        fields = {}
-        for name, series in zip(names, args):
-            arr = series.to_arrow()
-            fields[name] = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        return _count_batch(f, fields, args[len(names):])
+        return _count_batch(f, Args(dict(zip(names, args))), args[len(names):])
 
     # Daft tells UDFs apart by name (and names the operator after it): one per filter
     count.__name__ = count.__qualname__ = f"funnel_{f.fid}"
@@ -110,18 +129,16 @@ def _sample(values: np.ndarray, rng: np.random.Generator
     return keys, values_kept, len(values)
 
 
-def _previews(fields: dict[str, pa.Array], f: CountedFilter, rows: np.ndarray
-              ) -> list[dict[str, str]]:
+def _previews(fields: Args, f: CountedFilter, rows: np.ndarray) -> list[dict[str, str]]:
     picked = [int(i) for i in np.flatnonzero(rows)[:EXAMPLES]]
     out = []
     for i in picked:
-        out.append({name: str(v) for name in f.previews
+        out.append({name: str(v)[:PREVIEW_CHARS] for name in f.previews
                     if (v := fields[f"v_{name}"][i].as_py()) is not None})
     return out
 
 
-def _count_batch(f: CountedFilter, fields: dict[str, pa.Array], row: tuple[Series, ...]
-                 ) -> pa.Array:
+def _count_batch(f: CountedFilter, fields: Args, row: tuple[Series, ...]) -> pa.Array:
     n = len(fields["p0"])
     alive = np.ones(n, dtype=bool)
     first_fail = np.full(n, -1, dtype=np.int32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import daft
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mdfql.counting import CountedFilter
+from mdfql.counting import PREVIEW_CHARS, CountedFilter
 from mdfql.sinks.catalog import CatalogConfig
 from mdfql.sinks.iceberg import WriteResult, stage_table
 from mdfql.sinks.provenance import PREFIX, RunInfo
@@ -37,7 +38,7 @@ _PREVIEW_FIELD = {"url": "url", "record_id": "record_id", "id": "record_id", "te
                   "content": "text"}
 
 
-def write_rejects(where: tuple[str, int], f: CountedFilter, fields: dict[str, pa.Array],
+def write_rejects(where: tuple[str, int], f: CountedFilter, fields: Mapping[str, pa.Array],
                   row: tuple[daft.Series, ...], first_fail: np.ndarray) -> None:
     """One batch's dropped rows (`first_fail` >= 0: the conjunct that dropped each; `row` the
     batch's columns, named `f.rejects`) as a Parquet file in `where`'s directory."""
@@ -51,7 +52,10 @@ def write_rejects(where: tuple[str, int], f: CountedFilter, fields: dict[str, pa
         "predicate": pa.array(labels[first_fail[dropped]].tolist(), pa.string()),
     }
     for name in f.previews:
-        columns[_PREVIEW_FIELD[name]] = pc.take(fields[f"v_{name}"], take).cast(pa.string())
+        values = pc.take(fields[f"v_{name}"], take).cast(pa.string())
+        if _PREVIEW_FIELD[name] == "text":
+            values = pc.utf8_slice_codeunits(values, 0, PREVIEW_CHARS)
+        columns[_PREVIEW_FIELD[name]] = values
     picked = []
     for series in row:
         column = series.to_arrow()
