@@ -27,6 +27,7 @@ from mdfql.budget import check_budget
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
 from mdfql.funnel import Funnel
+from mdfql.history import Recorder, RunRecord
 from mdfql.io.inputs import resolve as resolve_inputs
 from mdfql.io.warc import SCAN_NAME
 from mdfql.metrics import operator_metrics
@@ -263,29 +264,33 @@ def execute(
     ray_address: str | None = None,
     on_action: Callable[[int, Action], None] | None = None,
     work_dir: str | Path | None = None,
+    on_record: Callable[[RunRecord], None] | None = None,
 ) -> RunSummary:
     """Run every action of `program` in order; before each, the relational stages it reads
     that have not run yet. Queries are collected, writes committed atomically, each only when
     its sources kept within the error budget. Before anything runs, every source's files are
     listed and probed and every write's target is checked. Compile inside `use_runner` (see
-    there) when the program is to run on Ray."""
+    there) when the program is to run on Ray. The run's record, failed or not, goes to the
+    history table (mdfql.history) and to `on_record`."""
     kind = runner or program.options.get("runner") or "native"
     address = ray_address or program.options.get("ray.address")
     work_dir = work_dir or program.options.get("work_dir") or os.environ.get("MDFQL_WORK_DIR")
     summary = RunSummary(run_id=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}")
     configure_process(program.options)
     start = time.perf_counter()
+    recorder = Recorder(program, catalog, summary, kind, on_record)
     for stage in program.stages():
         stage.reset()
     try:
         with failures.collecting(), use_runner(kind, address), \
-                work_directory(work_dir, summary.run_id) as directory:
+                work_directory(work_dir, summary.run_id) as directory, recorder.running():
             check_cluster(kind, program.used_functions, functions)
             resolve_inputs(program.sources(), option_value(program.options, "on_missing_input"))
             targets = plan_targets(program, catalog)
             run = _Run(program, catalog, RunInfo.of(program, summary.run_id), summary,
                        ray_call if kind == "ray" else None, directory)
             for i, (action, target) in enumerate(zip(program.actions, targets)):
+                recorder.statement(i, action)
                 if on_action is not None:
                     on_action(i, action)
                 if action.kind == "explain":
@@ -303,11 +308,14 @@ def execute(
             summary.failures = failures.failures()  # inside: a Ray run's tally is still up
             counted = failures.rows_read()
             summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
-    except MdfqlError as e:
-        e.attach_source(program.text, program.filename)
+    except BaseException as e:
+        if isinstance(e, MdfqlError):
+            e.attach_source(program.text, program.filename)
+        recorder.finish(e)
         raise
     finally:
         for stage in program.stages():
             stage.reset()  # its files go with the work directory
     summary.wall_s = time.perf_counter() - start
+    recorder.finish()
     return summary
