@@ -340,6 +340,6 @@ def load(catalog: CatalogConfig, name: str, run_id: str) -> RunRecord | None:
     if not rows:
         rows = table.scan(row_filter=StartsWith("run_id", run_id),
                           selected_fields=("run_id", "record")).to_arrow().to_pylist()
-        if len({r["run_id"] for r in rows}) > 1:
-            raise ValueError(f"'{run_id}' names {len(rows)} runs: give more of the id")
+        if len(ids := {r["run_id"] for r in rows}) > 1:
+            raise ValueError(f"'{run_id}' names {len(ids)} runs: give more of the id")
     return RunRecord.from_dict(json.loads(rows[0]["record"])) if rows else None
