@@ -35,7 +35,7 @@ pre.error { background: #fff5f5; border: 1px solid #feb2b2; padding: 10px; white
   overflow-x: auto; }
 .empty { color: var(--muted); font-style: italic; }
 .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; }
-.signals { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 12px; }
+.signals { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 12px; }
 .signal { border: 1px solid var(--line); border-radius: 6px; padding: 8px; }
 .signal h3 { margin: 0 0 4px; }
 svg text.axis { font-size: 10px; fill: var(--muted); }

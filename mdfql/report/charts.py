@@ -90,6 +90,8 @@ def histogram(bins: Bins, width: int = 360, height: int = 120) -> str:
     axis = pad_t + plot_h
     parts.append(f'<line x1="0" y1="{axis}" x2="{width}" y2="{axis}" stroke="#999"/>')
     parts.append(f'<text x="0" y="{height - 3}" class="axis">{escape(_label(bins.low))}</text>')
+    parts.append(f'<text x="{width / 2}" y="{height - 3}" class="axis" text-anchor="middle">'
+                 f"{escape(_label((bins.low + bins.high) / 2))}</text>")
     parts.append(f'<text x="{width}" y="{height - 3}" class="axis" text-anchor="end">'
                  f"{escape(_label(bins.high))}</text>")
     parts.append("</svg>")

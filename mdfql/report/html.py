@@ -22,7 +22,8 @@ from mdfql.report.charts import DROPPED, KEPT, bin_values, funnel_bar, histogram
 
 # The page loads nothing: even markup that slipped through escaping could fetch nothing.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-FIELD_CHARS = 800  # characters of an example's field shown (the funnel cuts them already)
+FIELD_CHARS = 800
+OPEN_EXAMPLES = 3  # groups of examples shown unfolded (the others fold, to keep it short)  # characters of an example's field shown (the funnel cuts them already)
 
 
 def _e(value: Any) -> str:
@@ -171,7 +172,7 @@ def _failures(r: RunRecord) -> str:
 
 def _signal(s: Signal) -> str:
     bins = bin_values(s.kept, s.dropped)
-    chart = histogram(bins) if bins is not None else _empty("no finite values")
+    chart = histogram(bins, width=460, height=130) if bins is not None else _empty("no finite values")
     return (f"<div class='signal'><h3>{_e(s.view)}: <code>{_e(s.name)}</code></h3>"
             f"<p class='meta'>{_int(s.count)} values seen; sampled {len(s.kept):,} kept, "
             f"{len(s.dropped):,} dropped</p>{chart}</div>")
@@ -202,11 +203,12 @@ def _examples(r: RunRecord, funnel: Funnel) -> str:
     groups: dict[tuple[int, str, str], list[Example]] = {}
     for x in funnel.examples:
         groups.setdefault((x.statement, x.view, x.predicate), []).append(x)
-    for (statement, view, predicate), found in groups.items():
+    for i, ((statement, view, predicate), found) in enumerate(groups.items()):
         kept = [x for x in found if x.kept]
         dropped = [x for x in found if not x.kept]
         where = names.get(statement, f"statement {statement + 1}")
-        parts.append(f"<details><summary><b>{_e(view)}</b> <code>{_e(predicate)}</code>: "
+        opened = " open" if i < OPEN_EXAMPLES else ""
+        parts.append(f"<details{opened}><summary><b>{_e(view)}</b> <code>{_e(predicate)}</code>: "
                      f"{len(kept)} kept, {len(dropped)} dropped "
                      f"<span class='meta'>({_e(where)})</span></summary>"
                      + "".join(_example(x) for x in dropped + kept) + "</details>")
