@@ -96,6 +96,7 @@ def _statement_names(r: RunRecord) -> dict[int, str]:
 
 
 def _funnel_rows(steps: Sequence[FunnelStep], views: bool = True) -> list[str]:
+    """Table rows of `steps`; without `views`, Daft's operators (no view, no time known)."""
     widest = max((s.rows_in for s in steps), default=0)
     rows = []
     for s in steps:
@@ -106,7 +107,8 @@ def _funnel_rows(steps: Sequence[FunnelStep], views: bool = True) -> list[str]:
                     + (f"<td>{_e(s.view)}</td>" if views else "")
                     + f"<td class='sql'>{_e(s.predicate)}</td>"
                     + _num(s.rows_in) + _num(s.rows_out) + _num(s.dropped)
-                    + _num(round(pct, 2), f"{pct:.1f}%") + _num(seconds, _seconds(seconds))
+                    + _num(round(pct, 2), f"{pct:.1f}%")
+                    + (_num(seconds, _seconds(seconds)) if views else "")
                     + f"<td>{funnel_bar(s.rows_in, s.rows_out, widest)}</td></tr>")
     return rows
 
@@ -122,8 +124,8 @@ def _funnel(r: RunRecord, funnel: Funnel) -> str:
         steps = [FunnelStep(-1, "", s["name"], s["rows_in"], s["rows_out"]) for s in r.steps]
         return ("<h2>Funnel</h2><p class='meta'>This run recorded no funnel by view and "
                 "predicate; these are the operators Daft reported as changing the row count."
-                "</p>" + legend + _table(("operator",) + heads[2:], _funnel_rows(steps, False),
-                                         numeric=(1, 2, 3, 4, 5)))
+                "</p>" + legend + _table(("operator",) + heads[2:6] + heads[7:],
+                                         _funnel_rows(steps, False), numeric=(1, 2, 3, 4)))
     names = _statement_names(r)
     parts = ["<h2>Funnel</h2>", legend,
              '<label class="filter"><input type="checkbox" id="only-dropping"> only steps '
