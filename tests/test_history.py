@@ -10,9 +10,7 @@ import os
 
 import pytest
 
-from mdfql import Session
-from mdfql import cli
-from mdfql import history
+from mdfql import Session, cli, history
 from mdfql.demo.sample import write_sample
 from mdfql.errors import MdfqlError
 from mdfql.sinks.catalog import CatalogConfig, open_catalog

@@ -10,11 +10,13 @@ CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a202c;
   margin: 0 auto; padding: 16px 24px 48px; max-width: 1200px; background: #fff; }
 h1 { font-size: 20px; margin: 0 0 4px; }
-h2 { font-size: 16px; margin: 28px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+h2 { font-size: 16px; margin: 28px 0 8px; padding-bottom: 4px;
+  border-bottom: 1px solid var(--line); }
 h3 { font-size: 14px; margin: 16px 0 6px; }
 .meta { color: var(--muted); margin: 0 0 12px; }
 .meta code { color: #1a202c; }
-.status { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-weight: 600; }
+.status { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff;
+  font-weight: 600; }
 .status.succeeded { background: var(--kept); }
 .status.failed { background: var(--dropped); }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
@@ -22,12 +24,14 @@ h3 { font-size: 14px; margin: 16px 0 6px; }
 .card b { display: block; font-size: 18px; }
 .card span { color: var(--muted); font-size: 12px; }
 table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; }
-th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--line);
+  vertical-align: top; }
 th { background: #f4f6f8; font-weight: 600; white-space: nowrap; }
 th.sortable { cursor: pointer; }
 th.sortable:hover { background: #e6eaef; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.sql, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
+td.sql, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  font-size: 12px; }
 td.sql { word-break: break-word; }
 tr.nodrop td { color: var(--muted); }
 .hidden { display: none; }

@@ -22,8 +22,8 @@ from mdfql.report.charts import DROPPED, KEPT, bin_values, funnel_bar, histogram
 
 # The page loads nothing: even markup that slipped through escaping could fetch nothing.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-FIELD_CHARS = 800
-OPEN_EXAMPLES = 3  # groups of examples shown unfolded (the others fold, to keep it short)  # characters of an example's field shown (the funnel cuts them already)
+FIELD_CHARS = 800  # characters of an example's field shown (the funnel cuts them already)
+OPEN_EXAMPLES = 3  # groups of examples shown unfolded (the others fold, to keep it short)
 
 
 def _e(value: Any) -> str:
@@ -174,7 +174,8 @@ def _failures(r: RunRecord) -> str:
 
 def _signal(s: Signal) -> str:
     bins = bin_values(s.kept, s.dropped)
-    chart = histogram(bins, width=460, height=130) if bins is not None else _empty("no finite values")
+    chart = histogram(bins, width=460, height=130) if bins is not None \
+        else _empty("no finite values")
     return (f"<div class='signal'><h3>{_e(s.view)}: <code>{_e(s.name)}</code></h3>"
             f"<p class='meta'>{_int(s.count)} values seen; sampled {len(s.kept):,} kept, "
             f"{len(s.dropped):,} dropped</p>{chart}</div>")
@@ -243,8 +244,8 @@ def _sinks(r: RunRecord) -> str:
             f"<td>{'skipped' if w.get('skipped') else 'committed'}</td>" + _num(w["rows"])
             + f"<td class='sql'>{_e(w.get('snapshot_id') or '')}</td>"
             f"<td>{_e(w.get('note') or '')}</td></tr>" for w in r.writes)
-    return "<h2>Sinks</h2>" + _table(("target", "mode", "outcome", "rows", "snapshot", "note"), rows,
-                                     numeric=(3,))
+    heads = ("target", "mode", "outcome", "rows", "snapshot", "note")
+    return "<h2>Sinks</h2>" + _table(heads, rows, numeric=(3,))
 
 
 def _details(r: RunRecord) -> str:
