@@ -23,6 +23,7 @@ from mdfql.report.charts import DROPPED, KEPT, bin_values, funnel_bar, histogram
 # The page loads nothing: even markup that slipped through escaping could fetch nothing.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 FIELD_CHARS = 800  # characters of an example's field shown (the funnel cuts them already)
+FILES_SHOWN = 20  # files listed per source (all of them count in its totals)
 OPEN_EXAMPLES = 3  # groups of examples shown unfolded (the others fold, to keep it short)
 
 
@@ -137,25 +138,47 @@ def _funnel(r: RunRecord, funnel: Funnel) -> str:
     return "".join(parts)
 
 
+def _total(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _read_cells(files: Sequence[dict[str, Any]]) -> str:
+    """Size, rows, records and failed records of `files` summed (blank where not counted)."""
+    size = _total(f.get("size") for f in files)
+    return (_num(size, _size(size)) + "".join(_num(_total(f.get(k) for f in files))
+                                               for k in ("rows", "records", "failed")))
+
+
 def _reads(r: RunRecord) -> str:
-    reads = {x["path"]: x for x in r.reads}
-    rows = []
+    """Per source: its files, their size and what mdfql's readers counted in them; then the
+    first files of each (a crawl has tens of thousands)."""
+    counted = {x["path"]: x for x in r.reads}
+    by_source: dict[str, list[dict[str, Any]]] = {}
     for item in r.inputs:
-        got = reads.pop(item["path"], {})
-        rows.append(f"<tr><td class='sql'>{_e(item['source'])}</td>"
-                    f"<td class='sql'>{_e(item['path'])}</td>"
-                    + _num(item.get("size"), _size(item.get("size")))
-                    + _num(got.get("rows")) + _num(got.get("records")) + _num(got.get("failed"))
-                    + "</tr>")
-    for path, got in reads.items():  # read by a reader of ours but listed by no source
-        rows.append(f"<tr><td></td><td class='sql'>{_e(path)}</td><td></td>"
-                    + _num(got["rows"]) + _num(got["records"]) + _num(got["failed"]) + "</tr>")
-    if not rows:
+        by_source.setdefault(item["source"], []).append({**item, **counted.get(item["path"], {})})
+    listed = {item["path"] for item in r.inputs}
+    unlisted = [x for path, x in counted.items() if path not in listed]
+    if unlisted:  # read by a reader of ours that no source listed (a nested scan)
+        by_source["(other reads)"] = unlisted
+    if not by_source:
         return "<h2>Reads</h2>" + _empty("this run read no files")
+    sources = (f"<tr><td class='sql'>{_e(name)}</td>{_num(len(files))}{_read_cells(files)}</tr>"
+               for name, files in by_source.items())
+    files = (f"<tr><td class='sql'>{_e(name)}</td><td class='sql'>{_e(f['path'])}</td>"
+             f"{_read_cells([f])}</tr>"
+             for name, found in by_source.items() for f in found[:FILES_SHOWN])
+    more = sum(max(0, len(found) - FILES_SHOWN) for found in by_source.values())
+    n_files = sum(len(found) for found in by_source.values())
     return ("<h2>Reads</h2><p class='meta'>Rows, records and failed records are counted by "
             "mdfql's own readers (read_warc); other sources show their files only.</p>"
-            + _table(("source", "file", "size", "rows", "records", "failed"), rows,
-                     numeric=(2, 3, 4, 5)))
+            + _table(("source", "files", "size", "rows", "records", "failed"), sources,
+                     numeric=(1, 2, 3, 4, 5))
+            + f"<details{' open' if n_files <= 5 else ''}><summary>{n_files:,} file(s)"
+            + (f", the first {FILES_SHOWN} of each source shown" if more else "")
+            + "</summary>"
+            + _table(("source", "file", "size", "rows", "records", "failed"), files,
+                     numeric=(2, 3, 4, 5)) + "</details>")
 
 
 def _failures(r: RunRecord) -> str:
