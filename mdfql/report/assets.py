@@ -48,8 +48,9 @@ summary { cursor: pointer; }
 .example { border-left: 3px solid var(--line); margin: 4px 0 4px 8px; padding: 2px 8px; }
 .example.kept { border-color: var(--kept); }
 .example.dropped { border-color: var(--dropped); }
+.example dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 10px; margin: 4px 0; }
 .example dt { color: var(--muted); font-size: 12px; }
-.example dd { margin: 0 0 4px; white-space: pre-wrap; word-break: break-word; max-height: 8em;
+.example dd { margin: 0; white-space: pre-wrap; word-break: break-word; max-height: 8em;
   overflow: auto; }
 ul.examples { margin: 0; padding-left: 16px; word-break: break-all; }
 label.filter { font-weight: normal; color: var(--muted); font-size: 13px; }

@@ -163,18 +163,23 @@ def _reads(r: RunRecord) -> str:
         by_source["(other reads)"] = unlisted
     if not by_source:
         return "<h2>Reads</h2>" + _empty("this run read no files")
-    sources = (f"<tr><td class='sql'>{_e(name)}</td>{_num(len(files))}{_read_cells(files)}</tr>"
+    sources = (f"<tr><td class='sql'>{_e(name)}"
+               + (f"<br><span class='meta'>{_e(files[0]['path'])}</span>" if len(files) == 1
+                  else "")
+               + f"</td>{_num(len(files))}{_read_cells(files)}</tr>"
                for name, files in by_source.items())
     files = (f"<tr><td class='sql'>{_e(name)}</td><td class='sql'>{_e(f['path'])}</td>"
              f"{_read_cells([f])}</tr>"
              for name, found in by_source.items() for f in found[:FILES_SHOWN])
     more = sum(max(0, len(found) - FILES_SHOWN) for found in by_source.values())
     n_files = sum(len(found) for found in by_source.values())
-    return ("<h2>Reads</h2><p class='meta'>Rows, records and failed records are counted by "
+    head = ("<h2>Reads</h2><p class='meta'>Rows, records and failed records are counted by "
             "mdfql's own readers (read_warc); other sources show their files only.</p>"
             + _table(("source", "files", "size", "rows", "records", "failed"), sources,
-                     numeric=(1, 2, 3, 4, 5))
-            + f"<details{' open' if n_files <= 5 else ''}><summary>{n_files:,} file(s)"
+                     numeric=(1, 2, 3, 4, 5)))
+    if n_files == len(by_source):  # one file a source: the table above says it all
+        return head
+    return (head + f"<details><summary>{n_files:,} files"
             + (f", the first {FILES_SHOWN} of each source shown" if more else "")
             + "</summary>"
             + _table(("source", "file", "size", "rows", "records", "failed"), files,
@@ -278,7 +283,10 @@ def _details(r: RunRecord) -> str:
 
 def render(record: RunRecord) -> str:
     """The report of `record` as one HTML document (no external reference of any kind)."""
-    funnel = Funnel.from_dict(record.funnel or {})
+    try:
+        funnel = Funnel.from_dict(record.funnel or {})
+    except (TypeError, KeyError):  # a record of another mdfql version: report the rest
+        funnel = Funnel()
     title = f"{os.path.basename(record.script)} {record.run_id} ({record.status})"
     body = "".join((_header(record), _funnel(record, funnel), _signals(funnel),
                     _examples(record, funnel), _reads(record), _failures(record),
