@@ -31,7 +31,6 @@ from mdfql import metrics
 from mdfql.options import option_value
 
 if TYPE_CHECKING:
-    from mdfql.execute import RunSummary
     from mdfql.plan.program import Action, Program
     from mdfql.sinks.catalog import CatalogConfig
 
@@ -121,8 +120,10 @@ class _FailureExamples(logging.Filter):
 class Recorder:
     """What the executor tells the history about one run, and the writing of its row."""
 
-    def __init__(self, program: Program, catalog: CatalogConfig, summary: RunSummary,
+    def __init__(self, program: Program, catalog: CatalogConfig, summary: Any,
                  runner: str, on_record: Callable[[RunRecord], None] | None = None):
+        """`summary`: the run's `mdfql.execute.RunSummary` as the executor fills it (not
+        imported: the executor imports this module)."""
         self.program, self.catalog, self.summary = program, catalog, summary
         self.runner, self.on_record = runner, on_record
         self.started = time.time()
