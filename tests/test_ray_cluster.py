@@ -180,7 +180,7 @@ def test_the_driver_records_the_run_in_the_history(pipeline_runs):
     assert there.status == "succeeded" and there.rows_read == here.rows_read > 0
     assert [(f["stage"], f["reason"], f["rows"]) for f in there.failures] == \
         [(f["stage"], f["reason"], f["rows"]) for f in here.failures]
-    (write,), (native_write,) = ([w for w in r.writes if w["table"] == f"curated.{name}"]
+    (native_write,), (write,) = ([w for w in r.writes if w["table"] == f"curated.{name}"]
                                  for r in records)
     assert write["rows"] == native_write["rows"] > 0
     table = open_catalog(catalogs[1]).load_table(f"curated.{name}")
