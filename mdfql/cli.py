@@ -150,11 +150,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(record, path: str) -> None:
+def _write_report(record, path: str) -> bool:
+    """Write the report of `record`; a path that cannot be written is said, not raised (after
+    a run, its outcome stands)."""
     from mdfql.report import write_report
 
-    console.print(f"report: {write_report(record, path)}", markup=False, highlight=False,
-                  soft_wrap=True)
+    try:
+        written = write_report(record, path)
+    except OSError as e:
+        console.print(f"[red]report not written to {escape(path)}: {escape(str(e))}[/red]",
+                      highlight=False, soft_wrap=True)
+        return False
+    console.print(f"report: {written}", markup=False, highlight=False, soft_wrap=True)
+    return True
 
 
 def _history(args: argparse.Namespace):
@@ -203,8 +211,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if record is None:
         raise MdfqlError(f"no run '{args.run_id}' in {name} ({catalog.uri})",
                          hint="`mdfql runs` lists the recorded runs")
-    _write_report(record, args.output or f"{record.run_id}.html")
-    return 0
+    return 0 if _write_report(record, args.output or f"{record.run_id}.html") else 1
 
 
 def cmd_functions(args: argparse.Namespace) -> int:
@@ -284,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     fn = sub.add_parser("functions", help="the function catalog with docs")
     fn.add_argument("filter", nargs="?", default=None)
     fn.set_defaults(func=cmd_functions)
+
     def history_command(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
         p.add_argument("--table", default=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
@@ -69,6 +70,15 @@ def _empty(text: str) -> str:
     return f'<p class="empty">{_e(text)}</p>'
 
 
+def _when(iso: str) -> str:
+    """An ISO 8601 UTC time as `2026-12-01 23:40:43 UTC` (as given when it is not one)."""
+    try:
+        when = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    except ValueError:
+        return iso
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _header(r: RunRecord) -> str:
     failed = sum(f["rows"] for f in r.failures)
     cards = [("rows read", _int(r.rows_read)), ("rows written", _int(r.rows_written)),
@@ -78,8 +88,9 @@ def _header(r: RunRecord) -> str:
     params = ", ".join(f"${k} = {v!r}" for k, v in r.params.items())
     return (f"<header><h1>{_e(os.path.basename(r.script) or r.script)} "
             f'<span class="status {_e(r.status)}">{_e(r.status)}</span></h1>'
-            f'<p class="meta">run <code>{_e(r.run_id)}</code> · started {_e(r.started)} · '
-            f"ended {_e(r.ended)} · runner {_e(r.runner)}<br>script <code>{_e(r.script)}</code>"
+            f'<p class="meta">run <code>{_e(r.run_id)}</code> · '
+            f"started {_e(_when(r.started))} · ended {_e(_when(r.ended))} · "
+            f"runner {_e(r.runner)}<br>script <code>{_e(r.script)}</code>"
             f" (sha256 <code>{_e(r.script_sha256[:12])}</code>)"
             + (f"<br>parameters <code>{_e(params)}</code>" if params else "")
             + "</p>" + error + '<div class="cards">'
