@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,6 +91,26 @@ def _error_text(error: BaseException) -> str:
     if isinstance(error, MdfqlError):
         return error.render()
     return f"{type(error).__name__}: {error}"
+
+
+_SECRET_WORDS = ("token", "secret", "password", "credential", "key")
+_URI_PASSWORD = re.compile(r"(://[^:/@]+:)[^@/]+@")
+
+
+def _shown_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options as the history keeps them: no secret a `SET catalog.token = ...` or a
+    password in a catalog URI carries (the record is stored and rendered into reports)."""
+    shown = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        value = _plain(value)
+        if any(word in key.lower() for word in _SECRET_WORDS):
+            value = "(redacted)"
+        elif isinstance(value, str):
+            value = _URI_PASSWORD.sub(r"\1(redacted)@", value)
+        shown[key] = value
+    return shown
 
 
 def _plain(value: Any) -> Any:
@@ -177,7 +198,7 @@ class Recorder:
             run_id=s.run_id, script=script,
             script_sha256=hashlib.sha256(program.text.encode()).hexdigest(),
             params={k: _plain(v) for k, v in program.params.items()},
-            options={k: _plain(v) for k, v in program.options.items() if v is not None},
+            options=_shown_options(program.options),
             runner=self.runner, status="failed" if error is not None else "succeeded",
             error=_error_text(error) if error is not None else None,
             started=_iso(self.started), ended=_iso(self.started + wall), wall_s=s.wall_s or wall,

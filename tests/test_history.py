@@ -131,3 +131,13 @@ def test_cli_runs_and_report(warehouse, sample, tmp_path, capsys):
     assert out.read_text() == (tmp_path / "now.html").read_text()
     assert cli.main(["report", "run-nope"]) == 1
     assert "no run 'run-nope'" in capsys.readouterr().err
+
+
+def test_secrets_in_options_are_not_kept():
+    """The record is stored and rendered into reports: a password in a catalog URI (or an
+    option named like a secret) is not in it."""
+    shown = history._shown_options({
+        "catalog.uri": "postgresql://curator:hunter2@db.internal:5432/iceberg",
+        "catalog.s3.secret-access-key": "AKIA-sekrit", "seed": 7, "limit": None})
+    assert shown == {"catalog.uri": "postgresql://curator:(redacted)@db.internal:5432/iceberg",
+                     "catalog.s3.secret-access-key": "(redacted)", "seed": 7}
