@@ -20,7 +20,7 @@ class Document(HTMLParser):
     elements: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     step_rows: list[list[float]] = field(default_factory=list)  # data-v cells of <tr data-step>
-    _tags: list[str] = field(default_factory=list)
+    _in_step: bool = False  # the last <tr> opened is a step's
 
     def __post_init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -35,16 +35,12 @@ class Document(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
         self.elements.append((tag, found))
-        self._tags.append(tag)
-        if tag == "tr" and "data-step" in found:
-            self.step_rows.append([])
-        elif tag == "td" and self.step_rows and found.get("data-v") is not None:
+        if tag == "tr":
+            self._in_step = "data-step" in found
+            if self._in_step:
+                self.step_rows.append([])
+        elif tag == "td" and self._in_step and found.get("data-v") is not None:
             self.step_rows[-1].append(float(found["data-v"]))  # type: ignore[arg-type]
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._tags:
-            while self._tags.pop() != tag:
-                pass
 
     def handle_data(self, data: str) -> None:
         self.texts.append(data)
