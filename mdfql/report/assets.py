@@ -44,6 +44,8 @@ pre.error { background: #fff5f5; border: 1px solid #feb2b2; padding: 10px; white
 .signal h3 { margin: 0 0 4px; }
 svg text.axis { font-size: 10px; fill: var(--muted); }
 details { margin: 4px 0; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 16px; }
+.pair h4 { margin: 4px 0 0 8px; font-size: 12px; color: var(--muted); font-weight: 600; }
 summary { cursor: pointer; }
 .example { border-left: 3px solid var(--line); margin: 4px 0 4px 8px; padding: 2px 8px; }
 .example.kept { border-color: var(--kept); }

@@ -25,7 +25,7 @@ from mdfql.report.charts import DROPPED, KEPT, bin_values, funnel_bar, histogram
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 FIELD_CHARS = 800  # characters of an example's field shown (the funnel cuts them already)
 FILES_SHOWN = 20  # files listed per source (all of them count in its totals)
-OPEN_EXAMPLES = 3  # groups of examples shown unfolded (the others fold, to keep it short)
+OPEN_EXAMPLES = 3  # groups of examples shown unfolded
 
 
 def _e(value: Any) -> str:
@@ -245,15 +245,21 @@ def _examples(r: RunRecord, funnel: Funnel) -> str:
     groups: dict[tuple[int, str, str], list[Example]] = {}
     for x in funnel.examples:
         groups.setdefault((x.statement, x.view, x.predicate), []).append(x)
-    for i, ((statement, view, predicate), found) in enumerate(groups.items()):
+    opened = 0
+    for (statement, view, predicate), found in groups.items():
         kept = [x for x in found if x.kept]
         dropped = [x for x in found if not x.kept]
         where = names.get(statement, f"statement {statement + 1}")
-        opened = " open" if i < OPEN_EXAMPLES else ""
-        parts.append(f"<details{opened}><summary><b>{_e(view)}</b> <code>{_e(predicate)}</code>: "
-                     f"{len(kept)} kept, {len(dropped)} dropped "
+        # unfolded: the first few steps that dropped something (the others fold, to keep it short)
+        show = bool(dropped) and opened < OPEN_EXAMPLES
+        opened += show
+        columns = "".join(
+            f"<div><h4>{label}</h4>{''.join(_example(x) for x in xs) or _empty('none')}</div>"
+            for label, xs in (("dropped", dropped), ("kept", kept)))
+        parts.append(f"<details{' open' if show else ''}><summary><b>{_e(view)}</b> "
+                     f"<code>{_e(predicate)}</code>: {len(kept)} kept, {len(dropped)} dropped "
                      f"<span class='meta'>({_e(where)})</span></summary>"
-                     + "".join(_example(x) for x in dropped + kept) + "</details>")
+                     f"<div class='pair'>{columns}</div></details>")
     return "".join(parts)
 
 
