@@ -96,6 +96,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def _summary_table(summary) -> Table:
     table = Table(title="run summary", show_header=False)
+    table.add_row("run id", summary.run_id)
     table.add_row("rows read", f"{summary.rows_read:,}")
     for stage in summary.stages:
         table.add_row(f"  {stage.label} ({stage.wall_s:.1f} s)",
@@ -117,6 +118,7 @@ def _summary_table(summary) -> Table:
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
     from mdfql.runner import use_runner
+    from mdfql.runstate import default_state_dir
     from mdfql.session import catalog_config
 
     session, text = _session(args)
@@ -130,9 +132,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
                               f"(line {action.span.line})")
 
-            summary = execute(program, catalog=catalog_config(program.options),
-                              functions=session.registry, runner=kind, ray_address=address,
-                              on_action=progress, work_dir=args.work_dir)
+            catalog = catalog_config(program.options)
+            summary = execute(program, catalog=catalog, functions=session.registry,
+                              runner=kind, ray_address=address, on_action=progress,
+                              work_dir=args.work_dir,
+                              state_dir=default_state_dir(catalog.warehouse),
+                              resume=args.resume)
         for text_ in summary.explains:
             out.print(text_)
         for df in summary.results:
@@ -205,7 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "output")
     run.add_argument("--show", type=int, default=10, help="rows shown of each query result")
     run.add_argument("--work-dir", default=None,
-                     help="where relational stages spill (kept); default: a temporary directory")
+                     help="where relational stages spill and the run's state lives (kept); "
+                          "default: .<warehouse>-runs next to a local warehouse, removed "
+                          "after a successful run")
+    run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_ID",
+                     help="finish the latest unfinished run of this script (or RUN_ID), "
+                          "skipping what it finished; refused if the script, parameters or "
+                          "input files changed")
     run.set_defaults(func=cmd_run)
     check = pipeline_command("check", "parse, bind and plan; reads no data (a LOAD still "
                                       "imports its plugin: its code runs)")

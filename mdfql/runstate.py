@@ -1,0 +1,212 @@
+"""A run's durable state: what it is (script, parameters, options, input files) and what of
+it is done, in `<work dir>/<run id>/state.json`, so that `mdfql run --resume` can finish it.
+
+The manifest is rewritten whole after each finished piece of work (temp file, fsync, rename),
+so a process killed at any moment leaves the previous or the next version, never a torn one.
+A resume is refused, saying what changed, when the script's text, its parameters, the options
+that change results or its input files (path, size, modification time) differ from the run
+it would finish: the work already done would not be the work asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mdfql.errors import MdfqlError
+from mdfql.plan.program import Program
+from mdfql.sinks.provenance import result_options
+
+STATE = "state.json"
+VERSION = 1
+RUNNING, DONE = "running", "done"
+
+
+def identity(program: Program) -> dict[str, Any]:
+    """What makes a resumed run the same run: the script, parameters, options, inputs."""
+    script = program.filename
+    if script != "<sql>":
+        script = str(Path(script).resolve())
+    return {
+        "script": script,
+        "script_sha256": hashlib.sha256(program.text.encode()).hexdigest(),
+        "params": {k: str(v) for k, v in program.params.items()},
+        "options": {k: str(v) for k, v in result_options(program.options).items()},
+        "inputs": {f"{s.label or s.kind} #{i}": [f.identity() for f in s.files or []]
+                   for i, s in enumerate(program.sources())},
+    }
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two identities, in words (empty when they are the same run)."""
+    found = []
+    if old["script_sha256"] != new["script_sha256"]:
+        found.append(f"the script {new['script']} changed since the run started")
+    for kind in ("params", "options"):
+        for key in sorted(set(old[kind]) | set(new[kind])):
+            was, now = old[kind].get(key), new[kind].get(key)
+            if was != now:
+                name = f"${key}" if kind == "params" else key
+                found.append(f"{'parameter' if kind == 'params' else 'option'} {name} was "
+                             f"{was!r}, now {now!r}")
+    for source in sorted(set(old["inputs"]) | set(new["inputs"])):
+        was = {i.rsplit("|", 2)[0]: i for i in old["inputs"].get(source, [])}
+        now = {i.rsplit("|", 2)[0]: i for i in new["inputs"].get(source, [])}
+        added = sorted(set(now) - set(was))
+        gone = sorted(set(was) - set(now))
+        changed = sorted(p for p in set(was) & set(now) if was[p] != now[p])
+        for words, paths in (("new input file", added), ("input file gone", gone),
+                             ("input file changed (size or modification time)", changed)):
+            if paths:
+                shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more"
+                                                if len(paths) > 3 else "")
+                found.append(f"{words}: {shown}")
+    return found
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Replace `path` with `value` atomically (a reader sees the old or the new file)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunState:
+    """One run's directory and manifest. `resumed`: it finishes an interrupted run."""
+
+    directory: Path
+    manifest: dict[str, Any]
+    resumed: bool = False
+    keep: bool = True  # keep the directory after a successful run (an explicit work dir)
+    done: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.done = self.manifest.setdefault("done", {})
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    def get(self, key: str) -> Any:
+        return self.done.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        """Record `key` as done with `value` (durably, before returning)."""
+        self.done[key] = value
+        self.save()
+
+    def save(self) -> None:
+        _write_json(self.directory / STATE, self.manifest)
+
+    def finish(self) -> None:
+        """The run succeeded: its spills go (the whole directory unless it is to be kept)."""
+        if not self.keep:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            return
+        self.manifest["status"] = DONE
+        self.save()
+
+
+def default_state_dir(warehouse: str | None) -> Path:
+    """Where `mdfql run` keeps run state by default: `.<warehouse name>-runs` next to a local
+    warehouse, else `./.mdfql-runs`."""
+    if warehouse and "://" not in warehouse.removeprefix("file://"):
+        where = Path(warehouse.removeprefix("file://"))
+        return where.parent / f".{where.name}-runs"
+    return Path(".mdfql-runs").resolve()
+
+
+def start(base: Path, program: Program, run_id: str, keep: bool) -> RunState:
+    """A new run's state under `base/run_id`."""
+    directory = base / run_id
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = {"version": VERSION, "run_id": run_id, "status": RUNNING,
+                "started": time.time(), **identity(program)}
+    state = RunState(directory, manifest, keep=keep)
+    state.save()
+    return state
+
+
+def _unfinished(base: Path, script: str) -> list[dict[str, Any]]:
+    found = []
+    for path in base.glob(f"*/{STATE}"):
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if manifest.get("status") == RUNNING and manifest.get("script") == script:
+            found.append(manifest)
+    return sorted(found, key=lambda m: m.get("started", 0))
+
+
+def resume(base: Path, program: Program, run_id: str | None, keep: bool) -> RunState:
+    """The state of the run to finish: `run_id`, else the latest unfinished run of the same
+    script under `base`. Raises an MdfqlError when there is none or it ran something else."""
+    now = identity(program)
+    if run_id is not None:
+        path = base / run_id / STATE
+        if not path.is_file():
+            raise MdfqlError(f"cannot resume {run_id}: no run state at {path}",
+                             hint="run without --resume to start a new run")
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if manifest.get("status") != RUNNING:
+            raise MdfqlError(f"cannot resume {run_id}: it finished",
+                             hint="run without --resume to start a new run")
+    else:
+        runs = _unfinished(base, now["script"])
+        if not runs:
+            raise MdfqlError(f"nothing to resume: no unfinished run of {now['script']} under "
+                             f"{base}", hint="run without --resume to start a new run")
+        manifest = runs[-1]
+    if manifest.get("version") != VERSION:
+        raise MdfqlError(f"cannot resume {manifest.get('run_id')}: its state is from another "
+                         "mdfql version", hint="run without --resume to start a new run")
+    changes = _changes(manifest, now)
+    if manifest.get("script") != now["script"]:
+        changes.insert(0, f"it ran {manifest.get('script')}, not {now['script']}")
+    if changes:
+        raise MdfqlError(
+            f"cannot resume {manifest['run_id']}: " + "; ".join(changes),
+            hint="restore what changed to resume, or run without --resume to start over "
+                 f"(remove {base / manifest['run_id']} to free its space)")
+    return RunState(base / manifest["run_id"], manifest, resumed=True, keep=keep)
+
+
+@contextmanager
+def opened(program: Program, run_id: str, work_dir: str | Path | None = None,
+           state_dir: str | Path | None = None, resume_run: str | bool | None = None
+           ) -> Iterator[RunState]:
+    """The run's state for the block, under `work_dir` (kept after the run), else `state_dir`
+    (removed after a successful run, kept for `--resume` after a failed or killed one), else
+    a temporary directory (removed when the block ends: such a run cannot be resumed).
+    `resume_run`: True for the latest unfinished run of the script, or a run id."""
+    base = work_dir if work_dir is not None else state_dir
+    if base is None:
+        if resume_run:
+            raise MdfqlError("--resume needs a durable work directory",
+                             hint="pass --work-dir, SET work_dir or $MDFQL_WORK_DIR")
+        with tempfile.TemporaryDirectory(prefix=f"mdfql-{run_id}-") as tmp:
+            state = start(Path(tmp), program, run_id, keep=False)
+            yield state
+        return
+    base = Path(base)
+    keep = work_dir is not None
+    if resume_run:
+        state = resume(base, program, resume_run if isinstance(resume_run, str) else None, keep)
+    else:
+        state = start(base, program, run_id, keep)
+    yield state
+    state.finish()
