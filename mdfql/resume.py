@@ -219,41 +219,46 @@ class Resumable:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     # --- writes -----------------------------------------------------------------------------
-    def table_writer(self, index: int, action: Action) -> FileWriter | None:
+    def table_writer(self, index: int, action: Action) -> FileWriter:
         """How statement `index` stages its table's data files: per group of its input files
-        (recorded, see the module doc), or None (all at once) when its plan cannot split."""
+        (recorded, see the module doc), or all at once when its plan cannot split."""
         fed = feed_of(action.plan, action.df)
-        if fed is None:
-            return None
-        feed, positional = fed
         key = f"write-{index}"
-        folder = self.state.directory / key
 
         def write_files(df: daft.DataFrame, table: Any, txn: Any) -> tuple[list, tuple]:
-            # Data files carry the field ids of the table as this transaction leaves it: those
-            # recorded over another table state would not fit (then all groups run again).
-            meta = txn.table_metadata
-            current = meta.current_snapshot()
-            base = [table.metadata_location if current is not None else None,
-                    current.snapshot_id if current is not None else None,
-                    meta.current_schema_id, meta.last_column_id, meta.location]
-            folder.mkdir(parents=True, exist_ok=True)
-
-            def write(plan: daft.DataFrame, i: int) -> tuple[list[str], tuple[dict, ...]]:
-                data_files, ops = stage_data_files(plan, table, txn)
-                path = folder / f"g{i:04d}.pickle"
-                _write_pickle(path, data_files)
-                return [str(path)], ops
-
-            outputs, stats = self._groups(key, feed, positional, df, write, base)
-            data_files = []
-            for path in outputs:
-                with open(path, "rb") as handle:
-                    data_files += pickle.load(handle)
+            if fed is None:
+                data_files, stats = stage_data_files(df, table, txn)
+            else:
+                data_files, stats = self._table_groups(key, *fed, df, table, txn)
             checkpoint(f"{key}/staged")
-            return data_files, tuple(stats)
+            return data_files, stats
 
         return write_files
+
+    def _table_groups(self, key: str, feed: Feed, positional: bool, df: daft.DataFrame,
+                      table: Any, txn: Any) -> tuple[list, tuple]:
+        # Data files carry the field ids of the table as this transaction leaves it: those
+        # recorded over another table state would not fit (then all groups run again).
+        meta = txn.table_metadata
+        current = meta.current_snapshot()
+        base = [table.metadata_location if current is not None else None,
+                current.snapshot_id if current is not None else None,
+                meta.current_schema_id, meta.last_column_id, meta.location]
+        folder = self.state.directory / key
+        folder.mkdir(parents=True, exist_ok=True)
+
+        def write(plan: daft.DataFrame, i: int) -> tuple[list[str], tuple[dict, ...]]:
+            data_files, ops = stage_data_files(plan, table, txn)
+            path = folder / f"g{i:04d}.pickle"
+            _write_pickle(path, data_files)
+            return [str(path)], ops
+
+        outputs, stats = self._groups(key, feed, positional, df, write, base)
+        data_files = []
+        for path in outputs:
+            with open(path, "rb") as handle:
+                data_files += pickle.load(handle)
+        return data_files, tuple(stats)
 
     def committed(self, index: int, target: str, catalog: CatalogConfig,
                   statement: str) -> WriteResult | None:

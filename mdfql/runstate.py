@@ -41,7 +41,8 @@ def identity(program: Program) -> dict[str, Any]:
         "script_sha256": hashlib.sha256(program.text.encode()).hexdigest(),
         "params": {k: str(v) for k, v in program.params.items()},
         "options": {k: str(v) for k, v in result_options(program.options).items()},
-        "inputs": {f"{s.label or s.kind} #{i}": [f.identity() for f in s.files or []]
+        # by the source's place in the script: its call changes with its parameters
+        "inputs": {str(i): [f.identity() for f in s.files or []]
                    for i, s in enumerate(program.sources())},
     }
 
@@ -70,7 +71,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more"
                                                 if len(paths) > 3 else "")
                 found.append(f"{words}: {shown}")
-    return found
+    return list(dict.fromkeys(found))  # a file two sources read is said once
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -1,0 +1,236 @@
+"""A run killed at any moment and finished with `--resume` writes exactly the table an
+uninterrupted run writes, commits each statement once, and redoes no finished work.
+
+Real processes (`python -m mdfql.cli run`), killed with SIGKILL (by the MDFQL_KILL_AT hook at
+named points, or by the test at a random moment), over a multi-file crawl from the sample
+generator, into a real Iceberg warehouse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from mdfql.demo.sample import write_sample
+from mdfql.demo.split import split_warc
+from mdfql.io.inputs import resolve
+from mdfql.plan import split
+from mdfql.session import Session
+
+PIPELINE = """SET $input = 'crawl/*.warc.gz';
+
+CREATE VIEW pages AS
+  SELECT record_id, url, warc_date, html
+  FROM read_warc($input)
+  WHERE status = 200;
+
+CREATE VIEW clustered AS
+  SELECT *, lsh_cluster(minhash(html, num_hashes := 64, ngram := 5, seed := 1),
+                        bands := 8, rows := 8) OVER () AS cluster
+  FROM pages;
+
+CREATE OR REPLACE TABLE web.dedup AS
+  SELECT DISTINCT ON (cluster) url, warc_date, record_id, cluster, length(html) AS bytes
+  FROM clustered
+  ORDER BY warc_date, url;
+
+INSERT INTO web.log
+  SELECT url, record_id, status FROM read_warc($input);
+"""
+TABLES = ("web.dedup", "web.log")
+PARTS = 8  # files: 4 groups of 2 (mdfql.resume.group_files)
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory) -> Path:
+    """A crawl of 8 WARC files (the sample generator's records, planted defects included)."""
+    root = tmp_path_factory.mktemp("crawl")
+    write_sample(root / "all.warc.gz", n_records=800, seed=3)
+    split_warc(root / "all.warc.gz", PARTS, root / "parts")
+    (root / "all.warc.gz").unlink()
+    return root / "parts"
+
+
+def _run(where: Path, crawl: Path, *args: str, kill_at: str | None = None,
+         script: str = "dedup.sql", popen: bool = False):
+    """`mdfql run` in `where` (its warehouse and run state live there)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MDFQL_WAREHOUSE", "MDFQL_CATALOG", "MDFQL_WORK_DIR"))}
+    env.pop("MDFQL_KILL_AT", None)
+    if kill_at is not None:
+        env["MDFQL_KILL_AT"] = kill_at
+    command = [sys.executable, "-m", "mdfql.cli", "run", script,
+               "--param", f"input={crawl}/*.warc.gz", *args]
+    if popen:
+        return subprocess.Popen(command, cwd=where, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    return subprocess.run(command, cwd=where, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _workspace(root: Path, text: str = PIPELINE) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dedup.sql").write_text(text)
+    return root
+
+
+def _tables(where: Path) -> dict[str, tuple[str, int]]:
+    """Each existing table's digest (its sorted rows) and its number of snapshots."""
+    warehouse = where / "warehouse"
+    if not (warehouse / "catalog.db").exists():
+        return {}
+    catalog = SqlCatalog("mdfql", uri=f"sqlite:///{warehouse}/catalog.db",
+                         warehouse=f"file://{warehouse}")
+    found = {}
+    for ident in TABLES:
+        if not catalog.table_exists(ident):
+            continue
+        table = catalog.load_table(ident)
+        rows = sorted(json.dumps(r, sort_keys=True, default=str)
+                      for r in table.scan().to_arrow().to_pylist())
+        found[ident] = (hashlib.sha256("\n".join(rows).encode()).hexdigest(),
+                        len(table.metadata.snapshots))
+    return found
+
+
+def _started(where: Path, process: subprocess.Popen) -> float:
+    """When the run's state appeared (its work began), waiting for it."""
+    while not any((where / ".warehouse-runs").glob("*/state.json")) and process.poll() is None:
+        time.sleep(0.02)
+    return time.perf_counter()
+
+
+@pytest.fixture(scope="module")
+def reference(crawl, tmp_path_factory) -> tuple[dict[str, tuple[str, int]], float]:
+    """The tables an uninterrupted run writes, and how long its work took (from when its
+    state appeared)."""
+    where = _workspace(tmp_path_factory.mktemp("reference"))
+    process = _run(where, crawl, popen=True)
+    started = _started(where, process)
+    assert process.wait() == 0
+    took = time.perf_counter() - started
+    tables = _tables(where)
+    assert all(n == 1 for _, n in tables.values())
+    assert not any((where / ".warehouse-runs").iterdir())  # a finished run leaves no state
+    return tables, took
+
+
+def _killed(result: subprocess.CompletedProcess) -> bool:
+    return result.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL)
+
+
+# (where the first run is killed, a point the resumed run would pass again only if it redid
+# finished work: it is killed there too, so a test passes only when that work is skipped)
+KILLS = [
+    ("stage-1/rows/1", "stage-1/rows/0"),  # mid spill: groups 0 and 1 are not spilled again
+    ("stage-1/computed", None),  # computed, not recorded: computed again
+    ("stage-2/done", "stage-1/computed"),  # both stages recorded: neither runs again
+    ("write-0/staged", "stage-2/done"),  # staged whole (its ORDER BY sorts), not committed
+    ("write-0/committed", "write-0/staged"),  # committed, not recorded: found by run id
+    ("write-1/1", "write-1/0"),  # the INSERT's groups; the replace is done
+    ("write-1/committed", "write-1/staged"),  # an INSERT committed, not recorded
+]
+QUICK = {"stage-1/rows/1", "write-0/committed", "write-1/1"}
+
+
+@pytest.mark.parametrize("kill_at,trap", [
+    pytest.param(k, t, marks=() if k in QUICK else pytest.mark.slow) for k, t in KILLS])
+def test_a_killed_run_resumes_to_the_same_tables(crawl, reference, tmp_path, kill_at, trap):
+    where = _workspace(tmp_path)
+    assert _killed(_run(where, crawl, kill_at=kill_at))
+    # what is visible is whole statements, committed once
+    committed = {"write-0/committed": 1, "write-1/1": 1, "write-1/committed": 2}.get(kill_at, 0)
+    assert _tables(where) == dict(list(reference[0].items())[:committed])
+    resumed = _run(where, crawl, "--resume", kill_at=trap)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _tables(where) == reference[0]  # same rows, one snapshot per table
+    assert not any((where / ".warehouse-runs").iterdir())
+
+
+def test_a_run_killed_at_a_random_moment_resumes(crawl, reference, tmp_path):
+    where = _workspace(tmp_path)
+    process = _run(where, crawl, popen=True)
+    _started(where, process)
+    time.sleep(random.uniform(0.1, 0.8) * reference[1])
+    process.send_signal(signal.SIGKILL)
+    if process.wait() == 0:
+        pytest.skip("the run finished before the kill")
+    resumed = _run(where, crawl, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _tables(where) == reference[0]
+
+
+def test_resume_is_refused_when_the_run_would_differ(crawl, reference, tmp_path):
+    where = _workspace(tmp_path)
+    assert _killed(_run(where, crawl, kill_at="stage-1/rows/0"))
+
+    (where / "dedup.sql").write_text(PIPELINE + "-- changed\n")
+    refused = _run(where, crawl, "--resume")
+    assert refused.returncode == 1 and "dedup.sql changed since the run started" in refused.stderr
+    (where / "dedup.sql").write_text(PIPELINE)
+
+    fewer = _run(where, crawl, "--resume", "--param", f"input={crawl}/part-0[0-6].warc.gz")
+    assert fewer.returncode == 1 and "parameter $input was" in fewer.stderr
+    assert "input file gone" in fewer.stderr and "part-07.warc.gz" in fewer.stderr
+
+    touched = crawl / "part-03.warc.gz"
+    stat = touched.stat()
+    os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    try:
+        changed = _run(where, crawl, "--resume")
+    finally:
+        os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert changed.returncode == 1
+    assert "input file changed (size or modification time)" in changed.stderr
+    assert "part-03.warc.gz" in changed.stderr
+
+    resumed = _run(where, crawl, "--resume")  # as it was: it resumes
+    assert resumed.returncode == 0, resumed.stderr
+    assert _tables(where) == reference[0]
+    nothing = _run(where, crawl, "--resume")
+    assert nothing.returncode == 1 and "nothing to resume" in nothing.stderr
+
+
+def _compiled(sql: str, crawl: Path):
+    program = Session().compile(sql, "<sql>", {"input": f"{crawl}/*.warc.gz"})
+    resolve(program.sources())
+    return program
+
+
+@pytest.mark.parametrize("query,splits", [
+    ("SELECT url, length(html) AS n FROM read_warc($input) WHERE status = 200", True),
+    ("SELECT url FROM read_warc($input) LIMIT 5", False),
+    ("SELECT url FROM read_warc($input) ORDER BY url", False),
+    ("SELECT count(*) AS n FROM read_warc($input)", False),
+    ("SELECT DISTINCT url FROM read_warc($input)", False),
+])
+def test_only_row_wise_plans_over_one_file_input_split(crawl, query, splits):
+    program = _compiled(f"SET $input = 'x';\nCOPY ({query}) TO 'out' (FORMAT parquet);", crawl)
+    action = program.actions[0]
+    assert (split.feed_of(action.plan, action.df) is not None) is splits
+
+
+def test_positional_row_ids_stay_unique_across_groups(crawl, tmp_path):
+    """DISTINCT ON numbers rows by position: each group's run starts again at 0, so the
+    groups' ids are moved apart (a clash would join one row's value onto another)."""
+    program = _compiled("SET $input = 'x';\n" + PIPELINE.split("CREATE OR REPLACE")[0]
+                        + "CREATE OR REPLACE TABLE web.dedup AS SELECT DISTINCT ON (url) url "
+                          "FROM pages;", crawl)
+    stage = program.stages()[0]
+    fed = split.feed_of(split.stage_input(stage, [program.actions[0].plan]), stage.spill_plan)
+    assert fed is not None and fed[1]  # positional ids
+    feed, _ = fed
+    ids: list[int] = []
+    for i, group in enumerate(split.groups(feed.files(), 3)):
+        with feed.narrowed(group):
+            ids += split.with_group_ids(stage.spill_plan, i).to_pydict()["__node"]
+    assert len(ids) == len(set(ids)) > 0
