@@ -249,26 +249,6 @@ def _holds_rows(staged: StagedWrite | StagedFiles) -> bool:
     return staged.mode == "replace" and bool(owned_files(staged.target))
 
 
-def _run_actions(run: _Run, targets: list[Target | None],
-                 on_action: Callable[[int, Action], None] | None) -> None:
-    summary = run.summary
-    for i, (action, target) in enumerate(zip(run.program.actions, targets)):
-        if on_action is not None:
-            on_action(i, action)
-        if action.kind == "explain":
-            summary.explains.append(explain_text(action))
-        elif action.kind == "query":
-            _query(run, action)
-        elif target is not None:
-            try:
-                written = _write(run, i, action, target)
-            except SinkError as e:
-                raise MdfqlError(e.message, action.span, e.hint) from None
-            absorb_metrics(summary, written.metrics)
-            summary.rows_written += written.rows_written
-            summary.writes.append(written)
-
-
 def execute(
     program: Program,
     *,
@@ -298,19 +278,34 @@ def execute(
     for stage in program.stages():
         stage.reset()
     try:
-        with failures.collecting(), use_runner(kind, address):
+        with failures.collecting(), use_runner(kind, address), \
+                runstate.opened(program, work_dir, state_dir, resume) as states:
             check_cluster(kind, program.used_functions, functions)
             resolve_inputs(program.sources(), option_value(program.options, "on_missing_input"))
             targets = plan_targets(program, catalog)
-            with runstate.opened(program, summary.run_id, work_dir, state_dir, resume) as state:
-                summary.run_id = state.run_id  # a resumed run keeps its id (provenance.py)
-                run = _Run(program, catalog, RunInfo.of(program, summary.run_id), summary,
-                           ray_call if kind == "ray" else None, state.directory,
-                           Resumable(state, [a.plan for a in program.actions]))
-                _run_actions(run, targets, on_action)
-                summary.failures = failures.failures()  # inside: a Ray run's tally is still up
-                counted = failures.rows_read()
-                summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
+            state = states.begin(summary.run_id)  # a resumed run keeps its id (provenance.py)
+            summary.run_id = state.run_id
+            run = _Run(program, catalog, RunInfo.of(program, summary.run_id), summary,
+                       ray_call if kind == "ray" else None, state.directory,
+                       Resumable(state, [a.plan for a in program.actions]))
+            for i, (action, target) in enumerate(zip(program.actions, targets)):
+                if on_action is not None:
+                    on_action(i, action)
+                if action.kind == "explain":
+                    summary.explains.append(explain_text(action))
+                elif action.kind == "query":
+                    _query(run, action)
+                elif target is not None:
+                    try:
+                        written = _write(run, i, action, target)
+                    except SinkError as e:
+                        raise MdfqlError(e.message, action.span, e.hint) from None
+                    absorb_metrics(summary, written.metrics)
+                    summary.rows_written += written.rows_written
+                    summary.writes.append(written)
+            summary.failures = failures.failures()  # inside: a Ray run's tally is still up
+            counted = failures.rows_read()
+            summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
     except MdfqlError as e:
         e.attach_source(program.text, program.filename)
         raise

@@ -35,7 +35,7 @@ from typing import Any
 import daft
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
-from mdfql import metrics
+from mdfql import metrics, threads
 from mdfql.plan.program import Action
 from mdfql.plan.split import Feed, feed_of, groups, stage_input, with_group_ids
 from mdfql.plan.stages import RelationalStage, StageRun, spilled_rows
@@ -47,8 +47,8 @@ from mdfql.sinks.provenance import FINGERPRINT, PREFIX
 
 KILL_AT = "MDFQL_KILL_AT"
 # Input files per group: enough groups that a kill loses little (at most 1/16 of a stage's
-# input plus the group in flight), and at least 2 files a group so both cores of a small
-# machine read (Daft reads one scan task per file).
+# input plus the group in flight), and at least as many files as the machine has cores (at
+# least 2): Daft reads one scan task per file, and each group's run starts and drains once.
 MAX_GROUPS = 16
 MIN_GROUP_FILES = 2
 
@@ -63,7 +63,8 @@ def checkpoint(point: str) -> None:
 
 def group_files(n_files: int) -> int:
     """Files per group for an input of `n_files` files."""
-    return max(MIN_GROUP_FILES, -(-n_files // MAX_GROUPS))
+    cores = threads.process_cpus()[0]
+    return max(MIN_GROUP_FILES, cores, -(-n_files // MAX_GROUPS))
 
 
 def merge_metrics(runs: list[list[dict]]) -> list[dict]:
@@ -133,21 +134,22 @@ class Resumable:
         """Run `plan` per group of `feed`'s files, skipping groups recorded under `key` (when
         recorded over the same `base`); `write(plan, i)` -> (output files, stats)."""
         paths = feed.files()
-        size = group_files(len(paths))
         record = self.state.get(key)
-        if record is None or record.get("base") != base or record.get("size") != size:
-            record = {"base": base, "size": size, "groups": {}}
+        if record is None or record.get("base") != base:
+            record = {"base": base, "size": group_files(len(paths)), "groups": {}}
+        size = record["size"]  # as recorded: a resume on a machine with more cores keeps it
         outputs, stats = [], []
         for i, group in enumerate(groups(paths, size)):
             piece = record["groups"].get(str(i))
             if piece is not None and piece["inputs"] == group:
                 _restore(piece["counts"])
             else:
-                before = metrics.failures()
+                before, start = metrics.failures(), time.perf_counter()
                 with feed.narrowed(group):
                     files, ops = write(with_group_ids(plan, i) if positional else plan, i)
                 piece = {"inputs": group, "outputs": files, "metrics": _plain(ops),
-                         "counts": _counts(group, before)}
+                         "counts": _counts(group, before),
+                         "wall_s": round(time.perf_counter() - start, 3)}
                 record["groups"][str(i)] = piece
                 self.state.put(key, record)
                 checkpoint(f"{key}/{i}")

@@ -10,6 +10,7 @@ it would finish: the work already done would not be the work asked for.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -20,13 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mdfql.errors import MdfqlError
 from mdfql.plan.program import Program
 from mdfql.sinks.provenance import result_options
 
 STATE = "state.json"
+LOCK = "lock"
 VERSION = 1
 RUNNING, DONE = "running", "done"
 
@@ -93,6 +95,7 @@ class RunState:
     resumed: bool = False
     keep: bool = True  # keep the directory after a successful run (an explicit work dir)
     done: dict[str, Any] = field(init=False)
+    _lock: IO[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.done = self.manifest.setdefault("done", {})
@@ -109,11 +112,26 @@ class RunState:
         self.done[key] = value
         self.save()
 
+    def lock(self) -> None:
+        """Hold the run's lock while this process runs it (released when the process ends,
+        killed or not): a run still going is never resumed by another process."""
+        handle = open(self.directory / LOCK, "a")  # noqa: SIM115 (held for the process)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise MdfqlError(f"cannot resume {self.run_id}: it is still running in another "
+                             "process", hint="wait for it, or stop it first") from None
+        self._lock = handle
+
     def save(self) -> None:
         _write_json(self.directory / STATE, self.manifest)
 
     def finish(self) -> None:
         """The run succeeded: its spills go (the whole directory unless it is to be kept)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
         if not self.keep:
             shutil.rmtree(self.directory, ignore_errors=True)
             return
@@ -137,6 +155,7 @@ def start(base: Path, program: Program, run_id: str, keep: bool) -> RunState:
     manifest = {"version": VERSION, "run_id": run_id, "status": RUNNING,
                 "started": time.time(), **identity(program)}
     state = RunState(directory, manifest, keep=keep)
+    state.lock()
     state.save()
     return state
 
@@ -183,13 +202,37 @@ def resume(base: Path, program: Program, run_id: str | None, keep: bool) -> RunS
             f"cannot resume {manifest['run_id']}: " + "; ".join(changes),
             hint="restore what changed to resume, or run without --resume to start over "
                  f"(remove {base / manifest['run_id']} to free its space)")
-    return RunState(base / manifest["run_id"], manifest, resumed=True, keep=keep)
+    state = RunState(base / manifest["run_id"], manifest, resumed=True, keep=keep)
+    state.lock()
+    return state
+
+
+@dataclass
+class RunStates:
+    """Where a run's state goes; `begin` opens it once the run's inputs are resolved (its
+    identity includes them)."""
+
+    program: Program
+    base: Path
+    keep: bool
+    resume_run: str | bool | None
+    state: RunState | None = None
+
+    def begin(self, run_id: str) -> RunState:
+        """A new run's state under `base/run_id`, or (resuming) the interrupted run's: raises
+        an MdfqlError when there is none or it ran something else."""
+        if self.resume_run:
+            run = self.resume_run if isinstance(self.resume_run, str) else None
+            self.state = resume(self.base, self.program, run, self.keep)
+        else:
+            self.state = start(self.base, self.program, run_id, self.keep)
+        return self.state
 
 
 @contextmanager
-def opened(program: Program, run_id: str, work_dir: str | Path | None = None,
+def opened(program: Program, work_dir: str | Path | None = None,
            state_dir: str | Path | None = None, resume_run: str | bool | None = None
-           ) -> Iterator[RunState]:
+           ) -> Iterator[RunStates]:
     """The run's state for the block, under `work_dir` (kept after the run), else `state_dir`
     (removed after a successful run, kept for `--resume` after a failed or killed one), else
     a temporary directory (removed when the block ends: such a run cannot be resumed).
@@ -199,15 +242,10 @@ def opened(program: Program, run_id: str, work_dir: str | Path | None = None,
         if resume_run:
             raise MdfqlError("--resume needs a durable work directory",
                              hint="pass --work-dir, SET work_dir or $MDFQL_WORK_DIR")
-        with tempfile.TemporaryDirectory(prefix=f"mdfql-{run_id}-") as tmp:
-            state = start(Path(tmp), program, run_id, keep=False)
-            yield state
+        with tempfile.TemporaryDirectory(prefix="mdfql-") as tmp:
+            yield RunStates(program, Path(tmp), False, None)
         return
-    base = Path(base)
-    keep = work_dir is not None
-    if resume_run:
-        state = resume(base, program, resume_run if isinstance(resume_run, str) else None, keep)
-    else:
-        state = start(base, program, run_id, keep)
-    yield state
-    state.finish()
+    states = RunStates(program, Path(base), work_dir is not None, resume_run)
+    yield states
+    if states.state is not None:
+        states.state.finish()

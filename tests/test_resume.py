@@ -7,6 +7,7 @@ generator, into a real Iceberg warehouse."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -192,6 +193,12 @@ def test_resume_is_refused_when_the_run_would_differ(crawl, reference, tmp_path)
     assert changed.returncode == 1
     assert "input file changed (size or modification time)" in changed.stderr
     assert "part-03.warc.gz" in changed.stderr
+
+    run_dir = next((where / ".warehouse-runs").iterdir())
+    with open(run_dir / "lock", "a") as lock:  # as a process still running the run holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = _run(where, crawl, "--resume")
+    assert busy.returncode == 1 and "still running in another process" in busy.stderr
 
     resumed = _run(where, crawl, "--resume")  # as it was: it resumes
     assert resumed.returncode == 0, resumed.stderr
