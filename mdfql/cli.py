@@ -118,7 +118,7 @@ def _summary_table(summary) -> Table:
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
     from mdfql.runner import use_runner
-    from mdfql.runstate import default_state_dir
+    from mdfql.runstate import Finished, default_state_dir
     from mdfql.session import catalog_config
 
     session, text = _session(args)
@@ -133,11 +133,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                               f"(line {action.span.line})")
 
             catalog = catalog_config(program.options)
-            summary = execute(program, catalog=catalog, functions=session.registry,
-                              runner=kind, ray_address=address, on_action=progress,
-                              work_dir=args.work_dir,
-                              state_dir=default_state_dir(catalog.warehouse),
-                              resume=args.resume)
+            try:
+                summary = execute(program, catalog=catalog, functions=session.registry,
+                                  runner=kind, ray_address=address, on_action=progress,
+                                  work_dir=args.work_dir,
+                                  state_dir=default_state_dir(catalog.warehouse),
+                                  resume=args.resume)
+            except Finished as done:
+                console.print(str(done), markup=False, highlight=False, soft_wrap=True)
+                return 0
         for text_ in summary.explains:
             out.print(text_)
         for df in summary.results:

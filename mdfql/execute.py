@@ -208,9 +208,10 @@ def _write(run: _Run, index: int, action: Action, target: Target) -> WriteResult
                                 f"same inputs is already in the table (snapshot {snapshot})",
                         snapshot)
 
-    if (done := committed()) is not None:
+    if (done := run.resumable.committed(index, action, target.name, run.catalog,
+                                        statement)) is not None:
         return done
-    if (done := run.resumable.committed(index, target.name, run.catalog, statement)) is not None:
+    if (done := committed()) is not None:
         return done
     with _reading(action):
         run.run_stages(action)
@@ -237,7 +238,7 @@ def _write(run: _Run, index: int, action: Action, target: Target) -> WriteResult
         written = staged.commit(snapshot_properties(run.info, action, sources, statement))
     else:
         written = staged.commit()
-    run.resumable.record(index, written)
+    run.resumable.record(index, action, written)
     return replace(written, note=target.note) if target.note else written
 
 

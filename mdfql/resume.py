@@ -28,7 +28,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +107,6 @@ def _counts(paths: list[str], before: dict[tuple[str, str], int]) -> dict[str, A
     }
 
 
-def _restore(counts: dict[str, Any]) -> None:
-    metrics.restore_counts(
-        {p: metrics.FileCount(*c) for p, c in counts["files"].items()},
-        {(stage, reason): n for stage, reason, n in counts["failed"]})
-
-
 def _write_pickle(path: Path, value: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as handle:
@@ -128,6 +122,23 @@ class Resumable:
 
     state: RunState
     plans: list[PlanNode]  # every action's plan tree (where each stage's input is found)
+    # records whose counts this run counted again (each once: failures add up)
+    _restored: set[str] = field(default_factory=set)
+    _started: dict[tuple[str, str], int] = field(default_factory=dict)  # at the statement
+
+    def _restore(self, key: str, counts: dict[str, Any]) -> None:
+        """Count again what the finished work recorded under `key` counted."""
+        if key in self._restored:
+            return
+        self._restored.add(key)
+        metrics.restore_counts(
+            {p: metrics.FileCount(*c) for p, c in counts["files"].items()},
+            {(stage, reason): n for stage, reason, n in counts["failed"]})
+
+    def _pieces(self, key: str) -> dict[str, Any]:
+        """The recorded groups under `key`, by record key."""
+        record = self.state.get(key) or {"groups": {}}
+        return {f"{key}/{i}": piece for i, piece in record["groups"].items()}
 
     def _groups(self, key: str, feed: Feed, positional: bool, plan: daft.DataFrame,
                 write: Writer, base: Any = None) -> tuple[list[str], list[dict]]:
@@ -142,7 +153,7 @@ class Resumable:
         for i, group in enumerate(groups(paths, size)):
             piece = record["groups"].get(str(i))
             if piece is not None and piece["inputs"] == group:
-                _restore(piece["counts"])
+                self._restore(f"{key}/{i}", piece["counts"])
             else:
                 before, start = metrics.failures(), time.perf_counter()
                 with feed.narrowed(group):
@@ -165,7 +176,9 @@ class Resumable:
         done = self.state.get(key)
         if done is not None:
             stage.rows.files, stage.result.files = done["rows"], done["result"]
-            _restore(done["counts"])
+            self._restore(key, done["counts"])
+            for name, piece in self._pieces(f"{key}/rows").items():
+                self._restore(name, piece["counts"])  # a spill that ran per group
             return StageRun(stage.label, stage.call_sql, done["spilled"], done["found"],
                             done["wall_s"], tuple(done["metrics"]))
         start = time.perf_counter()
@@ -262,16 +275,41 @@ class Resumable:
                 data_files += pickle.load(handle)
         return data_files, tuple(stats)
 
-    def committed(self, index: int, target: str, catalog: CatalogConfig,
+    def committed(self, index: int, action: Action, target: str, catalog: CatalogConfig,
                   statement: str) -> WriteResult | None:
         """The write of statement `index` when this run already committed it: recorded, or
         (killed right after its commit) a snapshot of `target` with this run's id and the
-        statement's fingerprint."""
+        statement's fingerprint. What it counted is counted again."""
+        self._started = metrics.failures()
         done = self.state.get(f"action-{index}")
         if done is not None:
-            return WriteResult(**{**done, "skipped": True,
-                                  "note": f"{target}: committed before the run was interrupted "
-                                          f"(snapshot {done['snapshot_id']})"})
+            self._restore(f"action-{index}", done["counts"])
+            # everything below was counted in the statement's own counts
+            for stage in action.stages():
+                self._restored |= {f"stage-{stage.index}",
+                                   *self._pieces(f"stage-{stage.index}/rows")}
+            self._restored |= set(self._pieces(f"write-{index}"))
+            return WriteResult(done["ident"], done["rows_written"], done["snapshot_id"],
+                               done["mode"], skipped=True,
+                               note=f"{target}: committed before the run was interrupted "
+                                    f"(snapshot {done['snapshot_id']})")
+        snapshot = self._snapshot(target, catalog, statement)
+        if snapshot is None:
+            return None
+        for stage in action.stages():  # the statement's own counts were not recorded
+            key = f"stage-{stage.index}"
+            if (record := self.state.get(key)) is not None:
+                self._restore(key, record["counts"])
+            for name, piece in self._pieces(f"{key}/rows").items():
+                self._restore(name, piece["counts"])
+        for name, piece in self._pieces(f"write-{index}").items():
+            self._restore(name, piece["counts"])
+        return WriteResult(target, 0, snapshot, "", skipped=True,
+                           note=f"{target}: committed before the run was interrupted "
+                                f"(snapshot {snapshot})")
+
+    def _snapshot(self, target: str, catalog: CatalogConfig, statement: str) -> int | None:
+        """A snapshot of `target` this (resumed) run committed for `statement`, if any."""
         if not self.state.resumed:
             return None
         try:
@@ -282,15 +320,15 @@ class Resumable:
             found = snapshot.summary.additional_properties if snapshot.summary else {}
             if found.get(PREFIX + "run-id") == self.state.run_id \
                     and found.get(FINGERPRINT) == statement:
-                return WriteResult(target, 0, snapshot.snapshot_id, "", skipped=True,
-                                   note=f"{target}: committed before the run was interrupted "
-                                        f"(snapshot {snapshot.snapshot_id})")
+                return snapshot.snapshot_id
         return None
 
-    def record(self, index: int, written: WriteResult) -> None:
-        """Statement `index` committed `written`."""
+    def record(self, index: int, action: Action, written: WriteResult) -> None:
+        """Statement `index` committed `written`; with it, what the statement counted."""
         checkpoint(f"write-{index}/committed")
+        paths = [f.path for s in action.sources() for f in s.files or []]
         self.state.put(f"action-{index}", {"ident": written.ident,
                                            "rows_written": written.rows_written,
                                            "snapshot_id": written.snapshot_id,
-                                           "mode": written.mode})
+                                           "mode": written.mode,
+                                           "counts": _counts(paths, self._started)})

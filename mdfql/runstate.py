@@ -128,15 +128,24 @@ class RunState:
         _write_json(self.directory / STATE, self.manifest)
 
     def finish(self) -> None:
-        """The run succeeded: its spills go (the whole directory unless it is to be kept)."""
+        """The run succeeded. Unless the directory is to be kept, its spills go and only its
+        identity stays (a few hundred bytes: a `--resume` after a kill that came once the work
+        was done says so), replacing the last finished run of the script."""
+        self.manifest["status"] = DONE
+        self.manifest["finished"] = time.time()
+        if not self.keep:
+            self.manifest.pop("done", None)
+        self.save()  # first: a kill while the spills go leaves a finished run
+        if not self.keep:
+            for path in self.directory.iterdir():
+                if path.name not in (STATE, LOCK):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+            for other in _runs(self.directory.parent, self.manifest["script"]):
+                if other["status"] == DONE and other["run_id"] != self.run_id:
+                    shutil.rmtree(self.directory.parent / other["run_id"], ignore_errors=True)
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-        if not self.keep:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            return
-        self.manifest["status"] = DONE
-        self.save()
 
 
 def default_state_dir(warehouse: str | None) -> Path:
@@ -160,21 +169,33 @@ def start(base: Path, program: Program, run_id: str, keep: bool) -> RunState:
     return state
 
 
-def _unfinished(base: Path, script: str) -> list[dict[str, Any]]:
+class Finished(Exception):
+    """`--resume` found the run finished: there is nothing to do (not an error)."""
+
+
+def _runs(base: Path, script: str) -> list[dict[str, Any]]:
+    """The manifests of `script`'s runs under `base`, oldest first."""
     found = []
     for path in base.glob(f"*/{STATE}"):
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if manifest.get("status") == RUNNING and manifest.get("script") == script:
+        if manifest.get("script") == script:
             found.append(manifest)
     return sorted(found, key=lambda m: m.get("started", 0))
 
 
+def _finished(manifest: dict[str, Any]) -> Finished:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(manifest.get("finished", 0)))
+    return Finished(f"nothing to resume: run {manifest['run_id']} of {manifest['script']} "
+                    f"finished at {when}")
+
+
 def resume(base: Path, program: Program, run_id: str | None, keep: bool) -> RunState:
-    """The state of the run to finish: `run_id`, else the latest unfinished run of the same
-    script under `base`. Raises an MdfqlError when there is none or it ran something else."""
+    """The state of the run to finish: `run_id`, else the latest run of the same script under
+    `base`. Raises an MdfqlError when there is none or it ran something else, `Finished` when
+    it finished."""
     now = identity(program)
     if run_id is not None:
         path = base / run_id / STATE
@@ -182,15 +203,14 @@ def resume(base: Path, program: Program, run_id: str | None, keep: bool) -> RunS
             raise MdfqlError(f"cannot resume {run_id}: no run state at {path}",
                              hint="run without --resume to start a new run")
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        if manifest.get("status") != RUNNING:
-            raise MdfqlError(f"cannot resume {run_id}: it finished",
-                             hint="run without --resume to start a new run")
     else:
-        runs = _unfinished(base, now["script"])
+        runs = _runs(base, now["script"])
         if not runs:
-            raise MdfqlError(f"nothing to resume: no unfinished run of {now['script']} under "
-                             f"{base}", hint="run without --resume to start a new run")
+            raise MdfqlError(f"nothing to resume: no run of {now['script']} under {base}",
+                             hint="run without --resume to start a new run")
         manifest = runs[-1]
+    if manifest.get("status") == DONE:
+        raise _finished(manifest)
     if manifest.get("version") != VERSION:
         raise MdfqlError(f"cannot resume {manifest.get('run_id')}: its state is from another "
                          "mdfql version", hint="run without --resume to start a new run")

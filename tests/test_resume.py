@@ -72,8 +72,9 @@ def _run(where: Path, crawl: Path, *args: str, kill_at: str | None = None,
     command = [sys.executable, "-m", "mdfql.cli", "run", script,
                "--param", f"input={crawl}/*.warc.gz", *args]
     if popen:
-        return subprocess.Popen(command, cwd=where, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        with open(where / "stderr.txt", "w") as log:
+            return subprocess.Popen(command, cwd=where, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=log)
     return subprocess.run(command, cwd=where, env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -82,6 +83,12 @@ def _workspace(root: Path, text: str = PIPELINE) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "dedup.sql").write_text(text)
     return root
+
+
+def _counted(stderr: str) -> list[str]:
+    """The summary's rows read and failed rows (a resumed run counts the skipped work too)."""
+    return [" ".join(line.split()) for line in stderr.splitlines()
+            if "rows read" in line or "failed rows" in line]
 
 
 def _tables(where: Path) -> dict[str, tuple[str, int]]:
@@ -103,6 +110,16 @@ def _tables(where: Path) -> dict[str, tuple[str, int]]:
     return found
 
 
+def _left(where: Path) -> list[str]:
+    """What run state is left besides finished runs' manifests (one per script)."""
+    runs = where / ".warehouse-runs"
+    left = [str(p.relative_to(runs)) for p in runs.rglob("*")
+            if p.is_file() and p.name not in ("state.json", "lock")]
+    manifests = [json.loads(p.read_text()) for p in runs.glob("*/state.json")]
+    return left + [m["run_id"] for m in manifests if m["status"] != "done" or "done" in m] \
+        + (["more than one finished run"] if len(manifests) > 1 else [])
+
+
 def _started(where: Path, process: subprocess.Popen) -> float:
     """When the run's state appeared (its work began), waiting for it."""
     while not any((where / ".warehouse-runs").glob("*/state.json")) and process.poll() is None:
@@ -111,9 +128,9 @@ def _started(where: Path, process: subprocess.Popen) -> float:
 
 
 @pytest.fixture(scope="module")
-def reference(crawl, tmp_path_factory) -> tuple[dict[str, tuple[str, int]], float]:
-    """The tables an uninterrupted run writes, and how long its work took (from when its
-    state appeared)."""
+def reference(crawl, tmp_path_factory) -> tuple[dict[str, tuple[str, int]], float, list[str]]:
+    """The tables an uninterrupted run writes, how long its work took (from when its state
+    appeared) and what its summary counted."""
     where = _workspace(tmp_path_factory.mktemp("reference"))
     process = _run(where, crawl, popen=True)
     started = _started(where, process)
@@ -121,8 +138,10 @@ def reference(crawl, tmp_path_factory) -> tuple[dict[str, tuple[str, int]], floa
     took = time.perf_counter() - started
     tables = _tables(where)
     assert all(n == 1 for _, n in tables.values())
-    assert not any((where / ".warehouse-runs").iterdir())  # a finished run leaves no state
-    return tables, took
+    assert _left(where) == []  # a finished run leaves only its identity
+    counted = _counted((where / "stderr.txt").read_text())
+    assert any("failed rows" in line for line in counted)  # the sample's planted defects
+    return tables, took, counted
 
 
 def _killed(result: subprocess.CompletedProcess) -> bool:
@@ -154,7 +173,8 @@ def test_a_killed_run_resumes_to_the_same_tables(crawl, reference, tmp_path, kil
     resumed = _run(where, crawl, "--resume", kill_at=trap)
     assert resumed.returncode == 0, resumed.stderr
     assert _tables(where) == reference[0]  # same rows, one snapshot per table
-    assert not any((where / ".warehouse-runs").iterdir())
+    assert _counted(resumed.stderr) == reference[2]
+    assert _left(where) == []
 
 
 def test_a_run_killed_at_a_random_moment_resumes(crawl, reference, tmp_path):
@@ -203,8 +223,15 @@ def test_resume_is_refused_when_the_run_would_differ(crawl, reference, tmp_path)
     resumed = _run(where, crawl, "--resume")  # as it was: it resumes
     assert resumed.returncode == 0, resumed.stderr
     assert _tables(where) == reference[0]
-    nothing = _run(where, crawl, "--resume")
-    assert nothing.returncode == 1 and "nothing to resume" in nothing.stderr
+    again = _run(where, crawl, "--resume")  # finished: nothing runs, nothing is committed
+    assert again.returncode == 0 and "nothing to resume: run" in again.stderr
+    assert _tables(where) == reference[0]
+
+
+def test_resume_without_a_run_is_refused(crawl, tmp_path):
+    where = _workspace(tmp_path)
+    refused = _run(where, crawl, "--resume")
+    assert refused.returncode == 1 and "nothing to resume: no run of" in refused.stderr
 
 
 def _compiled(sql: str, crawl: Path):
