@@ -91,23 +91,24 @@ def _counted(stderr: str) -> list[str]:
             if "rows read" in line or "failed rows" in line]
 
 
-def _tables(where: Path) -> dict[str, tuple[str, int]]:
-    """Each existing table's digest (its sorted rows) and its number of snapshots."""
+def _digest(where: Path, ident: str) -> tuple[str, int] | None:
+    """The digest of table `ident`'s sorted rows and its number of snapshots (None: no table)."""
     warehouse = where / "warehouse"
     if not (warehouse / "catalog.db").exists():
-        return {}
+        return None
     catalog = SqlCatalog("mdfql", uri=f"sqlite:///{warehouse}/catalog.db",
                          warehouse=f"file://{warehouse}")
-    found = {}
-    for ident in TABLES:
-        if not catalog.table_exists(ident):
-            continue
-        table = catalog.load_table(ident)
-        rows = sorted(json.dumps(r, sort_keys=True, default=str)
-                      for r in table.scan().to_arrow().to_pylist())
-        found[ident] = (hashlib.sha256("\n".join(rows).encode()).hexdigest(),
-                        len(table.metadata.snapshots))
-    return found
+    if not catalog.table_exists(ident):
+        return None
+    table = catalog.load_table(ident)
+    rows = sorted(json.dumps(r, sort_keys=True, default=str)
+                  for r in table.scan().to_arrow().to_pylist())
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest(), len(table.metadata.snapshots)
+
+
+def _tables(where: Path) -> dict[str, tuple[str, int]]:
+    """Each existing table's digest and number of snapshots."""
+    return {ident: found for ident in TABLES if (found := _digest(where, ident)) is not None}
 
 
 def _left(where: Path) -> list[str]:
@@ -232,6 +233,22 @@ def test_resume_without_a_run_is_refused(crawl, tmp_path):
     where = _workspace(tmp_path)
     refused = _run(where, crawl, "--resume")
     assert refused.returncode == 1 and "nothing to resume: no run of" in refused.stderr
+
+
+@pytest.mark.slow
+def test_fineweb_killed_mid_spill_resumes_to_the_same_table(crawl, tmp_path):
+    """The bundled FineWeb pipeline (two stages, a write per group of spill files)."""
+    script = str(Path(__file__).resolve().parents[1] / "pipelines" / "fineweb.sql")
+    tables = {}
+    for name, kill in (("whole", None), ("killed", "stage-1/rows/2")):
+        where = _workspace(tmp_path / name)
+        first = _run(where, crawl, kill_at=kill, script=script)
+        if kill is not None:
+            assert _killed(first)
+            assert _run(where, crawl, "--resume", kill_at="stage-1/rows/0",
+                        script=script).returncode == 0
+        tables[name] = _digest(where, "curated.fineweb")
+    assert tables["killed"] == tables["whole"] and tables["whole"][1] == 1
 
 
 def _compiled(sql: str, crawl: Path):
