@@ -251,6 +251,14 @@ def test_fineweb_killed_mid_spill_resumes_to_the_same_table(crawl, tmp_path):
     assert tables["killed"] == tables["whole"] and tables["whole"][1] == 1
 
 
+def test_a_split_crawl_holds_the_same_records(tmp_path):
+    write_sample(tmp_path / "all.warc.gz", n_records=300, seed=5)
+    parts = split_warc(tmp_path / "all.warc.gz", 4, tmp_path / "parts")
+    assert len(parts) == 4
+    assert b"".join(p.read_bytes() for p in parts) == (tmp_path / "all.warc.gz").read_bytes()
+    assert all(p.read_bytes()[:2] == b"\x1f\x8b" for p in parts)  # each starts a member
+
+
 def _compiled(sql: str, crawl: Path):
     program = Session().compile(sql, "<sql>", {"input": f"{crawl}/*.warc.gz"})
     resolve(program.sources())
