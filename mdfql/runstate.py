@@ -49,7 +49,21 @@ def identity(program: Program) -> dict[str, Any]:
     }
 
 
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+TABLE_INPUT = "iceberg://"  # how a table input is named (mdfql.sinks.iceberg.read_table)
+
+
+def _by_name(identities: list[str]) -> Iterator[tuple[str, str]]:
+    """(name, identity) of each input: a file's path, a table's name (its snapshot aside)."""
+    for identity_ in identities:
+        path = identity_.rsplit("|", 2)[0]
+        yield (path.rsplit("@", 1)[0] if path.startswith(TABLE_INPUT) else path), identity_
+
+
+def _snapshot(identity_: str) -> str:
+    return identity_.rsplit("|", 2)[0].rsplit("@", 1)[-1]
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """What differs between two identities, in words (empty when they are the same run)."""
     found = []
     if old["script_sha256"] != new["script_sha256"]:
@@ -62,11 +76,16 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 found.append(f"{'parameter' if kind == 'params' else 'option'} {name} was "
                              f"{was!r}, now {now!r}")
     for source in sorted(set(old["inputs"]) | set(new["inputs"])):
-        was = {i.rsplit("|", 2)[0]: i for i in old["inputs"].get(source, [])}
-        now = {i.rsplit("|", 2)[0]: i for i in new["inputs"].get(source, [])}
+        was = dict(_by_name(old["inputs"].get(source, [])))
+        now = dict(_by_name(new["inputs"].get(source, [])))
         added = sorted(set(now) - set(was))
         gone = sorted(set(was) - set(now))
         changed = sorted(p for p in set(was) & set(now) if was[p] != now[p])
+        tables = [p for p in changed if p.startswith(TABLE_INPUT)]
+        for table in tables:  # a table the script reads was written since (by this run?)
+            found.append(f"table {table.removeprefix(TABLE_INPUT)} changed (snapshot "
+                         f"{_snapshot(was[table])}, now {_snapshot(now[table])})")
+        changed = [p for p in changed if p not in tables]
         for words, paths in (("new input file", added), ("input file gone", gone),
                              ("input file changed (size or modification time)", changed)):
             if paths:
@@ -214,12 +233,12 @@ def resume(base: Path, program: Program, run_id: str | None, keep: bool) -> RunS
     if manifest.get("version") != VERSION:
         raise MdfqlError(f"cannot resume {manifest.get('run_id')}: its state is from another "
                          "mdfql version", hint="run without --resume to start a new run")
-    changes = _changes(manifest, now)
+    changed = changes(manifest, now)
     if manifest.get("script") != now["script"]:
-        changes.insert(0, f"it ran {manifest.get('script')}, not {now['script']}")
-    if changes:
+        changed.insert(0, f"it ran {manifest.get('script')}, not {now['script']}")
+    if changed:
         raise MdfqlError(
-            f"cannot resume {manifest['run_id']}: " + "; ".join(changes),
+            f"cannot resume {manifest['run_id']}: " + "; ".join(changed),
             hint="restore what changed to resume, or run without --resume to start over "
                  f"(remove {base / manifest['run_id']} to free its space)")
     state = RunState(base / manifest["run_id"], manifest, resumed=True, keep=keep)

@@ -25,6 +25,7 @@ from mdfql.demo.sample import write_sample
 from mdfql.demo.split import split_warc
 from mdfql.io.inputs import resolve
 from mdfql.plan import split
+from mdfql.runstate import changes
 from mdfql.session import Session
 
 PIPELINE = """SET $input = 'crawl/*.warc.gz';
@@ -257,6 +258,21 @@ def test_a_split_crawl_holds_the_same_records(tmp_path):
     assert len(parts) == 4
     assert b"".join(p.read_bytes() for p in parts) == (tmp_path / "all.warc.gz").read_bytes()
     assert all(p.read_bytes()[:2] == b"\x1f\x8b" for p in parts)  # each starts a member
+
+
+def test_a_refusal_names_each_change():
+    run = {"script": "/p/x.sql", "script_sha256": "a", "params": {"input": "a/*"},
+           "options": {}, "inputs": {"0": ["iceberg://web.t@1|None|None"],
+                                     "1": ["/a|1|2", "/b|1|2"]}}
+    now = {**run, "script_sha256": "b", "params": {"input": "b/*"},
+           "inputs": {"0": ["iceberg://web.t@5|None|None"], "1": ["/a|1|3", "/c|1|2"]}}
+    assert changes(run, now) == [
+        "the script /p/x.sql changed since the run started",
+        "parameter $input was 'a/*', now 'b/*'",
+        "table web.t changed (snapshot 1, now 5)",
+        "new input file: /c", "input file gone: /b",
+        "input file changed (size or modification time): /a"]
+    assert changes(run, run) == []
 
 
 def _compiled(sql: str, crawl: Path):
