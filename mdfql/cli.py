@@ -96,6 +96,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def _summary_table(summary) -> Table:
     table = Table(title="run summary", show_header=False)
+    table.add_row("run id", summary.run_id)
     table.add_row("rows read", f"{summary.rows_read:,}")
     for stage in summary.stages:
         table.add_row(f"  {stage.label} ({stage.wall_s:.1f} s)",
@@ -117,6 +118,7 @@ def _summary_table(summary) -> Table:
 def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
     from mdfql.runner import use_runner
+    from mdfql.runstate import Finished, default_state_dir
     from mdfql.session import catalog_config
 
     session, text = _session(args)
@@ -130,12 +132,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                 status.update(f"[{i + 1}/{n}] {action.kind} {action.target or ''} "
                               f"(line {action.span.line})")
 
+            catalog = catalog_config(program.options)
             records = []
             try:
-                summary = execute(program, catalog=catalog_config(program.options),
-                                  functions=session.registry, runner=kind, ray_address=address,
-                                  on_action=progress, work_dir=args.work_dir,
-                                  on_record=records.append)
+                summary = execute(program, catalog=catalog, functions=session.registry,
+                                  runner=kind, ray_address=address, on_action=progress,
+                                  work_dir=args.work_dir,
+                                  state_dir=default_state_dir(catalog.warehouse),
+                                  resume=args.resume, on_record=records.append)
+            except Finished as done:
+                console.print(str(done), markup=False, highlight=False, soft_wrap=True)
+                return 0
             finally:  # a failed run gets its report too
                 if args.report and records:
                     _write_report(records[0], args.report)
@@ -275,7 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "output")
     run.add_argument("--show", type=int, default=10, help="rows shown of each query result")
     run.add_argument("--work-dir", default=None,
-                     help="where relational stages spill (kept); default: a temporary directory")
+                     help="where relational stages spill and the run's state lives (kept); "
+                          "default: .<warehouse>-runs next to a local warehouse, removed "
+                          "after a successful run")
+    run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_ID",
+                     help="finish the latest unfinished run of this script (or RUN_ID), "
+                          "skipping what it finished; refused if the script, parameters or "
+                          "input files changed")
     run.add_argument("--report", default=None, metavar="FILE.html",
                      help="write the run's HTML report (self-contained) there, also when it "
                           "fails")
