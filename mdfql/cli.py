@@ -104,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.execute import execute
     from mdfql.progress import run_progress
     from mdfql.runner import use_runner
+    from mdfql.runstate import Finished, default_state_dir
     from mdfql.session import catalog_config
 
     session, text = _session(args)
@@ -112,9 +113,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Every mistake in the script is reported before any data is read.
         program = session.compile(text, args.file, _params(args.param))
         with run_progress(console, native=kind != "ray") as progress:
-            summary = execute(program, catalog=catalog_config(program.options),
-                              functions=session.registry, runner=kind, ray_address=address,
-                              on_action=progress, work_dir=args.work_dir)
+            catalog = catalog_config(program.options)
+            records = []
+            try:
+                summary = execute(program, catalog=catalog, functions=session.registry,
+                                  runner=kind, ray_address=address, on_action=progress,
+                                  work_dir=args.work_dir,
+                                  state_dir=default_state_dir(catalog.warehouse),
+                                  resume=args.resume, on_record=records.append)
+            except Finished as done:
+                console.print(str(done), markup=False, highlight=False, soft_wrap=True)
+                return 0
+            finally:  # a failed run gets its report too
+                if args.report and records:
+                    _write_report(records[0], args.report)
         for text_ in summary.explains:
             out.print(text_)
         for df in summary.results:
@@ -124,6 +136,70 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.print(w.note, markup=False, highlight=False, soft_wrap=True)
     console.print(_summary_table(summary))
     return 0
+
+
+def _write_report(record, path: str) -> bool:
+    """Write the report of `record`; a path that cannot be written is said, not raised (after
+    a run, its outcome stands)."""
+    from mdfql.report import write_report
+
+    try:
+        written = write_report(record, path)
+    except OSError as e:
+        console.print(f"[red]report not written to {escape(path)}: {escape(str(e))}[/red]",
+                      highlight=False, soft_wrap=True)
+        return False
+    console.print(f"report: {written}", markup=False, highlight=False, soft_wrap=True)
+    return True
+
+
+def _history(args: argparse.Namespace):
+    """The catalog and table name of the run history the `runs`/`report` flags name."""
+    from mdfql.options import option_value
+    from mdfql.sinks.catalog import CatalogConfig, SinkError
+
+    try:
+        catalog = CatalogConfig.resolve(uri=args.catalog_uri, warehouse=args.warehouse)
+    except SinkError as e:
+        raise MdfqlError(e.message, hint=e.hint) from None
+    return catalog, args.table or option_value({}, "history_table")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from mdfql import history
+
+    catalog, name = _history(args)
+    try:
+        rows = history.recent(catalog, name, args.n)
+    except Exception as e:  # a table that is not a history, a catalog out of reach
+        raise MdfqlError(f"cannot read the run history {name}: {e}") from None
+    if not rows:
+        out.print(f"no runs recorded in {name} ({catalog.uri})", soft_wrap=True)
+        return 0
+    table = Table(title=f"recent runs ({name})")
+    for head in ("run id", "started (UTC)", "status", "script", "read", "written", "wall"):
+        table.add_column(head, justify="right" if head in ("read", "written", "wall") else "left")
+    for r in rows:
+        status = "[green]succeeded[/green]" if r["status"] == "succeeded" else "[red]failed[/red]"
+        table.add_row(r["run_id"], r["started_at"].strftime("%Y-%m-%d %H:%M:%S"), status,
+                      escape(os.path.basename(r["script"] or "")), f"{r['rows_read']:,}",
+                      f"{r['rows_written']:,}", f"{r['wall_s']:.1f} s")
+    out.print(table)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mdfql import history
+
+    catalog, name = _history(args)
+    try:
+        record = history.load(catalog, name, args.run_id)
+    except Exception as e:
+        raise MdfqlError(f"cannot read the run history {name}: {e}") from None
+    if record is None:
+        raise MdfqlError(f"no run '{args.run_id}' in {name} ({catalog.uri})",
+                         hint="`mdfql runs` lists the recorded runs")
+    return 0 if _write_report(record, args.output or f"{record.run_id}.html") else 1
 
 
 def cmd_functions(args: argparse.Namespace) -> int:
@@ -187,7 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "output")
     run.add_argument("--show", type=int, default=10, help="rows shown of each query result")
     run.add_argument("--work-dir", default=None,
-                     help="where relational stages spill (kept); default: a temporary directory")
+                     help="where relational stages spill and the run's state lives (kept); "
+                          "default: .<warehouse>-runs next to a local warehouse, removed "
+                          "after a successful run")
+    run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_ID",
+                     help="finish the latest unfinished run of this script (or RUN_ID), "
+                          "skipping what it finished; refused if the script, parameters or "
+                          "input files changed")
+    run.add_argument("--report", default=None, metavar="FILE.html",
+                     help="write the run's HTML report (self-contained) there, also when it "
+                          "fails")
     run.set_defaults(func=cmd_run)
     check = pipeline_command("check", "parse, bind and plan; reads no data (a LOAD still "
                                       "imports its plugin: its code runs)")
@@ -200,6 +285,25 @@ def build_parser() -> argparse.ArgumentParser:
     fn = sub.add_parser("functions", help="the function catalog with docs")
     fn.add_argument("filter", nargs="?", default=None)
     fn.set_defaults(func=cmd_functions)
+
+    def history_command(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--table", default=None,
+                       help="the history table (default: SET history_table's, mdfql.runs)")
+        p.add_argument("--catalog-uri", default=None,
+                       help="the catalog (default: $MDFQL_CATALOG_URI, else the warehouse's)")
+        p.add_argument("--warehouse", default=None,
+                       help="the warehouse (default: $MDFQL_WAREHOUSE, else ./warehouse)")
+        return p
+
+    runs = history_command("runs", "list the recent runs of the run history")
+    runs.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    runs.set_defaults(func=cmd_runs)
+    report = history_command("report", "write the HTML report of a recorded run")
+    report.add_argument("run_id", help="the run's id (or a unique prefix of it)")
+    report.add_argument("-o", "--output", default=None, metavar="FILE.html",
+                        help="where (default: <run id>.html)")
+    report.set_defaults(func=cmd_report)
     sample = sub.add_parser("sample", help="write the bundled sample WARC")
     sample.add_argument("--out", default="sample/sample.warc.gz")
     sample.add_argument("--records", type=int, default=2000)

@@ -2,14 +2,15 @@
 
 The executor sees a Program, where its writes go (the Iceberg catalog) and the functions it
 may run; never a Session. Stages spill under the run's work directory: `work_dir` (or SET
-work_dir, or $MDFQL_WORK_DIR), else a temporary directory removed when the run ends.
+work_dir, or $MDFQL_WORK_DIR, kept), else `state_dir` (`mdfql run`'s durable default, removed
+after a successful run), else a temporary directory removed when the run ends. What finished
+is recorded there as it finishes, so a killed run can be resumed (mdfql.resume).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,18 +23,20 @@ import daft
 from daft.exceptions import DaftCoreException
 
 from mdfql import metrics as failures
-from mdfql import threads
+from mdfql import runstate, threads
 from mdfql.budget import check_budget
 from mdfql.errors import MdfqlError
 from mdfql.functions.registry import Registry
 from mdfql.funnel import Funnel
 from mdfql.funnel_run import FunnelRun
+from mdfql.history import Recorder, RunRecord
 from mdfql.io.inputs import resolve as resolve_inputs
 from mdfql.io.warc import SCAN_NAME
 from mdfql.metrics import FileCount, operator_metrics
 from mdfql.options import option_value
 from mdfql.plan.program import Action, Program
 from mdfql.plan.stages import StageRun
+from mdfql.resume import Resumable
 from mdfql.runner import check_cluster, ray_call, use_runner
 from mdfql.sinks.catalog import CatalogConfig, SinkError
 from mdfql.sinks.files import StagedFiles, owned_files, stage_files
@@ -115,18 +118,6 @@ SPILL_SOURCE = "Read stage "  # how stage scans are named (see SpillScan)
 SELF_COUNTED = SCAN_NAME  # read_warc counts the rows it delivers (metrics.record_rows_read)
 
 
-@contextmanager
-def work_directory(work_dir: str | Path | None, run_id: str) -> Iterator[Path]:
-    """The run's directory for spills: under `work_dir` when given (kept), else temporary."""
-    if work_dir is not None:
-        path = Path(work_dir) / run_id
-        path.mkdir(parents=True, exist_ok=True)
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix=f"mdfql-{run_id}-") as tmp:
-        yield Path(tmp)
-
-
 # Parquet writes buffer a whole row group per open file: Daft's defaults (512 MB files of
 # 128 MB row groups) cost gigabytes with wide rows. Daft sizes a row group by its estimate of
 # the encoded bytes, so text decodes to ~3x the target: with 16 MB, a stage spilling 3 KB texts
@@ -166,6 +157,7 @@ class _Run:
     summary: RunSummary
     call: Callable[..., Any] | None  # how a stage's compute runs (Ray) or None (here)
     directory: Path
+    resumable: Resumable  # what of the run is done (skipped on --resume), recorded as it goes
 
     def budget(self, action: Action) -> None:
         """The error budget of the action's sources, now that its rows flowed."""
@@ -175,7 +167,8 @@ class _Run:
     def run_stages(self, action: Action) -> None:
         for stage in action.stages():
             if stage.rows.files is None:
-                done = stage.run(self.directory / f"stage-{stage.index}", self.call)
+                done = self.resumable.run_stage(stage, self.directory / f"stage-{stage.index}",
+                                                self.call)
                 absorb_metrics(self.summary, done.metrics)
                 self.summary.stages.append(done)
 
@@ -205,7 +198,7 @@ def _skipped(target: Target, note: str, snapshot_id: int | None = None) -> Write
                        mode=target.mode, note=note, skipped=True)
 
 
-def _write(run: _Run, action: Action, target: Target) -> WriteResult:
+def _write(run: _Run, index: int, action: Action, target: Target) -> WriteResult:
     """Stage the action's write, check its budget, then commit it (or discard it and raise).
 
     An INSERT already committed over the same inputs is skipped (see provenance.py); a write
@@ -224,6 +217,9 @@ def _write(run: _Run, action: Action, target: Target) -> WriteResult:
                                 f"same inputs is already in the table (snapshot {snapshot})",
                         snapshot)
 
+    if (done := run.resumable.committed(index, action, target.name, run.catalog,
+                                        statement)) is not None:
+        return done
     if (done := committed()) is not None:
         return done
     with _reading(action):
@@ -231,7 +227,7 @@ def _write(run: _Run, action: Action, target: Target) -> WriteResult:
         staged: StagedWrite | StagedFiles
         if action.kind == "write_table":
             staged = stage_table(action.df, target.name, target.mode,  # type: ignore[arg-type]
-                                 run.catalog)
+                                 run.catalog, run.resumable.table_writer(index, action))
         else:
             staged = stage_files(action.df, target.name, action.fmt,  # type: ignore[arg-type]
                                  "replace", target.overwrite, run.summary.run_id)
@@ -251,6 +247,7 @@ def _write(run: _Run, action: Action, target: Target) -> WriteResult:
         written = staged.commit(snapshot_properties(run.info, action, sources, statement))
     else:
         written = staged.commit()
+    run.resumable.record(index, action, written)
     return replace(written, note=target.note) if target.note else written
 
 
@@ -271,30 +268,43 @@ def execute(
     ray_address: str | None = None,
     on_action: Callable[[int, Action], None] | None = None,
     work_dir: str | Path | None = None,
+    on_record: Callable[[RunRecord], None] | None = None,
+    state_dir: str | Path | None = None,
+    resume: str | bool | None = None,
 ) -> RunSummary:
     """Run every action of `program` in order; before each, the relational stages it reads
     that have not run yet. Queries are collected, writes committed atomically, each only when
     its sources kept within the error budget. Before anything runs, every source's files are
     listed and probed and every write's target is checked. Compile inside `use_runner` (see
-    there) when the program is to run on Ray."""
+    there) when the program is to run on Ray. What is done is recorded in the run's state
+    under `work_dir` (kept) or `state_dir` (removed after success), else a temporary
+    directory; `resume` (True: the latest unfinished run of the script, or a run id)
+    finishes an interrupted run (see mdfql.resume). The run's record, failed or not, goes to
+    the history table (mdfql.history) and to `on_record`."""
     kind = runner or program.options.get("runner") or "native"
     address = ray_address or program.options.get("ray.address")
     work_dir = work_dir or program.options.get("work_dir") or os.environ.get("MDFQL_WORK_DIR")
     summary = RunSummary(run_id=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}")
     configure_process(program.options)
     start = time.perf_counter()
+    recorder = Recorder(program, catalog, summary, kind, on_record)
     for stage in program.stages():
         stage.reset()
     try:
         with failures.collecting(), use_runner(kind, address), \
-                work_directory(work_dir, summary.run_id) as directory:
+                runstate.opened(program, work_dir, state_dir, resume) as states, \
+                recorder.running():
             check_cluster(kind, program.used_functions, functions)
             resolve_inputs(program.sources(), option_value(program.options, "on_missing_input"))
             targets = plan_targets(program, catalog)
+            state = states.begin(summary.run_id)  # a resumed run keeps its id (provenance.py)
+            summary.run_id = state.run_id
             run = _Run(program, catalog, RunInfo.of(program, summary.run_id), summary,
-                       ray_call if kind == "ray" else None, directory)
-            tracker = FunnelRun(program, directory, summary.udf_seconds)
+                       ray_call if kind == "ray" else None, state.directory,
+                       Resumable(state, [a.plan for a in program.actions]))
+            tracker = FunnelRun(program, state.directory, summary.udf_seconds)
             for i, (action, target) in enumerate(zip(program.actions, targets)):
+                recorder.statement(i, action)
                 if on_action is not None:
                     on_action(i, action)
                 tracker.start(i, action)
@@ -304,7 +314,7 @@ def execute(
                     _query(run, action)
                 elif target is not None:
                     try:
-                        written = _write(run, action, target)
+                        written = _write(run, i, action, target)
                     except SinkError as e:
                         raise MdfqlError(e.message, action.span, e.hint) from None
                     absorb_metrics(summary, written.metrics)
@@ -318,11 +328,16 @@ def execute(
                 summary.writes.append(rejects)
             counted = failures.rows_read()
             summary.rows_read += sum(counted.values()) if counted else summary.ray_scan_rows
-    except MdfqlError as e:
-        e.attach_source(program.text, program.filename)
+    except runstate.Finished:
+        raise  # `--resume` of a finished run: nothing ran, so there is no run to record
+    except BaseException as e:
+        if isinstance(e, MdfqlError):
+            e.attach_source(program.text, program.filename)
+        recorder.finish(e)
         raise
     finally:
         for stage in program.stages():
             stage.reset()  # its files go with the work directory
     summary.wall_s = time.perf_counter() - start
+    recorder.finish()
     return summary

@@ -306,3 +306,13 @@ def operator_metrics(run: Any) -> tuple[dict, ...]:
     except (AttributeError, ValueError):
         return ()
     return tuple(table.to_pylist()) if table is not None else ()
+
+
+def restore_counts(files: dict[str, FileCount], failed: dict[tuple[str, str], int]) -> None:
+    """Count again what finished work of an interrupted run read and lost before it was
+    killed (`mdfql.resume` skips that work): rows and records by file, failures by reason."""
+    for source, count in files.items():
+        _current.add_rows(source, count.rows, count.records, count.failed)
+    for (stage, reason), n in failed.items():
+        for _ in range(n):
+            _current.add(stage, reason)

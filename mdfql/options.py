@@ -96,6 +96,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "Where relational stages spill their input (Parquet, one folder per run, kept); "
            "default: a temporary directory removed after the run. On Ray: a path every node "
            "sees."),
+    Option("history_table", str, "mdfql.runs",
+           "The Iceberg table of the run's catalog where every run appends its record (status, "
+           "inputs, counts, sinks, timings; `mdfql runs`, `mdfql report`); 'off' keeps none."),
 ]}
 
 

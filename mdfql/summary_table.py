@@ -23,6 +23,7 @@ def summary_table(summary: Any) -> Table:
     for name, justify in (("", "left"), ("rows in", "right"), ("rows out", "right"),
                           ("dropped", "right"), ("UDF s", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_row("run id", "", summary.run_id, "")
     table.add_row("rows read", "", f"{summary.rows_read:,}", "")
     for path, count in sorted(summary.reads.items()):  # records met -> rows delivered
         failed = f"{count.failed:,} failed" if count.failed else ""

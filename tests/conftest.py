@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 os.environ["DAFT_ANALYTICS_ENABLED"] = "0"
@@ -31,6 +32,21 @@ def shared_data() -> Path:
                         pytrace=False)
         pytest.skip(f"{message} (present in CI and on dev machines)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The headless browser the report is rendered in (Debian's `chromium`): missing, the test
+    skips, saying how to install it, and fails under CI (`.ci/run` installs it)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "chromium not found on PATH"
+        if in_ci():
+            pytest.fail(f"{message}; CI=true requires it (.ci/run installs it with "
+                        "`apt-get install -y chromium`)", pytrace=False)
+        pytest.skip(f"{message}: install it (`apt-get install -y chromium`) to render the "
+                    "report in a browser")
+    return found
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 from ray_cluster import local_cluster, processes_mentioning, ray_env
 
-from mdfql import Session
+from mdfql import Session, history
 from mdfql.demo.sample import write_sample
+from mdfql.sinks.catalog import CatalogConfig, open_catalog
 
 pytestmark = pytest.mark.ray
 
@@ -163,3 +164,24 @@ def test_kernels_use_the_cpu_their_ray_node_has(cluster, tmp_path):
     assert {(r["pool_threads"], r["threads_used"], r["sized_by"]) for r in rows} == {
         (1, 1, "Ray node CPUs")}
     assert len({r["pid"] for r in rows}) == 2  # one worker process per node
+
+
+def test_the_driver_records_the_run_in_the_history(pipeline_runs):
+    """On Ray the driver appends the run's record: the same reads, failures and rows as the
+    native run's (the tally actor sums the workers'), and the snapshot it committed."""
+    name, native, on_ray = pipeline_runs
+    catalogs = [CatalogConfig.resolve(warehouse=str(d / "wh"), uri=f"sqlite:///{d}/wh/catalog.db")
+                for d in (native, on_ray)]
+    records = [history.load(c, "mdfql.runs", history.recent(c, "mdfql.runs")[0]["run_id"])
+               for c in catalogs]
+    assert [len(history.recent(c, "mdfql.runs")) for c in catalogs] == [1, 1]
+    here, there = records
+    assert (here.runner, there.runner) == ("native", "ray")
+    assert there.status == "succeeded" and there.rows_read == here.rows_read > 0
+    assert [(f["stage"], f["reason"], f["rows"]) for f in there.failures] == \
+        [(f["stage"], f["reason"], f["rows"]) for f in here.failures]
+    (native_write,), (write,) = ([w for w in r.writes if w["table"] == f"curated.{name}"]
+                                 for r in records)
+    assert write["rows"] == native_write["rows"] > 0
+    table = open_catalog(catalogs[1]).load_table(f"curated.{name}")
+    assert table.current_snapshot().snapshot_id == write["snapshot_id"]

@@ -119,15 +119,15 @@ def test_append_of_fewer_columns_fills_nulls(cfg: CatalogConfig) -> None:
 
 def test_concurrent_commit_is_rejected(cfg: CatalogConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     write_table(daft.from_arrow(_docs()), "web.docs", "create", cfg)
-    stage = iceberg_sink._stage_data_files
+    stage = iceberg_sink.stage_data_files
 
     def stage_while_another_writer_commits(df, table, txn):  # noqa: ANN001, ANN202
         files = stage(df, table, txn)
-        monkeypatch.setattr(iceberg_sink, "_stage_data_files", stage)
+        monkeypatch.setattr(iceberg_sink, "stage_data_files", stage)
         write_table(daft.from_arrow(_docs()), "web.docs", "append", cfg)
         return files
 
-    monkeypatch.setattr(iceberg_sink, "_stage_data_files", stage_while_another_writer_commits)
+    monkeypatch.setattr(iceberg_sink, "stage_data_files", stage_while_another_writer_commits)
     with pytest.raises(SinkError, match="changed by another writer"):
         write_table(daft.from_pydict({"url": ["x"]}), "web.docs", "replace", cfg)
     assert read_table("web.docs", cfg).count_rows() == 6

@@ -212,25 +212,40 @@ class RelationalStage:
         """Spill the input under `directory`, then compute the operator's result there;
         `call(fn, *args, **kwargs)` runs the computation (e.g. as a task on a Ray worker)."""
         start = time.perf_counter()
-        written = self.spill_plan.write_parquet(str(directory / "rows"))
-        files = sorted(written.to_pydict()["path"])
-        spilled = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        files, metrics = self.spill(directory / "rows")
         self.rows.files = files
+        found = self.compute(directory, call)
+        return StageRun(self.label, self.call_sql, spilled_rows(files), found,
+                        time.perf_counter() - start, metrics)
+
+    def spill(self, directory: Path, plan: daft.DataFrame | None = None
+              ) -> tuple[list[str], tuple[dict, ...]]:
+        """Write `plan` (default: the stage's whole spill plan) as Parquet under `directory`:
+        its files, sorted, and Daft's stats of the run."""
+        written = (plan if plan is not None else self.spill_plan).write_parquet(str(directory))
+        return sorted(written.to_pydict()["path"]), operator_metrics(written)
+
+    def compute(self, directory: Path, call: Callable[..., Any] | None = None) -> int:
+        """Spill the side input (if any) and compute the result from the spilled rows
+        (`rows.files`) under `directory`; returns the result's row count."""
         side = {}
         if self.side_plan is not None:
             side["side"] = sorted(self.side_plan.write_parquet(
                 str(directory / "side")).to_pydict()["path"])
         call = call or (lambda fn, *a, **kw: fn(*a, **kw))
-        self.result.files = call(self.op.compute, files, directory / "result",
+        self.result.files = call(self.op.compute, self.rows.files, directory / "result",
                                  keys=self.key_columns, node_dtype=self.node_dtype, **side,
                                  **self.options)
-        found = sum(pq.ParquetFile(f).metadata.num_rows for f in self.result.files)
-        return StageRun(self.label, self.call_sql, spilled, found,
-                        time.perf_counter() - start, operator_metrics(written))
+        return spilled_rows(self.result.files)
 
     def reset(self) -> None:
         """Forget the files of an earlier run (a Program can run more than once)."""
         self.rows.files = self.result.files = None
+
+
+def spilled_rows(files: list[str]) -> int:
+    """Rows of Parquet files (from their footers)."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ the whole result in memory.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -211,7 +212,7 @@ def _stage_schema(txn: Transaction, table: Table, target: Schema, mode: WriteMod
     )
 
 
-def _stage_data_files(
+def stage_data_files(
     df: DataFrame, table: Table, txn: Transaction
 ) -> tuple[list[DataFile], tuple[dict, ...]]:
     """Run `df` through Daft's Iceberg file writer against the table as `txn` will leave it.
@@ -293,8 +294,15 @@ class StagedWrite:
                 pass  # unreferenced either way; a sweep of orphan files removes it
 
 
-def stage_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig) -> StagedWrite:
+# How a staged write's data files are written: (storable df, table, txn) -> (files, stats).
+FileWriter = Callable[[DataFrame, Table, Transaction], tuple[list[DataFile], tuple[dict, ...]]]
+
+
+def stage_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfig,
+                write_files: FileWriter | None = None) -> StagedWrite:
     """Write `df`'s data files for Iceberg table `ident` ("ns.table"); nothing is committed.
+    `write_files` writes them (default: all at once; a resumable run writes them per group of
+    input files, see mdfql.resume).
 
     `create` fails if the table exists; `append` adds rows (new query columns are added to the
     table, narrower types widened; anything else is a SinkError naming the column); `replace`
@@ -329,7 +337,7 @@ def stage_table(df: DataFrame, ident: str, mode: WriteMode, config: CatalogConfi
             if mode == "replace" and table.current_snapshot() is not None
             else []
         )
-    new_files, metrics = _stage_data_files(df, table, txn)
+    new_files, metrics = (write_files or stage_data_files)(df, table, txn)
     return StagedWrite(ident, mode, txn, new_files, old_files, metrics, created)
 
 

@@ -56,14 +56,18 @@ def _identities(sources: Iterable[SourceInput]) -> list[str]:
     return [f.identity() for s in sources for f in (s.files or [])]
 
 
+def result_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options set that change the rows a run writes."""
+    return {k: v for k, v in options.items() if v is not None and not k.startswith(_NOT_RESULTS)}
+
+
 def fingerprint(action: Action, sources: list[SourceInput], options: dict[str, Any]) -> str:
     """The statement's fingerprint over the resolved inputs (see the module doc)."""
     payload = {
         "target": action.target,
         "mode": action.mode,
         "plan": action.plan.render(),
-        "options": {k: v for k, v in options.items()
-                    if v is not None and not k.startswith(_NOT_RESULTS)},
+        "options": result_options(options),
         "inputs": [[s.kind, list(s.patterns), [f.identity() for f in s.files or []]]
                    for s in sources],
     }
