@@ -57,6 +57,8 @@ class FailureTally:
         self.statement = -1  # the action whose rows flow now (set by the executor)
         self._pass: Counter[tuple[str, str, bytes]] = Counter()  # this statement's
         self._done: dict[tuple[str, str, bytes], int] = {}  # earlier statements', the most
+        self._restored: Counter[tuple[str, str]] = Counter()  # this statement's (see restore)
+        self._most: dict[tuple[str, str], int] = {}  # the most one earlier statement counted
         self.examples: dict[tuple[str, str], str] = {}  # where each failed first
         self.reads: dict[str, FileCount] = {}
         self.funnel = FunnelCounts()
@@ -67,8 +69,22 @@ class FailureTally:
         with self._lock:
             for key, n in self._pass.items():
                 self._done[key] = max(n, self._done.get(key, 0))
-            self._pass = Counter()
+            for key, n in self._statement_totals().items():
+                self._most[key] = max(n, self._most.get(key, 0))
+            self._pass, self._restored = Counter(), Counter()
             self.statement = statement
+
+    def restore(self, stage: str, reason: str, n: int) -> None:
+        """Count `n` failures an interrupted run's finished work saw (mdfql.resume): where
+        they happened is not known, so they count within their statement's total."""
+        with self._lock:
+            self._restored[(stage, reason)] += n
+
+    def _statement_totals(self) -> Counter[tuple[str, str]]:
+        totals = Counter(self._restored)
+        for key, n in self._pass.items():
+            totals[key[:2]] += n
+        return totals
 
     def add(self, stage: str, reason: str, source: str = "") -> None:
         where = hashlib.blake2b(source.encode(errors="replace"), digest_size=8).digest()
@@ -81,6 +97,10 @@ class FailureTally:
             counts: Counter[tuple[str, str]] = Counter()
             for key in self._done.keys() | self._pass.keys():
                 counts[key[:2]] += max(self._done.get(key, 0), self._pass.get(key, 0))
+            # restored counts (no place known): at least what any one statement counted
+            for totals in (self._most, self._statement_totals()):
+                for key, n in totals.items():
+                    counts[key] = max(counts[key], n)
             return dict(counts)
 
     def failure_examples(self) -> dict[tuple[str, str], str]:
@@ -314,5 +334,4 @@ def restore_counts(files: dict[str, FileCount], failed: dict[tuple[str, str], in
     for source, count in files.items():
         _current.add_rows(source, count.rows, count.records, count.failed)
     for (stage, reason), n in failed.items():
-        for _ in range(n):
-            _current.add(stage, reason)
+        _current.restore(stage, reason, n)

@@ -65,8 +65,15 @@ def _own_scripts(doc: Document) -> int:
     return len(doc.tags("script"))
 
 
-def test_report_of_the_run_without_funnel(run, tmp_path):
+def test_the_run_records_its_funnel(run):
     record, _ = run
+    steps = Funnel.from_dict(record.funnel).steps
+    assert {s.view for s in steps} >= {"responses", "in_language", "deduplicated"}
+    assert all(s.rows_in == s.rows_out + s.dropped for s in steps)
+
+
+def test_report_of_the_run_without_funnel(run, tmp_path):
+    record = _with_funnel(run[0], Funnel())  # as a run with SET funnel = false records it
     path = write_report(record, tmp_path / "out" / "report.html")
     doc = Document.of(path.read_text(encoding="utf-8"))
     assert doc.external_references() == []
