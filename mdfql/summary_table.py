@@ -18,12 +18,11 @@ def _cut(text: str, n: int = LABEL_CHARS) -> str:
 
 def summary_table(summary: Any) -> Table:
     """The table of a finished run (`mdfql.execute.RunSummary`)."""
-    table = Table(title="run summary", show_header=True, header_style="bold",
-                  show_lines=False)
+    table = Table(title=f"run summary ({summary.run_id})", show_header=True,
+                  header_style="bold", show_lines=False)
     for name, justify in (("", "left"), ("rows in", "right"), ("rows out", "right"),
                           ("dropped", "right"), ("UDF s", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    table.add_row("run id", "", summary.run_id, "")
     table.add_row("rows read", "", f"{summary.rows_read:,}", "")
     for path, count in sorted(summary.reads.items()):  # records met -> rows delivered
         failed = f"{count.failed:,} failed" if count.failed else ""
@@ -66,4 +65,4 @@ def _funnel_rows(table: Table, summary: Any) -> None:
             table.add_row(f"  [cyan]{escape(view)}[/cyan]", "", "", "")
         table.add_row(f"    {escape(_cut(step.predicate))}", f"{step.rows_in:,}",
                       f"{step.rows_out:,}", f"{step.dropped:,}" if step.dropped else "",
-                      f"{step.seconds:.1f}" if step.seconds else "")
+                      f"{step.seconds:.1f}" if step.seconds >= 0.05 else "")
