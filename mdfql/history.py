@@ -40,7 +40,6 @@ _log = logging.getLogger("mdfql.history")
 MARKER = "mdfql.history"  # table property saying the table is a run history (its version)
 VERSION = "1"
 OFF = ("off", "none", "false", "")
-EXAMPLES_PER_REASON = 3  # failed rows kept per (stage, reason) as examples
 COMMIT_TRIES = 5  # concurrent runs appending at once: retry a lost commit race
 
 
@@ -118,26 +117,6 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
-class _FailureExamples(logging.Filter):
-    """Keeps the first rows of each (stage, reason) that `metrics.record_failure` logs (it logs
-    `stage: source: reason` on the "mdfql" logger). A filter that passes everything, not a
-    handler: a handler would stop Python's last-resort one printing the warnings. On Ray the
-    workers' logs stay there, so the examples are those of the driver's process."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: dict[tuple[str, str], list[str]] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if record.msg == "%s: %s: %s" and isinstance(args, tuple) and len(args) == 3:
-            stage, source, reason = (str(a) for a in args)
-            kept = self.found.setdefault((stage, reason), [])
-            if len(kept) < EXAMPLES_PER_REASON:
-                kept.append(source)
-        return True
-
-
 class Recorder:
     """What the executor tells the history about one run, and the writing of its row."""
 
@@ -151,14 +130,12 @@ class Recorder:
         self._clock = time.perf_counter()
         self._statements: list[dict[str, Any]] = []
         self._reads: dict[str, metrics.FileCount] = {}
-        self._examples = _FailureExamples()
+        self._examples: dict[tuple[str, str], str] = {}  # where each reason failed first
 
     @contextmanager
     def running(self) -> Iterator[None]:
         """Around the run, inside `metrics.collecting`: per-file reads and failure examples,
         and a failed run's counts so far (the executor reads them only when it succeeds)."""
-        logger = logging.getLogger("mdfql")
-        logger.addFilter(self._examples)
         try:
             yield
         except BaseException:
@@ -170,9 +147,9 @@ class Recorder:
                 pass
             raise
         finally:
-            logger.removeFilter(self._examples)
-            try:
+            try:  # the tally's (a Ray run's included), while it is still up
                 self._reads = metrics.file_counts()
+                self._examples = metrics.failure_examples()
             except Exception:
                 pass
 
@@ -190,7 +167,7 @@ class Recorder:
         wall = time.perf_counter() - self._clock
         if self._statements and self._statements[-1]["seconds"] is None:
             self._statements[-1]["seconds"] = wall - self._statements[-1]["start_s"]
-        examples = self._examples.found
+        examples = self._examples
         script = program.filename
         if os.path.isfile(script):
             script = os.path.abspath(script)
@@ -211,7 +188,8 @@ class Recorder:
                      "snapshot_id": w.snapshot_id, "skipped": w.skipped, "note": w.note}
                     for w in s.writes],
             failures=[{"stage": stage, "reason": reason, "rows": n,
-                       "examples": examples.get((stage, reason), [])}
+                       "examples": [examples[(stage, reason)]]
+                       if (stage, reason) in examples else []}
                       for (stage, reason), n in sorted(s.failures.items())],
             stages=[{"label": st.label, "call": st.call_sql, "seconds": st.wall_s,
                      "rows_spilled": st.rows_spilled, "result_rows": st.result_rows}
