@@ -261,6 +261,42 @@ pub fn band_keys(sig: &[u64], bands: usize, rows: usize) -> Vec<u64> {
         .collect()
 }
 
+/// LSH band keys of one list row exactly as Daft computes `hash(slice(sig, j * rows, (j + 1) *
+/// rows), seed := j)` for band `j`, written to `out` (`bands` values). Daft's seeded list hash:
+/// each element's little-endian bytes hashed with xxh3 and the seed (a null element: xxh3 of
+/// no bytes, unseeded), then those hashes, as little-endian bytes, hashed with the seed. So an
+/// index written with Daft's expressions (`lsh_bands`) and keys from here agree. `elem(i)` is
+/// element `i` of the row's `len` (None: null). False, `out` untouched, when the row is not
+/// usable: fewer than `bands * rows` elements, or no two non-null elements differ (the
+/// degenerate signature of an empty shingle set, equal in every such document).
+pub fn daft_band_keys<'a>(
+    len: usize,
+    elem: impl Fn(usize) -> Option<&'a [u8]>,
+    bands: usize,
+    rows: usize,
+    scratch: &mut Vec<u8>,
+    out: &mut [u64],
+) -> bool {
+    if len < bands * rows {
+        return false;
+    }
+    let first = (0..len).find_map(&elem);
+    let varied = first.is_some_and(|f| (0..len).any(|i| elem(i).is_some_and(|e| e != f)));
+    if !varied {
+        return false;
+    }
+    let null_hash = xxhash_rust::xxh3::xxh3_64(b"");
+    for (j, key) in out.iter_mut().enumerate().take(bands) {
+        scratch.clear();
+        for i in j * rows..(j + 1) * rows {
+            let h = elem(i).map_or(null_hash, |e| xxh3_64_with_seed(e, j as u64));
+            scratch.extend_from_slice(&h.to_le_bytes());
+        }
+        *key = xxh3_64_with_seed(scratch, j as u64);
+    }
+    true
+}
+
 /// Rows of `Option<Vec<u64>>` as an Arrow large_list<uint64> (None -> null).
 fn to_large_list(rows: &[Option<Vec<u64>>]) -> LargeListArray {
     let mut values = UInt64Builder::with_capacity(rows.iter().flatten().map(Vec::len).sum());
@@ -282,39 +318,43 @@ fn to_large_list(rows: &[Option<Vec<u64>>]) -> LargeListArray {
 /// Per row, the `start..end` of its values in the flat values array; `None` for a null row.
 type RowRanges = Vec<Option<(usize, usize)>>;
 
+/// Per-row value ranges and the flat values of a list / large_list / fixed_size_list array (an
+/// all-null array of another type, e.g. an omitted argument, has only null rows).
+fn list_ranges(arr: &ArrayRef) -> PyResult<(RowRanges, ArrayRef)> {
+    fn ranges<O: arrow::array::OffsetSizeTrait>(
+        l: &arrow::array::GenericListArray<O>,
+    ) -> RowRanges {
+        let o = l.value_offsets();
+        (0..l.len())
+            .map(|i| (!l.is_null(i)).then(|| (o[i].as_usize(), o[i + 1].as_usize())))
+            .collect()
+    }
+    if let Some(l) = arr.as_any().downcast_ref::<LargeListArray>() {
+        Ok((ranges(l), l.values().clone()))
+    } else if let Some(l) = arr.as_any().downcast_ref::<ListArray>() {
+        Ok((ranges(l), l.values().clone()))
+    } else if let Some(l) = arr.as_any().downcast_ref::<FixedSizeListArray>() {
+        let n = l.value_length() as usize;
+        let r = (0..l.len())
+            .map(|i| (!l.is_null(i)).then(|| (i * n, (i + 1) * n)))
+            .collect();
+        Ok((r, l.values().clone()))
+    } else if arr.null_count() == arr.len() {
+        Ok((
+            vec![None; arr.len()],
+            Arc::new(UInt64Array::from(Vec::<u64>::new())),
+        ))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "expected a list<uint64> signature array, got {}",
+            arr.data_type()
+        )))
+    }
+}
+
 /// Per-row u64 slices of a list<uint64> / large_list<uint64> / fixed_size_list<uint64> array.
 fn u64_lists(arr: &ArrayRef) -> PyResult<(RowRanges, UInt64Array)> {
-    let (ranges, values): (RowRanges, ArrayRef) =
-        if let Some(l) = arr.as_any().downcast_ref::<LargeListArray>() {
-            let o = l.value_offsets();
-            let r = (0..l.len())
-                .map(|i| (!l.is_null(i)).then(|| (o[i] as usize, o[i + 1] as usize)))
-                .collect();
-            (r, l.values().clone())
-        } else if let Some(l) = arr.as_any().downcast_ref::<ListArray>() {
-            let o = l.value_offsets();
-            let r = (0..l.len())
-                .map(|i| (!l.is_null(i)).then(|| (o[i] as usize, o[i + 1] as usize)))
-                .collect();
-            (r, l.values().clone())
-        } else if let Some(l) = arr.as_any().downcast_ref::<FixedSizeListArray>() {
-            let n = l.value_length() as usize;
-            let r = (0..l.len())
-                .map(|i| (!l.is_null(i)).then(|| (i * n, (i + 1) * n)))
-                .collect();
-            (r, l.values().clone())
-        } else if arr.null_count() == arr.len() {
-            // an all-null column of another type (e.g. an omitted argument)
-            (
-                vec![None; arr.len()],
-                Arc::new(UInt64Array::from(Vec::<u64>::new())),
-            )
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "expected a list<uint64> signature array, got {}",
-                arr.data_type()
-            )));
-        };
+    let (ranges, values) = list_ranges(arr)?;
     let values = arrow::compute::cast(&values, &DataType::UInt64)
         .map_err(|e| PyTypeError::new_err(format!("signature values: {e}")))?;
     let values = values
@@ -410,6 +450,62 @@ fn minhash_bands(
     Ok(to_py(Arc::new(out)))
 }
 
+/// `daft_band_keys` per row of a list array of integers: a struct of `bands` uint64 fields
+/// `b0`, `b1`, ... (each NULL where the row is NULL or not usable), rows in parallel with the
+/// GIL released.
+#[pyfunction]
+#[pyo3(signature = (signatures, bands, rows))]
+fn lsh_band_keys(py: Python<'_>, signatures: PyArray, bands: usize, rows: usize) -> PyResult<PyArray> {
+    if bands == 0 || rows == 0 {
+        return Err(PyValueError::new_err("bands and rows must be positive"));
+    }
+    let arr = arrow::array::make_array(signatures.0);
+    let (ranges, values) = list_ranges(&arr)?;
+    let data = values.to_data();
+    if !data.data_type().is_integer() {
+        return Err(PyTypeError::new_err(format!(
+            "signature values must be integers, got {}",
+            data.data_type()
+        )));
+    }
+    let width = data.data_type().primitive_width().unwrap_or(8);
+    let out = threads::detach(py, || {
+        let raw = &data.buffers()[0].as_slice()[data.offset() * width..];
+        let nulls = data.nulls();
+        let mut keys = vec![0u64; ranges.len() * bands];
+        let mut valid = vec![false; ranges.len()];
+        keys.par_chunks_mut(bands)
+            .zip(valid.par_iter_mut())
+            .zip(ranges.par_iter())
+            .with_min_len(16)
+            .for_each_init(Vec::new, |scratch, ((out, valid), range)| {
+                if let Some((s, e)) = *range {
+                    let elem = |i: usize| {
+                        let at = s + i;
+                        nulls
+                            .is_none_or(|n| n.is_valid(at))
+                            .then(|| &raw[at * width..(at + 1) * width])
+                    };
+                    *valid = daft_band_keys(e - s, elem, bands, rows, scratch, out);
+                }
+            });
+        let validity = arrow::buffer::NullBuffer::from(valid);
+        let fields: Vec<(Arc<Field>, ArrayRef)> = (0..bands)
+            .map(|j| {
+                let column: UInt64Array = (0..ranges.len())
+                    .map(|r| validity.is_valid(r).then(|| keys[r * bands + j]))
+                    .collect();
+                (
+                    Arc::new(Field::new(format!("b{j}"), DataType::UInt64, true)),
+                    Arc::new(column) as ArrayRef,
+                )
+            })
+            .collect();
+        arrow::array::StructArray::from(fields)
+    })?;
+    Ok(to_py(Arc::new(out)))
+}
+
 /// Exact Jaccard similarity of the word `ngram`-gram shingle sets of `a[i]` and `b[i]`, as
 /// float64; null where either text is null or has no word after normalisation.
 #[pyfunction]
@@ -440,6 +536,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minhash, m)?)?;
     m.add_function(wrap_pyfunction!(shingle_jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_bands, m)?)?;
+    m.add_function(wrap_pyfunction!(lsh_band_keys, m)?)?;
     Ok(())
 }
 
