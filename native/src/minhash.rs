@@ -455,7 +455,12 @@ fn minhash_bands(
 /// GIL released.
 #[pyfunction]
 #[pyo3(signature = (signatures, bands, rows))]
-fn lsh_band_keys(py: Python<'_>, signatures: PyArray, bands: usize, rows: usize) -> PyResult<PyArray> {
+fn lsh_band_keys(
+    py: Python<'_>,
+    signatures: PyArray,
+    bands: usize,
+    rows: usize,
+) -> PyResult<PyArray> {
     if bands == 0 || rows == 0 {
         return Err(PyValueError::new_err("bands and rows must be positive"));
     }
@@ -684,6 +689,56 @@ mod tests {
         let truth = sa.intersection(&sb).count() as f64 / sa.union(&sb).count() as f64;
         let est = estimate(&sig(&a).unwrap(), &sig(&b).unwrap());
         assert!((est - truth).abs() < 0.15, "estimate {est} truth {truth}");
+    }
+
+    fn daft_keys(values: &[Option<u64>], bands: usize, rows: usize) -> Option<Vec<u64>> {
+        let bytes: Vec<[u8; 8]> = values
+            .iter()
+            .map(|v| v.unwrap_or(0).to_le_bytes())
+            .collect();
+        let elem = |i: usize| values[i].map(|_| &bytes[i][..]);
+        let mut out = vec![0; bands];
+        daft_band_keys(values.len(), elem, bands, rows, &mut Vec::new(), &mut out).then_some(out)
+    }
+
+    fn seeded(values: &[u64], seed: u64) -> u64 {
+        let inner: Vec<u8> = values
+            .iter()
+            .flat_map(|v| xxh3_64_with_seed(&v.to_le_bytes(), seed).to_le_bytes())
+            .collect();
+        xxh3_64_with_seed(&inner, seed)
+    }
+
+    #[test]
+    fn daft_band_keys_hash_each_band_with_its_index() {
+        let values: Vec<Option<u64>> = (0..6u64).map(|v| Some(v * 1000 + 1)).collect();
+        let keys = daft_keys(&values, 2, 3).unwrap();
+        // band j: xxh3 (seed j) of each value's bytes, then of those hashes' bytes
+        assert_eq!(keys, [seeded(&[1, 1001, 2001], 0), seeded(&[3001, 4001, 5001], 1)]);
+        // a changed value changes only its band; equal slices in two bands differ by seed
+        let mut changed = values.clone();
+        changed[4] = Some(7);
+        let k2 = daft_keys(&changed, 2, 3).unwrap();
+        assert_eq!((k2[0] == keys[0], k2[1] == keys[1]), (true, false));
+        let twice: Vec<Option<u64>> = [1, 2, 1, 2].iter().map(|&v| Some(v)).collect();
+        let k = daft_keys(&twice, 2, 2).unwrap();
+        assert_ne!(k[0], k[1]);
+        // a null element hashes as xxh3 of no bytes, unseeded
+        let k = daft_keys(&[None, Some(2), Some(3), Some(4)], 1, 2).unwrap();
+        let null = xxhash_rust::xxh3::xxh3_64(b"");
+        let two = xxh3_64_with_seed(&2u64.to_le_bytes(), 0);
+        let inner: Vec<u8> = [null, two].iter().flat_map(|h| h.to_le_bytes()).collect();
+        assert_eq!(k[0], xxh3_64_with_seed(&inner, 0));
+    }
+
+    #[test]
+    fn daft_band_keys_skip_short_and_degenerate_rows() {
+        let values: Vec<Option<u64>> = (0..6u64).map(Some).collect();
+        assert!(daft_keys(&values, 2, 4).is_none()); // 8 values needed
+        assert!(daft_keys(&[Some(9); 8], 2, 4).is_none()); // all equal
+        assert!(daft_keys(&[None, Some(9), None, Some(9)], 2, 2).is_none()); // nulls ignored
+        assert!(daft_keys(&[None; 4], 2, 2).is_none());
+        assert!(daft_keys(&[None, Some(9), None, Some(8)], 2, 2).is_some());
     }
 
     #[test]
