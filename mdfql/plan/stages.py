@@ -34,6 +34,7 @@ from daft import DataType, Series
 from daft.daft import ScanTask
 from daft.recordbatch import RecordBatch
 
+from mdfql.heap import release_free_memory
 from mdfql.io.parquet import stream_batches
 from mdfql.io.scan import PulledScan
 from mdfql.metrics import operator_metrics
@@ -225,6 +226,7 @@ class RelationalStage:
                                  keys=self.key_columns, node_dtype=self.node_dtype, **side,
                                  **self.options)
         found = sum(pq.ParquetFile(f).metadata.num_rows for f in self.result.files)
+        release_free_memory()  # what the spill freed would stay resident for later phases
         return StageRun(self.label, self.call_sql, spilled, found,
                         time.perf_counter() - start, operator_metrics(written))
 
