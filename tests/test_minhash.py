@@ -167,3 +167,47 @@ def test_sql_functions() -> None:
                                           ngram=2, seed=7)[0]
     assert len(rows[0]["daft_sig"]) == 112
     assert rows[1]["sig"] is None and rows[1]["bands"] is None
+
+
+def _daft_band_keys(sigs: pa.Array, bands: int, rows: int) -> list[list[int | None]]:
+    """Band keys as Daft's own expressions compute them: each band's slice hashed with the
+    band index as seed, NULL for NULL, degenerate or short signatures."""
+    import daft.functions as F
+    from daft import col
+
+    sig = col("s")
+    usable = sig.not_null() & (F.list_min(sig) != F.list_max(sig)) \
+        & (F.list_count(sig, "all") >= bands * rows)
+    keys = [F.when(usable, F.hash(F.slice(sig, b * rows, (b + 1) * rows), seed=b)).alias(f"k{b}")
+            for b in range(bands)]
+    out = daft.from_pydict({"s": sigs}).select(*keys).to_arrow()
+    return [out.column(b).to_pylist() for b in range(bands)]
+
+
+@pytest.mark.parametrize("values", [pa.uint64(), pa.int64(), pa.uint32()])
+def test_lsh_band_keys_equal_daft_hash_of_each_band(values: pa.DataType) -> None:
+    # real signatures, a NULL one, a degenerate one, one too short for the bands, and lists
+    # with NULL elements (Daft hashes those too): every key bit for bit, so an index written
+    # with lsh_bands (Daft's expressions) and lsh_cluster's keys agree
+    texts = [f"document {i} " + " ".join(f"w{(i * 7 + j) % 50}" for j in range(40))
+             for i in range(20)]
+    sigs = _native.minhash(pa.array(texts, pa.large_utf8()), num_hashes=100).to_pylist()
+    width = (1 << 32) - 1 if values == pa.uint32() else (1 << 63) - 1
+    sigs = [[v & width for v in s] for s in sigs]
+    sigs += [None, [5] * 100, sigs[0][:60], [None, 3, 4, None] * 25, [None] * 100]
+    arr = pa.array(sigs, pa.large_list(values))
+    for bands, rows in ((5, 20), (10, 8), (1, 1)):
+        got = _native.lsh_band_keys(arr, bands=bands, rows=rows)
+        assert [got.field(b).to_pylist() for b in range(bands)] == \
+            _daft_band_keys(arr, bands, rows)
+    got = _native.lsh_band_keys(arr, bands=5, rows=20)
+    assert got.field(0).to_pylist()[20:] == [None, None, None, got.field(0)[23].as_py(), None]
+    assert got.field(0)[23].as_py() is not None
+
+
+def test_lsh_band_keys_need_integer_values() -> None:
+    with pytest.raises(TypeError, match="integers"):
+        _native.lsh_band_keys(pa.array([[1.5, 2.5]]), bands=1, rows=2)
+    with pytest.raises(mdfql.MdfqlError, match="list of integers"):
+        mdfql.sql("SELECT lsh_cluster(s, bands := 1, rows := 2) OVER () AS c FROM docs",
+                  docs=daft.from_pydict({"s": [[1.5, 2.5]]})).to_pylist()

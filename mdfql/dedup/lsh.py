@@ -21,7 +21,12 @@ from mdfql.functions.registry import ArgInfo
 def check_bands(bands: int, rows: int, signature: ArgInfo | None) -> None:
     """Raise ValueError when `bands` x `rows` needs more values than the `signature` argument
     holds (when its length is known, e.g. minhash's num_hashes): slices past its end would be
-    empty, equal in every document, and put them all in one bucket."""
+    empty, equal in every document, and put them all in one bucket; and when the signature's
+    values are not integers (band keys hash integers, see `_native.lsh_band_keys`)."""
+    dtype = None if signature is None else signature.dtype
+    if dtype is not None and (dtype.is_list() or dtype.is_fixed_size_list()) \
+            and not (dtype.dtype.is_integer() or dtype.dtype.is_null()):
+        raise ValueError(f"a signature is a list of integers, got a list of {dtype.dtype}")
     width = None if signature is None else signature.width
     if width is not None and bands * rows > width:
         raise ValueError(

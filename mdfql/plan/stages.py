@@ -34,6 +34,7 @@ from daft import DataType, Series
 from daft.daft import ScanTask
 from daft.recordbatch import RecordBatch
 
+from mdfql.heap import release_free_memory
 from mdfql.io.parquet import stream_batches
 from mdfql.io.scan import PulledScan
 from mdfql.metrics import operator_metrics
@@ -236,6 +237,7 @@ class RelationalStage:
         self.result.files = call(self.op.compute, self.rows.files, directory / "result",
                                  keys=self.key_columns, node_dtype=self.node_dtype, **side,
                                  **self.options)
+        release_free_memory()  # what the spill freed would stay resident for later phases
         return spilled_rows(self.result.files)
 
     def reset(self) -> None:

@@ -261,6 +261,42 @@ pub fn band_keys(sig: &[u64], bands: usize, rows: usize) -> Vec<u64> {
         .collect()
 }
 
+/// LSH band keys of one list row exactly as Daft computes `hash(slice(sig, j * rows, (j + 1) *
+/// rows), seed := j)` for band `j`, written to `out` (`bands` values). Daft's seeded list hash:
+/// each element's little-endian bytes hashed with xxh3 and the seed (a null element: xxh3 of
+/// no bytes, unseeded), then those hashes, as little-endian bytes, hashed with the seed. So an
+/// index written with Daft's expressions (`lsh_bands`) and keys from here agree. `elem(i)` is
+/// element `i` of the row's `len` (None: null). False, `out` untouched, when the row is not
+/// usable: fewer than `bands * rows` elements, or no two non-null elements differ (the
+/// degenerate signature of an empty shingle set, equal in every such document).
+pub fn daft_band_keys<'a>(
+    len: usize,
+    elem: impl Fn(usize) -> Option<&'a [u8]>,
+    bands: usize,
+    rows: usize,
+    scratch: &mut Vec<u8>,
+    out: &mut [u64],
+) -> bool {
+    if len < bands * rows {
+        return false;
+    }
+    let first = (0..len).find_map(&elem);
+    let varied = first.is_some_and(|f| (0..len).any(|i| elem(i).is_some_and(|e| e != f)));
+    if !varied {
+        return false;
+    }
+    let null_hash = xxhash_rust::xxh3::xxh3_64(b"");
+    for (j, key) in out.iter_mut().enumerate().take(bands) {
+        scratch.clear();
+        for i in j * rows..(j + 1) * rows {
+            let h = elem(i).map_or(null_hash, |e| xxh3_64_with_seed(e, j as u64));
+            scratch.extend_from_slice(&h.to_le_bytes());
+        }
+        *key = xxh3_64_with_seed(scratch, j as u64);
+    }
+    true
+}
+
 /// Rows of `Option<Vec<u64>>` as an Arrow large_list<uint64> (None -> null).
 fn to_large_list(rows: &[Option<Vec<u64>>]) -> LargeListArray {
     let mut values = UInt64Builder::with_capacity(rows.iter().flatten().map(Vec::len).sum());
@@ -282,39 +318,43 @@ fn to_large_list(rows: &[Option<Vec<u64>>]) -> LargeListArray {
 /// Per row, the `start..end` of its values in the flat values array; `None` for a null row.
 type RowRanges = Vec<Option<(usize, usize)>>;
 
+/// Per-row value ranges and the flat values of a list / large_list / fixed_size_list array (an
+/// all-null array of another type, e.g. an omitted argument, has only null rows).
+fn list_ranges(arr: &ArrayRef) -> PyResult<(RowRanges, ArrayRef)> {
+    fn ranges<O: arrow::array::OffsetSizeTrait>(
+        l: &arrow::array::GenericListArray<O>,
+    ) -> RowRanges {
+        let o = l.value_offsets();
+        (0..l.len())
+            .map(|i| (!l.is_null(i)).then(|| (o[i].as_usize(), o[i + 1].as_usize())))
+            .collect()
+    }
+    if let Some(l) = arr.as_any().downcast_ref::<LargeListArray>() {
+        Ok((ranges(l), l.values().clone()))
+    } else if let Some(l) = arr.as_any().downcast_ref::<ListArray>() {
+        Ok((ranges(l), l.values().clone()))
+    } else if let Some(l) = arr.as_any().downcast_ref::<FixedSizeListArray>() {
+        let n = l.value_length() as usize;
+        let r = (0..l.len())
+            .map(|i| (!l.is_null(i)).then(|| (i * n, (i + 1) * n)))
+            .collect();
+        Ok((r, l.values().clone()))
+    } else if arr.null_count() == arr.len() {
+        Ok((
+            vec![None; arr.len()],
+            Arc::new(UInt64Array::from(Vec::<u64>::new())),
+        ))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "expected a list<uint64> signature array, got {}",
+            arr.data_type()
+        )))
+    }
+}
+
 /// Per-row u64 slices of a list<uint64> / large_list<uint64> / fixed_size_list<uint64> array.
 fn u64_lists(arr: &ArrayRef) -> PyResult<(RowRanges, UInt64Array)> {
-    let (ranges, values): (RowRanges, ArrayRef) =
-        if let Some(l) = arr.as_any().downcast_ref::<LargeListArray>() {
-            let o = l.value_offsets();
-            let r = (0..l.len())
-                .map(|i| (!l.is_null(i)).then(|| (o[i] as usize, o[i + 1] as usize)))
-                .collect();
-            (r, l.values().clone())
-        } else if let Some(l) = arr.as_any().downcast_ref::<ListArray>() {
-            let o = l.value_offsets();
-            let r = (0..l.len())
-                .map(|i| (!l.is_null(i)).then(|| (o[i] as usize, o[i + 1] as usize)))
-                .collect();
-            (r, l.values().clone())
-        } else if let Some(l) = arr.as_any().downcast_ref::<FixedSizeListArray>() {
-            let n = l.value_length() as usize;
-            let r = (0..l.len())
-                .map(|i| (!l.is_null(i)).then(|| (i * n, (i + 1) * n)))
-                .collect();
-            (r, l.values().clone())
-        } else if arr.null_count() == arr.len() {
-            // an all-null column of another type (e.g. an omitted argument)
-            (
-                vec![None; arr.len()],
-                Arc::new(UInt64Array::from(Vec::<u64>::new())),
-            )
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "expected a list<uint64> signature array, got {}",
-                arr.data_type()
-            )));
-        };
+    let (ranges, values) = list_ranges(arr)?;
     let values = arrow::compute::cast(&values, &DataType::UInt64)
         .map_err(|e| PyTypeError::new_err(format!("signature values: {e}")))?;
     let values = values
@@ -410,6 +450,67 @@ fn minhash_bands(
     Ok(to_py(Arc::new(out)))
 }
 
+/// `daft_band_keys` per row of a list array of integers: a struct of `bands` uint64 fields
+/// `b0`, `b1`, ... (each NULL where the row is NULL or not usable), rows in parallel with the
+/// GIL released.
+#[pyfunction]
+#[pyo3(signature = (signatures, bands, rows))]
+fn lsh_band_keys(
+    py: Python<'_>,
+    signatures: PyArray,
+    bands: usize,
+    rows: usize,
+) -> PyResult<PyArray> {
+    if bands == 0 || rows == 0 {
+        return Err(PyValueError::new_err("bands and rows must be positive"));
+    }
+    let arr = arrow::array::make_array(signatures.0);
+    let (ranges, values) = list_ranges(&arr)?;
+    let data = values.to_data();
+    if !data.data_type().is_integer() {
+        return Err(PyTypeError::new_err(format!(
+            "signature values must be integers, got {}",
+            data.data_type()
+        )));
+    }
+    let width = data.data_type().primitive_width().unwrap_or(8);
+    let out = threads::detach(py, || {
+        let raw = &data.buffers()[0].as_slice()[data.offset() * width..];
+        let nulls = data.nulls();
+        let mut keys = vec![0u64; ranges.len() * bands];
+        let mut valid = vec![false; ranges.len()];
+        keys.par_chunks_mut(bands)
+            .zip(valid.par_iter_mut())
+            .zip(ranges.par_iter())
+            .with_min_len(16)
+            .for_each_init(Vec::new, |scratch, ((out, valid), range)| {
+                if let Some((s, e)) = *range {
+                    let elem = |i: usize| {
+                        let at = s + i;
+                        nulls
+                            .is_none_or(|n| n.is_valid(at))
+                            .then(|| &raw[at * width..(at + 1) * width])
+                    };
+                    *valid = daft_band_keys(e - s, elem, bands, rows, scratch, out);
+                }
+            });
+        let validity = arrow::buffer::NullBuffer::from(valid);
+        let fields: Vec<(Arc<Field>, ArrayRef)> = (0..bands)
+            .map(|j| {
+                let column: UInt64Array = (0..ranges.len())
+                    .map(|r| validity.is_valid(r).then(|| keys[r * bands + j]))
+                    .collect();
+                (
+                    Arc::new(Field::new(format!("b{j}"), DataType::UInt64, true)),
+                    Arc::new(column) as ArrayRef,
+                )
+            })
+            .collect();
+        arrow::array::StructArray::from(fields)
+    })?;
+    Ok(to_py(Arc::new(out)))
+}
+
 /// Exact Jaccard similarity of the word `ngram`-gram shingle sets of `a[i]` and `b[i]`, as
 /// float64; null where either text is null or has no word after normalisation.
 #[pyfunction]
@@ -440,6 +541,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minhash, m)?)?;
     m.add_function(wrap_pyfunction!(shingle_jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_bands, m)?)?;
+    m.add_function(wrap_pyfunction!(lsh_band_keys, m)?)?;
     Ok(())
 }
 
@@ -587,6 +689,56 @@ mod tests {
         let truth = sa.intersection(&sb).count() as f64 / sa.union(&sb).count() as f64;
         let est = estimate(&sig(&a).unwrap(), &sig(&b).unwrap());
         assert!((est - truth).abs() < 0.15, "estimate {est} truth {truth}");
+    }
+
+    fn daft_keys(values: &[Option<u64>], bands: usize, rows: usize) -> Option<Vec<u64>> {
+        let bytes: Vec<[u8; 8]> = values
+            .iter()
+            .map(|v| v.unwrap_or(0).to_le_bytes())
+            .collect();
+        let elem = |i: usize| values[i].map(|_| &bytes[i][..]);
+        let mut out = vec![0; bands];
+        daft_band_keys(values.len(), elem, bands, rows, &mut Vec::new(), &mut out).then_some(out)
+    }
+
+    fn seeded(values: &[u64], seed: u64) -> u64 {
+        let inner: Vec<u8> = values
+            .iter()
+            .flat_map(|v| xxh3_64_with_seed(&v.to_le_bytes(), seed).to_le_bytes())
+            .collect();
+        xxh3_64_with_seed(&inner, seed)
+    }
+
+    #[test]
+    fn daft_band_keys_hash_each_band_with_its_index() {
+        let values: Vec<Option<u64>> = (0..6u64).map(|v| Some(v * 1000 + 1)).collect();
+        let keys = daft_keys(&values, 2, 3).unwrap();
+        // band j: xxh3 (seed j) of each value's bytes, then of those hashes' bytes
+        assert_eq!(keys, [seeded(&[1, 1001, 2001], 0), seeded(&[3001, 4001, 5001], 1)]);
+        // a changed value changes only its band; equal slices in two bands differ by seed
+        let mut changed = values.clone();
+        changed[4] = Some(7);
+        let k2 = daft_keys(&changed, 2, 3).unwrap();
+        assert_eq!((k2[0] == keys[0], k2[1] == keys[1]), (true, false));
+        let twice: Vec<Option<u64>> = [1, 2, 1, 2].iter().map(|&v| Some(v)).collect();
+        let k = daft_keys(&twice, 2, 2).unwrap();
+        assert_ne!(k[0], k[1]);
+        // a null element hashes as xxh3 of no bytes, unseeded
+        let k = daft_keys(&[None, Some(2), Some(3), Some(4)], 1, 2).unwrap();
+        let null = xxhash_rust::xxh3::xxh3_64(b"");
+        let two = xxh3_64_with_seed(&2u64.to_le_bytes(), 0);
+        let inner: Vec<u8> = [null, two].iter().flat_map(|h| h.to_le_bytes()).collect();
+        assert_eq!(k[0], xxh3_64_with_seed(&inner, 0));
+    }
+
+    #[test]
+    fn daft_band_keys_skip_short_and_degenerate_rows() {
+        let values: Vec<Option<u64>> = (0..6u64).map(Some).collect();
+        assert!(daft_keys(&values, 2, 4).is_none()); // 8 values needed
+        assert!(daft_keys(&[Some(9); 8], 2, 4).is_none()); // all equal
+        assert!(daft_keys(&[None, Some(9), None, Some(9)], 2, 2).is_none()); // nulls ignored
+        assert!(daft_keys(&[None; 4], 2, 2).is_none());
+        assert!(daft_keys(&[None, Some(9), None, Some(8)], 2, 2).is_some());
     }
 
     #[test]
