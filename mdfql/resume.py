@@ -40,7 +40,7 @@ from mdfql.plan.program import Action
 from mdfql.plan.split import Feed, feed_of, groups, stage_input, with_group_ids
 from mdfql.plan.stages import RelationalStage, StageRun, spilled_rows
 from mdfql.plan.tree import PlanNode
-from mdfql.runstate import RunState
+from mdfql.runstate import RunState, write_atomically
 from mdfql.sinks.catalog import CatalogConfig, open_catalog
 from mdfql.sinks.iceberg import FileWriter, WriteResult, stage_data_files
 from mdfql.sinks.provenance import FINGERPRINT, PREFIX
@@ -108,12 +108,7 @@ def _counts(paths: list[str], before: dict[tuple[str, str], int]) -> dict[str, A
 
 
 def _write_pickle(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        pickle.dump(value, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, lambda handle: pickle.dump(value, handle), binary=True)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,14 +95,19 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))  # a file two sources read is said once
 
 
-def _write_json(path: Path, value: Any) -> None:
-    """Replace `path` with `value` atomically (a reader sees the old or the new file)."""
+def write_atomically(path: Path, dump: Callable[[IO[Any]], None], binary: bool = False) -> None:
+    """Replace `path` with what `dump` writes, atomically and durably (a reader, or a run
+    resumed after a kill, sees the old or the new file, never a part)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, default=str)
+    with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
+        dump(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    write_atomically(path, lambda handle: json.dump(value, handle, default=str))
 
 
 @dataclass
