@@ -419,6 +419,14 @@ fn minhash(
     Ok(to_py(Arc::new(out)))
 }
 
+/// The signatures array of a band-key binding, once `bands` and `rows` are known to be positive.
+fn band_input(signatures: PyArray, bands: usize, rows: usize) -> PyResult<ArrayRef> {
+    if bands == 0 || rows == 0 {
+        return Err(PyValueError::new_err("bands and rows must be positive"));
+    }
+    Ok(arrow::array::make_array(signatures.0))
+}
+
 /// LSH band keys per signature: large_list<uint64> of `bands` values; null for null signatures.
 #[pyfunction]
 #[pyo3(signature = (signatures, bands=14, rows=8))]
@@ -428,10 +436,7 @@ fn minhash_bands(
     bands: usize,
     rows: usize,
 ) -> PyResult<PyArray> {
-    if bands == 0 || rows == 0 {
-        return Err(PyValueError::new_err("bands and rows must be positive"));
-    }
-    let arr = arrow::array::make_array(signatures.0);
+    let arr = band_input(signatures, bands, rows)?;
     let (ranges, values) = u64_lists(&arr)?;
     if let Some((s, e)) = ranges.iter().flatten().find(|(s, e)| e - s < bands * rows) {
         return Err(PyValueError::new_err(format!(
@@ -461,10 +466,7 @@ fn lsh_band_keys(
     bands: usize,
     rows: usize,
 ) -> PyResult<PyArray> {
-    if bands == 0 || rows == 0 {
-        return Err(PyValueError::new_err("bands and rows must be positive"));
-    }
-    let arr = arrow::array::make_array(signatures.0);
+    let arr = band_input(signatures, bands, rows)?;
     let (ranges, values) = list_ranges(&arr)?;
     let data = values.to_data();
     if !data.data_type().is_integer() {
