@@ -108,6 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mdfql.session import catalog_config
 
     session, text = _session(args)
+    if args.report:  # the report shows signal distributions and examples: count in detail
+        session.options.setdefault("funnel", "detail")
     kind, address = session.runner_of(text, args.runner, args.ray_address)
     with use_runner(kind, address):  # chosen before compiling: building plans fixes it
         # Every mistake in the script is reported before any data is read.
@@ -272,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "input files changed")
     run.add_argument("--report", default=None, metavar="FILE.html",
                      help="write the run's HTML report (self-contained) there, also when it "
-                          "fails")
+                          "fails; the funnel is then counted in detail (signal samples and "
+                          "examples: SET funnel = 'detail') unless the script sets funnel")
     run.set_defaults(func=cmd_run)
     check = pipeline_command("check", "parse, bind and plan; reads no data (a LOAD still "
                                       "imports its plugin: its code runs)")

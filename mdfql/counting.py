@@ -1,15 +1,18 @@
-"""Counting filters: a WHERE (HAVING, QUALIFY, DISTINCT ON) as one batch UDF that counts
-(the UDF is in `mdfql.counting_udf`; this module holds what it and the tally share).
+"""Counting filters: a WHERE (HAVING, QUALIFY, DISTINCT ON) whose conjuncts' rows are counted
+for the run summary's funnel; this module holds what both ways of counting share.
 
-The compiler passes a filter's conjuncts to one batch UDF (`counting_udf`) and filters on what
-it returns: their SQL AND (NULL drops). The UDF also counts, batch by batch and in
-order, the rows each conjunct saw and kept (a row dropped by the first is not seen by the
-second, as datatrove's sequential filters count), samples the numeric values predicates compare,
-keeps a few example rows and, when rejects are on, writes the rows it drops to Parquet. Daft
-cannot reorder or fuse anything through a UDF, so the counts are exact; the price is that such a
-filter is not pushed into a scan (`SET funnel = false` compiles plain filters).
+By default (`SET funnel = 'counts'`) each conjunct is a Daft Filter of its own and Daft's
+operator stats count it (`mdfql.counting_stats`): nothing runs in Python per batch. With
+`SET funnel = 'detail'` (and for rejects, and on Ray) the compiler passes a filter's conjuncts
+to one batch UDF (`mdfql.counting_udf`) and filters on what it returns: their SQL AND (NULL
+drops). The UDF also counts, batch by batch and in order, the rows each conjunct saw and
+kept (a row dropped by the first is not seen by the second, as datatrove's sequential filters
+count), samples the numeric values predicates compare, keeps a few example rows and, when
+rejects are on, writes the rows it drops to Parquet. Either way Daft cannot reorder or fuse
+the conjuncts, so the counts are exact; the price is that such a filter is not pushed into a
+scan (`SET funnel = false` compiles plain filters).
 
-Everything the UDF knows at compile time is in a `CountedFilter` (labels are SQL text), so
+Everything the counters know at compile time is in a `CountedFilter` (labels are SQL text), so
 compiling stays pure; the run's tally (`mdfql.metrics`) keys the counts by statement.
 """
 
@@ -17,10 +20,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
+import daft
 import numpy as np
 from sqlglot import exp
 
+from mdfql.options import option_value, parse_option
 from mdfql.plan.tree import sql_text
 
 PREVIEW_CHARS = 300  # of the text column, in examples and rejects
@@ -63,6 +69,17 @@ class BatchCounts:
     counts: list[tuple[int, int]]
     samples: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray, int]]
     examples: dict[tuple[int, bool], list[dict[str, str]]]
+
+
+def funnel_mode(options: dict[str, Any]) -> str:
+    """How the compiler counts filters (`SET funnel`): 'off', 'counts' (Daft's operator
+    stats, `mdfql.counting_stats`) or 'detail' (the batch UDF). Rejects need the UDF (it
+    writes the rows it drops), and on Ray, where Daft emits no operator stats, it counts."""
+    mode = parse_option("funnel", option_value(options, "funnel"))
+    if mode == "counts" and (option_value(options, "rejects") is not None
+                             or daft.get_or_infer_runner_type() == "ray"):
+        return "detail"
+    return mode
 
 
 def predicate_text(node: exp.Expression) -> str:

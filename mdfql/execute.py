@@ -303,23 +303,24 @@ def execute(
                        ray_call if kind == "ray" else None, state.directory,
                        Resumable(state, [a.plan for a in program.actions]))
             tracker = FunnelRun(program, state.directory, summary.udf_seconds)
-            for i, (action, target) in enumerate(zip(program.actions, targets)):
-                recorder.statement(i, action)
-                if on_action is not None:
-                    on_action(i, action)
-                tracker.start(i, action)
-                if action.kind == "explain":
-                    summary.explains.append(explain_text(action))
-                elif action.kind == "query":
-                    _query(run, action)
-                elif target is not None:
-                    try:
-                        written = _write(run, i, action, target)
-                    except SinkError as e:
-                        raise MdfqlError(e.message, action.span, e.hint) from None
-                    absorb_metrics(summary, written.metrics)
-                    summary.rows_written += written.rows_written
-                    summary.writes.append(written)
+            with tracker.listening():
+                for i, (action, target) in enumerate(zip(program.actions, targets)):
+                    recorder.statement(i, action)
+                    if on_action is not None:
+                        on_action(i, action)
+                    tracker.start(i, action)
+                    if action.kind == "explain":
+                        summary.explains.append(explain_text(action))
+                    elif action.kind == "query":
+                        _query(run, action)
+                    elif target is not None:
+                        try:
+                            written = _write(run, i, action, target)
+                        except SinkError as e:
+                            raise MdfqlError(e.message, action.span, e.hint) from None
+                        absorb_metrics(summary, written.metrics)
+                        summary.rows_written += written.rows_written
+                        summary.writes.append(written)
             summary.failures = failures.failures()  # inside: a Ray run's tally is still up
             summary.failure_examples = failures.failure_examples()
             summary.reads = failures.file_counts()

@@ -3,13 +3,19 @@ runs, the funnel at the end, and the rejects table committed after the run's wri
 
 from __future__ import annotations
 
+import contextlib
 import re
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+
+import daft
 
 from mdfql import metrics
 from mdfql.cluster_signal import cluster_signals
 from mdfql.counting import CountedFilter
+from mdfql.counting_stats import OperatorCounts
 from mdfql.funnel import Funnel, FunnelStep
 from mdfql.funnel_tally import filters_run
 from mdfql.options import option_value
@@ -43,6 +49,24 @@ class FunnelRun:
         ran = [s for s in self.program.stages() if s.rows.files is not None]
         self.expected[statement] = filters_run(action.plan, ran)
         metrics.set_statement(statement, str(self.rejects_dir) if self.rejects else None)
+
+    @contextlib.contextmanager
+    def listening(self) -> Iterator[None]:
+        """Daft's operator stats count the filters compiled as native conjuncts (see
+        mdfql.counting_stats) while the run's statements execute."""
+        filters = {f.fid: f for a in self.program.actions for f in filters_run(a.plan, [])}
+        if not filters:
+            yield
+            return
+        counter = OperatorCounts(filters)
+        alias = f"mdfql-funnel-{uuid.uuid4().hex}"
+        context = daft.context.get_context()
+        context.attach_subscriber(alias, counter)
+        try:
+            yield
+        finally:
+            context.detach_subscriber(alias)
+            counter.flush()
 
     def funnel(self) -> Funnel:
         counts = metrics.funnel_counts()

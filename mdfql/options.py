@@ -42,6 +42,21 @@ def _bool(value: Any) -> bool:
     return text in ("true", "1")
 
 
+FUNNEL_MODES = ("counts", "detail", "off")
+
+
+def _funnel(value: Any) -> str:
+    """A funnel mode: true is 'counts', false 'off'."""
+    if isinstance(value, bool):
+        return "counts" if value else "off"
+    text = str(value).lower()
+    text = {"true": "counts", "1": "counts", "on": "counts", "false": "off", "0": "off"
+            }.get(text, text)
+    if text not in FUNNEL_MODES:
+        raise ValueError("must be 'counts' (true), 'detail' or false")
+    return text
+
+
 @dataclass(frozen=True)
 class Option:
     """One settable option: key, parser/validator, default and doc."""
@@ -83,10 +98,13 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("threads", _positive_int, None,
            "Threads of mdfql's Rust kernels in this process (default: the CPUs it was given: "
            "a Ray worker's CPU allotment, else its affinity mask and cgroup quota)."),
-    Option("funnel", _bool, True,
-           "Count the rows each WHERE conjunct, HAVING, QUALIFY and DISTINCT ON keeps (the run "
-           "summary's funnel, signals and examples). Set before the views it should count; "
-           "false compiles plain filters (Daft may then push them into scans)."),
+    Option("funnel", _funnel, "counts",
+           "What the run summary's funnel holds: 'counts' (true), the rows each WHERE "
+           "conjunct, HAVING, QUALIFY and DISTINCT ON keeps, counted by Daft's operator stats; "
+           "'detail' adds sampled signal values and example rows per step (a batch UDF per "
+           "filter: slower; `mdfql run --report` and rejects turn it on, and counts on Ray "
+           "take this way); false compiles plain filters (Daft may then push them into "
+           "scans). Set before the views it should count."),
     Option("rejects", str, None,
            "Iceberg table ('ns.table') that gets the rows the counted filters dropped: the "
            "statement, view and first failing predicate, url/record_id/text previews and the "

@@ -247,6 +247,40 @@ def test_funnel_off_counts_nothing_and_writes_the_same_rows(run, sample, warehou
     assert len(again["record_id"]) == off.writes[0].rows_written > 0
 
 
+def test_operator_stats_count_what_the_batch_udf_counts(run, sample, warehouse):
+    """The default counters (Daft's operator stats on each conjunct's own Filter) give every
+    step of both pipelines the detail counters' rows in and out (the fixture's run counts in
+    detail: it keeps rejects), keep no examples, and write the same rows."""
+    name, detail, _ = run
+    summary = Session().run(PIPELINES[name].read_text(), {"input": str(sample)})
+    counts = [(s.statement, s.view, s.predicate, s.rows_in, s.rows_out)
+              for s in summary.funnel.steps]
+    assert counts == [(s.statement, s.view, s.predicate, s.rows_in, s.rows_out)
+                      for s in detail.funnel.steps]
+    assert summary.funnel.examples == [] and detail.funnel.examples
+    assert [s.name for s in summary.funnel.signals] == ["lsh_cluster cluster size"] \
+        or all("lsh_cluster" in s.name for s in summary.funnel.signals)
+    assert [w.rows_written for w in summary.writes] == [detail.writes[0].rows_written]
+
+
+def test_operator_stats_count_a_view_read_twice_in_one_query(sample, warehouse):
+    """A view two branches of one query read has a Filter in each: both are counted, as the
+    UDF counts every batch that passes it."""
+    text = ("SET $input = '';\nCREATE VIEW ok AS SELECT url, status FROM read_warc($input) "
+            "WHERE status = 200 AND url LIKE 'https:%';\n"
+            "SELECT count(*) AS n FROM (SELECT url FROM ok UNION ALL SELECT url FROM ok);")
+    by_mode = {}
+    for mode in ("counts", "detail"):
+        summary = Session(options={"funnel": mode}).run(text, {"input": str(sample)})
+        by_mode[mode] = [(s.predicate, s.rows_in, s.rows_out) for s in summary.funnel.steps]
+    assert by_mode["counts"] == by_mode["detail"]
+    status = by_mode["counts"][0]
+    assert status[0] == "status = 200" and status[1] > status[2] > 0
+    single = Session().run(text.replace("UNION ALL SELECT url FROM ok", ""),
+                           {"input": str(sample)})
+    assert status[1] == 2 * single.funnel.steps[0].rows_in
+
+
 def test_cli_summary_names_views_and_predicates(sample, tmp_path, monkeypatch):
     import subprocess
     import sys
@@ -274,3 +308,23 @@ def test_cluster_sizes_are_a_signal_that_matches_the_dedup_step(run):
     view = "deduplicated" if name == "fineweb" else "fuzzy_deduplicated"
     dedup = next(s for s in summary.funnel.steps if s.view == view)
     assert dedup.dropped == sum(size - 1 for size in signal.kept)
+
+
+def test_plans_whose_filters_do_not_pair_up_are_not_counted():
+    """keep_filters pairs the logical plan's Filters (which show predicates) with the
+    physical plan's (which carry the ids stats use) in order, or not at all."""
+    from mdfql.counting_stats import keep_filters
+
+    def filt(predicate: str | None, child: dict, node: int | None = None) -> dict:
+        node_info = {"type": "Filter", "children": [child]}
+        if predicate is not None:
+            node_info["predicate"] = [predicate]
+        if node is not None:
+            node_info["id"] = node
+        return node_info
+
+    scan = {"type": "Source", "children": []}
+    logical = filt("col(__keep4_1)", filt("col(x) > lit(3)", filt("col(__keep4_0)", scan)))
+    physical = filt(None, filt(None, filt(None, scan, 2), 5), 9)
+    assert keep_filters(logical, physical) == {9: (4, 1), 2: (4, 0)}
+    assert keep_filters(logical, filt(None, filt(None, scan, 2), 5)) is None

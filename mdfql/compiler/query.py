@@ -15,10 +15,12 @@ from sqlglot import exp
 from mdfql.counting import (
     SIGNAL_PREFIX,
     CountedFilter,
+    funnel_mode,
     is_counter_column,
     predicate_text,
     preview_columns,
 )
+from mdfql.counting_stats import counted_conjuncts
 from mdfql.counting_udf import counting_filter
 from mdfql.dedup.ids import hashable as _hashable
 from mdfql.dedup.ids import row_id
@@ -342,9 +344,14 @@ class QueryCompiler:
         """Filter `rel` in place on the conjunction of `preds`: counted (see mdfql.counting)
         unless SET funnel = false. `names`: the (SQL name, physical) columns rows show in
         examples and rejects (default: the relation's visible columns)."""
-        if not option_value(self.ctx.options, "funnel"):
+        mode = funnel_mode(self.ctx.options)
+        if mode == "off":
             rel.df = rel.df.where(_all(preds))
             return None
+        if mode == "counts":
+            f = CountedFilter(self.ctx.view, tuple(labels), (None,) * len(labels))
+            rel.df = counted_conjuncts(rel.df, f, preds)
+            return f
         if names is None:
             names = [(c.name, c.physical) for c in rel.columns]
             names = list(rel.aliases.items()) + names if rel.aliases_first else names

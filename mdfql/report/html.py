@@ -239,7 +239,10 @@ def _example(x: Example) -> str:
 
 def _examples(r: RunRecord, funnel: Funnel) -> str:
     if not funnel.examples:
-        return ""
+        return ("<h2>Examples</h2><p class='meta'>None kept: this run counted its funnel by "
+                "Daft's operator stats alone. <code>mdfql run --report</code> or <code>SET "
+                "funnel = 'detail'</code> also samples signal values and example rows.</p>"
+                if funnel.steps else "")
     names = _statement_names(r)
     parts = ["<h2>Examples</h2><p class='meta'>Rows each step kept and dropped.</p>"]
     groups: dict[tuple[int, str, str], list[Example]] = {}
