@@ -66,14 +66,27 @@ def _read_webdataset(paths: str | list[str], columns: str | None) -> daft.DataFr
     return read_webdataset(paths, columns)
 
 
-def _files(kind: str, reader: Callable[[Any], daft.DataFrame]) -> Callable[..., daft.DataFrame]:
+def in_folder(pattern: str, ext: str) -> str:
+    """A folder (a local directory, or any path ending in '/') as the glob of the `ext` files
+    anywhere under it, as a Hugging Face dataset folder holds its Parquet shards
+    (`data/train-00000-of-00004.parquet`); anything else as given."""
+    if pattern.endswith("/") or ("://" not in pattern and Path(pattern).expanduser().is_dir()):
+        return pattern.rstrip("/") + f"/**/*.{ext}"
+    return pattern
+
+
+def _files(kind: str, reader: Callable[[Any], daft.DataFrame],
+           ext: str | None = None) -> Callable[..., daft.DataFrame]:
     """A Daft file reader that tells a recording compiler its patterns (probed when a run
-    starts: a file that is missing, unreadable or not of `kind` fails before any write)."""
+    starts: a file that is missing, unreadable or not of `kind` fails before any write); with
+    `ext`, a folder stands for the `ext` files under it."""
 
     def read(paths: str | list[str]) -> daft.DataFrame:
         patterns = (paths,) if isinstance(paths, str) else tuple(paths)
+        if ext is not None:
+            patterns = tuple(in_folder(p, ext) for p in patterns)
         register(SourceInput(kind, patterns))
-        return reader(paths)
+        return reader(list(patterns))
 
     return read
 
@@ -125,8 +138,9 @@ define_source(
     "failure.",
 )
 define_source(
-    "read_parquet", "paths:any", _files("parquet", daft.read_parquet),
-    "Parquet files (glob or list; local, s3://, https://).",
+    "read_parquet", "paths:any", _files("parquet", daft.read_parquet, "parquet"),
+    "Parquet files (glob or list; local, s3://, https://); a folder (or a path ending in '/') "
+    "reads the .parquet files under it, e.g. a Hugging Face dataset folder of shards.",
 )
 define_source(
     "read_jsonl", "paths:any", _files("json", daft.read_json),
