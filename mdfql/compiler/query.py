@@ -22,8 +22,16 @@ from mdfql.counting import (
 from mdfql.counting_udf import counting_filter
 from mdfql.dedup.ids import hashable as _hashable
 from mdfql.dedup.ids import row_id
-from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
+from mdfql.dedup.ranking import (
+    DISTINCT_KEY,
+    DISTINCT_ORDER,
+    FIRST_PER_KEY,
+    RANK_ORDER,
+    RANK_PARTITION,
+    RANK_WINDOW,
+)
 from mdfql.errors import MdfqlError, did_you_mean
+from mdfql.functions.ranks import RankWindow
 from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.io.inputs import recording
 from mdfql.lang.bind import literal_arg, literal_value, match_args
@@ -612,13 +620,17 @@ class QueryCompiler:
                                              if replacements.get(x.sql()) in computed))
                 computed.clear()
 
-        for w in windows:
+        for at, w in enumerate(windows):
             spec = self.ctx.registry.get(w.this.name) if isinstance(w.this, exp.Anonymous) \
                 else None
             if spec is not None and spec.relational:
                 flush()  # windows listed before it are computed in its input
-                rel, physical = self.relational(rel, w, spec, replacements, needed)
+                stage = self.rank_stage if isinstance(spec.build, RankWindow) \
+                    else self.relational
+                later = self._read_by(rel, windows[at + 1:])  # what later windows read
+                rel, physical = stage(rel, w, spec, replacements, needed | later)
                 replacements[w.sql()] = physical
+                needed = needed | {physical}  # the next stage keeps it
                 continue
             self._check_over(w, spec)
             fn = self.exprs(rel, replacements=replacements, in_window=True).compile(w.this)
@@ -635,8 +647,23 @@ class QueryCompiler:
             physical = self.fresh("w")
             computed[physical] = fn.over(spec)
             replacements[w.sql()] = physical
+            needed = needed | {physical}
         flush()
         return rel, replacements
+
+    @staticmethod
+    def _read_by(rel: Relation, trees: list[exp.Expression]) -> set[str]:
+        """Physical columns of `rel` that `trees` name."""
+        found: set[str] = set()
+        for tree in trees:
+            for column in tree.find_all(exp.Column):
+                try:
+                    physical = rel.lookup(column.name, column.table or None, None)
+                except MdfqlError:
+                    physical = None  # reported where the column is compiled
+                if physical is not None:
+                    found.add(physical)
+        return found
 
     def _check_over(self, w: exp.Window, spec: FunctionSpec | None) -> None:
         """What Daft's windows need (see FunctionSpec.over), checked before it fails a run."""
@@ -737,6 +764,51 @@ class QueryCompiler:
                   f"{op.describe(options)}\n"
                   "reads back only row ids and keys; streams the spilled rows with its result")
         plan = PlanNode("Relational", detail, [rel.plan], stage=stage)
+        return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
+                        plan=plan, widths=rel.widths), out
+
+    def rank_stage(self, rel: Relation, w: exp.Window, spec: FunctionSpec,
+                   replacements: dict[str, str], needed: set[str]) -> tuple[Relation, str]:
+        """`percent_rank() / cume_dist() / ntile(n) OVER (PARTITION BY ... ORDER BY ...)`: a
+        stage (see `mdfql.dedup.ranking`) that spills the rows the query reads later with a
+        row id, the partition keys and the order values, and ranks from those alone."""
+        if w.args.get("spec") is not None:
+            raise self.error("window frames (ROWS/RANGE ...) are not supported", w)
+        bound, _ = match_args(spec, w.this, self.error)
+        self.ctx.used_functions.add(spec.name.lower())
+        n = literal_arg(spec, spec.params[0], bound["n"], self.error) if spec.params else None
+        compiler = self.exprs(rel, replacements=replacements, where="window")
+        parts = [compiler.compile(p) for p in w.args.get("partition_by") or []]
+        order = w.args.get("order")
+        by, desc, nulls = self._order_keys(order, compiler) if order is not None \
+            else ([], [], [])
+        for node, key in zip([*(w.args.get("partition_by") or []),
+                              *(o.this for o in order.expressions)] if order else
+                             w.args.get("partition_by") or [], [*parts, *by]):
+            dtype = compiler.dtype(key)
+            if not (dtype.is_numeric() or dtype.is_string() or dtype.is_boolean()
+                    or dtype.is_temporal() or dtype.is_binary() or dtype.is_null()):
+                raise self.error(f"{spec.name}() cannot order or partition by {dtype}", node,
+                                 "use a number, string, boolean or time")
+        group = [f"{RANK_PARTITION}{i}" for i in range(len(parts))]
+        ranks = [f"{RANK_ORDER}{i}" for i in range(len(by))]
+        keep = [c for c in rel.df.column_names if c in needed]
+        spill = rel.df._add_monotonically_increasing_id(NODE).with_columns(
+            {**dict(zip(group, parts)), **dict(zip(ranks, by))})
+        out = self.fresh("w")
+        options = {"function": spec.name, "buckets": n, "partition": group,
+                   "order": list(zip(ranks, desc, nulls))}
+        stage = RelationalStage(
+            index=len(self.ctx.stages) + 1, name=spec.name, call_sql=sql_text(w),
+            op=RANK_WINDOW, options=options, spill_plan=spill.select(*keep, NODE, *group, *ranks),
+            keep=keep, key_columns=[*group, *ranks], node_dtype=DataType.uint64(), out=out,
+            out_dtype=spec.build.dtype)
+        self.ctx.stages.append(stage)
+        shown = ", ".join(c for c in keep if not c.startswith("__")) or "none"
+        plan = PlanNode("Relational", (
+            f"{stage.label}: {stage.call_sql}\nspills {len(keep)} input column(s) ({shown}), "
+            f"a row id, {len(parts)} partition key(s) and {len(by)} order value(s); ranks "
+            "from those alone"), [rel.plan], stage=stage)
         return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
                         plan=plan, widths=rel.widths), out
 
