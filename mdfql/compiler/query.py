@@ -9,7 +9,7 @@ from typing import Any
 
 import daft
 import daft.functions as F
-from daft import DataType, Expression, Window, col
+from daft import DataType, Expression, Series, Window, col
 from sqlglot import exp
 
 from mdfql.counting import (
@@ -93,6 +93,17 @@ def _outside_windows(node: exp.Expression) -> bool:
             return False
         parent = parent.parent
     return True
+
+
+def single_row(value: Expression, rows: Expression, dtype: DataType, shown: str) -> Expression:
+    """`value`, or a failed run when the subquery `shown` returned more than one row."""
+    def check(value: Series, rows: Series) -> Series:
+        if any(n > 1 for n in rows.to_pylist()):
+            raise ValueError(f"the subquery {shown} returned {max(rows.to_pylist())} rows; "
+                             "a subquery used as a value must return at most one")
+        return value
+
+    return daft.func.batch(return_dtype=dtype)(check)(value, rows)
 
 
 def _unique(found: list[exp.Expression]) -> list[exp.Expression]:
@@ -326,8 +337,8 @@ class QueryCompiler:
         return None
 
     # --- WHERE ----------------------------------------------------------------------------
-    def where(self, rel: Relation, cond: exp.Expression, aliases: dict[str, exp.Expression]
-              ) -> Relation:
+    def where(self, rel: Relation, cond: exp.Expression, aliases: dict[str, exp.Expression],
+              replacements: dict[str, str] | None = None) -> Relation:
         plain = []
         for c in _conjuncts(cond):
             negated = isinstance(c, exp.Not) and isinstance(c.this, exp.In)
@@ -337,7 +348,7 @@ class QueryCompiler:
             else:
                 plain.append(self._inline_aliases(c, rel, aliases))
         if plain:
-            compiler = self.exprs(rel, where="WHERE")
+            compiler = self.exprs(rel, where="WHERE", replacements=replacements or {})
             counted = self._filter(rel, plain, [compiler.condition(c) for c in plain],
                                    [predicate_text(c) for c in plain], compiler)
             rel.step("Filter", "\n".join(sql_text(c) for c in plain))
@@ -411,6 +422,36 @@ class QueryCompiler:
 
         return node.copy().transform(sub, copy=False)
 
+    def scalar_subqueries(self, rel: Relation, trees: list[exp.Expression],
+                          select: exp.Select) -> dict[str, str]:
+        """`(SELECT one value ...)` used as an expression of `select` in `trees`: each becomes a column
+        of `rel` (the subquery's one row, cross-joined: Daft broadcasts it), by its SQL text.
+        No row gives NULL; more than one fails the run, as in DuckDB and Postgres. The
+        subquery is its own plan: one over the same input reads (and computes) it again."""
+        found = _unique([n for tree in trees for n in tree.find_all(exp.Subquery)
+                         if not (isinstance(n.parent, exp.In) and n.arg_key == "query")
+                         and _outside_windows(n) and n.find_ancestor(exp.Select) is select])
+        replacements: dict[str, str] = {}
+        for node in found:
+            if node.sql() in replacements:
+                continue
+            sub = self.query(node.this)
+            if len(sub.df.column_names) != 1:
+                raise self.error("a subquery used as a value must return one column, this "
+                                 f"one returns {len(sub.df.column_names)}", node)
+            value, rows = self.fresh("sq"), self.fresh("sqn")
+            name = sub.df.column_names[0]
+            dtype = sub.df.schema()[name].dtype
+            one = sub.df.agg(col(name).any_value().alias(value), col(name).count(mode="all")
+                             .alias(rows))
+            one = one.select(single_row(col(value), col(rows), dtype, sql_text(node))
+                             .alias(value))
+            rel.df = rel.df.join(one, how="cross")
+            rel.plan = PlanNode("Join", f"CROSS: the value of {sql_text(node)}",
+                                [rel.plan, sub.plan])
+            replacements[node.sql()] = value
+        return replacements
+
     def _in_subquery(self, rel: Relation, node: exp.In, how: str) -> Relation:
         subrel = self.query(node.args["query"].this)
         sub = subrel.df
@@ -430,21 +471,26 @@ class QueryCompiler:
         items = node.expressions
         aliases = {i.alias.lower(): i.this for i in items if isinstance(i, exp.Alias)}
         rel = self.from_(node)
-        if node.args.get("where") is not None:
-            rel = self.where(rel, node.args["where"].this, aliases)
         having = node.args.get("having")
         qualify = node.args.get("qualify")
         order = node.args.get("order")
         extra = [c.this for c in (having, qualify) if c is not None]
         extra += [o.this for o in order.expressions] if order is not None else []
-        replacements: dict[str, str] = {}
-
         aggs = _unique([
             n for tree in [*items, *extra] for n in tree.find_all(exp.Anonymous)
             if is_aggregate_call(n, self.ctx.registry) and _outside_windows(n)
+            and n.find_ancestor(exp.Select) is node  # not a subquery's
         ])
         group = node.args.get("group")
-        if group is not None or aggs:
+        grouping = group is not None or bool(aggs)
+        where = node.args.get("where")
+        # scalar subqueries: a one-row column each, joined on before they are read
+        replacements = self.scalar_subqueries(
+            rel, ([where.this] if where is not None else []) + ([] if grouping
+                                                                else [*items, *extra]), node)
+        if where is not None:
+            rel = self.where(rel, where.this, aliases, replacements)
+        if grouping:
             groups = group.expressions if group is not None else []
             keys = [self._group_key(g, items, aliases) for g in groups]
             plan = rel.plan
@@ -452,13 +498,15 @@ class QueryCompiler:
             rel.plan = PlanNode("Aggregate", "\n".join(
                 [f"GROUP BY {', '.join(sql_text(k) for k in keys)}"] * bool(keys)
                 + [sql_text(a) for a in aggs]), [plan])
+            replacements.update(self.scalar_subqueries(rel, [*items, *extra], node))
         if having is not None:
             hc = self.exprs(rel, replacements=replacements, where="HAVING")
             label = f"HAVING {sql_text(having.this)}"
             counted = self._filter(rel, [having.this], [hc.condition(having.this)], [label], hc)
             rel.step("Filter", label)
             rel.plan.counted = counted
-        windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)])
+        windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)
+                           if n.find_ancestor(exp.Select) is node])
         if windows:
             needed = self._needed_after_windows(rel, items, extra, node)
             rel, replacements = self.windows(rel, windows, replacements, needed)
