@@ -7,10 +7,11 @@ from __future__ import annotations
 import functools
 
 from mdfql.dedup import operators
-from mdfql.functions import builtins, kernels, ranks
+from mdfql.functions import builtins, digests, kernels, ranks
 from mdfql.functions.registry import PLUGINS, FunctionSpec, Registry
 
-FAMILIES = (builtins.register, kernels.register, operators.register, ranks.register)
+FAMILIES = (builtins.register, kernels.register, operators.register, ranks.register,
+            digests.register)
 
 
 @functools.cache
