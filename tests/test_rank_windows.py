@@ -148,7 +148,8 @@ def test_scalar_subquery_errors():
     ("SELECT ntile(0) OVER (ORDER BY score) FROM t", "ntile(): n must be an integer >= 1"),
     ("SELECT ntile(width) OVER (ORDER BY score) FROM t", "argument 'n' must be a literal value"),
     ("SELECT quantile_cont(score, 1.5) FROM t", "q must be a number from 0 to 1, got 1.5"),
-    ("SELECT percent_rank() OVER (ORDER BY parse_url(lang)) FROM t", "cannot order or partition by Struct"),
+    ("SELECT percent_rank() OVER (ORDER BY parse_url(lang)) FROM t",
+     "cannot order or partition by Struct"),
     ("SELECT percent_rank() FROM t", "needs an OVER"),
 ])
 def test_check_time_errors(sql, message):

@@ -424,8 +424,9 @@ class QueryCompiler:
 
     def scalar_subqueries(self, rel: Relation, trees: list[exp.Expression],
                           select: exp.Select) -> dict[str, str]:
-        """`(SELECT one value ...)` used as an expression of `select` in `trees`: each becomes a column
-        of `rel` (the subquery's one row, cross-joined: Daft broadcasts it), by its SQL text.
+        """`(SELECT one value ...)` used as an expression of `select` in `trees`: each becomes
+        a column of `rel` (the subquery's one row, cross-joined: Daft broadcasts it), by its
+        SQL text.
         No row gives NULL; more than one fails the run, as in DuckDB and Postgres. The
         subquery is its own plan: one over the same input reads (and computes) it again."""
         found = _unique([n for tree in trees for n in tree.find_all(exp.Subquery)

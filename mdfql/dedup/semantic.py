@@ -36,7 +36,7 @@ from daft import Series
 
 from mdfql import _native
 from mdfql.dedup.kmeans import assign, spherical_kmeans
-from mdfql.dedup.spilled import MAX_ROWS, READ_ROWS, _column, _write_labels
+from mdfql.dedup.spilled import MAX_ROWS, _column, _write_labels
 from mdfql.io.parquet import open_streamed
 from mdfql.metrics import record_failure
 
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 SAMPLE_PER_CLUSTER = 256   # k-means sample rows per cluster (faiss' max_points_per_centroid)
 BUCKET_BYTES = 1 << 28     # normalised embeddings per bucket file
 BLOCK_ENTRIES = 1 << 22    # similarities computed at a time (16 MiB of float32)
+BATCH_ROWS = 8192          # embeddings decoded at a time (24 MiB of 768-d float32)
 STAGE = "semantic_cluster"
 
 
@@ -79,7 +80,7 @@ def _batches(files: list[str], column: str) -> Iterator[tuple[int, pa.Array]]:
     """(first position, embeddings) a record batch at a time, in spill order."""
     at = 0
     for f in files:
-        for batch in open_streamed(f).iter_batches(READ_ROWS, columns=[column]):
+        for batch in open_streamed(f).iter_batches(BATCH_ROWS, columns=[column]):
             yield at, batch.column(0)
             at += batch.num_rows
 
