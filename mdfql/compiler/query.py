@@ -701,11 +701,14 @@ class QueryCompiler:
         return rel, replacements
 
     @staticmethod
-    def _read_by(rel: Relation, trees: list[exp.Expression]) -> set[str]:
-        """Physical columns of `rel` that `trees` name."""
+    def _read_by(rel: Relation, trees: list[exp.Expression],
+                 skip: Callable[[exp.Column], bool] = lambda column: False) -> set[str]:
+        """Physical columns of `rel` that `trees` name (but the `skip` ones)."""
         found: set[str] = set()
         for tree in trees:
             for column in tree.find_all(exp.Column):
+                if skip(column):
+                    continue
                 try:
                     physical = rel.lookup(column.name, column.table or None, None)
                 except MdfqlError:
@@ -741,18 +744,10 @@ class QueryCompiler:
         distinct = node.args.get("distinct")
         trees = [*items, *extra] + (list(distinct.args["on"].expressions)
                                     if distinct is not None and distinct.args.get("on") else [])
-        for tree in trees:
-            for column in tree.find_all(exp.Column):
-                if self._in_relational_args(column) or isinstance(column.this, exp.Star) \
-                        or column.find_ancestor(exp.Star) is not None:  # EXCLUDE (...) names
-                    continue
-                try:
-                    physical = rel.lookup(column.name, column.table or None, None)
-                except MdfqlError:
-                    physical = None  # reported where the column is compiled
-                if physical is not None:
-                    needed.add(physical)
-        return needed
+        return needed | self._read_by(
+            rel, trees, lambda column: self._in_relational_args(column)
+            or isinstance(column.this, exp.Star)
+            or column.find_ancestor(exp.Star) is not None)  # EXCLUDE (...) names
 
     def _in_relational_args(self, node: exp.Expression) -> bool:
         parent = node.parent
