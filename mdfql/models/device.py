@@ -25,12 +25,17 @@ def pick_device(requested: str) -> str:
     return "cpu"
 
 
-def pick_dtype(device: str, precision: str) -> Any:
+def pick_precision(device: str, precision: str) -> str:
     """'auto': fp16 on a GPU (tensor cores), fp32 on the CPU (exact embeddings)."""
+    if precision == "auto":
+        return "fp16" if device == "cuda" else "fp32"
+    return precision
+
+
+def torch_dtype(precision: str) -> Any:
+    """The torch dtype of 'fp32', 'fp16' or 'bf16'."""
     import torch
 
-    if precision == "auto":
-        precision = "fp16" if device == "cuda" else "fp32"
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
