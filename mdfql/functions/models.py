@@ -49,16 +49,18 @@ _CLIP_DOC = (" model: an open_clip model name or a model config JSON file (open_
 # --- the model workers (one instance per worker; `__init__` loads) --------------------------
 def _embedding_array(n: int, rows: list[int], emb: np.ndarray) -> pa.Array:
     """A list<float32> column of `n` rows holding `emb[k]` at row `rows[k]`, NULL elsewhere."""
-    if len(rows) == n:
-        return pa.FixedSizeListArray.from_arrays(
-            pa.array(emb.reshape(-1), pa.float32()), emb.shape[1]).cast(EMBEDDING.to_arrow_dtype())
-    width = emb.shape[1] if len(rows) else 1
-    full = np.zeros((n, width), np.float32)
-    full[rows] = emb
-    mask = np.ones(n, bool)
-    mask[rows] = False
-    return pa.FixedSizeListArray.from_arrays(pa.array(full.reshape(-1), pa.float32()), width,
-                                             mask=pa.array(mask)).cast(EMBEDDING.to_arrow_dtype())
+    arrow_type = EMBEDDING.to_arrow_dtype()
+    if not rows:
+        return pa.nulls(n, arrow_type)
+    mask = None
+    if len(rows) < n:
+        full = np.zeros((n, emb.shape[1]), np.float32)
+        full[rows] = emb
+        emb, mask = full, np.ones(n, bool)
+        mask[rows] = False
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(emb.reshape(-1), pa.float32()), emb.shape[1],
+        mask=None if mask is None else pa.array(mask)).cast(arrow_type)
 
 
 def _cells(series: daft.Series) -> list[Any]:

@@ -108,7 +108,7 @@ class Head:
             raise ValueError(f"{self.name}_score: its weights take {self.width}-wide "
                              f"embeddings, got {embeddings.shape[1]}-wide ones (use the CLIP "
                              "model the head was trained on)")
-        x = torch.nn.functional.normalize(torch.from_numpy(embeddings).float(), dim=-1)
+        x = torch.nn.functional.normalize(torch.tensor(embeddings, dtype=torch.float32), dim=-1)
         with torch.inference_mode():
             x = (x - self.module.norm_mean) / self.module.norm_var.sqrt()
             y = self.module.layers(x)[:, 0]

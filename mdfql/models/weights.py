@@ -26,9 +26,8 @@ class MissingWeights(MdfqlError):
 
 def looks_local(ref: str) -> bool:
     """Whether `ref` names a path rather than a hub id or tag: it exists, or is written as a
-    path (absolute, ./, ../, ~, or ending in a weights-file suffix)."""
-    return (os.path.exists(os.path.expanduser(ref)) or ref.startswith(("/", "./", "../", "~"))
-            or ref.endswith((".pt", ".pth", ".bin", ".safetensors", ".json", ".npz")))
+    path (absolute, ./, ../, ~)."""
+    return os.path.exists(os.path.expanduser(ref)) or ref.startswith(("/", "./", "../", "~"))
 
 
 def local_path(ref: str, what: str) -> Path:
