@@ -43,7 +43,7 @@ _RUNTIME_DOC = (" device := 'auto' (a GPU when the worker has one, else the CPU)
 _CLIP_DOC = (" model: an open_clip model name or a model config JSON file (open_clip's "
              "format); pretrained: an open_clip tag ('openai', 'laion2b_s32b_b82k', ...), a "
              "checkpoint file (a state dict), or a hub repo ORG/REPO of open_clip weights; "
-             "NULL: random weights (tests, benchmarks).")
+             "'random': randomly initialised weights (tests, benchmarks).")
 
 
 # --- the model workers (one instance per worker; `__init__` loads) --------------------------

@@ -14,6 +14,8 @@ from mdfql.models import device as devices
 from mdfql.models.images import Preprocess, batch_pixels, normalize
 from mdfql.models.weights import MissingWeights, hub_failure, local_path, looks_local
 
+RANDOM = "random"  # pretrained := 'random': randomly initialised weights (tests, benchmarks)
+
 
 @dataclass(frozen=True)
 class ClipKey:
@@ -133,11 +135,11 @@ def model_name(model: str) -> str:
 def _checkpoint(name: str, pretrained: str | None, cache_dir: str | None
                 ) -> tuple[str | None, dict[str, Any]]:
     """The file (or open_clip tag, once its file is in the cache) to load and the options the
-    tag implies (its QuickGELU); None: random weights."""
+    tag implies (its QuickGELU); None: random weights (pretrained := 'random')."""
     import open_clip
 
     what = f"clip model {name}"
-    if pretrained is None or name.startswith(("hf-hub:", "local-dir:")):
+    if pretrained in (None, RANDOM) or name.startswith(("hf-hub:", "local-dir:")):
         return None, {}
     if looks_local(pretrained):
         return str(local_path(pretrained, what)), {}
