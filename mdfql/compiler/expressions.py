@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, type_ok
+from mdfql.functions.sharing import sharing
 from mdfql.lang.bind import is_literal, literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
 from mdfql.plan.tree import sql_text
@@ -290,15 +291,29 @@ class ExprCompiler:
             except ValueError as e:
                 raise self.error(f"{spec.name}(): {e}", node) from None
         try:
-            if spec.variadic:
-                values = [kwargs[p.name] for p in spec.params]
-                values += [self.typed(spec, "...", "any", a) for a in extras]
-                return spec.build(*values)
-            return spec.build(**kwargs)
+            with sharing(self.share):
+                if spec.variadic:
+                    values = [kwargs[p.name] for p in spec.params]
+                    values += [self.typed(spec, "...", "any", a) for a in extras]
+                    return spec.build(*values)
+                return spec.build(**kwargs)
         except MdfqlError:
             raise
         except Exception as e:  # a builder's own validation (bad option value, ...)
             raise self.error(f"{spec.name}(): {e}", node) from None
+
+    def share(self, key: Any, make: Callable[[], Expression]) -> Expression:
+        """A costly call computed once per relation: the first request adds it as a hidden
+        column (callers read `relation.df` after compiling), later ones read that column."""
+        rel = self.relation
+        physical = rel.shared.get(key)
+        if physical is None or physical not in rel.df.column_names:
+            taken = set(rel.df.column_names)
+            physical = next(f"__shared{n}" for n in range(1, len(taken) + 2)
+                            if f"__shared{n}" not in taken)
+            rel.df = rel.df.with_column(physical, make())
+            rel.shared[key] = physical
+        return col(physical)
 
     def arg_info(self, dtype: DataType, arg: exp.Expression | None) -> ArgInfo:
         """What is known of an argument: its type and its list length (from a fixed-size

@@ -312,7 +312,8 @@ class QueryCompiler:
                                      how.upper(), [left.plan, right.plan]),
                        widths={**left.widths, **right.widths})
         for cond in residual:
-            out.df = out.df.where(self.exprs(out, where="JOIN").condition(cond))
+            pred = self.exprs(out, where="JOIN").condition(cond)  # (may add a shared column)
+            out.df = out.df.where(pred)
         return out
 
     def _key_columns(self, df: daft.DataFrame, keys: list[Expression]
