@@ -381,8 +381,12 @@ class ExprCompiler:
             value = literal_value(key)
         except ValueError:
             raise self.error("the index in x[...] must be a literal", key) from None
-        if isinstance(value, int):  # SQL lists are 1-based; negative indexes count from the end
-            return F.get(base, value - 1 if value > 0 else value)
+        if isinstance(value, int):
+            # SQL lists are 1-based and negative indexes count from the end; sqlglot's DuckDB
+            # dialect already shifted the index down by one (x[1] -> 0, x[-1] -> -2)
+            if value == -1:
+                raise self.error("SQL lists are 1-based: x[1] is the first element", key)
+            return F.get(base, value if value >= 0 else value + 1)
         return self.field(base, str(value), key, sql_text(node.this))
 
     def dot(self, node: exp.Dot) -> Expression:
