@@ -7,10 +7,10 @@ from __future__ import annotations
 import functools
 
 from mdfql.dedup import operators
-from mdfql.functions import builtins, kernels
+from mdfql.functions import builtins, images, kernels
 from mdfql.functions.registry import PLUGINS, FunctionSpec, Registry
 
-FAMILIES = (builtins.register, kernels.register, operators.register)
+FAMILIES = (builtins.register, kernels.register, images.register, operators.register)
 
 
 @functools.cache

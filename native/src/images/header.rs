@@ -439,6 +439,11 @@ fn tiff(b: &[u8]) -> Result<Info, String> {
     let (Some(width), Some(height)) = (ifd.width, ifd.height) else {
         return Err("undecodable: TIFF without ImageWidth/ImageLength".into());
     };
+    // Pillow reports (and loads) a TIFF transposed by its orientation: 5-8 swap the sides
+    let (width, height) = match ifd.orientation {
+        Some(5..=8) => (height, width),
+        _ => (width, height),
+    };
     Ok(Info {
         width,
         height,
