@@ -1,7 +1,7 @@
 """image_info and image_quality vs the same formulas in Pillow/numpy (tests/image_reference.py)
 on the same encoded images: scikit-image's photos as JPEG (quality 85) and PNG, at their own
 size (<= 512 px) and as 1024 px upscales. Prints images per CPU-second (time.process_time,
-covering every thread) for both sides and their ratio, after checking that the results agree
+covering every thread; the best of three runs) for both sides and their ratio, after checking that the results agree
 (sizes exactly; signals to 1e-9).
 
     python benchmarks/image_metrics.py [--repeat N] [--threads N]
@@ -39,15 +39,20 @@ def images() -> list[bytes]:
     return out
 
 
-def cpu_rate(n: int, fn: Callable[[], object]) -> float:
-    start = time.process_time()
-    fn()
-    return n / (time.process_time() - start)
+def cpu_rate(n: int, fn: Callable[[], object], runs: int = 3) -> float:
+    """Images per CPU-second of `fn` over `n` images, the best of `runs` (the machine is
+    shared: the best run is the least disturbed)."""
+    best = 0.0
+    for _ in range(runs):
+        start = time.process_time()
+        fn()
+        best = max(best, n / (time.process_time() - start))
+    return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeat", type=int, default=3, help="copies of the image set")
+    ap.add_argument("--repeat", type=int, default=5, help="copies of the image set")
     ap.add_argument("--threads", type=int, default=1, help="rayon threads of the mdfql kernels")
     args = ap.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # read when the pool first starts
@@ -68,6 +73,11 @@ def main() -> None:
     rust = cpu_rate(n, lambda: _native.image_info(arr))
     pil = cpu_rate(n, lambda: [ref.info(d) for d in data])
     print(f"image_info     mdfql {rust:10,.0f} img/CPU-s   Pillow {pil:8,.0f} img/CPU-s   "
+          f"{rust / pil:6.1f}x")
+    # Pillow's getexif() on a PNG reads past the image data (it decodes it): without the
+    # orientation, Pillow's header-only path
+    pil = cpu_rate(n, lambda: [ref.info(d, exif=False) for d in data])
+    print(f"  (no EXIF)    mdfql {rust:10,.0f} img/CPU-s   Pillow {pil:8,.0f} img/CPU-s   "
           f"{rust / pil:6.1f}x")
 
     got = _native.image_quality(arr).field("value").to_pylist()

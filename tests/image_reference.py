@@ -10,15 +10,18 @@ import numpy as np
 from PIL import Image
 
 
-def info(data: bytes) -> dict:
-    """image_info's struct as Pillow reads the header (Image.open, n_frames, getexif)."""
+def info(data: bytes, exif: bool = True) -> dict:
+    """image_info's struct as Pillow reads the header (Image.open, n_frames, getexif; without
+    `exif` the orientation is left out, None)."""
     with Image.open(io.BytesIO(data)) as im:
         head = {"width": im.size[0], "height": im.size[1], "format": im.format,
                 "mode": im.mode, "frames": getattr(im, "n_frames", 1)}
+        orientation = None
         try:  # PNG's getexif() reads the chunks after the image data: a truncated body fails
-            orientation = im.getexif().get(0x0112)
+            if exif:
+                orientation = im.getexif().get(0x0112)
         except OSError:
-            orientation = None
+            pass
     return {**head, "orientation": orientation, "size_bytes": len(data)}
 
 

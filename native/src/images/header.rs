@@ -501,3 +501,115 @@ fn pnm(b: &[u8]) -> Result<Info, String> {
         frames: 1,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn encoded(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        img.write_to(&mut buf, format).unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn sizes_and_modes_of_encoded_images() {
+        use image::ImageFormat::*;
+        let rgb = image::DynamicImage::new_rgb8(37, 21);
+        for (format, name, mode) in [(Png, "PNG", "RGB"), (Jpeg, "JPEG", "RGB"),
+                                     (Bmp, "BMP", "RGB"), (Tiff, "TIFF", "RGB"),
+                                     (Gif, "GIF", "P")] {
+            let info = probe(&encoded(rgb.clone(), format)).unwrap();
+            assert_eq!((info.width, info.height, info.format), (37, 21, name), "{format:?}");
+            assert_eq!((info.mode, info.frames), (Some(mode), 1), "{format:?}");
+        }
+        let grey = image::DynamicImage::new_luma8(5, 9);
+        assert_eq!(probe(&encoded(grey.clone(), Png)).unwrap().mode, Some("L"));
+        assert_eq!(probe(&encoded(grey, Jpeg)).unwrap().mode, Some("L"));
+        let la16 = image::DynamicImage::new_luma_a16(5, 9);
+        assert_eq!(probe(&encoded(la16, Png)).unwrap().mode, Some("RGBA")); // Pillow's LA;16B
+    }
+
+    #[test]
+    fn webp_chunks_give_size_alpha_and_frames() {
+        let riff = |chunks: &[u8]| {
+            let mut b = b"RIFF".to_vec();
+            b.extend((4 + chunks.len() as u32).to_le_bytes());
+            b.extend(b"WEBP");
+            b.extend(chunks);
+            b
+        };
+        // VP8X: alpha + animation flags, canvas 300 x 200, then two ANMF frames
+        let mut x = b"VP8X".to_vec();
+        x.extend(10u32.to_le_bytes());
+        x.extend([0x12, 0, 0, 0]);
+        x.extend(&299u32.to_le_bytes()[..3]);
+        x.extend(&199u32.to_le_bytes()[..3]);
+        for _ in 0..2 {
+            x.extend(b"ANMF");
+            x.extend(3u32.to_le_bytes());
+            x.extend([0, 0, 0, 0]); // 3 bytes + 1 padding
+        }
+        let info = probe(&riff(&x)).unwrap();
+        assert_eq!((info.width, info.height, info.mode, info.frames), (300, 200, Some("RGBA"), 2));
+        // VP8L: 14-bit sizes minus one, alpha bit 28
+        let mut l = b"VP8L".to_vec();
+        l.extend(5u32.to_le_bytes());
+        l.push(0x2f);
+        l.extend((99u32 | 49 << 14).to_le_bytes());
+        let info = probe(&riff(&l)).unwrap();
+        assert_eq!((info.width, info.height, info.mode), (100, 50, Some("RGB")));
+    }
+
+    #[test]
+    fn gif_frames_are_counted_by_walking_blocks() {
+        let frame = |b: &mut Vec<u8>| {
+            b.extend([0x2c, 0, 0, 0, 0, 4, 0, 2, 0, 0]); // 4 x 2 at 0,0, no local palette
+            b.extend([2, 3, 1, 2, 3, 0]); // min code size, one 3-byte sub-block, terminator
+        };
+        let mut b = b"GIF89a".to_vec();
+        b.extend([4, 0, 2, 0, 0x80, 0, 0]); // global palette of 2 colours
+        b.extend([0, 0, 0, 9, 9, 9]); // not a grey ramp: P
+        for _ in 0..3 {
+            b.extend([0x21, 0xf9, 4, 0, 0, 0, 0, 0]); // graphic control extension
+            frame(&mut b);
+        }
+        b.push(0x3b);
+        let info = probe(&b).unwrap();
+        assert_eq!((info.width, info.height, info.mode, info.frames), (4, 2, Some("P"), 3));
+        b.truncate(b.len() - 10); // the last frame cut: two complete ones counted
+        assert_eq!(probe(&b).unwrap().frames, 2);
+    }
+
+    #[test]
+    fn pnm_headers_with_comments() {
+        let info = probe(b"P5 # a comment\n 640\t480\n65535\n").unwrap();
+        assert_eq!((info.width, info.height, info.mode), (640, 480, Some("I")));
+        assert_eq!(probe(b"P4\n3 2\n\x00\x00").unwrap().mode, Some("1"));
+        assert!(probe(b"P6\n3").unwrap_err().starts_with("truncated"));
+    }
+
+    #[test]
+    fn jpeg_markers_with_fill_bytes_and_exif_before_the_frame() {
+        let exif = super::super::tiff::tests::tiff_with(true, &[(274, 3, 1, 8)]);
+        let mut b = vec![0xff, 0xd8, 0xff, 0xe1];
+        b.extend(((exif.len() + 8) as u16).to_be_bytes());
+        b.extend(b"Exif\0\0");
+        b.extend(&exif);
+        b.extend([0xff, 0xff, 0xff, 0xc2, 0, 11, 8, 0, 7, 1, 0, 1, 1, 0x11, 0]); // progressive SOF
+        let info = probe(&b).unwrap();
+        assert_eq!((info.width, info.height, info.mode, info.orientation), (256, 7, Some("L"), Some(8)));
+        assert!(probe(&b[..20]).unwrap_err().starts_with("truncated"));
+    }
+
+    #[test]
+    fn bad_bytes_are_errors() {
+        assert_eq!(probe(b"").unwrap_err(), "empty: zero bytes");
+        assert_eq!(probe(b"hello world").unwrap_err(), "unknown image format");
+        assert!(probe(b"\x89PNG\r\n\x1a\n\0\0").unwrap_err().starts_with("truncated"));
+        assert!(probe(b"GIF89a\0\0\0\0\0\0\0").unwrap_err().starts_with("truncated"));
+        assert_eq!(probe(b"P5 0 5 255 ").unwrap_err(), "empty image: 0x5");
+        assert!(probe(b"BM\0\0\0\0\0\0\0\0\0\0\0\0\x07\0\0\0").is_err());
+    }
+}

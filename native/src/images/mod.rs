@@ -172,3 +172,39 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(image_quality, m)?)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        image::DynamicImage::new_rgb8(w, h).write_to(&mut buf, image::ImageFormat::Png).unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn the_pixel_cap_refuses_from_the_header() {
+        let small = png(10, 10);
+        assert!(info(&small, 100).is_ok() && quality(&small, 100).is_ok());
+        assert!(info(&small, 99).unwrap_err().starts_with("too many pixels: 10x10"));
+        assert!(quality(&small, 99).unwrap_err().starts_with("too many pixels"));
+    }
+
+    #[test]
+    fn truncated_bodies_fail_only_where_decoded() {
+        let full = png(64, 64);
+        let cut = &full[..full.len() - 20];
+        assert!(info(cut, MAX_IMAGE_PIXELS).is_ok());
+        assert!(quality(cut, MAX_IMAGE_PIXELS).is_err());
+        assert_eq!(quality(b"", MAX_IMAGE_PIXELS).unwrap_err(), "empty: zero bytes");
+    }
+
+    #[test]
+    fn compression_ratio_counts_the_modes_channels() {
+        let bytes = png(20, 10);
+        let s = quality(&bytes, MAX_IMAGE_PIXELS).unwrap();
+        assert!((s.compression_ratio - 600.0 / bytes.len() as f64).abs() < 1e-12);
+    }
+}

@@ -251,6 +251,7 @@ mod tests {
     use super::*;
 
     fn rgb_from(w: usize, h: usize, f: impl Fn(usize, usize) -> [u8; 3]) -> Rgb {
+        let f = &f;
         let pixels = (0..h).flat_map(|y| (0..w).flat_map(move |x| f(x, y))).collect();
         Rgb { width: w, height: h, pixels }
     }
