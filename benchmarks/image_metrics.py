@@ -1,8 +1,10 @@
 """image_info and image_quality vs the same formulas in Pillow/numpy (tests/image_reference.py)
 on the same encoded images: scikit-image's photos as JPEG (quality 85) and PNG, at their own
 size (<= 512 px) and as 1024 px upscales. Prints images per CPU-second (time.process_time,
-covering every thread; the best of three runs) for both sides and their ratio, after checking that the results agree
-(sizes exactly; signals to 1e-9).
+covering every thread; the best of three runs) for both sides and their ratio, after checking
+that the results agree (sizes exactly; signals to 1e-9). Pillow's getexif() on a PNG decodes
+it (its eXIf may follow the image data), so image_info is also compared with Pillow's
+header-only path without the orientation.
 
     python benchmarks/image_metrics.py [--repeat N] [--threads N]
 """

@@ -53,7 +53,7 @@ def exact() -> list[bytes]:
     """Images whose decode is Pillow's bit for bit: every photo as JPEG (qualities, chroma
     subsamplings, grey, CMYK, progressive) and in the lossless formats and modes."""
     out = []
-    for name, img in photos().items():
+    for img in photos().values():
         small = img.resize((img.width // 2 + 3, img.height // 2 + 1))
         out += [_encode(img, "JPEG", quality=90), _encode(small, "JPEG", quality=20),
                 _encode(small, "JPEG", quality=75, subsampling=0, progressive=True),

@@ -9,8 +9,13 @@ from daft import DataType
 
 from mdfql import _native
 from mdfql.functions.builtins import define
-from mdfql.functions.kernels import (IMAGE_HASH_PARAMS, PIXEL_CAP_DOC, PIXEL_CAP_SETTING,
-                                     counting_failures, kernel)
+from mdfql.functions.kernels import (
+    IMAGE_HASH_PARAMS,
+    PIXEL_CAP_DOC,
+    PIXEL_CAP_SETTING,
+    counting_failures,
+    kernel,
+)
 from mdfql.functions.registry import Registry
 
 INFO_FIELDS = {
