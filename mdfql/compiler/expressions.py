@@ -17,6 +17,7 @@ from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, type_ok
 from mdfql.functions.sharing import sharing
 from mdfql.lang.bind import is_literal, literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
+from mdfql.options import option_value
 from mdfql.plan.tree import sql_text
 
 from .relation import Relation
@@ -102,6 +103,8 @@ class ExprCompiler:
     where: str = "expression"
     in_window: bool = False
     used: set[str] = field(default_factory=set)
+    # the script's SET values so far (options a function reads, see FunctionSpec.settings)
+    options: dict[str, Any] = field(default_factory=dict)
     # while compiling the operands of an operator chain (its outermost operator checks types)
     _in_operator: bool = field(default=False, init=False)
     _operators: dict[int, tuple[exp.Expression, Expression, Expression, Expression]] = field(
@@ -283,6 +286,9 @@ class ExprCompiler:
                 kwargs[p.name] = literal_arg(spec, p, arg, self.error)
             else:
                 kwargs[p.name] = self.typed(spec, p.name, p.dtype, arg)
+        for name, key in spec.settings.items():
+            if bound[name] is None:  # not given in the call: the SET option's value
+                kwargs[name] = option_value(self.options, key)
         if spec.validate is not None:
             given = [p.name for p in spec.params if not p.const and bound[p.name] is not None]
             try:

@@ -131,7 +131,7 @@ class QueryCompiler:
 
     def exprs(self, rel: Relation, **kw) -> ExprCompiler:
         return ExprCompiler(rel, self.ctx.registry, self.ctx.text, used=self.ctx.used_functions,
-                            **kw)
+                            options=self.ctx.options, **kw)
 
     # --- queries --------------------------------------------------------------------------
     def query(self, node: exp.Expression, top: bool = False) -> Relation:

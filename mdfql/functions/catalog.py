@@ -7,11 +7,11 @@ from __future__ import annotations
 import functools
 
 from mdfql.dedup import operators
-from mdfql.functions import builtins, digests, download, kernels, models, ranks
+from mdfql.functions import builtins, digests, download, images, kernels, models, ranks
 from mdfql.functions.registry import PLUGINS, FunctionSpec, Registry
 
-FAMILIES = (builtins.register, kernels.register, models.register, operators.register,
-            download.register, ranks.register, digests.register)
+FAMILIES = (builtins.register, kernels.register, images.register, models.register,
+            operators.register, download.register, ranks.register, digests.register)
 
 
 @functools.cache
