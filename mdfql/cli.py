@@ -242,6 +242,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in stats.counts.items())
     out.print(f"wrote {args.out}: {stats.total_records} records ({stats.n_bytes:,} bytes): "
               f"{counts}", soft_wrap=True)
+    if not args.no_images:
+        from mdfql.demo.images import write_image_sample
+
+        where = Path(args.out).parent
+        images = write_image_sample(where, seed=args.seed)
+        kinds = ", ".join(f"{k} {v}" for k, v in images.counts.items())
+        out.print(f"wrote {where / 'image_text.parquet'} and {where / 'images'}/: "
+                  f"{images.rows} images ({images.n_bytes:,} bytes): {kinds}", soft_wrap=True)
     return 0
 
 
@@ -319,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "--page-kb)")
     sample.add_argument("--slice", type=int, default=1, metavar="K",
                         help="write a 1/K slice: the same crawl with --records/K records")
+    sample.add_argument("--no-images", action="store_true",
+                        help="skip the image-text sample (image_text.parquet and images/ next "
+                             "to --out)")
     sample.set_defaults(func=cmd_sample)
     return parser
 

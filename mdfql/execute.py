@@ -230,7 +230,8 @@ def _write(run: _Run, index: int, action: Action, target: Target) -> WriteResult
                                  run.catalog, run.resumable.table_writer(index, action))
         else:
             staged = stage_files(action.df, target.name, action.fmt,  # type: ignore[arg-type]
-                                 "replace", target.overwrite, run.summary.run_id)
+                                 "replace", target.overwrite, run.summary.run_id,
+                                 action.options)
     try:
         run.budget(action)
         if staged.rows == 0 and any(s.skipped for s in sources) and _holds_rows(staged):

@@ -114,6 +114,11 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "Where relational stages spill their input (Parquet, one folder per run, kept); "
            "default: a temporary directory removed after the run. On Ray: a path every node "
            "sees."),
+    Option("max_image_pixels", _positive_int, 89_478_485,
+           "Decompression-bomb cap of the image functions (image_info, image_quality, phash, "
+           "dhash): an image whose header claims more pixels is refused before decoding, a "
+           "NULL result and a counted 'too many pixels' failure (Pillow's MAX_IMAGE_PIXELS); a "
+           "call's own max_pixels := n wins."),
     Option("history_table", str, "mdfql.runs",
            "The Iceberg table of the run's catalog where every run appends its record (status, "
            "inputs, counts, sinks, timings; `mdfql runs`, `mdfql report`); 'off' keeps none."),

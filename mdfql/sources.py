@@ -54,14 +54,39 @@ def _commoncrawl(crawl: str, files: int, base_url: str | None,
     return commoncrawl(crawl, files=files, base_url=base_url, limit=options.get("limit"))
 
 
-def _files(kind: str, reader: Callable[[Any], daft.DataFrame]) -> Callable[..., daft.DataFrame]:
+def _read_images(paths: str | list[str], extensions: str | None) -> daft.DataFrame:
+    from mdfql.io.images import read_images
+
+    return read_images(paths, extensions)
+
+
+def _read_webdataset(paths: str | list[str], columns: str | None) -> daft.DataFrame:
+    from mdfql.io.webdataset import read_webdataset
+
+    return read_webdataset(paths, columns)
+
+
+def in_folder(pattern: str, ext: str) -> str:
+    """A folder (a local directory, or any path ending in '/') as the glob of the `ext` files
+    anywhere under it, as a Hugging Face dataset folder holds its Parquet shards
+    (`data/train-00000-of-00004.parquet`); anything else as given."""
+    if pattern.endswith("/") or ("://" not in pattern and Path(pattern).expanduser().is_dir()):
+        return pattern.rstrip("/") + f"/**/*.{ext}"
+    return pattern
+
+
+def _files(kind: str, reader: Callable[[Any], daft.DataFrame],
+           ext: str | None = None) -> Callable[..., daft.DataFrame]:
     """A Daft file reader that tells a recording compiler its patterns (probed when a run
-    starts: a file that is missing, unreadable or not of `kind` fails before any write)."""
+    starts: a file that is missing, unreadable or not of `kind` fails before any write); with
+    `ext`, a folder stands for the `ext` files under it."""
 
     def read(paths: str | list[str]) -> daft.DataFrame:
         patterns = (paths,) if isinstance(paths, str) else tuple(paths)
+        if ext is not None:
+            patterns = tuple(in_folder(p, ext) for p in patterns)
         register(SourceInput(kind, patterns))
-        return reader(paths)
+        return reader(list(patterns))
 
     return read
 
@@ -96,8 +121,26 @@ define_source(
     with_options=True,
 )
 define_source(
-    "read_parquet", "paths:any", _files("parquet", daft.read_parquet),
-    "Parquet files (glob or list; local, s3://, https://).",
+    "read_images", "paths:any extensions:string=None", _read_images,
+    "Image files (local glob, s3:// glob, https:// URL; 'dir/' for all files under it): one row "
+    "per file with path, image (the file's bytes, never re-encoded) and size_bytes. "
+    "extensions: a comma list ('jpg,png'), '*' for every file, 'pillow' for all Pillow reads; "
+    "default jpg/jpeg/png/webp/gif/tif/tiff/bmp/ppm/pgm/... (case-insensitive). "
+    "An unreadable file is a failed row of read_images, counted with its reason.",
+)
+define_source(
+    "read_webdataset", "paths:any columns:string=None", _read_webdataset,
+    "WebDataset tar shards (local glob, s3:// glob, https:// URL; plain or gzip): one row per "
+    "sample with key (its __key__), shard (the shard's path) and one Binary column per member "
+    "extension in columns ('jpg,txt,json'; text decodes with CAST(txt AS VARCHAR)). Without "
+    "columns they are learned from the first shard's first 16 samples' headers when the query "
+    "compiles. A truncated or corrupt shard keeps the samples before the damage and counts the "
+    "failure.",
+)
+define_source(
+    "read_parquet", "paths:any", _files("parquet", daft.read_parquet, "parquet"),
+    "Parquet files (glob or list; local, s3://, https://); a folder (or a path ending in '/') "
+    "reads the .parquet files under it, e.g. a Hugging Face dataset folder of shards.",
 )
 define_source(
     "read_jsonl", "paths:any", _files("json", daft.read_json),

@@ -17,7 +17,8 @@ DOCS = {
     "lang": ["en", "en", "fr", "en", "de", "en", "en", "es"],
     "text": ["Cats sleep.", "Dogs bark!", "Le chat dort.", "Birds sing", "Hund", "Fish swim.",
              None, "Hola"],
-    "meta": [{"score": float(i) / 10, "tags": ["x"] * (i % 3)} for i in range(8)],
+    "meta": [{"score": float(i) / 10, "tags": [f"t{i}.{j}" for j in range(i % 3)]}
+             for i in range(8)],
 }
 LABELS = {"host": ["a.com", "b.org", "z.zz"], "label": ["news", "blog", "none"]}
 
@@ -122,10 +123,13 @@ def test_case_cast_and_operators(session):
 
 def test_struct_and_list_access(session):
     got = session.sql("SELECT id, meta.score AS s, meta['score'] AS s2, meta.tags[1] AS t1, "
+                      "meta.tags[2] AS t2, meta.tags[-1] AS last, "
                       "list_length(meta.tags) AS n FROM docs ORDER BY id")
     for r, m in zip(rows(got), DOCS["meta"]):
         assert r["s"] == r["s2"] == m["score"]
         assert r["t1"] == (m["tags"][0] if m["tags"] else None)
+        assert r["t2"] == (m["tags"][1] if len(m["tags"]) > 1 else None)
+        assert r["last"] == (m["tags"][-1] if m["tags"] else None)
         assert r["n"] == len(m["tags"])
 
 

@@ -14,8 +14,10 @@ from sqlglot import exp
 
 from mdfql.errors import MdfqlError, did_you_mean
 from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, type_ok
+from mdfql.functions.sharing import sharing
 from mdfql.lang.bind import is_literal, literal_arg, literal_value, match_args
 from mdfql.lang.parse import node_span
+from mdfql.options import option_value
 from mdfql.plan.tree import sql_text
 
 from .relation import Relation
@@ -101,6 +103,8 @@ class ExprCompiler:
     where: str = "expression"
     in_window: bool = False
     used: set[str] = field(default_factory=set)
+    # the script's SET values so far (options a function reads, see FunctionSpec.settings)
+    options: dict[str, Any] = field(default_factory=dict)
     # while compiling the operands of an operator chain (its outermost operator checks types)
     _in_operator: bool = field(default=False, init=False)
     _operators: dict[int, tuple[exp.Expression, Expression, Expression, Expression]] = field(
@@ -282,6 +286,9 @@ class ExprCompiler:
                 kwargs[p.name] = literal_arg(spec, p, arg, self.error)
             else:
                 kwargs[p.name] = self.typed(spec, p.name, p.dtype, arg)
+        for name, key in spec.settings.items():
+            if bound[name] is None:  # not given in the call: the SET option's value
+                kwargs[name] = option_value(self.options, key)
         if spec.validate is not None:
             given = [p.name for p in spec.params if not p.const and bound[p.name] is not None]
             try:
@@ -290,15 +297,29 @@ class ExprCompiler:
             except ValueError as e:
                 raise self.error(f"{spec.name}(): {e}", node) from None
         try:
-            if spec.variadic:
-                values = [kwargs[p.name] for p in spec.params]
-                values += [self.typed(spec, "...", "any", a) for a in extras]
-                return spec.build(*values)
-            return spec.build(**kwargs)
+            with sharing(self.share):
+                if spec.variadic:
+                    values = [kwargs[p.name] for p in spec.params]
+                    values += [self.typed(spec, "...", "any", a) for a in extras]
+                    return spec.build(*values)
+                return spec.build(**kwargs)
         except MdfqlError:
             raise
         except Exception as e:  # a builder's own validation (bad option value, ...)
             raise self.error(f"{spec.name}(): {e}", node) from None
+
+    def share(self, key: Any, make: Callable[[], Expression]) -> Expression:
+        """A costly call computed once per relation: the first request adds it as a hidden
+        column (callers read `relation.df` after compiling), later ones read that column."""
+        rel = self.relation
+        physical = rel.shared.get(key)
+        if physical is None or physical not in rel.df.column_names:
+            taken = set(rel.df.column_names)
+            physical = next(f"__shared{n}" for n in range(1, len(taken) + 2)
+                            if f"__shared{n}" not in taken)
+            rel.df = rel.df.with_column(physical, make())
+            rel.shared[key] = physical
+        return col(physical)
 
     def arg_info(self, dtype: DataType, arg: exp.Expression | None) -> ArgInfo:
         """What is known of an argument: its type and its list length (from a fixed-size
@@ -366,8 +387,12 @@ class ExprCompiler:
             value = literal_value(key)
         except ValueError:
             raise self.error("the index in x[...] must be a literal", key) from None
-        if isinstance(value, int):  # SQL lists are 1-based; negative indexes count from the end
-            return F.get(base, value - 1 if value > 0 else value)
+        if isinstance(value, int):
+            # SQL lists are 1-based and negative indexes count from the end; sqlglot's DuckDB
+            # dialect already shifted the index down by one (x[1] -> 0, x[-1] -> -2)
+            if value == -1:
+                raise self.error("SQL lists are 1-based: x[1] is the first element", key)
+            return F.get(base, value if value >= 0 else value + 1)
         return self.field(base, str(value), key, sql_text(node.this))
 
     def dot(self, node: exp.Dot) -> Expression:

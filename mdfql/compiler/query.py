@@ -9,7 +9,7 @@ from typing import Any
 
 import daft
 import daft.functions as F
-from daft import DataType, Expression, Window, col
+from daft import DataType, Expression, Series, Window, col
 from sqlglot import exp
 
 from mdfql.counting import (
@@ -24,8 +24,16 @@ from mdfql.counting_stats import counted_conjuncts
 from mdfql.counting_udf import counting_filter
 from mdfql.dedup.ids import hashable as _hashable
 from mdfql.dedup.ids import row_id
-from mdfql.dedup.ranking import DISTINCT_KEY, DISTINCT_ORDER, FIRST_PER_KEY
+from mdfql.dedup.ranking import (
+    DISTINCT_KEY,
+    DISTINCT_ORDER,
+    FIRST_PER_KEY,
+    RANK_ORDER,
+    RANK_PARTITION,
+    RANK_WINDOW,
+)
 from mdfql.errors import MdfqlError, did_you_mean
+from mdfql.functions.ranks import RankWindow
 from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.io.inputs import recording
 from mdfql.lang.bind import literal_arg, literal_value, match_args
@@ -89,6 +97,17 @@ def _outside_windows(node: exp.Expression) -> bool:
     return True
 
 
+def single_row(value: Expression, rows: Expression, dtype: DataType, shown: str) -> Expression:
+    """`value`, or a failed run when the subquery `shown` returned more than one row."""
+    def check(value: Series, rows: Series) -> Series:
+        if any(n > 1 for n in rows.to_pylist()):
+            raise ValueError(f"the subquery {shown} returned {max(rows.to_pylist())} rows; "
+                             "a subquery used as a value must return at most one")
+        return value
+
+    return daft.func.batch(return_dtype=dtype)(check)(value, rows)
+
+
 def _unique(found: list[exp.Expression]) -> list[exp.Expression]:
     seen: dict[str, exp.Expression] = {}
     for n in found:
@@ -112,7 +131,7 @@ class QueryCompiler:
 
     def exprs(self, rel: Relation, **kw) -> ExprCompiler:
         return ExprCompiler(rel, self.ctx.registry, self.ctx.text, used=self.ctx.used_functions,
-                            **kw)
+                            options=self.ctx.options, **kw)
 
     # --- queries --------------------------------------------------------------------------
     def query(self, node: exp.Expression, top: bool = False) -> Relation:
@@ -293,7 +312,8 @@ class QueryCompiler:
                                      how.upper(), [left.plan, right.plan]),
                        widths={**left.widths, **right.widths})
         for cond in residual:
-            out.df = out.df.where(self.exprs(out, where="JOIN").condition(cond))
+            pred = self.exprs(out, where="JOIN").condition(cond)  # (may add a shared column)
+            out.df = out.df.where(pred)
         return out
 
     def _key_columns(self, df: daft.DataFrame, keys: list[Expression]
@@ -320,8 +340,8 @@ class QueryCompiler:
         return None
 
     # --- WHERE ----------------------------------------------------------------------------
-    def where(self, rel: Relation, cond: exp.Expression, aliases: dict[str, exp.Expression]
-              ) -> Relation:
+    def where(self, rel: Relation, cond: exp.Expression, aliases: dict[str, exp.Expression],
+              replacements: dict[str, str] | None = None) -> Relation:
         plain = []
         for c in _conjuncts(cond):
             negated = isinstance(c, exp.Not) and isinstance(c.this, exp.In)
@@ -331,7 +351,7 @@ class QueryCompiler:
             else:
                 plain.append(self._inline_aliases(c, rel, aliases))
         if plain:
-            compiler = self.exprs(rel, where="WHERE")
+            compiler = self.exprs(rel, where="WHERE", replacements=replacements or {})
             counted = self._filter(rel, plain, [compiler.condition(c) for c in plain],
                                    [predicate_text(c) for c in plain], compiler)
             rel.step("Filter", "\n".join(sql_text(c) for c in plain))
@@ -410,6 +430,37 @@ class QueryCompiler:
 
         return node.copy().transform(sub, copy=False)
 
+    def scalar_subqueries(self, rel: Relation, trees: list[exp.Expression],
+                          select: exp.Select) -> dict[str, str]:
+        """`(SELECT one value ...)` used as an expression of `select` in `trees`: each becomes
+        a column of `rel` (the subquery's one row, cross-joined: Daft broadcasts it), by its
+        SQL text.
+        No row gives NULL; more than one fails the run, as in DuckDB and Postgres. The
+        subquery is its own plan: one over the same input reads (and computes) it again."""
+        found = _unique([n for tree in trees for n in tree.find_all(exp.Subquery)
+                         if not (isinstance(n.parent, exp.In) and n.arg_key == "query")
+                         and _outside_windows(n) and n.find_ancestor(exp.Select) is select])
+        replacements: dict[str, str] = {}
+        for node in found:
+            if node.sql() in replacements:
+                continue
+            sub = self.query(node.this)
+            if len(sub.df.column_names) != 1:
+                raise self.error("a subquery used as a value must return one column, this "
+                                 f"one returns {len(sub.df.column_names)}", node)
+            value, rows = self.fresh("sq"), self.fresh("sqn")
+            name = sub.df.column_names[0]
+            dtype = sub.df.schema()[name].dtype
+            one = sub.df.agg(col(name).any_value().alias(value), col(name).count(mode="all")
+                             .alias(rows))
+            one = one.select(single_row(col(value), col(rows), dtype, sql_text(node))
+                             .alias(value))
+            rel.df = rel.df.join(one, how="cross")
+            rel.plan = PlanNode("Join", f"CROSS: the value of {sql_text(node)}",
+                                [rel.plan, sub.plan])
+            replacements[node.sql()] = value
+        return replacements
+
     def _in_subquery(self, rel: Relation, node: exp.In, how: str) -> Relation:
         subrel = self.query(node.args["query"].this)
         sub = subrel.df
@@ -429,21 +480,26 @@ class QueryCompiler:
         items = node.expressions
         aliases = {i.alias.lower(): i.this for i in items if isinstance(i, exp.Alias)}
         rel = self.from_(node)
-        if node.args.get("where") is not None:
-            rel = self.where(rel, node.args["where"].this, aliases)
         having = node.args.get("having")
         qualify = node.args.get("qualify")
         order = node.args.get("order")
         extra = [c.this for c in (having, qualify) if c is not None]
         extra += [o.this for o in order.expressions] if order is not None else []
-        replacements: dict[str, str] = {}
-
         aggs = _unique([
             n for tree in [*items, *extra] for n in tree.find_all(exp.Anonymous)
             if is_aggregate_call(n, self.ctx.registry) and _outside_windows(n)
+            and n.find_ancestor(exp.Select) is node  # not a subquery's
         ])
         group = node.args.get("group")
-        if group is not None or aggs:
+        grouping = group is not None or bool(aggs)
+        where = node.args.get("where")
+        # scalar subqueries: a one-row column each, joined on before they are read
+        replacements = self.scalar_subqueries(
+            rel, ([where.this] if where is not None else []) + ([] if grouping
+                                                                else [*items, *extra]), node)
+        if where is not None:
+            rel = self.where(rel, where.this, aliases, replacements)
+        if grouping:
             groups = group.expressions if group is not None else []
             keys = [self._group_key(g, items, aliases) for g in groups]
             plan = rel.plan
@@ -451,13 +507,15 @@ class QueryCompiler:
             rel.plan = PlanNode("Aggregate", "\n".join(
                 [f"GROUP BY {', '.join(sql_text(k) for k in keys)}"] * bool(keys)
                 + [sql_text(a) for a in aggs]), [plan])
+            replacements.update(self.scalar_subqueries(rel, [*items, *extra], node))
         if having is not None:
             hc = self.exprs(rel, replacements=replacements, where="HAVING")
             label = f"HAVING {sql_text(having.this)}"
             counted = self._filter(rel, [having.this], [hc.condition(having.this)], [label], hc)
             rel.step("Filter", label)
             rel.plan.counted = counted
-        windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)])
+        windows = _unique([n for tree in [*items, *extra] for n in tree.find_all(exp.Window)
+                           if n.find_ancestor(exp.Select) is node])
         if windows:
             needed = self._needed_after_windows(rel, items, extra, node)
             rel, replacements = self.windows(rel, windows, replacements, needed)
@@ -619,13 +677,17 @@ class QueryCompiler:
                                              if replacements.get(x.sql()) in computed))
                 computed.clear()
 
-        for w in windows:
+        for at, w in enumerate(windows):
             spec = self.ctx.registry.get(w.this.name) if isinstance(w.this, exp.Anonymous) \
                 else None
             if spec is not None and spec.relational:
                 flush()  # windows listed before it are computed in its input
-                rel, physical = self.relational(rel, w, spec, replacements, needed)
+                stage = self.rank_stage if isinstance(spec.build, RankWindow) \
+                    else self.relational
+                later = self._read_by(rel, windows[at + 1:])  # what later windows read
+                rel, physical = stage(rel, w, spec, replacements, needed | later)
                 replacements[w.sql()] = physical
+                needed = needed | {physical}  # the next stage keeps it
                 continue
             self._check_over(w, spec)
             fn = self.exprs(rel, replacements=replacements, in_window=True).compile(w.this)
@@ -642,8 +704,26 @@ class QueryCompiler:
             physical = self.fresh("w")
             computed[physical] = fn.over(spec)
             replacements[w.sql()] = physical
+            needed = needed | {physical}
         flush()
         return rel, replacements
+
+    @staticmethod
+    def _read_by(rel: Relation, trees: list[exp.Expression],
+                 skip: Callable[[exp.Column], bool] = lambda column: False) -> set[str]:
+        """Physical columns of `rel` that `trees` name (but the `skip` ones)."""
+        found: set[str] = set()
+        for tree in trees:
+            for column in tree.find_all(exp.Column):
+                if skip(column):
+                    continue
+                try:
+                    physical = rel.lookup(column.name, column.table or None, None)
+                except MdfqlError:
+                    physical = None  # reported where the column is compiled
+                if physical is not None:
+                    found.add(physical)
+        return found
 
     def _check_over(self, w: exp.Window, spec: FunctionSpec | None) -> None:
         """What Daft's windows need (see FunctionSpec.over), checked before it fails a run."""
@@ -672,18 +752,10 @@ class QueryCompiler:
         distinct = node.args.get("distinct")
         trees = [*items, *extra] + (list(distinct.args["on"].expressions)
                                     if distinct is not None and distinct.args.get("on") else [])
-        for tree in trees:
-            for column in tree.find_all(exp.Column):
-                if self._in_relational_args(column) or isinstance(column.this, exp.Star) \
-                        or column.find_ancestor(exp.Star) is not None:  # EXCLUDE (...) names
-                    continue
-                try:
-                    physical = rel.lookup(column.name, column.table or None, None)
-                except MdfqlError:
-                    physical = None  # reported where the column is compiled
-                if physical is not None:
-                    needed.add(physical)
-        return needed
+        return needed | self._read_by(
+            rel, trees, lambda column: self._in_relational_args(column)
+            or isinstance(column.this, exp.Star)
+            or column.find_ancestor(exp.Star) is not None)  # EXCLUDE (...) names
 
     def _in_relational_args(self, node: exp.Expression) -> bool:
         parent = node.parent
@@ -744,6 +816,51 @@ class QueryCompiler:
                   f"{op.describe(options)}\n"
                   "reads back only row ids and keys; streams the spilled rows with its result")
         plan = PlanNode("Relational", detail, [rel.plan], stage=stage)
+        return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
+                        plan=plan, widths=rel.widths), out
+
+    def rank_stage(self, rel: Relation, w: exp.Window, spec: FunctionSpec,
+                   replacements: dict[str, str], needed: set[str]) -> tuple[Relation, str]:
+        """`percent_rank() / cume_dist() / ntile(n) OVER (PARTITION BY ... ORDER BY ...)`: a
+        stage (see `mdfql.dedup.ranking`) that spills the rows the query reads later with a
+        row id, the partition keys and the order values, and ranks from those alone."""
+        if w.args.get("spec") is not None:
+            raise self.error("window frames (ROWS/RANGE ...) are not supported", w)
+        bound, _ = match_args(spec, w.this, self.error)
+        self.ctx.used_functions.add(spec.name.lower())
+        n = literal_arg(spec, spec.params[0], bound["n"], self.error) if spec.params else None
+        compiler = self.exprs(rel, replacements=replacements, where="window")
+        parts = [compiler.compile(p) for p in w.args.get("partition_by") or []]
+        order = w.args.get("order")
+        by, desc, nulls = self._order_keys(order, compiler) if order is not None \
+            else ([], [], [])
+        for node, key in zip([*(w.args.get("partition_by") or []),
+                              *(o.this for o in order.expressions)] if order else
+                             w.args.get("partition_by") or [], [*parts, *by]):
+            dtype = compiler.dtype(key)
+            if not (dtype.is_numeric() or dtype.is_string() or dtype.is_boolean()
+                    or dtype.is_temporal() or dtype.is_binary() or dtype.is_null()):
+                raise self.error(f"{spec.name}() cannot order or partition by {dtype}", node,
+                                 "use a number, string, boolean or time")
+        group = [f"{RANK_PARTITION}{i}" for i in range(len(parts))]
+        ranks = [f"{RANK_ORDER}{i}" for i in range(len(by))]
+        keep = [c for c in rel.df.column_names if c in needed]
+        spill = rel.df._add_monotonically_increasing_id(NODE).with_columns(
+            {**dict(zip(group, parts)), **dict(zip(ranks, by))})
+        out = self.fresh("w")
+        options = {"function": spec.name, "buckets": n, "partition": group,
+                   "order": list(zip(ranks, desc, nulls))}
+        stage = RelationalStage(
+            index=len(self.ctx.stages) + 1, name=spec.name, call_sql=sql_text(w),
+            op=RANK_WINDOW, options=options, spill_plan=spill.select(*keep, NODE, *group, *ranks),
+            keep=keep, key_columns=[*group, *ranks], node_dtype=DataType.uint64(), out=out,
+            out_dtype=spec.build.dtype)
+        self.ctx.stages.append(stage)
+        shown = ", ".join(c for c in keep if not c.startswith("__")) or "none"
+        plan = PlanNode("Relational", (
+            f"{stage.label}: {stage.call_sql}\nspills {len(keep)} input column(s) ({shown}), "
+            f"a row id, {len(parts)} partition key(s) and {len(by)} order value(s); ranks "
+            "from those alone"), [rel.plan], stage=stage)
         return Relation(stage.output_plan(), rel.columns, rel.aliases, rel.grouped_away,
                         plan=plan, widths=rel.widths), out
 

@@ -33,6 +33,8 @@ class Relation:
     # physical column -> the length of every list it holds, where known (minhash's
     # num_hashes): how lsh_cluster and minhash_bands check bands x rows before running
     widths: dict[str, int] = field(default_factory=dict)
+    # key of a shared costly call (see mdfql.functions.sharing) -> the hidden column holding it
+    shared: dict[object, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, df: daft.DataFrame, qualifier: str | None, plan: PlanNode | None = None,

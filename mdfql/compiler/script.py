@@ -30,6 +30,9 @@ from .plugins import load_plugin
 from .query import PlanContext, QueryCompiler
 from .relation import Relation
 
+# COPY options of FORMAT webdataset (mdfql.sinks.webdataset): the key column, samples per shard
+SHARD_OPTIONS = ("key", "shard_size")
+
 
 def coerce_param(raw: str, default: Any) -> Any:
     """A `--param name=value` string in the type of the declared default."""
@@ -274,25 +277,64 @@ class ScriptCompiler:
         if len(files) != 1 or not isinstance(files[0], exp.Literal):
             raise self.error("COPY (query) TO 'path' takes one path", node)
         fmt, mode = "parquet", "replace"
+        options: dict[str, exp.Expression] = {}
         for param in node.args.get("params") or []:
             key = param.this.name.lower()
             if key == "overwrite":  # into a folder holding files no COPY wrote (files.py)
                 if param.expression is None or param.expression.name.lower() == "true":
                     mode = "overwrite"
                 continue
+            if key in SHARD_OPTIONS:
+                options[key] = param
+                continue
             if key != "format":
                 raise self.error(f"unknown COPY option '{key}'", param,
-                                 "use (FORMAT parquet|jsonl [, OVERWRITE])")
+                                 "use (FORMAT parquet|jsonl|webdataset [, OVERWRITE]) "
+                                 "(webdataset also: KEY 'column', SHARD_SIZE n)")
             fmt = param.expression.name.lower()
-            if fmt not in ("parquet", "jsonl", "json"):
+            if fmt not in ("parquet", "jsonl", "json", "webdataset"):
                 raise self.error(f"unknown COPY format '{fmt}'", param,
-                                 "use FORMAT parquet or FORMAT jsonl")
+                                 "use FORMAT parquet, FORMAT jsonl or FORMAT webdataset")
         query = node.this.this if isinstance(node.this, exp.Subquery) else node.this
         if isinstance(query, exp.Table):
             query = exp.select("*").from_(query)
         fmt = "jsonl" if fmt == "json" else fmt
-        self.emit(stmt, "write_files", self.plan(query), f"COPY TO '{files[0].this}' ({fmt})",
+        rel = self.plan(query)
+        shard_options = self.shard_options(options, fmt, rel, node)
+        self.emit(stmt, "write_files", rel, f"COPY TO '{files[0].this}' ({fmt})",
                   files[0].this, mode, fmt)
+        self.program.actions[-1].options = shard_options
+
+    def shard_options(self, given: dict[str, exp.Expression], fmt: str, rel: Relation,
+                      node: exp.Expression) -> dict[str, Any]:
+        """The webdataset options of a COPY, checked against the query's columns."""
+        from mdfql.sinks.webdataset import DEFAULT_KEY
+
+        if given and fmt != "webdataset":
+            param = next(iter(given.values()))
+            raise self.error(f"COPY option '{param.this.name.lower()}' is for FORMAT "
+                             "webdataset", param)
+        if fmt != "webdataset":
+            return {}
+        found: dict[str, Any] = {"key": DEFAULT_KEY}
+        for key, param in given.items():
+            try:
+                value = literal_value(param.expression)
+            except (ValueError, AttributeError):
+                value = None
+            if key == "shard_size" and not (isinstance(value, int) and value >= 1):
+                raise self.error("SHARD_SIZE must be a whole number of samples >= 1", param)
+            if key == "key" and not (isinstance(value, str) and value):
+                raise self.error("KEY must name a column, e.g. KEY 'id'", param)
+            found[key] = value
+        columns = [c for c in rel.df.column_names if not c.startswith("__")]
+        if found["key"] not in rel.df.column_names:
+            at = given.get("key", node)
+            raise self.error(f"COPY to webdataset: the query has no column '{found['key']}' "
+                             "for the samples' keys", at,
+                             "name the key column with KEY 'column'"
+                             + (f" (columns: {', '.join(columns)})" if columns else ""))
+        return found
 
     def check_sink(self, rel: Relation, ident: str, mode: str, target: exp.Expression) -> None:
         """Refuse now what writing the table would refuse later: its name, the query's column

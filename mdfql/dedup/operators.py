@@ -20,6 +20,7 @@ from daft import DataType, Expression, Series, col
 from mdfql import _native, threads
 from mdfql.dedup.lsh import check_bands
 from mdfql.dedup.ngrams import ngram_dedup_result
+from mdfql.dedup.semantic import semantic_labels
 from mdfql.dedup.spilled import hamming_labels, lsh_labels
 from mdfql.dedup.urls import normalize_url
 from mdfql.functions.builtins import define, parse_param
@@ -29,7 +30,7 @@ from mdfql.functions.registry import ArgInfo, Registry, relational
 from mdfql.plan.stages import NODE, RelationalOp
 
 BAND = "__band_"
-SIG, TEXT, HASH, KEY = "__sig", "__text", "__hash", "__key"
+SIG, TEXT, HASH, KEY, EMBEDDING = "__sig", "__text", "__hash", "__key", "__embedding"
 
 
 def _params(text: str):
@@ -152,6 +153,27 @@ HAMMING = RelationalOp(
                        f"fanout {o['fanout']}")
 
 
+# --- semantic_cluster ----------------------------------------------------------------------
+def _semantic_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
+                      clusters: int, eps: float, seed: int, iterations: int) -> list[str]:
+    threads.ensure()
+    return semantic_labels(files, out_dir, node=NODE, embedding=EMBEDDING, clusters=clusters,
+                           eps=eps, seed=seed, iterations=iterations)
+
+
+def _semantic_validate(o: dict[str, Any], given: dict[str, ArgInfo]) -> None:
+    if not 0 < o["eps"] <= 1:
+        raise ValueError(f"eps must lie in (0, 1] (pairs with cosine similarity >= 1 - eps "
+                         f"are duplicates), got {o['eps']!r}")
+
+
+SEMANTIC = RelationalOp(
+    keys=lambda a, o: {EMBEDDING: a["embedding"]}, dtype=_same_as_node,
+    compute=_semantic_compute, validate=_semantic_validate,
+    describe=lambda o: f"the embedding per row; spherical k-means into {o['clusters']} "
+                       f"clusters (seed {o['seed']}), pairs at cosine >= 1 - {o['eps']!r}")
+
+
 # --- ngram_dedup ---------------------------------------------------------------------------
 NGRAM_RESULT = DataType.struct({"keep": DataType.bool(), "text": DataType.string()})
 
@@ -194,6 +216,19 @@ def register(registry: Registry) -> None:
         "pairs within `max_distance` differing bits, found by multi-index hashing "
         "(max_distance + 1 exact bands; each hash compared with the next `fanout` hashes of "
         "each band bucket).",
+        "uint64 (or the type of id)", registry)
+    relational(
+        "semantic_cluster", SEMANTIC,
+        _params("embedding:list id:any? clusters:integer[1..]=100 eps:numeric[0..1]=0.01 "
+                "seed:integer[0..]=0 iterations:integer[1..]=20"),
+        "SemDeDup duplicate group of an embedding (any list of numbers), used as "
+        "`semantic_cluster(embedding, id) OVER ()`: spherical k-means of the L2-normalised "
+        "embeddings into `clusters` clusters (seeded, deterministic), then within each "
+        "cluster pairs with cosine similarity >= 1 - `eps` are duplicates; a group (connected "
+        "component of such pairs) is labelled with the id of its member farthest from the "
+        "centroid (SemDeDup's keep rule; ties: smallest id), so `QUALIFY semantic_cluster(...) "
+        "OVER () = id` keeps one row per group. Row ids are `id` when given, else a hash of "
+        "the row. NULL, zero or wrong-length embeddings are singletons.",
         "uint64 (or the type of id)", registry)
     relational(
         "ngram_dedup", NGRAM,

@@ -7,10 +7,11 @@ from __future__ import annotations
 import functools
 
 from mdfql.dedup import operators
-from mdfql.functions import builtins, kernels
+from mdfql.functions import builtins, digests, download, images, kernels, models, ranks
 from mdfql.functions.registry import PLUGINS, FunctionSpec, Registry
 
-FAMILIES = (builtins.register, kernels.register, operators.register)
+FAMILIES = (builtins.register, kernels.register, images.register, models.register,
+            operators.register, download.register, ranks.register, digests.register)
 
 
 @functools.cache
@@ -26,7 +27,7 @@ def default_registry() -> Registry:
 def kind_of(spec: FunctionSpec) -> str:
     """How a function runs, as the catalog labels it."""
     if spec.relational:
-        return "relational, OVER ()"
+        return getattr(spec.build, "kind", "relational, OVER ()")
     if spec.aggregate:
         return "aggregate"
     return "window" if spec.window_only else spec.runs_as

@@ -50,6 +50,7 @@ def kernel(
     list_width: Callable[[dict[str, Any]], int] | None = None,
     validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None,
     max_row_bytes: int | None = MAX_ROW_BYTES,
+    settings: dict[str, str] | None = None,
 ) -> None:
     """Declare `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function (into
     `registry` when given, e.g. `registry.PLUGINS` from a plugin module, else KERNELS).
@@ -60,7 +61,8 @@ def kernel(
     result, `list_width(options)` is the length of every list it returns, `validate` checks
     options together (see FunctionSpec). Batches run through `guard.call_guarded`: a value over
     `max_row_bytes` (None: no cap, for kernels with their own) is a NULL result and a
-    `too_large` failure, and a panicking row a NULL result and a `panic` failure.
+    `too_large` failure, and a panicking row a NULL result and a `panic` failure. `settings`
+    maps option parameters to the SET options they default to (FunctionSpec.settings).
     """
     spec_params = tuple(parse_param(p) for p in params.split())
     columns = [p.name for p in spec_params if not p.const]
@@ -86,7 +88,7 @@ def kernel(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
         runs_as=runs_as, resources=Resources(batch_size=BATCH_SIZE),  # type: ignore[arg-type]
         fields=dict(fields or {}), dtype=return_dtype, list_width=list_width,
-        validate=validate,
+        validate=validate, settings=dict(settings or {}),
     )
     if registry is not None:
         registry.add(spec)
@@ -428,31 +430,42 @@ kernel("minhash_bands", "signature:list bands:integer[1..]=14 rows:integer[1..]=
 
 
 # --- image hashes ----------------------------------------------------------------------------
-def _image_hash(name: str, fn: Callable[..., pa.Array]) -> Callable[..., pa.Array]:
-    """Wrap a native image hash: undecodable images become NULL and counted failures."""
+def counting_failures(name: str, fn: Callable[..., pa.Array],
+                      field: str) -> Callable[..., pa.Array]:
+    """Wrap a native kernel that returns struct {<field>, error}: each row's error becomes a
+    counted failure of stage `name` (by its kind), the result is `field` (NULL there)."""
 
     def run(images: pa.Array, **opts: Any) -> pa.Array:
         out = fn(images, **opts)
         _count_row_errors(name, out.field("error"))
-        return out.field("hash")
+        return out.field(field)
 
     return run
 
 
+def _image_hash(name: str, fn: Callable[..., pa.Array]) -> Callable[..., pa.Array]:
+    """Wrap a native image hash: undecodable images become NULL and counted failures."""
+    return counting_failures(name, fn, "hash")
+
+
+# image kernels' max_pixels, when a call leaves it out: `SET max_image_pixels = n`
+PIXEL_CAP_SETTING = {"max_pixels": "max_image_pixels"}
+
+
 IMAGE_HASH_PARAMS = "image:binary max_pixels:integer=None"
-PIXEL_CAP_DOC = ("Images whose header claims more than max_pixels := 89,478,485 pixels "
-                 "(Pillow's MAX_IMAGE_PIXELS) are refused before decoding: NULL and a counted "
-                 "'too many pixels' failure.")
+PIXEL_CAP_DOC = ("Images whose header claims more than max_pixels pixels (default: SET "
+                 "max_image_pixels, 89,478,485, Pillow's MAX_IMAGE_PIXELS) are refused before "
+                 "decoding: NULL and a counted 'too many pixels' failure.")
 
 kernel("phash", IMAGE_HASH_PARAMS, _image_hash("phash", _native.phash), DataType.uint64(),
        "Perceptual hash of encoded image bytes (JPEG, PNG, GIF, WebP, BMP, TIFF), bit-identical "
        "to imagehash.phash: grey, Lanczos 32x32, DCT, 8x8 low frequencies > median; "
        "format(h, '016x') is imagehash's hex. Undecodable images: NULL and a counted failure. "
-       + PIXEL_CAP_DOC)
+       + PIXEL_CAP_DOC, settings=PIXEL_CAP_SETTING)
 kernel("dhash", IMAGE_HASH_PARAMS, _image_hash("dhash", _native.dhash), DataType.uint64(),
        "Difference hash of encoded image bytes, bit-identical to imagehash.dhash: grey, "
        "Lanczos 9x8, bit = pixel > left neighbour. Undecodable images: NULL and a counted "
-       "failure. " + PIXEL_CAP_DOC)
+       "failure. " + PIXEL_CAP_DOC, settings=PIXEL_CAP_SETTING)
 
 
 # --- language identification ----------------------------------------------------------------

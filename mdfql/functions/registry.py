@@ -195,6 +195,9 @@ class FunctionSpec:
     # name, `ArgInfo` of the column arguments given); raises ValueError saying what is wrong,
     # which becomes an error at the call.
     validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None
+    # option parameters that, when a call leaves them out, take a SET option's value at plan
+    # time (parameter -> option key, e.g. max_pixels -> max_image_pixels)
+    settings: dict[str, str] = field(default_factory=dict)
     # what its OVER (...) must hold: "PARTITION BY", "ORDER BY" or both joined by " and "
     # (Daft runs no window without one; aggregates: PARTITION BY; ranks: ORDER BY)
     over: str | None = None

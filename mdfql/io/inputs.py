@@ -21,8 +21,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from mdfql.errors import MdfqlError, Span
+from mdfql.io.streams import URL_PREFIXES
+from mdfql.io.streams import local_path as _local
 
-URL_PREFIXES = ("http://", "https://")
 HEAD_BYTES = 4096
 # Remote files probed when a run starts (in parallel); a remote file past these that cannot be
 # read is found while it is read, and fails the statement before its commit (see budget.py).
@@ -30,6 +31,8 @@ REMOTE_PROBES = 64
 PROBE_THREADS = 8
 PROBE_TIMEOUT_S = 30
 
+# gzip, bzip2 and xz magic numbers: a compressed tar is checked when it is read.
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # An ARC v1 record line: URL, IP, 14-digit date, MIME type, length.
 _ARC_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*:\S* \S+ \d{14} ")
 
@@ -58,12 +61,16 @@ class InputError(Exception):
 class SourceInput:
     """The inputs of one source of the SQL, e.g. `read_warc('crawl/*.warc.gz')`.
 
-    `kind` says how its files are checked: "warc", "parquet", "json", or "table" (an Iceberg
-    snapshot: `files` is filled when it is recorded and nothing is checked). `files` is filled
-    when a run resolves the patterns; `skipped` names the patterns that matched nothing under
-    `on_missing_input = 'skip'`. `counts_rows`: its reader counts rows and failures per file
-    (`metrics.file_counts`), so the error budget applies. The compiler sets `label` (the call as
-    written) and `span` (where it is).
+    `kind` says how its files are checked: "warc", "parquet", "json", "image", "tar", or
+    "table" (an Iceberg snapshot: `files` is filled when it is recorded and nothing is checked).
+    `extensions`: only files whose name ends in one of them (lowercase, without the dot;
+    compared case-insensitively) are the source's (None: every file the patterns match).
+    `probe_limit`: probe at most that many files (None: every local file and the first
+    REMOTE_PROBES remote ones), for sources that count an unreadable file as a failed row.
+    `files` is filled when a run resolves the patterns; `skipped` names the patterns that
+    matched nothing under `on_missing_input = 'skip'`. `counts_rows`: its reader counts rows
+    and failures per file (`metrics.file_counts`), so the error budget applies. The compiler
+    sets `label` (the call as written) and `span` (where it is).
     """
 
     kind: str
@@ -71,12 +78,21 @@ class SourceInput:
     files: list[InputFile] | None = None
     skipped: tuple[str, ...] = ()
     counts_rows: bool = False
+    extensions: tuple[str, ...] | None = None
+    probe_limit: int | None = None
     label: str = ""
     span: Span | None = None
 
     def located(self, label: str, span: Span | None) -> SourceInput:
         self.label, self.span = label, span
         return self
+
+    def accepts(self, path: str) -> bool:
+        """Whether a listed file is one of the source's (its extension, see `extensions`)."""
+        if self.extensions is None or path.startswith(URL_PREFIXES):
+            return True  # (a URL is named one by one: it is meant whatever it ends in)
+        name = path.rsplit("/", 1)[-1].lower()
+        return "." in name and name.rsplit(".", 1)[1] in self.extensions
 
     def error(self, message: str, hint: str | None = None) -> MdfqlError:
         name = self.label.split("(", 1)[0] if self.label else self.kind
@@ -103,13 +119,6 @@ def register(source: SourceInput) -> SourceInput:
     if found is not None:
         found.append(source)
     return source
-
-
-def _local(path: str) -> str | None:
-    """The local filesystem path of `path`, or None for a remote one."""
-    if path.startswith(URL_PREFIXES) or ("://" in path and not path.startswith("file://")):
-        return None
-    return path.removeprefix("file://")
 
 
 def list_pattern(pattern: str) -> list[InputFile]:
@@ -190,6 +199,9 @@ def sniff(head: bytes, kind: str) -> str | None:
         if _looks_like_archive(data):
             return None
         return f"not a WARC or ARC file (it starts with {data[:32]!r})"
+    if kind == "tar" and head and not head.startswith(_COMPRESSED) \
+            and head[257:262] != b"ustar":
+        return f"not a tar file (it starts with {head[:16]!r})"
     if kind == "parquet" and not head.startswith(b"PAR1"):
         return f"not a Parquet file (it starts with {head[:16]!r})"
     return None
@@ -214,6 +226,13 @@ def _missing_hint(pattern: str) -> str:
     return f"check the path{where}; SET on_missing_input = 'skip' if it may be empty"
 
 
+def _nothing_matches(source: SourceInput, pattern: str, listed: int) -> str:
+    if not listed or source.extensions is None:
+        return f"no file matches '{pattern}'"
+    shown = ", ".join(source.extensions[:8]) + (", ..." if len(source.extensions) > 8 else "")
+    return f"none of the {listed} file(s) matching '{pattern}' ends in .{{{shown}}}"
+
+
 def resolve(sources: Iterable[SourceInput], on_missing: str = "error") -> None:
     """List each source's patterns into its `files` and probe them; the first problem is raised
     as an MdfqlError at the source. `on_missing` "skip" lets a pattern match nothing."""
@@ -227,9 +246,12 @@ def resolve(sources: Iterable[SourceInput], on_missing: str = "error") -> None:
                 matched = list_pattern(pattern)
             except InputError as e:
                 raise source.error(str(e)) from None
+            listed = len(matched)
+            matched = [f for f in matched if source.accepts(f.path)]
             if not matched:
                 if on_missing != "skip":
-                    raise source.error(f"no file matches '{pattern}'", _missing_hint(pattern))
+                    raise source.error(_nothing_matches(source, pattern, listed),
+                                       _missing_hint(pattern))
                 skipped.append(pattern)
             files.extend(matched)
         source.files, source.skipped = files, tuple(skipped)
@@ -239,7 +261,7 @@ def resolve(sources: Iterable[SourceInput], on_missing: str = "error") -> None:
 def _probe_all(source: SourceInput, files: list[InputFile]) -> None:
     local = [f for f in files if _local(f.path) is not None]
     remote = [f for f in files if _local(f.path) is None][:REMOTE_PROBES]
-    checked = local + remote
+    checked = (local + remote)[:source.probe_limit]
     with ThreadPoolExecutor(PROBE_THREADS) as pool:
         problems = list(pool.map(lambda f: probe(f.path, source.kind), checked))
     for file, problem in zip(checked, problems):
@@ -261,7 +283,7 @@ def unmatched(sources: Iterable[SourceInput]) -> list[tuple[SourceInput, str]]:
             if _local(pattern) is None:
                 continue
             try:
-                if not list_pattern(pattern):
+                if not any(source.accepts(f.path) for f in list_pattern(pattern)):
                     found.append((source, pattern))
             except InputError:
                 found.append((source, pattern))

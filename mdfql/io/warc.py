@@ -16,10 +16,8 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
-from typing import BinaryIO
 
 import daft
 import pyarrow as pa
@@ -31,6 +29,7 @@ from daft.recordbatch import RecordBatch
 from mdfql import _native
 from mdfql.io.inputs import InputFile, SourceInput, list_pattern, register
 from mdfql.io.scan import PulledScan
+from mdfql.io.streams import open_stream
 from mdfql.metrics import record_failure, record_file_done, record_rows_read
 
 STAGE_READ = "read_warc"
@@ -38,7 +37,6 @@ SCAN_NAME = "WarcScan"  # how Daft names the scan in its stats (its rows we coun
 STAGE_PARSE = "parse_http"
 COMMONCRAWL_BASE = "https://data.commoncrawl.org"
 
-_BLOCK = 1 << 20
 _CRAWL_NAME = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 
 # The columns `_native.WarcBatches` yields. Strings are large: a batch of html may pass 2 GiB.
@@ -106,7 +104,7 @@ def commoncrawl(crawl: str, files: int = 1, base_url: str | None = None,
     if files < 1:
         raise ValueError(f"files must be at least 1, got {files}")
     base = (base_url or os.environ.get("MDFQL_COMMONCRAWL_BASE") or COMMONCRAWL_BASE).rstrip("/")
-    with closing(_open(f"{base}/crawl-data/{crawl}/warc.paths.gz", 0)) as raw:
+    with closing(open_stream(f"{base}/crawl-data/{crawl}/warc.paths.gz", 0)) as raw:
         with gzip.GzipFile(fileobj=raw) as listing:
             warc_paths = []
             for line in listing:
@@ -176,7 +174,7 @@ def _read_file(
         local or path,
         path,
         local_path=local,
-        open_at=None if local else lambda offset: _open(path, offset),
+        open_at=None if local else lambda offset: open_stream(path, offset),
         max_bytes=max_bytes,
         batch_records=batch_records,
         batch_bytes=batch_bytes,
@@ -209,31 +207,3 @@ def _batches(path: str, batches: Iterator, limit: int | None) -> Iterator[PyReco
             )._recordbatch
         if limit is not None and responses >= limit:
             return
-
-
-def _open(path: str, offset: int) -> BinaryIO:
-    """Open a local path, s3:// URI or http(s):// URL as a byte stream positioned at `offset`."""
-    if path.startswith(("http://", "https://")):
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        response = urllib.request.urlopen(urllib.request.Request(path, headers=headers), timeout=60)
-        if offset and response.status != 206:
-            _skip(response, offset)  # the server ignored the range
-        return response
-    if path.startswith("s3://"):
-        from pyarrow import fs
-
-        filesystem, key = fs.FileSystem.from_uri(path)
-        stream = filesystem.open_input_file(key)  # random access: resyncing may seek back
-        stream.seek(offset)
-        return stream
-    handle = open(path.removeprefix("file://"), "rb")
-    handle.seek(offset)
-    return handle
-
-
-def _skip(stream: BinaryIO, count: int) -> None:
-    while count > 0:
-        block = stream.read(min(count, _BLOCK))
-        if not block:
-            return
-        count -= len(block)

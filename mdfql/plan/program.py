@@ -27,6 +27,7 @@ class Action:
     target: str | None = None
     mode: str | None = None
     fmt: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # the COPY format's (webdataset)
 
     def stages(self) -> list[RelationalStage]:
         return self.plan.stages()

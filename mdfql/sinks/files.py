@@ -1,4 +1,5 @@
-"""`COPY (query) TO 'dir' (FORMAT parquet|jsonl [, OVERWRITE])`: a query's rows as files.
+"""`COPY (query) TO 'dir' (FORMAT parquet|jsonl|webdataset [, OVERWRITE])`: a query's rows as
+files (WebDataset tar shards: `mdfql.sinks.webdataset`).
 
 A COPY never deletes a file it did not write. Its files are written into a staging folder beside
 the target (`.<name>.mdfql-staging-<run>`) and moved in only when the statement commits (see
@@ -19,7 +20,7 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -31,9 +32,9 @@ from mdfql.metrics import operator_metrics
 from mdfql.sinks.catalog import SinkError
 from mdfql.sinks.iceberg import WriteResult
 
-FileFormat = Literal["parquet", "jsonl"]
+FileFormat = Literal["parquet", "jsonl", "webdataset"]
 FileMode = Literal["replace", "append"]
-_SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl"}
+_SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl", "webdataset": ".tar"}
 
 
 def _is_binary(t: pa.DataType) -> bool:
@@ -205,20 +206,25 @@ class StagedFiles:
 
 
 def stage_files(df: DataFrame, target: str, fmt: FileFormat, mode: FileMode = "replace",
-                overwrite: bool = False, run_id: str = "run") -> StagedFiles:
-    """Write `df` as Parquet or JSON Lines files into a staging folder beside `target`.
+                overwrite: bool = False, run_id: str = "run",
+                options: dict[str, Any] | None = None) -> StagedFiles:
+    """Write `df` as Parquet, JSON Lines or WebDataset files into a staging folder beside
+    `target`; `options` are the format's (webdataset: key, shard_size).
 
     Nothing in `target` changes until `commit`. `replace` then drops the files an earlier COPY
     wrote there, `append` keeps them; a folder holding other files needs `overwrite`.
     """
     if fmt not in _SUFFIX:
-        raise SinkError(f"unknown COPY format {fmt!r}", hint="use FORMAT parquet or FORMAT jsonl")
+        raise SinkError(f"unknown COPY format {fmt!r}",
+                        hint="use FORMAT parquet, FORMAT jsonl or FORMAT webdataset")
     if mode not in ("replace", "append"):
         raise SinkError(f"unknown COPY mode {mode!r}", hint="use replace or append")
     check_target(target, overwrite)
     folder = Folder.of(target)
     staging = folder.sibling(f"mdfql-staging-{run_id}")
     fs = folder.fs
+    if fmt == "webdataset":
+        return _stage_shards(df, folder, staging, mode, overwrite, options or {})
     try:
         if fmt == "parquet":
             written = df.write_parquet(staging.uri, write_mode="overwrite")
@@ -245,7 +251,21 @@ def stage_files(df: DataFrame, target: str, fmt: FileFormat, mode: FileMode = "r
                        operator_metrics(written))
 
 
+def _stage_shards(df: DataFrame, folder: Folder, staging: Folder, mode: FileMode,
+                  overwrite: bool, options: dict[str, Any]) -> StagedFiles:
+    from mdfql.sinks.webdataset import write_shards
+
+    try:
+        names, rows = write_shards(df, staging.fs, staging.path, folder.uri, **options)
+        if not names:
+            staging.fs.create_dir(staging.path, recursive=True)
+    except BaseException:
+        staging.remove()
+        raise
+    return StagedFiles(folder, staging, names, "webdataset", mode, overwrite, rows)
+
+
 def write_files(df: DataFrame, target: str, fmt: FileFormat, mode: FileMode = "replace",
-                overwrite: bool = False) -> WriteResult:
+                overwrite: bool = False, options: dict[str, Any] | None = None) -> WriteResult:
     """Write `df` under folder `target` and commit at once (see `stage_files`)."""
-    return stage_files(df, target, fmt, mode, overwrite).commit()
+    return stage_files(df, target, fmt, mode, overwrite, options=options).commit()

@@ -13,6 +13,7 @@ mod dedup;
 mod fasttext;
 mod html_text;
 mod http;
+mod images;
 mod imagehash;
 mod lines;
 mod minhash;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     normalize::register(m)?;
     minhash::register(m)?;
     imagehash::register(m)?;
+    images::register(m)?;
     url_filter::register(m)?;
     c4::register(m)?;
     pii::register(m)?;

@@ -1,4 +1,4 @@
-//! JPEG to Pillow's grey pixels, decoded by libjpeg-turbo's C code (mozjpeg-sys builds it with
+//! JPEG to Pillow's grey (or RGB) pixels, decoded by libjpeg-turbo's C code (mozjpeg-sys builds it with
 //! the `cc` crate, no nasm, no cmake) with Pillow's settings: `JDCT_ISLOW`, fancy upsampling,
 //! no draft scaling, output RGB for 3 components, grey for 1, CMYK for 4 (Pillow's `CMYK;I`,
 //! Adobe-inverted), 8-bit samples only. Warnings are ignored as Pillow does, except a premature
@@ -10,14 +10,14 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use mozjpeg_sys as j;
 
-use super::{check_pixels, l24, Gray};
+use super::{check_pixels, l24, Gray, Rgb};
 
 /// Raised from libjpeg's error callbacks and caught around the decode.
 struct JpegError(String);
 
 fn message(cinfo: &mut j::jpeg_common_struct) -> String {
     let buf = [0u8; 80];
-    // SAFETY: err points at the error manager installed by `decode_gray`
+    // SAFETY: err points at the error manager installed by `Decompressor::new`
     unsafe {
         if let Some(format) = (*cinfo.err).format_message {
             format(cinfo, &buf);
@@ -131,15 +131,80 @@ fn muldiv255(a: u32, b: u32) -> u32 {
     ((t >> 8) + t) >> 8
 }
 
-/// Pillow's `cmyk2rgb` of its inverted `CMYK;I` pixels, then `L24`.
+/// Pillow's `cmyk2rgb` of its inverted `CMYK;I` pixels.
 #[inline]
-fn cmyk_gray(p: &[u8]) -> u8 {
+fn cmyk_rgb(p: &[u8]) -> [u8; 3] {
     let nk = p[3] as u32; // Pillow's K is 255 - libjpeg's
-    let chan = |v: u8| nk - muldiv255(255 - v as u32, nk);
-    l24(chan(p[0]), chan(p[1]), chan(p[2]))
+    let chan = |v: u8| (nk - muldiv255(255 - v as u32, nk)) as u8;
+    [chan(p[0]), chan(p[1]), chan(p[2])]
 }
 
-fn decode(data: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
+/// `cmyk_rgb`, then `L24`.
+#[inline]
+fn cmyk_gray(p: &[u8]) -> u8 {
+    let [r, g, b] = cmyk_rgb(p);
+    l24(r as u32, g as u32, b as u32)
+}
+
+/// Where a decode writes its pixels: Pillow's `convert("L")` or `convert("RGB")` of the image.
+pub(crate) enum Target<'a> {
+    Gray(&'a mut Gray),
+    Rgb(&'a mut Rgb),
+}
+
+impl Target<'_> {
+    /// Size the output for a `width` x `height` image (its buffer reused).
+    fn reset(&mut self, width: usize, height: usize) {
+        let (w, h, pixels, n) = match self {
+            Target::Gray(g) => (&mut g.width, &mut g.height, &mut g.pixels, 1),
+            Target::Rgb(r) => (&mut r.width, &mut r.height, &mut r.pixels, 3),
+        };
+        (*w, *h) = (width, height);
+        pixels.clear();
+        pixels.resize(width * height * n, 0);
+    }
+
+    /// Convert libjpeg's output row `y` (`comps` samples a pixel; YCbCr when `ycc`).
+    fn put_row(&mut self, y: usize, row: &[u8], comps: usize, ycc: bool) {
+        match self {
+            Target::Gray(g) => {
+                let grey = &mut g.pixels[y * g.width..(y + 1) * g.width];
+                match comps {
+                    1 => grey.copy_from_slice(row),
+                    3 if ycc => ycc_to_gray(row, grey),
+                    3 => {
+                        for (g, p) in grey.iter_mut().zip(row.chunks_exact(3)) {
+                            *g = l24(p[0] as u32, p[1] as u32, p[2] as u32);
+                        }
+                    }
+                    _ => {
+                        for (g, p) in grey.iter_mut().zip(row.chunks_exact(4)) {
+                            *g = cmyk_gray(p);
+                        }
+                    }
+                }
+            }
+            Target::Rgb(r) => {
+                let rgb = &mut r.pixels[y * r.width * 3..(y + 1) * r.width * 3];
+                match comps {
+                    1 => {
+                        for (o, &v) in rgb.chunks_exact_mut(3).zip(row) {
+                            o.fill(v);
+                        }
+                    }
+                    3 => rgb.copy_from_slice(row),
+                    _ => {
+                        for (o, p) in rgb.chunks_exact_mut(3).zip(row.chunks_exact(4)) {
+                            o.copy_from_slice(&cmyk_rgb(p));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn decode(data: &[u8], out: &mut Target, max_pixels: u64) -> Result<(), String> {
     let mut d = Decompressor::new();
     let cinfo = &mut *d.cinfo;
     // SAFETY: the decompressor is valid; `data` outlives it; rows have output_width * comps bytes
@@ -147,8 +212,9 @@ fn decode(data: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
         j::jpeg_mem_src(cinfo, data.as_ptr(), data.len() as c_ulong);
         j::jpeg_read_header(cinfo, 1);
         check_pixels(cinfo.image_width.into(), cinfo.image_height.into(), max_pixels)?;
-        // YCbCr is left unconverted by libjpeg and converted here together with the greying
-        let ycc = cinfo.jpeg_color_space == j::JCS_YCbCr;
+        // for grey output, YCbCr is left unconverted by libjpeg and converted here together
+        // with the greying; RGB output takes libjpeg's own YCbCr -> RGB (Pillow's)
+        let ycc = cinfo.jpeg_color_space == j::JCS_YCbCr && matches!(out, Target::Gray(_));
         cinfo.out_color_space = match cinfo.num_components {
             1 => j::JCS_GRAYSCALE,
             3 if ycc => j::JCS_YCbCr,
@@ -159,42 +225,24 @@ fn decode(data: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
         j::jpeg_start_decompress(cinfo);
         let (width, height) = (cinfo.output_width as usize, cinfo.output_height as usize);
         let comps = cinfo.output_components as usize;
-        out.width = width;
-        out.height = height;
-        out.pixels.clear();
-        out.pixels.resize(width * height, 0);
+        out.reset(width, height);
         let mut row = vec![0u8; width * comps];
         while (cinfo.output_scanline as usize) < height {
             let y = cinfo.output_scanline as usize;
-            let grey = &mut out.pixels[y * width..(y + 1) * width];
-            if comps == 1 {
-                let mut ptr = grey.as_mut_ptr();
-                j::jpeg_read_scanlines(cinfo, &mut ptr, 1);
-                continue;
-            }
             let mut ptr = row.as_mut_ptr();
             j::jpeg_read_scanlines(cinfo, &mut ptr, 1);
-            if ycc {
-                ycc_to_gray(&row, grey);
-            } else if comps == 3 {
-                for (g, p) in grey.iter_mut().zip(row.chunks_exact(3)) {
-                    *g = l24(p[0] as u32, p[1] as u32, p[2] as u32);
-                }
-            } else {
-                for (g, p) in grey.iter_mut().zip(row.chunks_exact(4)) {
-                    *g = cmyk_gray(p);
-                }
-            }
+            out.put_row(y, &row, comps, ycc);
         }
         j::jpeg_finish_decompress(cinfo);
     }
     Ok(())
 }
 
-/// Decode a JPEG into `out` (reusing its buffer) as Pillow's `convert("L")` would see it;
-/// one whose header claims more than `max_pixels` pixels is refused before decoding.
-pub fn decode_gray(data: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
-    match catch_unwind(AssertUnwindSafe(|| decode(data, out, max_pixels))) {
+/// Decode a JPEG into `out` (reusing its buffer) as Pillow's `convert("L")` or
+/// `convert("RGB")` would see it; one whose header claims more than `max_pixels` pixels is
+/// refused before decoding.
+pub(crate) fn decode_into(data: &[u8], mut out: Target, max_pixels: u64) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(|| decode(data, &mut out, max_pixels))) {
         Ok(r) => r,
         Err(payload) => match payload.downcast::<JpegError>() {
             Ok(e) => Err(format!("undecodable: {}", e.0)),

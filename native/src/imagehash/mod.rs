@@ -159,27 +159,96 @@ pub(crate) fn check_pixels(width: u64, height: u64, max_pixels: u64) -> Result<(
     Ok(())
 }
 
+/// An 8-bit RGB image, row-major, 3 bytes a pixel.
+#[derive(Default)]
+pub struct Rgb {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// Pillow's `convert("RGB")` of a decoded image: alpha dropped (not composited), grey
+/// replicated, 16-bit colour reduced to its high byte (`RGB;16B`), 16-bit grey clipped at 255
+/// (`I;16 -> RGB`), as `to_gray` does for grey.
+pub fn to_rgb(img: &DynamicImage) -> Rgb {
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let grey = |v: u8| [v, v, v];
+    let pixels: Vec<u8> = match img {
+        DynamicImage::ImageRgb8(b) => b.as_raw().clone(),
+        DynamicImage::ImageRgba8(b) => {
+            b.as_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect()
+        }
+        DynamicImage::ImageLuma8(b) => b.as_raw().iter().flat_map(|&v| grey(v)).collect(),
+        DynamicImage::ImageLumaA8(b) => {
+            b.as_raw().chunks_exact(2).flat_map(|p| grey(p[0])).collect()
+        }
+        DynamicImage::ImageLuma16(b) => {
+            b.as_raw().iter().flat_map(|&v| grey(v.min(255) as u8)).collect()
+        }
+        DynamicImage::ImageLumaA16(b) => b
+            .as_raw()
+            .chunks_exact(2)
+            .flat_map(|p| grey((p[0] >> 8) as u8)) // Pillow opens it as RGBA from `LA;16B`
+            .collect(),
+        DynamicImage::ImageRgb16(b) => b.as_raw().iter().map(|&v| (v >> 8) as u8).collect(),
+        DynamicImage::ImageRgba16(b) => b
+            .as_raw()
+            .chunks_exact(4)
+            .flat_map(|p| [(p[0] >> 8) as u8, (p[1] >> 8) as u8, (p[2] >> 8) as u8])
+            .collect(),
+        other => other.to_rgb8().into_raw(),
+    };
+    Rgb {
+        width,
+        height,
+        pixels,
+    }
+}
+
+/// Decode a non-JPEG image (format sniffed from the content), its header's size checked
+/// against `max_pixels` before anything is decoded.
+fn decode_other(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, String> {
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| format!("unreadable: {e}"))
+    };
+    if reader()?.format().is_none() {
+        return Err("unknown image format".to_string());
+    }
+    let (width, height) = reader()?
+        .into_dimensions()
+        .map_err(|e| format!("undecodable: {e}"))?;
+    check_pixels(width.into(), height.into(), max_pixels)?;
+    reader()?.decode().map_err(|e| format!("undecodable: {e}"))
+}
+
+fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\xff\xd8\xff")
+}
+
 /// Decode encoded image bytes (format sniffed from the content) into `out`, as Pillow's grey
 /// image; JPEGs reuse its buffer. The size in the header is checked against `max_pixels`
 /// before anything is decoded.
 pub fn decode_gray(bytes: &[u8], out: &mut Gray, max_pixels: u64) -> Result<(), String> {
-    if bytes.starts_with(b"\xff\xd8\xff") {
-        jpeg::decode_gray(bytes, out, max_pixels)?;
+    if is_jpeg(bytes) {
+        jpeg::decode_into(bytes, jpeg::Target::Gray(out), max_pixels)?;
     } else {
-        let reader = || {
-            ImageReader::new(Cursor::new(bytes))
-                .with_guessed_format()
-                .map_err(|e| format!("unreadable: {e}"))
-        };
-        if reader()?.format().is_none() {
-            return Err("unknown image format".to_string());
-        }
-        let (width, height) = reader()?
-            .into_dimensions()
-            .map_err(|e| format!("undecodable: {e}"))?;
-        check_pixels(width.into(), height.into(), max_pixels)?;
-        let img = reader()?.decode().map_err(|e| format!("undecodable: {e}"))?;
-        *out = to_gray(&img);
+        *out = to_gray(&decode_other(bytes, max_pixels)?);
+    }
+    if out.width == 0 || out.height == 0 {
+        return Err("empty image".to_string());
+    }
+    Ok(())
+}
+
+/// `decode_gray`'s RGB counterpart: Pillow's `convert("RGB")` of the image (for JPEG its
+/// libjpeg-turbo decode with Pillow's settings, so the pixels are Pillow's).
+pub fn decode_rgb(bytes: &[u8], out: &mut Rgb, max_pixels: u64) -> Result<(), String> {
+    if is_jpeg(bytes) {
+        jpeg::decode_into(bytes, jpeg::Target::Rgb(out), max_pixels)?;
+    } else {
+        *out = to_rgb(&decode_other(bytes, max_pixels)?);
     }
     if out.width == 0 || out.height == 0 {
         return Err("empty image".to_string());

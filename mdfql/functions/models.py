@@ -1,0 +1,314 @@
+"""Model functions: CLIP and SigLIP embeddings, the CLIP image-text score, and scoring heads
+over embeddings. Each runs as a stateful Daft class UDF: the model loads once per worker (on
+its GPU when it has one, else the CPU), batches go through it whole, and torch, open_clip and
+transformers are imported only there (the `models` extra), never when mdfql is imported.
+
+A model's forward pass runs once per row however many functions of a query read it:
+`clip_embed` and `clip_embed_text` are shared calls (see `mdfql.functions.sharing`) and
+`clip_score` is built on them, so `clip_score(image, caption)`, `clip_embed(image)` and
+`aesthetic_score(clip_embed(image))` in one query share one image-tower pass."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import daft
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from daft import DataType, Expression
+
+from mdfql.functions.builtins import parse_param
+from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, Resources
+from mdfql.functions.sharing import shared
+from mdfql.models.device import DEVICES, PRECISIONS, gpu_request
+from mdfql.models.weights import check_local
+
+EMBEDDING = DataType.list(DataType.float32())
+# Rows per model call when batch_size is not given: a GPU wants big batches, a CPU worker
+# gains nothing past a few dozen and holds less decoded pixels at once.
+GPU_BATCH, CPU_BATCH = 256, 32
+
+_RUNTIME = (f"device:string{{{'|'.join(DEVICES)}}}='auto' "
+            f"precision:string{{{'|'.join(PRECISIONS)}}}='auto' batch_size:integer[1..]=None "
+            "cache_dir:string=None")
+_CLIP = "model:string='ViT-L-14' pretrained:string='openai' " + _RUNTIME
+_RUNTIME_DOC = (" device := 'auto' (a GPU when the worker has one, else the CPU), 'cpu' or "
+                "'cuda'; precision := 'auto' (fp16 on a GPU, fp32 on the CPU), 'fp32', "
+                "'fp16' or 'bf16'; batch_size: rows per forward pass (256 on a GPU, 32 on "
+                "a CPU); cache_dir: the Hugging Face hub cache (default HF_HOME / "
+                "HF_HUB_CACHE). Missing weights are an error naming what was looked for.")
+_CLIP_DOC = (" model: an open_clip model name or a model config JSON file (open_clip's "
+             "format); pretrained: an open_clip tag ('openai', 'laion2b_s32b_b82k', ...), a "
+             "checkpoint file (a state dict), or a hub repo ORG/REPO of open_clip weights; "
+             "'random': randomly initialised weights (tests, benchmarks).")
+
+
+# --- the model workers (one instance per worker; `__init__` loads) --------------------------
+def _embedding_array(n: int, rows: list[int], emb: np.ndarray) -> pa.Array:
+    """A list<float32> column of `n` rows holding `emb[k]` at row `rows[k]`, NULL elsewhere."""
+    arrow_type = EMBEDDING.to_arrow_dtype()
+    if not rows:
+        return pa.nulls(n, arrow_type)
+    mask = None
+    if len(rows) < n:
+        full = np.zeros((n, emb.shape[1]), np.float32)
+        full[rows] = emb
+        emb, mask = full, np.ones(n, bool)
+        mask[rows] = False
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(emb.reshape(-1), pa.float32()), emb.shape[1],
+        mask=None if mask is None else pa.array(mask)).cast(arrow_type)
+
+
+def _cells(series: daft.Series) -> list[Any]:
+    """A batch's images: bytes, or arrays for a decoded (Daft Image) column."""
+    return series.to_pylist()
+
+
+class ClipImages:
+    """open_clip image tower of one configuration."""
+
+    def __init__(self, key: Any, stage: str):
+        from mdfql.models.clip import load_clip
+
+        self.clip, self.stage = load_clip(key), stage
+
+    def run(self, images: daft.Series) -> pa.Array:
+        values = _cells(images)
+        emb, rows = self.clip.embed_images(values, self.stage)
+        return _embedding_array(len(values), rows, emb)
+
+
+class ClipTexts:
+    """open_clip text tower of one configuration."""
+
+    def __init__(self, key: Any, stage: str):
+        from mdfql.models.clip import load_clip
+
+        self.clip, self.stage = load_clip(key), stage
+
+    def run(self, texts: daft.Series) -> pa.Array:
+        values = texts.to_pylist()
+        rows = [i for i, t in enumerate(values) if t is not None]
+        emb = self.clip.embed_texts([values[i] for i in rows]) if rows else \
+            np.empty((0, 0), np.float32)
+        return _embedding_array(len(values), rows, emb)
+
+
+class SiglipImages:
+    """SigLIP image tower of one configuration."""
+
+    def __init__(self, key: tuple[str, str | None, str, str], stage: str):
+        from mdfql.models.siglip import load_siglip
+
+        self.siglip, self.stage = load_siglip(*key), stage
+
+    def run(self, images: daft.Series) -> pa.Array:
+        values = _cells(images)
+        emb, rows = self.siglip.embed_images(values, self.stage)
+        return _embedding_array(len(values), rows, emb)
+
+
+def embedding_matrix(arr: pa.Array) -> tuple[np.ndarray, list[int]]:
+    """The non-NULL embeddings of a list column as an (n, width) float32 matrix and their rows
+    (a row of another width than the first is an error: mixed models)."""
+    if pa.types.is_fixed_size_list(arr.type):
+        arr = arr.cast(pa.large_list(arr.type.value_type))
+    rows = np.flatnonzero(pc.is_valid(arr).to_numpy(zero_copy_only=False)).tolist()
+    if not rows:
+        return np.empty((0, 0), np.float32), rows
+    valid = arr.filter(pc.is_valid(arr))
+    lengths = pc.list_value_length(valid).to_numpy()
+    if (lengths != lengths[0]).any():
+        raise ValueError("embeddings of different widths in one column")
+    flat = valid.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return flat.reshape(len(rows), int(lengths[0])), rows
+
+
+class HeadScores:
+    """A scoring head over embeddings (CPU: a few small matrix products)."""
+
+    def __init__(self, name: str, weights: str, cache_dir: str | None):
+        from mdfql.models.heads import load_head
+
+        self.head = load_head(name, weights, cache_dir)
+
+    def run(self, embedding: daft.Series) -> pa.Array:
+        arr = embedding.to_arrow()
+        matrix, rows = embedding_matrix(arr)
+        out = np.full(len(arr), np.nan, np.float32)
+        if rows:
+            out[rows] = self.head.score(matrix)
+        mask = np.ones(len(arr), bool)
+        mask[rows] = False
+        return pa.array(out, pa.float32(), mask=mask)
+
+
+@functools.cache
+def _worker(cls: type, args: tuple[Any, ...], return_dtype: DataType, gpus: float,
+            batch_size: int) -> Any:
+    """One Daft class instance per configuration, so identical calls are one expression
+    (Daft evaluates an expression repeated in a projection once)."""
+    method = daft.method.batch(cls.run, return_dtype=return_dtype, batch_size=batch_size)
+    wrapped = type(cls.__name__, (cls,), {"run": method, "__module__": cls.__module__})
+    # In-process (no UDF subprocess; max_concurrency would start one): torch releases the
+    # GIL in its kernels as Pillow does while decoding, and instances in one process share
+    # the loaded model (the loaders' per-process cache).
+    return daft.cls(wrapped, gpus=gpus, use_process=False)(*args)
+
+
+def _tower(cls: type, args: tuple[Any, ...], column: Expression, device: str,
+           batch_size: int | None) -> Expression:
+    gpus = gpu_request(device)
+    size = batch_size or (GPU_BATCH if gpus else CPU_BATCH)
+    return _worker(cls, args, EMBEDDING, gpus, size).run(column)
+
+
+def _clip_key(model: str, pretrained: str | None, device: str, precision: str,
+              cache_dir: str | None) -> Any:
+    from mdfql.models.clip import ClipKey
+
+    return ClipKey(model, pretrained, cache_dir, device, precision)
+
+
+def clip_embed(image: Expression, model: str, pretrained: str | None, device: str,
+               precision: str, batch_size: int | None, cache_dir: str | None) -> Expression:
+    key = _clip_key(model, pretrained, device, precision, cache_dir)
+    return shared(("clip_embed", repr(image), key, batch_size),
+                  lambda: _tower(ClipImages, (key, "clip_embed"), image, device, batch_size))
+
+
+def clip_embed_text(text: Expression, model: str, pretrained: str | None, device: str,
+                    precision: str, batch_size: int | None, cache_dir: str | None
+                    ) -> Expression:
+    key = _clip_key(model, pretrained, device, precision, cache_dir)
+    return shared(("clip_embed_text", repr(text), key, batch_size),
+                  lambda: _tower(ClipTexts, (key, "clip_embed_text"), text, device,
+                                 batch_size))
+
+
+@daft.func.batch(return_dtype=DataType.float64())
+def _cosine(a: daft.Series, b: daft.Series) -> pa.Array:
+    """Row-wise cosine of two embedding columns (NULL where either is NULL)."""
+    left, lrows = embedding_matrix(a.to_arrow())
+    right, rrows = embedding_matrix(b.to_arrow())
+    out = np.full(len(a), np.nan)
+    both = sorted(set(lrows) & set(rrows))
+    if both:
+        li = np.searchsorted(lrows, both)
+        ri = np.searchsorted(rrows, both)
+        x, y = left[li].astype(np.float64), right[ri].astype(np.float64)
+        out[both] = (x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))
+    mask = np.ones(len(a), bool)
+    mask[both] = False
+    return pa.array(out, mask=mask)
+
+
+def clip_score(image: Expression, text: Expression, model: str, pretrained: str | None,
+               device: str, precision: str, batch_size: int | None, cache_dir: str | None
+               ) -> Expression:
+    options = (model, pretrained, device, precision, batch_size, cache_dir)
+    return _cosine(clip_embed(image, *options), clip_embed_text(text, *options))
+
+
+def siglip_embed(image: Expression, model: str, device: str, precision: str,
+                 batch_size: int | None, cache_dir: str | None) -> Expression:
+    key = (model, cache_dir, device, precision)
+    return shared(("siglip_embed", repr(image), key, batch_size),
+                  lambda: _tower(SiglipImages, (key, "siglip_embed"), image, device,
+                                 batch_size))
+
+
+def _head(name: str) -> Callable[..., Expression]:
+    def build(embedding: Expression, weights: str, cache_dir: str | None) -> Expression:
+        worker = _worker(HeadScores, (name, weights, cache_dir), DataType.float32(), 0, 1024)
+        return worker.run(embedding)
+
+    return build
+
+
+# --- plan-time checks -----------------------------------------------------------------------
+def _check_clip(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
+    check_local(options["model"], "clip model config")
+    check_local(options["pretrained"], "clip weights")
+    check_local(options["cache_dir"], "cache_dir")
+
+
+def _check_siglip(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
+    check_local(options["model"], "siglip model")
+    check_local(options["cache_dir"], "cache_dir")
+
+
+def _check_head(name: str, source: str) -> Callable[[dict[str, Any], dict[str, ArgInfo]], None]:
+    def check(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
+        if options["weights"] is None:
+            raise ValueError(f"needs weights := 'a local file or ORG/REPO/FILE on the hub' "
+                             f"({source})")
+        check_local(options["weights"], f"{name}_score weights")
+        check_local(options["cache_dir"], "cache_dir")
+
+    return check
+
+
+# --- declarations ---------------------------------------------------------------------------
+def _spec(name: str, params: str, build: Callable[..., Expression], returns: DataType,
+          doc: str, validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None],
+          gpus: float | None = 1) -> FunctionSpec:
+    return FunctionSpec(name=name, params=tuple(parse_param(p) for p in params.split()),
+                        build=build, doc=doc, returns=str(returns), runs_as="class",
+                        resources=Resources(gpus=gpus), dtype=returns, validate=validate)
+
+
+_HEAD_SOURCES = {
+    "aesthetic": ("LAION aesthetic predictor v2: the MLP 768 -> 1024 -> 128 -> 64 -> 16 -> 1 "
+                  "with dropouts and no activations over L2-normalised CLIP ViT-L/14 image "
+                  "embeddings, about 1..10 (higher: more aesthetic); LAION's "
+                  "sac+logos+ava1-l14-linearMSE.pth loads as is",
+                  "sac+logos+ava1-l14-linearMSE.pth"),
+    "nsfw": ("LAION's CLIP-based NSFW detector: MLP 768 -> 64 -> 512 -> 256 -> 1 (ReLU), "
+             "sigmoid: the probability the image is NSFW (LAION drops >= 0.5); its Keras "
+             "weights converted to a state dict (see mdfql/models/heads.py)",
+             "LAION CLIP-based-NSFW-Detector, converted"),
+    "watermark": ("Watermark probability: MLP D -> 256 (ReLU, dropout 0.1) -> 1, sigmoid, over "
+                  "L2-normalised image embeddings. mdfql's architecture: real weights (trained "
+                  "on the same CLIP model's embeddings) must be supplied", "trained weights"),
+    "aigc": ("AI-generated-image probability: MLP D -> 256 (ReLU, dropout 0.1) -> 1, sigmoid, "
+             "over L2-normalised image embeddings. mdfql's architecture: real weights (trained "
+             "on the same CLIP model's embeddings) must be supplied", "trained weights"),
+}
+
+
+def register(registry: Registry) -> None:
+    """Add the model functions to `registry`."""
+    registry.add(_spec(
+        "clip_embed", "image:image " + _CLIP, clip_embed, EMBEDDING,
+        "CLIP image embedding (open_clip), L2-normalised, float32: image bytes (any format "
+        "Pillow reads) or a decoded image column; undecodable images are NULL and counted "
+        "failures. Preprocessing equals open_clip's eval transform." + _CLIP_DOC
+        + _RUNTIME_DOC, _check_clip))
+    registry.add(_spec(
+        "clip_embed_text", "text:string " + _CLIP, clip_embed_text, EMBEDDING,
+        "CLIP text embedding (open_clip's tokenizer and text tower), L2-normalised, float32."
+        + _CLIP_DOC + _RUNTIME_DOC, _check_clip))
+    registry.add(_spec(
+        "clip_score", "image:image text:string " + _CLIP, clip_score, DataType.float64(),
+        "Cosine similarity of the CLIP image and text embeddings (LAION-5B keeps >= 0.28 with "
+        "ViT-B/32; DataComp ranks by it with ViT-L/14). Shares the towers' passes with "
+        "clip_embed / clip_embed_text of the same arguments in the query." + _CLIP_DOC
+        + _RUNTIME_DOC, _check_clip))
+    registry.add(_spec(
+        "siglip_embed", "image:image model:string='google/siglip-so400m-patch14-384' "
+        + _RUNTIME, siglip_embed, EMBEDDING,
+        "SigLIP image embedding (transformers' SiglipVisionModel pooled output), "
+        "L2-normalised, float32. model: a hub id or a save_pretrained folder; preprocessing "
+        "from its preprocessor_config.json (convert RGB, resize, rescale, normalise)."
+        + _RUNTIME_DOC, _check_siglip))
+    for name, (doc, source) in _HEAD_SOURCES.items():
+        registry.add(_spec(
+            f"{name}_score", "embedding:list weights:string=None cache_dir:string=None",
+            _head(name), DataType.float32(),
+            doc + ". weights: a state dict file (.pt/.pth/.bin/.safetensors) or a hub file "
+            "ORG/REPO/FILE; NULL rows stay NULL.", _check_head(name, source), gpus=None))
