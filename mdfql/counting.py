@@ -32,6 +32,10 @@ from mdfql.plan.tree import sql_text
 PREVIEW_CHARS = 300  # of the text column, in examples and rejects
 EXAMPLES = 3  # rows kept and dropped shown per step
 SAMPLE_SIZE = 2_000  # values sampled per signal, among kept and among dropped rows
+# Conjuncts one filter counts by operator stats: each is a Project and a Filter of Daft's, and
+# Daft recurses per operator (a WHERE of 5,000 ANDs overflowed the stack); past this the
+# filter counts in detail, through one UDF.
+NATIVE_CONJUNCTS = 16
 # Preview columns, by name: the first present of each group
 PREVIEW_COLUMNS = (("url",), ("record_id", "id"), ("text", "content"))
 
@@ -57,6 +61,7 @@ class CountedFilter:
     signals: tuple[str | None, ...]
     previews: tuple[str, ...] = ()
     rejects: tuple[str, ...] = ()  # the row's column names, when its dropped rows are kept
+    native: bool = False  # counted by Daft's operator stats (`mdfql.counting_stats`)
     fid: int = field(default_factory=lambda: next(_ids))  # compile order: upstream first
 
 

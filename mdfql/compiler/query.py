@@ -13,6 +13,7 @@ from daft import DataType, Expression, Series, Window, col
 from sqlglot import exp
 
 from mdfql.counting import (
+    NATIVE_CONJUNCTS,
     SIGNAL_PREFIX,
     CountedFilter,
     funnel_mode,
@@ -368,8 +369,8 @@ class QueryCompiler:
         if mode == "off":
             rel.df = rel.df.where(_all(preds))
             return None
-        if mode == "counts":
-            f = CountedFilter(self.ctx.view, tuple(labels), (None,) * len(labels))
+        if mode == "counts" and len(preds) <= NATIVE_CONJUNCTS:
+            f = CountedFilter(self.ctx.view, tuple(labels), (None,) * len(labels), native=True)
             rel.df = counted_conjuncts(rel.df, f, preds)
             return f
         if names is None:

@@ -65,6 +65,12 @@ def daft_reason(e: Exception) -> str:
     return lines[-1] if lines else type(e).__name__
 
 
+def _steps(node: PlanNode) -> int:
+    """The steps a node stands for: a filter counted by operator stats is one per conjunct."""
+    counted = node.counted
+    return len(counted.labels) if counted is not None and counted.native else 1
+
+
 def plan_depth(plan: PlanNode) -> int:
     """Steps on the longest path from `plan` to a scan (views read twice counted once)."""
     depth: dict[int, int] = {}
@@ -74,7 +80,8 @@ def plan_depth(plan: PlanNode) -> int:
         if id(node) in depth:
             continue
         if expanded:
-            depth[id(node)] = 1 + max((depth[id(c)] for c in node.inputs), default=0)
+            depth[id(node)] = _steps(node) + max((depth[id(c)] for c in node.inputs),
+                                                 default=0)
         else:
             stack.append((node, True))
             stack += [(c, False) for c in node.inputs if id(c) not in depth]
