@@ -12,6 +12,10 @@ from mdfql.depth import prepare_process  # noqa: E402
 
 prepare_process()  # before Daft spawns a thread: deep plans need deep Rust stacks
 
+from mdfql import daft_fixes  # noqa: E402
+
+daft_fixes.apply()
+
 from mdfql.errors import MdfqlError  # noqa: E402
 from mdfql.functions.registry import udf, udf_class  # noqa: E402
 from mdfql.session import Session, sql  # noqa: E402
