@@ -83,16 +83,16 @@ def write_clip(folder: str | Path, name: str = DEMO_CLIP_NAME,
 
 @dataclass(frozen=True)
 class SiglipFiles:
-    folder: Path  # a transformers `save_pretrained` folder (model and preprocessor config)
-    model: Any  # the SiglipModel saved there (eval mode)
+    folder: Path  # a `save_pretrained` folder: the vision tower and preprocessor config
+    model: Any  # the SiglipModel whose vision tower is saved there (eval mode)
     processor: Any  # its image processor
 
 
 def write_siglip(folder: str | Path, image_size: int = 48, seed: int = 0) -> SiglipFiles:
-    """A tiny random SigLIP (both towers, 2 layers, 32 wide) saved with its image processor,
-    loaded in SQL as `siglip_embed(image, model := 'folder')`."""
+    """A tiny random SigLIP (2 layers, 32 wide), its vision tower saved with its image
+    processor, loaded in SQL as `siglip_embed(image, model := 'folder')`."""
     import torch
-    from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel
+    from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel, SiglipVisionModel
 
     config = SiglipConfig(
         vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
@@ -104,22 +104,40 @@ def write_siglip(folder: str | Path, image_size: int = 48, seed: int = 0) -> Sig
     folder = Path(folder)
     with _quiet():  # transformers' token-id warnings and progress bar say nothing here
         model = SiglipModel(config).eval()
-        model.save_pretrained(folder)
+        # siglip_embed loads the vision tower alone: save just that, with the same weights
+        tower = SiglipVisionModel(config.vision_config)
+        tower.load_state_dict(model.vision_model.state_dict())
+        tower.save_pretrained(folder)
     processor = SiglipImageProcessorPil(size={"height": image_size, "width": image_size})
     processor.save_pretrained(folder)
     return SiglipFiles(folder, model, processor)
 
 
-def write_head(path: str | Path, name: str, width: int = DEMO_EMBED_DIM, seed: int = 0
-               ) -> tuple[Path, Any]:
+# What the demo heads output for a zero embedding (scores of real embeddings stay within a few
+# hundredths of it): mid-scale aesthetic (1..10), unlikely NSFW / watermark / AI-generated, so
+# the pipelines' default thresholds keep rows and their later steps run on the sample.
+DEMO_HEAD_OUTPUT = {"aesthetic": 5.5, "nsfw": 0.1, "watermark": 0.1, "aigc": 0.1}
+
+
+def write_head(path: str | Path, name: str, width: int = DEMO_EMBED_DIM, seed: int = 0,
+               output: float | None = None) -> tuple[Path, Any]:
     """A random head `name` (mdfql.models.heads.HEADS) over `width`-wide embeddings, its
-    layers' state dict saved to `path`; returns the path and the module."""
+    layers' state dict saved to `path`; returns the path and the module. `output`: shift the
+    last layer's bias so a zero embedding scores `output` (a probability for sigmoid heads)."""
+    import math
+
     import torch
 
     from mdfql.models.heads import HEADS, build
 
     torch.manual_seed(seed)
-    module = build(HEADS[name], width).eval()
+    arch = HEADS[name]
+    module = build(arch, width).eval()
+    if output is not None:
+        target = math.log(output / (1 - output)) if arch.output == "sigmoid" else output
+        with torch.no_grad():
+            at_zero = module.layers(torch.zeros(1, width))[0, 0]
+            module.layers[-1].bias += target - at_zero
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(module.layers.state_dict(), path)
@@ -140,7 +158,9 @@ the same code path as real weights, which is all they are for.
 - `siglip/`: a tiny SiglipModel `save_pretrained` folder with its preprocessor config.
   Real: `--param siglip_model=google/siglip-so400m-patch14-384`.
 - `aesthetic.pt`, `nsfw.pt`, `watermark.pt`, `aigc.pt`: head state dicts over {width}-wide
-  embeddings (mdfql/models/heads.py documents each architecture). Real: LAION's
+  embeddings (mdfql/models/heads.py documents each architecture), their last bias shifted
+  so scores sit near aesthetic 5.5 and probability 0.1 (the pipelines' default thresholds
+  keep rows; the CLIP similarity filter of laion.sql still keeps almost none). Real: LAION's
   `sac+logos+ava1-l14-linearMSE.pth` for aesthetic, the converted LAION NSFW detector, and
   watermark / AIGC heads trained on the same CLIP model's embeddings.
 """
@@ -166,7 +186,8 @@ def write_demo_weights(folder: str | Path, seed: int = 0) -> DemoWeights:
     folder = Path(folder)
     clip = write_clip(folder, seed=seed)
     siglip = write_siglip(folder / "siglip", seed=seed).folder
-    heads = {name: write_head(folder / f"{name}.pt", name, seed=seed + i)[0]
+    heads = {name: write_head(folder / f"{name}.pt", name, seed=seed + i,
+                              output=DEMO_HEAD_OUTPUT[name])[0]
              for i, name in enumerate(HEAD_NAMES)}
     (folder / "README.md").write_text(README.format(seed=seed, clip=DEMO_CLIP_NAME,
                                                     width=DEMO_EMBED_DIM))
