@@ -201,3 +201,18 @@ def test_laion_on_ray_equals_native(runs, sample, tmp_path, monkeypatch):
         assert abs(a["similarity"] - b["similarity"]) <= 1e-5
         assert abs(a["punsafe"] - b["punsafe"]) <= 1e-5
     assert failures == sorted([list(k), v] for k, v in summary.failures.items())
+
+
+def test_demo_weights_are_documented_and_skipped_without_the_extra(sample, tmp_path,
+                                                                    monkeypatch, capsys):
+    readme = (sample["work"] / "models" / "README.md").read_text()
+    assert "randomly initialised" in readme and "mean nothing" in readme
+    import mdfql.demo.weights as weights
+    from mdfql.cli import main
+
+    monkeypatch.setattr(weights, "missing_models", lambda: "torch not installed (test)")
+    assert main(["sample", "--records", "400", "--page-kb", "6",
+                 "--out", str(tmp_path / "s" / "sample.warc.gz")]) == 0
+    assert "skipped the demo weights" in capsys.readouterr().out.replace("\n", " ")
+    assert not (tmp_path / "s" / "models").exists()
+    assert (tmp_path / "s" / "image_text.parquet").exists()
