@@ -250,7 +250,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
         kinds = ", ".join(f"{k} {v}" for k, v in images.counts.items())
         out.print(f"wrote {where / 'image_text.parquet'} and {where / 'images'}/: "
                   f"{images.rows} images ({images.n_bytes:,} bytes): {kinds}", soft_wrap=True)
+        _sample_weights(where / "models", args.seed)
     return 0
+
+
+def _sample_weights(folder: Path, seed: int) -> None:
+    """The demo weights the image pipelines default to, when the `models` extra is here."""
+    from mdfql.demo.weights import missing_models, write_demo_weights
+
+    why = missing_models()
+    if why:
+        out.print(f"skipped the demo weights ({folder}/): {why}", soft_wrap=True)
+        return
+    write_demo_weights(folder, seed=seed)
+    out.print(f"wrote {folder}/: demo weights, randomly initialised (their scores mean "
+              "nothing; see its README.md)", soft_wrap=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--slice", type=int, default=1, metavar="K",
                         help="write a 1/K slice: the same crawl with --records/K records")
     sample.add_argument("--no-images", action="store_true",
-                        help="skip the image-text sample (image_text.parquet and images/ next "
-                             "to --out)")
+                        help="skip the image-text sample (image_text.parquet, images/ and the demo "
+                             "weights in models/, next to --out)")
     sample.set_defaults(func=cmd_sample)
     return parser
 

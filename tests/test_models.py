@@ -8,7 +8,6 @@ torch."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import sys
@@ -28,16 +27,12 @@ transformers = pytest.importorskip("transformers", reason="pip install 'mdfql[mo
 skdata = pytest.importorskip("skimage.data", reason="pip install scikit-image")
 from PIL import Image  # noqa: E402
 
+from mdfql.demo.weights import write_clip, write_head, write_siglip  # noqa: E402
 from mdfql.models import clip as clip_models  # noqa: E402
 from mdfql.models.heads import HEADS, build  # noqa: E402
 from mdfql.models.images import Preprocess, normalize, pixels  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "horse", "hubble_deep_field")
-TINY_CLIP = {"embed_dim": 32,
-             "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16,
-                            "head_width": 32},
-             "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
-                          "layers": 2}}
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:
@@ -68,15 +63,8 @@ def images() -> list[bytes]:
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, object]:
     """A tiny ViT CLIP (open_clip's own architecture): its config JSON, its checkpoint and the
     model open_clip builds from them."""
-    folder = tmp_path_factory.mktemp("clip")
-    config = folder / "tiny-clip.json"
-    config.write_text(json.dumps(TINY_CLIP))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model = open_clip.create_model("tiny-clip").eval()
-    weights = folder / "tiny-clip.pt"
-    torch.save(model.state_dict(), weights)
-    return str(config), str(weights), model
+    files = write_clip(tmp_path_factory.mktemp("clip"), "tiny-clip", embed_dim=32, seed=0)
+    return str(files.config), str(files.weights), files.model
 
 
 def _reference_images(model: object, images: list[bytes], size: int) -> np.ndarray:
@@ -116,9 +104,7 @@ def test_clip_embed_and_score_match_open_clip(images: list[bytes], tiny_clip) ->
 
 def test_one_forward_pass_feeds_every_head(images: list[bytes], tiny_clip, tmp_path) -> None:
     config, weights, _ = tiny_clip
-    torch.manual_seed(1)
-    head = tmp_path / "aesthetic.pth"
-    torch.save(build(HEADS["aesthetic"], 32).layers.state_dict(), head)
+    head, _ = write_head(tmp_path / "aesthetic.pth", "aesthetic", width=32, seed=1)
     df = daft.from_pydict({"image": images, "caption": ["x"] * len(images)})
     opts = f"model := '{config}', pretrained := '{weights}', batch_size := 4"
     before = {k: v.image_rows for k, v in clip_models.loaded().items()}
@@ -160,20 +146,8 @@ def test_aesthetic_head_is_laions_mlp() -> None:
 
 
 def test_siglip_embed_matches_transformers(images: list[bytes], tmp_path) -> None:
-    from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel
-
-    config = SiglipConfig(
-        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                       "num_attention_heads": 2, "image_size": 48, "patch_size": 16},
-        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                     "num_attention_heads": 2, "vocab_size": 99, "bos_token_id": 1,
-                     "eos_token_id": 2, "pad_token_id": 1})
-    torch.manual_seed(0)
-    model = SiglipModel(config).eval()
-    folder = tmp_path / "siglip"
-    model.save_pretrained(folder)
-    processor = SiglipImageProcessorPil(size={"height": 48, "width": 48})
-    processor.save_pretrained(folder)
+    siglip = write_siglip(tmp_path / "siglip", image_size=48, seed=0)
+    folder, model, processor = siglip.folder, siglip.model, siglip.processor
     df = daft.from_pydict({"image": images})
     rows = mdfql.sql(f"SELECT siglip_embed(image, model := '{folder}') AS e FROM t",
                      t=df).to_pylist()

@@ -256,7 +256,10 @@ def _check_head(name: str, source: str) -> Callable[[dict[str, Any], dict[str, A
 # --- declarations ---------------------------------------------------------------------------
 def _spec(name: str, params: str, build: Callable[..., Expression], returns: DataType,
           doc: str, validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None],
-          gpus: float | None = 1) -> FunctionSpec:
+          gpus: float | None = None) -> FunctionSpec:
+    # No static GPU request: each call asks for one (gpu_request) only where the worker or
+    # the Ray cluster has GPUs, so a CPU-only cluster runs the models on CPUs instead of
+    # failing check_cluster's up-front resource check.
     return FunctionSpec(name=name, params=tuple(parse_param(p) for p in params.split()),
                         build=build, doc=doc, returns=str(returns), runs_as="class",
                         resources=Resources(gpus=gpus), dtype=returns, validate=validate)

@@ -1,0 +1,203 @@
+"""Demo weights: tiny, randomly initialised models of the architectures the image pipelines
+load, so `mdfql sample && mdfql run pipelines/laion.sql` runs offline. Their scores mean
+nothing; they exist to exercise the code path real weights take (model config JSON plus
+checkpoint for open_clip, a `save_pretrained` folder for SigLIP, state dicts for the heads).
+
+Every builder is seeded (`torch.manual_seed`), so a given seed gives the same weights. The
+tests build their reference models with the same functions (tests/test_models.py).
+Needs the `models` extra (torch, open_clip_torch, transformers); `missing_models()` says
+what is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Width of a CLIP ViT-L/14 embedding: the heads (LAION aesthetic v2, NSFW) take 768 inputs.
+DEMO_EMBED_DIM = 768
+DEMO_CLIP_NAME = "mdfql-demo-clip"
+HEAD_NAMES = ("aesthetic", "nsfw", "watermark", "aigc")
+
+
+def tiny_clip_config(embed_dim: int = DEMO_EMBED_DIM) -> dict[str, Any]:
+    """An open_clip custom ViT config: 2 layers per tower, 64 px images, `embed_dim` wide.
+    The text tower keeps open_clip's tokenizer vocabulary (49,408) and context (77)."""
+    return {"embed_dim": embed_dim,
+            "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16,
+                           "head_width": 32},
+            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
+                         "layers": 2}}
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Library warnings off while a random model is built and saved, restored after."""
+    from transformers.utils import logging as hf_logging
+
+    root, hf_level = logging.getLogger(), hf_logging.get_verbosity()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        hf_logging.set_verbosity(hf_level)
+        hf_logging.enable_progress_bar()
+
+
+@dataclass(frozen=True)
+class ClipFiles:
+    config: Path  # open_clip model config JSON; its file name (stem) is the model's name
+    weights: Path  # the state dict checkpoint
+    model: Any  # the model the checkpoint holds (eval mode)
+
+
+def write_clip(folder: str | Path, name: str = DEMO_CLIP_NAME,
+               embed_dim: int = DEMO_EMBED_DIM, seed: int = 0) -> ClipFiles:
+    """`folder/name.json` and `folder/name.pt`: a tiny random open_clip ViT, loaded in SQL as
+    `clip_embed(image, model := '.../name.json', pretrained := '.../name.pt')`."""
+    import open_clip
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / f"{name}.json"
+    config.write_text(json.dumps(tiny_clip_config(embed_dim), indent=2) + "\n")
+    open_clip.add_model_config(config)
+    torch.manual_seed(seed)
+    with _quiet():  # open_clip warns that no pretrained weights were loaded: none are meant
+        model = open_clip.create_model(name).eval()
+    weights = folder / f"{name}.pt"
+    torch.save(model.state_dict(), weights)
+    return ClipFiles(config, weights, model)
+
+
+@dataclass(frozen=True)
+class SiglipFiles:
+    folder: Path  # a `save_pretrained` folder: the vision tower and preprocessor config
+    model: Any  # the SiglipModel whose vision tower is saved there (eval mode)
+    processor: Any  # its image processor
+
+
+def write_siglip(folder: str | Path, image_size: int = 48, seed: int = 0) -> SiglipFiles:
+    """A tiny random SigLIP (2 layers, 32 wide), its vision tower saved with its image
+    processor, loaded in SQL as `siglip_embed(image, model := 'folder')`."""
+    import torch
+    from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel, SiglipVisionModel
+
+    config = SiglipConfig(
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                       "num_attention_heads": 2, "image_size": image_size, "patch_size": 16},
+        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                     "num_attention_heads": 2, "vocab_size": 99, "bos_token_id": 1,
+                     "eos_token_id": 2, "pad_token_id": 1})
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    with _quiet():  # transformers' token-id warnings and progress bar say nothing here
+        model = SiglipModel(config).eval()
+        # siglip_embed loads the vision tower alone: save just that, with the same weights
+        tower = SiglipVisionModel(config.vision_config)
+        tower.load_state_dict(model.vision_model.state_dict())
+        tower.save_pretrained(folder)
+    processor = SiglipImageProcessorPil(size={"height": image_size, "width": image_size})
+    processor.save_pretrained(folder)
+    return SiglipFiles(folder, model, processor)
+
+
+# What the demo heads output for a zero embedding (scores of real embeddings stay within a few
+# hundredths of it): mid-scale aesthetic (1..10), unlikely NSFW / watermark / AI-generated, so
+# the pipelines' default thresholds keep rows and their later steps run on the sample.
+DEMO_HEAD_OUTPUT = {"aesthetic": 5.5, "nsfw": 0.1, "watermark": 0.1, "aigc": 0.1}
+
+
+def write_head(path: str | Path, name: str, width: int = DEMO_EMBED_DIM, seed: int = 0,
+               output: float | None = None) -> tuple[Path, Any]:
+    """A random head `name` (mdfql.models.heads.HEADS) over `width`-wide embeddings, its
+    layers' state dict saved to `path`; returns the path and the module. `output`: shift the
+    last layer's bias so a zero embedding scores `output` (a probability for sigmoid heads)."""
+    import math
+
+    import torch
+
+    from mdfql.models.heads import HEADS, build
+
+    torch.manual_seed(seed)
+    arch = HEADS[name]
+    module = build(arch, width).eval()
+    if output is not None:
+        target = math.log(output / (1 - output)) if arch.output == "sigmoid" else output
+        with torch.no_grad():
+            at_zero = module.layers(torch.zeros(1, width))[0, 0]
+            module.layers[-1].bias += target - at_zero
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(module.layers.state_dict(), path)
+    return path, module
+
+
+README = """# Demo weights (randomly initialised: their scores mean nothing)
+
+Written by `mdfql sample` (mdfql/demo/weights.py, seed {seed}) so the image pipelines
+(pipelines/laion.sql, datacomp.sql, z_image.sql, imagen3.sql) run offline. These are NOT
+trained models: every CLIP similarity, embedding, aesthetic, NSFW, watermark and AIGC score
+computed with them is noise. They have the real architectures at toy sizes and load through
+the same code path as real weights, which is all they are for.
+
+- `{clip}.json`, `{clip}.pt`: an open_clip custom ViT (2 layers per tower, 64 px input,
+  embedding width {width}, the width of CLIP ViT-L/14, so the heads fit). Real weights:
+  `--param clip_model=ViT-L-14 --param clip_weights=openai` (or ViT-B-32 for LAION).
+- `siglip/`: a tiny SiglipModel `save_pretrained` folder with its preprocessor config.
+  Real: `--param siglip_model=google/siglip-so400m-patch14-384`.
+- `aesthetic.pt`, `nsfw.pt`, `watermark.pt`, `aigc.pt`: head state dicts over {width}-wide
+  embeddings (mdfql/models/heads.py documents each architecture), their last bias shifted
+  so scores sit near aesthetic 5.5 and probability 0.1 (the pipelines' default thresholds
+  keep rows; the CLIP similarity filter of laion.sql still keeps almost none). Real: LAION's
+  `sac+logos+ava1-l14-linearMSE.pth` for aesthetic, the converted LAION NSFW detector, and
+  watermark / AIGC heads trained on the same CLIP model's embeddings.
+"""
+
+
+@dataclass(frozen=True)
+class DemoWeights:
+    folder: Path
+    clip: ClipFiles
+    siglip: Path
+    heads: dict[str, Path]
+
+    def params(self) -> dict[str, str]:
+        """The pipelines' `--param` values pointing at these weights."""
+        out = {"clip_model": str(self.clip.config), "clip_weights": str(self.clip.weights),
+               "siglip_model": str(self.siglip)}
+        out.update({f"{name}_weights": str(path) for name, path in self.heads.items()})
+        return out
+
+
+def write_demo_weights(folder: str | Path, seed: int = 0) -> DemoWeights:
+    """Every demo model under `folder` (about 8 MB), plus a README saying what they are."""
+    folder = Path(folder)
+    clip = write_clip(folder, seed=seed)
+    siglip = write_siglip(folder / "siglip", seed=seed).folder
+    heads = {name: write_head(folder / f"{name}.pt", name, seed=seed + i,
+                              output=DEMO_HEAD_OUTPUT[name])[0]
+             for i, name in enumerate(HEAD_NAMES)}
+    (folder / "README.md").write_text(README.format(seed=seed, clip=DEMO_CLIP_NAME,
+                                                    width=DEMO_EMBED_DIM))
+    return DemoWeights(folder, clip, siglip, heads)
+
+
+def missing_models() -> str | None:
+    """Why the demo weights cannot be built here (a missing `models` extra), else None."""
+    missing = [m for m in ("torch", "open_clip", "transformers")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"{', '.join(missing)} not installed (pip install 'mdfql[models]')"
+    return None
