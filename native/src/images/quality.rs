@@ -193,12 +193,14 @@ fn border_variance(g: &[u8], w: usize, h: usize) -> f64 {
     m.var()
 }
 
+/// -sum p log2 p, written p log2(1/p) so that one full bin gives +0.0, not -0.0 (which a SQL
+/// `entropy >= 0` rejects).
 fn entropy(hist: &[u64; 256], n: u64) -> f64 {
     hist.iter()
         .filter(|&&c| c > 0)
         .map(|&c| {
             let p = c as f64 / n as f64;
-            -p * p.log2()
+            p * (n as f64 / c as f64).log2()
         })
         .sum()
 }
@@ -260,6 +262,7 @@ mod tests {
     fn a_flat_grey_image_has_no_signal() {
         let s = measure(&rgb_from(16, 16, |_, _| [100; 3]), 100, 3, &mut Vec::new());
         assert_eq!((s.blockiness, s.sharpness, s.entropy, s.contrast), (0.0, 0.0, 0.0, 0.0));
+        assert!(s.entropy.is_sign_positive());
         assert_eq!((s.saturation, s.colorfulness, s.color_cast, s.noise), (0.0, 0.0, 0.0, 0.0));
         assert_eq!(s.border_variance, 0.0);
         assert!((s.brightness - 100.0 / 255.0).abs() < 1e-15);
