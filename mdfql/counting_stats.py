@@ -48,8 +48,8 @@ def keep_column(f: CountedFilter, i: int) -> str:
 def counted_conjuncts(df: daft.DataFrame, f: CountedFilter,
                       conjuncts: list[Expression]) -> daft.DataFrame:
     """`df` filtered by each conjunct in turn, each through a column of its own (see the
-    module doc); NULL drops the row, as in SQL. The columns stay, as the UDF
-    path's do (`is_counter_column`: the query's own projection drops them)."""
+    module doc); NULL drops the row, as in SQL. The columns stay, as the UDF path's do
+    (`is_counter_column`: the query's own projection drops them)."""
     for i, conjunct in enumerate(conjuncts):
         name = keep_column(f, i)
         df = df.with_column(name, conjunct.fill_null(False)).where(col(name))
@@ -109,12 +109,13 @@ class OperatorCounts(Subscriber):
         elif isinstance(event, ExecutionStarted):
             with self._lock:
                 logical = self._logical.pop(event.query_id, None)
-            nodes = keep_filters(logical, json.loads(event.physical_plan)) \
-                if logical is not None else None
-            if nodes is None:
-                log.warning("query %s: its plans' filters do not pair up; its funnel "
-                            "steps are not counted", event.query_id)
-                nodes = {}
+            if logical is None or not _KEEP.search(json.dumps(logical)):
+                nodes = {}  # no counted filter in this query
+            else:
+                nodes = keep_filters(logical, json.loads(event.physical_plan)) or {}
+                if not nodes:
+                    log.warning("query %s: its plans' filters do not pair up; its funnel "
+                                "steps are not counted", event.query_id)
             with self._lock:
                 self._nodes[event.query_id] = {n: s for n, s in nodes.items()
                                                if s[0] in self.filters}
