@@ -41,6 +41,9 @@ MARKER = "mdfql.history"  # table property saying the table is a run history (it
 VERSION = "1"
 OFF = ("off", "none", "false", "")
 COMMIT_TRIES = 5  # concurrent runs appending at once: retry a lost commit race
+# Files listed per source in a record; the rest count in the source's totals and digest, so a
+# record stays a few KB however many files a run reads.
+FILES_LISTED = 20
 
 
 @dataclass
@@ -60,8 +63,11 @@ class RunRecord:
     wall_s: float
     rows_read: int
     rows_written: int
-    inputs: list[dict[str, Any]] = field(default_factory=list)  # source, path, size
-    reads: list[dict[str, Any]] = field(default_factory=list)  # per file: rows, records, failed
+    # per source: files, size, files_sha256 (of every file's path and size), rows, records, failed
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    # the first FILES_LISTED files of each source (a crawl has ~90,000): source, path, size
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    reads: list[dict[str, Any]] = field(default_factory=list)  # listed files: rows, records, failed
     writes: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)  # stage, reason, rows, examples
     stages: list[dict[str, Any]] = field(default_factory=list)  # relational stages
@@ -180,10 +186,7 @@ class Recorder:
             error=_error_text(error) if error is not None else None,
             started=_iso(self.started), ended=_iso(self.started + wall), wall_s=s.wall_s or wall,
             rows_read=s.rows_read, rows_written=s.rows_written,
-            inputs=[{"source": src.label or src.kind, "path": f.path, "size": f.size}
-                    for src in program.sources() for f in (src.files or [])],
-            reads=[{"path": path, "rows": c.rows, "records": c.records, "failed": c.failed}
-                   for path, c in sorted(self._reads.items())],
+            **_inputs(program, self._reads),
             writes=[{"table": w.ident, "mode": w.mode, "rows": w.rows_written,
                      "snapshot_id": w.snapshot_id, "skipped": w.skipped, "note": w.note}
                     for w in s.writes],
@@ -220,6 +223,44 @@ class Recorder:
             except Exception as e:
                 _log.warning("run history not written to %s: %s", table, _first_line(e))
         return record
+
+
+def _inputs(program: Program, reads: dict[str, metrics.FileCount]) -> dict[str, list]:
+    """`sources`, `inputs` and `reads` of a record: totals and a digest per source, and the
+    first FILES_LISTED files of each with what mdfql's readers counted in them."""
+    sources, inputs, shown = [], [], []
+    unclaimed = dict(reads)
+    for src in program.sources():
+        name, files = src.label or src.kind, src.files or []
+        for f in files[:FILES_LISTED]:
+            inputs.append({"source": name, "path": f.path, "size": f.size})
+            if f.path in reads:
+                shown.append(f.path)
+        claimed = [unclaimed.pop(f.path) for f in files if f.path in unclaimed]
+        sources.append(_source_totals(name, [(f.path, f.size) for f in files], claimed))
+    if unclaimed:  # read by a reader of ours that no source listed (a nested scan)
+        other = sorted(unclaimed)
+        sources.append(_source_totals("(other reads)", [(p, None) for p in other],
+                                      list(unclaimed.values())))
+        shown += other[:FILES_LISTED]
+    return {"sources": sources, "inputs": inputs,
+            "reads": [{"path": path, "rows": reads[path].rows, "records": reads[path].records,
+                       "failed": reads[path].failed} for path in shown]}
+
+
+def _source_totals(name: str, files: list[tuple[str, int | None]],
+                   counted: list[metrics.FileCount]) -> dict[str, Any]:
+    """One source's entry: its files, their total size, a digest of every file's path and
+    size, and what mdfql's readers counted in them (None where nothing was counted)."""
+    digest = hashlib.sha256()
+    for path, size in files:
+        digest.update(f"{path}\0{size}\n".encode())
+    sizes = [size for _, size in files if size is not None]
+    entry = {"source": name, "files": len(files), "size": sum(sizes) if sizes else None,
+             "files_sha256": digest.hexdigest()}
+    for key in ("rows", "records", "failed"):
+        entry[key] = sum(getattr(c, key) for c in counted) if counted else None
+    return entry
 
 
 def _first_line(e: BaseException) -> str:

@@ -26,6 +26,10 @@ from mdfql.funnel_tally import FunnelCounts
 _log = logging.getLogger("mdfql")
 
 TALLY = "mdfql_failure_tally"
+# Places of failure told apart per statement. Past it, a statement's further failures of a
+# (stage, reason) count together: exact within the statement, and across statements the most
+# any one counted, so a very dirty crawl costs a few MB here, not one entry per bad row.
+PLACES_KEPT = 50_000
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,10 @@ class FailureTally:
     def add(self, stage: str, reason: str, source: str = "") -> None:
         where = hashlib.blake2b(source.encode(errors="replace"), digest_size=8).digest()
         with self._lock:
-            self._pass[(stage, reason, where)] += 1
+            key = (stage, reason, where)
+            if key not in self._pass and len(self._pass) >= PLACES_KEPT:
+                key = (stage, reason, b"")  # the statement's places past the first
+            self._pass[key] += 1
             self.examples.setdefault((stage, reason), source)
 
     def get(self) -> dict[tuple[str, str], int]:

@@ -9,6 +9,7 @@ import logging
 import os
 
 import pytest
+from warc_files import write_warc
 
 from mdfql import Session, cli, history
 from mdfql.demo.sample import write_sample
@@ -56,6 +57,33 @@ def test_a_run_appends_its_record(warehouse, sample):
     assert [s["target"] for s in record.statements] == ["curated.pages"]
     failed = [f for f in record.failures if f["rows"]]
     assert failed and all(f["examples"] for f in failed)  # where they were seen
+
+
+def test_a_record_lists_the_first_files_and_counts_them_all(warehouse, tmp_path):
+    """A crawl of ~90,000 files keeps its record small: every file counts in its source's
+    totals and digest, only the first FILES_LISTED are listed."""
+    n = history.FILES_LISTED + 5
+    for i in range(n):
+        write_warc(tmp_path / f"part-{i:03d}.warc.gz", good=2, broken=1)
+    script = "SET max_failed_fraction = 0.5;\n" + PIPELINE  # a third of the records are bad
+    summary = Session().run(script, {"input": str(tmp_path / "part-*.warc.gz")},
+                            filename="pages.sql")
+    (row,) = _runs()
+    record = history.RunRecord.from_dict(json.loads(row["record"]))
+    (source,) = record.sources
+    paths = sorted(str(p) for p in tmp_path.glob("part-*.warc.gz"))
+    prefix = "file://" if record.inputs[0]["path"].startswith("file://") else ""
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(f"{prefix}{p}\0{os.path.getsize(p)}\n".encode())
+    assert (source["files"], source["size"], source["files_sha256"]) == \
+        (n, sum(os.path.getsize(p) for p in paths), digest.hexdigest())
+    # each record is a row, its HTTP parsed or not; the broken ones count as failed
+    assert (source["rows"], source["records"], source["failed"]) == \
+        (summary.rows_read, 3 * n, n)
+    listed = [i["path"].removeprefix("file://") for i in record.inputs]
+    assert listed == paths[:history.FILES_LISTED]
+    assert len(record.reads) == len(row["inputs"]) == history.FILES_LISTED
 
 
 def test_a_failed_run_is_recorded(warehouse, sample):

@@ -138,15 +138,22 @@ def test_bins():
 
 
 def test_reads_sum_per_source_and_list_the_first_files(run):
-    """A crawl reads tens of thousands of files: each source's totals, then its first files."""
+    """A crawl reads tens of thousands of files: each source's totals, then its first files
+    (a record keeps the first 20 of each; one made before it kept totals lists them all)."""
     record, _ = run
-    files = [{"source": "read_warc('crawl/*.warc.gz')", "path": f"crawl/{i:05}.warc.gz",
-              "size": 1000 + i} for i in range(45)]
+    name = "read_warc('crawl/*.warc.gz')"
+    files = [{"source": name, "path": f"crawl/{i:05}.warc.gz", "size": 1000 + i}
+             for i in range(45)]
     counts = [{"path": f["path"], "rows": 10, "records": 11, "failed": 1} for f in files[:40]]
-    page = render(dataclasses.replace(record, inputs=files, reads=counts))
-    doc = Document.of(page[page.index("<h2>Reads"):page.index("<h2>Failures")])
-    cells = [a.get("data-v") for tag, a in doc.elements if tag == "td" and "data-v" in a]
-    assert cells[:5] == ["45", str(sum(f["size"] for f in files)), "400", "440", "40"]
-    shown = [f["path"] for f in files if f["path"] in doc.text]
-    assert shown == [f["path"] for f in files[:20]]
-    assert "the first 20 of each source shown" in doc.text
+    totals = {"source": name, "files": 45, "size": sum(f["size"] for f in files),
+              "rows": 400, "records": 440, "failed": 40}
+    kept = dataclasses.replace(record, sources=[totals], inputs=files[:20], reads=counts[:20])
+    older = dataclasses.replace(record, sources=[], inputs=files, reads=counts)
+    for made in (kept, older):
+        page = render(made)
+        doc = Document.of(page[page.index("<h2>Reads"):page.index("<h2>Failures")])
+        cells = [a.get("data-v") for tag, a in doc.elements if tag == "td" and "data-v" in a]
+        assert cells[:5] == ["45", str(totals["size"]), "400", "440", "40"]
+        shown = [f["path"] for f in files if f["path"] in doc.text]
+        assert shown == [f["path"] for f in files[:20]]
+        assert "45 files, the first 20 of each source shown" in doc.text

@@ -17,14 +17,13 @@ from html import escape
 from typing import Any
 
 from mdfql.funnel import Example, Funnel, FunnelStep, Signal
-from mdfql.history import RunRecord
+from mdfql.history import FILES_LISTED, RunRecord
 from mdfql.report import assets
 from mdfql.report.charts import DROPPED, KEPT, bin_values, funnel_bar, histogram
 
 # The page loads nothing: even markup that slipped through escaping could fetch nothing.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 FIELD_CHARS = 800  # characters of an example's field shown (the funnel cuts them already)
-FILES_SHOWN = 20  # files listed per source (all of them count in its totals)
 OPEN_EXAMPLES = 3  # groups of examples shown unfolded
 
 
@@ -161,39 +160,57 @@ def _read_cells(files: Sequence[dict[str, Any]]) -> str:
                                                for k in ("rows", "records", "failed")))
 
 
-def _reads(r: RunRecord) -> str:
-    """Per source: its files, their size and what mdfql's readers counted in them; then the
-    first files of each (a crawl has tens of thousands)."""
-    counted = {x["path"]: x for x in r.reads}
+def _sources(r: RunRecord, counted: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each source's totals: the record's own, or for a record made before they were kept
+    (every file listed), summed over its files."""
+    if r.sources:
+        return r.sources
     by_source: dict[str, list[dict[str, Any]]] = {}
     for item in r.inputs:
         by_source.setdefault(item["source"], []).append({**item, **counted.get(item["path"], {})})
     listed = {item["path"] for item in r.inputs}
     unlisted = [x for path, x in counted.items() if path not in listed]
-    if unlisted:  # read by a reader of ours that no source listed (a nested scan)
+    if unlisted:
         by_source["(other reads)"] = unlisted
-    if not by_source:
+    return [{"source": name, "files": len(files),
+             **{k: _total(f.get(k) for f in files) for k in ("size", "rows", "records", "failed")}}
+            for name, files in by_source.items()]
+
+
+def _reads(r: RunRecord) -> str:
+    """Per source: its files, their size and what mdfql's readers counted in them; then the
+    first files of each (a crawl has tens of thousands, the record keeps the first few)."""
+    counted = {x["path"]: x for x in r.reads}
+    sources = _sources(r, counted)
+    if not sources:
         return "<h2>Reads</h2>" + _empty("this run read no files")
-    sources = (f"<tr><td class='sql'>{_e(name)}"
-               + (f"<br><span class='meta'>{_e(files[0]['path'])}</span>" if len(files) == 1
-                  else "")
-               + f"</td>{_num(len(files))}{_read_cells(files)}</tr>"
-               for name, files in by_source.items())
-    files = (f"<tr><td class='sql'>{_e(name)}</td><td class='sql'>{_e(f['path'])}</td>"
-             f"{_read_cells([f])}</tr>"
-             for name, found in by_source.items() for f in found[:FILES_SHOWN])
-    more = sum(max(0, len(found) - FILES_SHOWN) for found in by_source.values())
-    n_files = sum(len(found) for found in by_source.values())
+    listed = {item["path"] for item in r.inputs}
+    every = [(item["source"], {**item, **counted.get(item["path"], {})}) for item in r.inputs]
+    every += [("(other reads)", x) for path, x in counted.items() if path not in listed]
+    files, first = [], {}  # the first FILES_LISTED of each source (an older record has all)
+    for name, f in every:
+        paths = first.setdefault(name, [])
+        if len(paths) < FILES_LISTED:
+            paths.append(f["path"])
+            files.append((name, f))
+    rows = (f"<tr><td class='sql'>{_e(s['source'])}"
+            + (f"<br><span class='meta'>{_e(first[s['source']][0])}</span>"
+               if s["files"] == 1 and s["source"] in first else "")
+            + f"</td>{_num(s['files'])}{_read_cells([s])}</tr>" for s in sources)
     head = ("<h2>Reads</h2><p class='meta'>Rows, records and failed records are counted by "
             "mdfql's own readers (read_warc); other sources show their files only.</p>"
-            + _table(("source", "files", "size", "rows", "records", "failed"), sources,
+            + _table(("source", "files", "size", "rows", "records", "failed"), rows,
                      numeric=(1, 2, 3, 4, 5)))
-    if n_files == len(by_source):  # one file a source: the table above says it all
+    n_files = sum(s["files"] for s in sources)
+    if n_files == len(sources):  # one file a source: the table above says it all
         return head
+    more = n_files > len(files)
+    listing = (f"<tr><td class='sql'>{_e(name)}</td><td class='sql'>{_e(f['path'])}</td>"
+               f"{_read_cells([f])}</tr>" for name, f in files)
     return (head + f"<details><summary>{n_files:,} files"
-            + (f", the first {FILES_SHOWN} of each source shown" if more else "")
+            + (f", the first {FILES_LISTED} of each source shown" if more else "")
             + "</summary>"
-            + _table(("source", "file", "size", "rows", "records", "failed"), files,
+            + _table(("source", "file", "size", "rows", "records", "failed"), listing,
                      numeric=(2, 3, 4, 5)) + "</details>")
 
 
