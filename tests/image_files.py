@@ -96,10 +96,22 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             cls.in_flight += 1
             cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
             first = cls.requests[self.path] == 1
+        # In flight until the response starts: a client that gives up on a body (too large)
+        # sends its next request while this thread may still be writing the old one.
+        waiting = True
+
+        def answered() -> None:
+            nonlocal waiting
+            if waiting:
+                waiting = False
+                with cls.lock:
+                    cls.in_flight -= 1
+
         try:
             if self.path.startswith("/slow/"):
                 time.sleep(float(self.path.split("/")[2]))
                 self.path = "/" + "/".join(self.path.split("/")[3:])
+            answered()
             if self.path.startswith("/flaky/"):
                 if first:
                     self.send_error(503, "Service Unavailable")
@@ -107,8 +119,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 self.path = self.path[len("/flaky"):]
             super().do_GET()
         finally:
-            with cls.lock:
-                cls.in_flight -= 1
+            answered()
 
 
 @contextlib.contextmanager
