@@ -72,7 +72,8 @@ def open_image(value: Any, max_pixels: int) -> Any:
     from PIL import Image, ImageOps
 
     if not isinstance(value, (bytes, bytearray, memoryview)):
-        from mdfql.models.images import BadImage as ArrayProblem, open_image as from_array
+        from mdfql.models.images import BadImage as ArrayProblem
+        from mdfql.models.images import open_image as from_array
 
         try:
             return from_array(value)
