@@ -1,16 +1,19 @@
-"""Model functions: CLIP and SigLIP embeddings, the CLIP image-text score, and scoring heads
-over embeddings. Each runs as a stateful Daft class UDF: the model loads once per worker (on
-its GPU when it has one, else the CPU), batches go through it whole, and torch, open_clip and
-transformers are imported only there (the `models` extra), never when mdfql is imported.
+"""Model functions: CLIP and SigLIP embeddings, the CLIP image-text score, scoring heads over
+embeddings, and NudeNet's body-part detector (nsfw_detect, nudity_score: ONNX). Each runs as a
+stateful Daft class UDF: the model loads once per worker (on its GPU when it has one, else the
+CPU), batches go through it whole, and torch, open_clip, transformers and onnxruntime are
+imported only there (the `models` extra), never when mdfql is imported.
 
 A model's forward pass runs once per row however many functions of a query read it:
 `clip_embed` and `clip_embed_text` are shared calls (see `mdfql.functions.sharing`) and
 `clip_score` is built on them, so `clip_score(image, caption)`, `clip_embed(image)` and
-`aesthetic_score(clip_embed(image))` in one query share one image-tower pass."""
+`aesthetic_score(clip_embed(image))` in one query share one image-tower pass; likewise
+`nsfw_detect` and `nudity_score` of the same arguments share one detector pass."""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from collections.abc import Callable
 from typing import Any
@@ -280,12 +283,12 @@ def nsfw_detect(image: Expression, weights: str | None, threshold: float,
     from mdfql.models.nudenet import cuda_available
 
     key = _detector_key(weights, size, device)
+    # a GPU only where onnxruntime can use one (onnxruntime-gpu), whatever torch sees
     gpus = gpu_request(device) if cuda_available() else 0
-    size_rows = batch_size or (GPU_BATCH if gpus else CPU_BATCH)
+    rows = batch_size or (GPU_BATCH if gpus else CPU_BATCH)
     args = (key, threshold, nms_threshold, max_pixels)
-    return shared(("nsfw_detect", repr(image), *args, size_rows),
-                  lambda: _worker(NudeNetDetections, args, DETECTIONS, gpus, size_rows)
-                  .run(image))
+    return shared(("nsfw_detect", repr(image), *args, rows),
+                  lambda: _worker(NudeNetDetections, args, DETECTIONS, gpus, rows).run(image))
 
 
 @daft.func.batch(return_dtype=DataType.float32())
@@ -334,8 +337,6 @@ def _check_head(name: str, source: str) -> Callable[[dict[str, Any], dict[str, A
 
 
 def _check_nudenet(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
-    import importlib.util
-
     from mdfql.models.nudenet import bundled_weights
 
     if importlib.util.find_spec("onnxruntime") is None:

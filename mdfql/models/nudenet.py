@@ -212,7 +212,7 @@ def decode(output: np.ndarray, width: int, height: int, size: int, threshold: fl
 
 @dataclass(frozen=True)
 class DetectorKey:
-    """What identifies a loaded detector: its ONNX file, input size, device and threads."""
+    """What identifies a loaded detector: its ONNX file (absolute), input size and device."""
 
     weights: str
     size: int = 320
