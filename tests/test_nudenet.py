@@ -13,12 +13,12 @@ from pathlib import Path
 import daft
 import numpy as np
 import pytest
+from conftest import in_ci
 from PIL import Image
 
 import mdfql
 from mdfql.errors import MdfqlError
 from mdfql.metrics import failures, reset_failures
-from tests.conftest import in_ci
 
 skdata = pytest.importorskip("skimage.data", reason="pip install scikit-image")
 
