@@ -6,11 +6,13 @@
 --   mdfql run pipelines/laion.sql --param input='pairs/*.parquet' \
 --     --param clip_model=ViT-B-32 --param clip_weights=openai \
 --     --param tag_model=ViT-L-14 --param tag_weights=openai \
---     --param nsfw_weights=nsfw-l14.pt --param watermark_weights=watermark-l14.pt
+--     --param nsfw_weights=nsfw-l14.pt --param watermark_weights=watermark-l14.pt \
+--     --param nudity_weights=320n.onnx
 --
 -- The defaults are the demo weights `mdfql sample` writes (sample/models/): randomly
 -- initialised, so every score is noise and the CLIP filter keeps (almost) nothing; add
--- --param min_similarity_en=-1 --param min_similarity_other=-1 to see the later steps.
+-- --param min_similarity_en=-1 --param min_similarity_other=-1 to see the later steps. The
+-- nudity tag is a real model: NudeNet's detector from the nudenet package (pip install nudenet).
 
 SET $input = 'sample/image_text.parquet';
 -- Image-text similarity: OpenAI CLIP ViT-B/32 (section 3.1; LAION's multilingual subset used
@@ -24,6 +26,9 @@ SET $tag_model = 'sample/models/mdfql-demo-clip.json';
 SET $tag_weights = 'sample/models/mdfql-demo-clip.pt';
 SET $nsfw_weights = 'sample/models/nsfw.pt';
 SET $watermark_weights = 'sample/models/watermark.pt';
+-- A second, real safety tag (mdfql's addition): NudeNet's exposed-body-part detector; NULL: the
+-- 320n.onnx inside the installed nudenet package.
+SET $nudity_weights = NULL;
 SET $min_caption_chars = 5;        -- section 3.1: alt texts under 5 characters are dropped
 SET $min_image_bytes = 5120;       -- section 3.1: images under 5 KB are dropped
 SET $min_similarity_en = 0.28;     -- section 3.1: English pairs, cosine >= 0.28 (ViT-B/32)
@@ -81,13 +86,15 @@ CREATE VIEW clip_filtered AS
                            ELSE $min_similarity_other END;
 
 -- 7. Tags, not filters (section 3.2): punsafe from the CLIP-based NSFW detector, pwatermark
--- from the watermark head, both columns of the dataset (LAION-5B kept them for users to filter).
+-- from the watermark head, both columns of the dataset (LAION-5B kept them for users to filter);
+-- nudity: NudeNet's best exposed-nudity score (0 when it finds none above 0.25).
 CREATE VIEW tagged AS
   SELECT *,
          nsfw_score(clip_embed(image, model := $tag_model, pretrained := $tag_weights),
                     weights := $nsfw_weights) AS punsafe,
          watermark_score(clip_embed(image, model := $tag_model, pretrained := $tag_weights),
-                         weights := $watermark_weights) AS pwatermark
+                         weights := $watermark_weights) AS pwatermark,
+         nudity_score(image, weights := $nudity_weights) AS nudity
   FROM clip_filtered;
 
 -- 8. pHash near-duplicate removal: images within max_phash_distance bits form one cluster;
@@ -108,5 +115,5 @@ CREATE VIEW deduplicated AS
 
 CREATE OR REPLACE TABLE curated.laion AS
   SELECT key, url, caption, caption_language, width, height, similarity, punsafe, pwatermark,
-         phash, image
+         nudity, phash, image
   FROM deduplicated;

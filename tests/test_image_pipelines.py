@@ -120,6 +120,8 @@ def test_laion_near_duplicates_and_tags(runs, sample):
     assert all(len(r["caption"]) >= 5 for r in table)
     assert all(r["width"] and 0 <= r["punsafe"] <= 1 and 0 <= r["pwatermark"] <= 1
                for r in table)
+    # NudeNet's real detector (tests/test_nudenet.py checks it against NudeNet's own)
+    assert all(r["nudity"] is not None and 0 <= r["nudity"] <= 1 for r in table)
     assert {r["caption_language"] for r in table} >= {"en", "de"}
 
 
@@ -200,6 +202,7 @@ def test_laion_on_ray_equals_native(runs, sample, tmp_path, monkeypatch):
         assert a["phash"] == b["phash"] and a["image"] == b["image"]
         assert abs(a["similarity"] - b["similarity"]) <= 1e-5
         assert abs(a["punsafe"] - b["punsafe"]) <= 1e-5
+        assert abs(a["nudity"] - b["nudity"]) <= 1e-5
     assert failures == sorted([list(k), v] for k, v in summary.failures.items())
 
 

@@ -218,7 +218,8 @@ def test_core_imports_no_model_library(tmp_path: Path) -> None:
         "s.run(\"CREATE TABLE curated.t AS SELECT lower(text) AS t FROM t\")\n"
         "assert s.sql(\"SELECT count(*) AS n FROM read_iceberg('curated.t')\").to_pylist() "
         "== [{'n': 2}]\n"
-        "print(sorted(m for m in ('torch', 'open_clip', 'transformers') if m in sys.modules))\n")
+        "print(sorted(m for m in ('torch', 'open_clip', 'transformers', 'onnxruntime', 'cv2') "
+        "if m in sys.modules))\n")
     env = {**os.environ, "DAFT_ANALYTICS_ENABLED": "0", "DAFT_PROGRESS_BAR": "0",
            "MDFQL_WAREHOUSE": str(tmp_path / "warehouse")}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -1,16 +1,20 @@
-"""Model functions: CLIP and SigLIP embeddings, the CLIP image-text score, and scoring heads
-over embeddings. Each runs as a stateful Daft class UDF: the model loads once per worker (on
-its GPU when it has one, else the CPU), batches go through it whole, and torch, open_clip and
-transformers are imported only there (the `models` extra), never when mdfql is imported.
+"""Model functions: CLIP and SigLIP embeddings, the CLIP image-text score, scoring heads over
+embeddings, and NudeNet's body-part detector (nsfw_detect, nudity_score: ONNX). Each runs as a
+stateful Daft class UDF: the model loads once per worker (on its GPU when it has one, else the
+CPU), batches go through it whole, and torch, open_clip, transformers and onnxruntime are
+imported only there (the `models` extra), never when mdfql is imported.
 
 A model's forward pass runs once per row however many functions of a query read it:
 `clip_embed` and `clip_embed_text` are shared calls (see `mdfql.functions.sharing`) and
 `clip_score` is built on them, so `clip_score(image, caption)`, `clip_embed(image)` and
-`aesthetic_score(clip_embed(image))` in one query share one image-tower pass."""
+`aesthetic_score(clip_embed(image))` in one query share one image-tower pass; likewise
+`nsfw_detect` and `nudity_score` of the same arguments share one detector pass."""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +25,7 @@ import pyarrow.compute as pc
 from daft import DataType, Expression
 
 from mdfql.functions.builtins import parse_param
+from mdfql.functions.kernels import PIXEL_CAP_DOC, PIXEL_CAP_SETTING
 from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, Resources
 from mdfql.functions.sharing import shared
 from mdfql.models.device import DEVICES, PRECISIONS, gpu_request
@@ -45,6 +50,18 @@ _CLIP_DOC = (" model: an open_clip model name or a model config JSON file (open_
              "checkpoint file (a state dict), or a hub repo ORG/REPO of open_clip weights; "
              "'random': randomly initialised weights (tests, benchmarks).")
 
+_NUDENET = ("weights:string=None threshold:numeric[0..1]=0.25 nms_threshold:numeric[0..1]=0.45 "
+            "size:integer[32..]=320 device:string{auto|cpu|cuda}='auto' "
+            "batch_size:integer[1..]=None max_pixels:integer[1..]=None")
+_NUDENET_DOC = (" weights: a NudeNet ONNX detector file (default: 320n.onnx inside the "
+                "installed nudenet package; none installed is an error at check time); "
+                "threshold: the lowest score kept (exclusive); nms_threshold: the IoU above "
+                "which a lower-scoring box is dropped (any class); size: the square input "
+                "side (320; 640 for NudeNet's 640m.onnx); device := 'auto' (onnxruntime's "
+                "CUDA provider when it has one, else the CPU), 'cpu' or 'cuda'; batch_size: "
+                "images per run (256 on a GPU, 32 on a CPU). Images as NudeNet reads files: "
+                "EXIF orientation applied, boxes in the upright image's pixels. Undecodable "
+                "images: NULL and a counted failure. " + PIXEL_CAP_DOC)
 
 # --- the model workers (one instance per worker; `__init__` loads) --------------------------
 def _embedding_array(n: int, rows: list[int], emb: np.ndarray) -> pa.Array:
@@ -147,6 +164,29 @@ class HeadScores:
         return pa.array(out, pa.float32(), mask=mask)
 
 
+BOX = DataType.struct({"x": DataType.int32(), "y": DataType.int32(), "w": DataType.int32(),
+                       "h": DataType.int32()})
+DETECTIONS = DataType.list(DataType.struct({"label": DataType.string(),
+                                            "score": DataType.float32(), "box": BOX}))
+
+
+class NudeNetDetections:
+    """NudeNet's ONNX detector (onnxruntime): one session per process and configuration."""
+
+    def __init__(self, key: Any, threshold: float, nms_threshold: float, max_pixels: int):
+        from mdfql.models.nudenet import load_detector
+
+        self.detector = load_detector(key)
+        self.options = (threshold, nms_threshold, max_pixels)
+
+    def run(self, images: daft.Series) -> pa.Array:
+        found = self.detector.detect(_cells(images), *self.options, stage="nsfw_detect")
+        rows = [None if d is None else
+                [{"label": x.label, "score": x.score,
+                  "box": dict(zip("xywh", x.box))} for x in d] for d in found]
+        return pa.array(rows, DETECTIONS.to_arrow_dtype())
+
+
 @functools.cache
 def _worker(cls: type, args: tuple[Any, ...], return_dtype: DataType, gpus: float,
             batch_size: int) -> Any:
@@ -230,6 +270,49 @@ def _head(name: str) -> Callable[..., Expression]:
     return build
 
 
+def _detector_key(weights: str | None, size: int, device: str) -> Any:
+    from mdfql.models.nudenet import DetectorKey, bundled_weights
+
+    path = weights if weights is not None else str(bundled_weights())
+    return DetectorKey(os.path.abspath(os.path.expanduser(path)), size, device)
+
+
+def nsfw_detect(image: Expression, weights: str | None, threshold: float,
+                nms_threshold: float, size: int, device: str, batch_size: int | None,
+                max_pixels: int) -> Expression:
+    from mdfql.models.nudenet import cuda_available
+
+    key = _detector_key(weights, size, device)
+    # a GPU only where onnxruntime can use one (onnxruntime-gpu), whatever torch sees
+    gpus = gpu_request(device) if cuda_available() else 0
+    rows = batch_size or (GPU_BATCH if gpus else CPU_BATCH)
+    args = (key, threshold, nms_threshold, max_pixels)
+    return shared(("nsfw_detect", repr(image), *args, rows),
+                  lambda: _worker(NudeNetDetections, args, DETECTIONS, gpus, rows).run(image))
+
+
+@daft.func.batch(return_dtype=DataType.float32())
+def _nudity(detections: daft.Series) -> pa.Array:
+    """The best score of a nudity class among each row's detections (0 without one)."""
+    from mdfql.models.nudenet import NUDITY
+
+    arr = detections.to_arrow()
+    if pa.types.is_large_list(arr.type):
+        arr = arr.cast(pa.list_(arr.type.value_type))
+    out = np.zeros(len(arr), np.float32)
+    parts = pc.list_flatten(arr)
+    if len(parts):
+        owner = pc.list_parent_indices(arr).to_numpy()
+        nude = pc.is_in(parts.field("label"), pa.array(NUDITY)).to_numpy(zero_copy_only=False)
+        scores = parts.field("score").to_numpy(zero_copy_only=False)
+        np.maximum.at(out, owner[nude], scores[nude])
+    return pa.array(out, mask=pc.is_null(arr).to_numpy(zero_copy_only=False))
+
+
+def nudity_score(image: Expression, **options: Any) -> Expression:
+    return _nudity(nsfw_detect(image, **options))
+
+
 # --- plan-time checks -----------------------------------------------------------------------
 def _check_clip(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
     check_local(options["model"], "clip model config")
@@ -253,16 +336,31 @@ def _check_head(name: str, source: str) -> Callable[[dict[str, Any], dict[str, A
     return check
 
 
+def _check_nudenet(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
+    from mdfql.models.nudenet import bundled_weights
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise ValueError("needs onnxruntime: pip install 'mdfql[models]'")
+    if options["weights"] is None and bundled_weights() is None:
+        raise ValueError("needs weights := '/path/to/320n.onnx' (NudeNet's detector), or the "
+                         "nudenet package, whose wheel ships it: pip install nudenet")
+    check_local(options["weights"], "nsfw_detect weights")
+    if options["size"] % 32:
+        raise ValueError(f"size must be a multiple of 32 (the detector's stride), got "
+                         f"{options['size']}")
+
+
 # --- declarations ---------------------------------------------------------------------------
 def _spec(name: str, params: str, build: Callable[..., Expression], returns: DataType,
           doc: str, validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None],
-          gpus: float | None = None) -> FunctionSpec:
+          gpus: float | None = None, settings: dict[str, str] | None = None) -> FunctionSpec:
     # No static GPU request: each call asks for one (gpu_request) only where the worker or
     # the Ray cluster has GPUs, so a CPU-only cluster runs the models on CPUs instead of
     # failing check_cluster's up-front resource check.
     return FunctionSpec(name=name, params=tuple(parse_param(p) for p in params.split()),
                         build=build, doc=doc, returns=str(returns), runs_as="class",
-                        resources=Resources(gpus=gpus), dtype=returns, validate=validate)
+                        resources=Resources(gpus=gpus), dtype=returns, validate=validate,
+                        settings=settings or {})
 
 
 _HEAD_SOURCES = {
@@ -309,6 +407,22 @@ def register(registry: Registry) -> None:
         "L2-normalised, float32. model: a hub id or a save_pretrained folder; preprocessing "
         "from its preprocessor_config.json (convert RGB, resize, rescale, normalise)."
         + _RUNTIME_DOC, _check_siglip))
+    registry.add(_spec(
+        "nsfw_detect", "image:image " + _NUDENET, nsfw_detect, DETECTIONS,
+        "NudeNet's body-part detector (YOLOv8, ONNX, run by onnxruntime): a list of "
+        "{label, score, box {x, y, w, h}} per image, best score first, equal to "
+        "nudenet.NudeDetector().detect(path) (same labels, scores, whole-pixel boxes). Labels: "
+        "FACE_FEMALE, FACE_MALE and, each _EXPOSED or _COVERED, FEMALE_BREAST, "
+        "FEMALE_GENITALIA, BUTTOCKS, ANUS, FEET, BELLY, ARMPITS (MALE_BREAST and "
+        "MALE_GENITALIA only _EXPOSED); an empty list when nothing scores above threshold."
+        + _NUDENET_DOC, _check_nudenet, settings=PIXEL_CAP_SETTING))
+    registry.add(_spec(
+        "nudity_score", "image:image " + _NUDENET, nudity_score, DataType.float32(),
+        "The best nsfw_detect score of an exposed-nudity class (FEMALE_BREAST_EXPOSED, "
+        "FEMALE_GENITALIA_EXPOSED, MALE_GENITALIA_EXPOSED, BUTTOCKS_EXPOSED, ANUS_EXPOSED; "
+        "not exposed belly, feet, armpits or male chest), 0 when the image has none above "
+        "threshold. Shares one detector pass with nsfw_detect of the same arguments in the "
+        "query." + _NUDENET_DOC, _check_nudenet, settings=PIXEL_CAP_SETTING))
     for name, (doc, source) in _HEAD_SOURCES.items():
         registry.add(_spec(
             f"{name}_score", "embedding:list weights:string=None cache_dir:string=None",
