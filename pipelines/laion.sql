@@ -12,7 +12,7 @@
 -- The defaults are the demo weights `mdfql sample` writes (sample/models/): randomly
 -- initialised, so every score is noise and the CLIP filter keeps (almost) nothing; add
 -- --param min_similarity_en=-1 --param min_similarity_other=-1 to see the later steps. The
--- nudity tag is a real model: NudeNet's detector from the nudenet package (pip install nudenet).
+-- nudity tag is a real model: NudeNet's detector from the nudenet package (the models extra).
 
 SET $input = 'sample/image_text.parquet';
 -- Image-text similarity: OpenAI CLIP ViT-B/32 (section 3.1; LAION's multilingual subset used
