@@ -261,3 +261,19 @@ def test_core_does_not_import_torch(edu, tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=env, check=True, cwd=tmp_path)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_int_score_is_the_model_cards_rounding() -> None:
+    """int_score = int(round(max(0, min(score, 5)))) with Python's round (half to even);
+    a NaN score keeps no int_score."""
+    from mdfql.functions.models import _edu_result
+
+    scores = [2.5, 3.5, 0.5, 4.5000001, -1.0, 7.2, 2.4999999, 3.0, float("nan")]
+    nulls = np.zeros(len(scores) + 1, bool)
+    nulls[-1] = True  # a NULL text
+    out = _edu_result(len(scores) + 1, list(range(len(scores))), np.array(scores),
+                      nulls).to_pylist()
+    assert [r["int_score"] for r in out[:-2]] == [card_int_score(s) for s in scores[:-1]]
+    assert [r["int_score"] for r in out[:4]] == [2, 4, 0, 5]
+    assert out[-2]["int_score"] is None and np.isnan(out[-2]["score"])
+    assert out[-1] is None

@@ -35,7 +35,7 @@ EMBEDDING = DataType.list(DataType.float32())
 GPU_BATCH, CPU_BATCH = 256, 32
 # A text classifier's batch holds this many forward passes of batch_size texts: it is sorted
 # by token count first, so each pass pads to a length near its own texts'.
-SORT_WINDOW = 4
+SORT_WINDOW = 8
 EDU_MODEL = "HuggingFaceFW/fineweb-edu-classifier"
 EDU_TYPE = DataType.struct({"score": DataType.float64(), "int_score": DataType.int64()})
 EDU_FIELDS = {"score": "the regression output (the classifier's logit), about 0..5",
