@@ -277,3 +277,16 @@ def test_int_score_is_the_model_cards_rounding() -> None:
     assert [r["int_score"] for r in out[:4]] == [2, 4, 0, 5]
     assert out[-2]["int_score"] is None and np.isnan(out[-2]["score"])
     assert out[-1] is None
+
+
+def test_missing_hub_model_fails_the_load_with_the_message(tmp_path, monkeypatch) -> None:
+    """Past the check (the hub answered then), a worker that cannot get the model fails the
+    run saying what was looked for and where."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MdfqlError, match=r"text classifier: weights 'org/no-such-model' are "
+                                         rf"not in cache_dir {tmp_path}") as info:
+        text_models.load_classifier("org/no-such-model", str(tmp_path), "cpu", "auto")
+    assert "save_pretrained folder" in info.value.hint

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from mdfql.models import device as devices
-from mdfql.models.weights import MissingWeights, hub_failure, local_path, looks_local
+from mdfql.models.weights import (
+    MODEL_HINT,
+    MissingWeights,
+    hub_failure,
+    local_path,
+    looks_local,
+)
 
 # tokenizers without a model_max_length report this sentinel (transformers' VERY_LARGE_INTEGER)
 _UNSET_MAX_LENGTH = 10**20
@@ -157,7 +163,8 @@ def _load(model: str, cache_dir: str | None, device: str, precision: str) -> Tex
         tokenizer = AutoTokenizer.from_pretrained(source, cache_dir=cache_dir,
                                                   local_files_only=local)
     except OSError as e:  # not in the cache and not downloadable, or no tokenizer files
-        raise hub_failure("text classifier", model, cache_dir, e) from None
+        error = hub_failure("text classifier", model, cache_dir, e)
+        raise MissingWeights(error.message, hint=MODEL_HINT) from None
     if tokenizer.pad_token_id is None:
         raise MissingWeights(f"text classifier {model}: its tokenizer has no padding token",
                              hint="set tokenizer.pad_token and save it again")

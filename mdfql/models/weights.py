@@ -89,6 +89,9 @@ def check_local(ref: str | None, what: str) -> None:
 
 # Seconds a plan-time probe of the hub may take (an offline machine fails at once: no DNS)
 HUB_PROBE_TIMEOUT_S = 5.0
+MODEL_HINT = ("give a save_pretrained folder (model := '/path/to/model'), or download the "
+              "model where there is a network (huggingface-cli download ORG/REPO) and point "
+              "HF_HOME or cache_dir at that cache")
 
 
 def check_transformers_model(ref: str, what: str, cache_dir: str | None
@@ -121,10 +124,10 @@ def check_transformers_model(ref: str, what: str, cache_dir: str | None
         return json.loads(Path(cached).read_text())
     if constants.HF_HUB_OFFLINE:
         raise ValueError(f"{what}: '{ref}' is not in {cache_note(cache_dir)} and the hub is "
-                         f"offline (HF_HUB_OFFLINE); {SUPPLY_HINT}")
+                         f"offline (HF_HUB_OFFLINE); {MODEL_HINT}")
     try:
         get_hf_file_metadata(hf_hub_url(ref, "config.json"), timeout=HUB_PROBE_TIMEOUT_S)
     except Exception as e:  # unreachable, no such repo, gated: the weights cannot come
-        raise ValueError(f"{hub_failure(what, ref, cache_dir, e).message}; {SUPPLY_HINT}"
+        raise ValueError(f"{hub_failure(what, ref, cache_dir, e).message}; {MODEL_HINT}"
                          ) from None
     return None
