@@ -1,7 +1,8 @@
 """Demo weights: tiny, randomly initialised models of the architectures the image pipelines
-load, so `mdfql sample && mdfql run pipelines/laion.sql` runs offline. Their scores mean
-nothing; they exist to exercise the code path real weights take (model config JSON plus
-checkpoint for open_clip, a `save_pretrained` folder for SigLIP, state dicts for the heads).
+and `edu_score` load, so `mdfql sample && mdfql run pipelines/laion.sql` runs offline. Their
+scores mean nothing; they exist to exercise the code path real weights take (model config
+JSON plus checkpoint for open_clip, `save_pretrained` folders for SigLIP and the FineWeb-Edu
+classifier, state dicts for the heads).
 
 Every builder is seeded (`torch.manual_seed`), so a given seed gives the same weights. The
 tests build their reference models with the same functions (tests/test_models.py).
@@ -113,6 +114,104 @@ def write_siglip(folder: str | Path, image_size: int = 48, seed: int = 0) -> Sig
     return SiglipFiles(folder, model, processor)
 
 
+@dataclass(frozen=True)
+class EduFiles:
+    folder: Path  # a `save_pretrained` folder: the classifier and its tokenizer
+    model: Any  # the BertForSequenceClassification saved there (eval mode)
+    tokenizer: Any  # its BertTokenizerFast
+
+
+# FineWeb-Edu's classifier is snowflake-arctic-embed-m (a BERT-base encoder with the
+# bert-base-uncased WordPiece tokenizer, 512 tokens) plus a 1-output regression head.
+EDU_MAX_LENGTH = 512
+_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def wordpiece_tokenizer(folder: Path, corpus: list[str], vocab_size: int) -> Any:
+    """A lowercasing BERT WordPiece tokenizer trained on `corpus` (offline), as a
+    BertTokenizerFast of model_max_length 512 whose vocab.txt is in `folder`."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizerFast
+
+    trainer = BertWordPieceTokenizer(lowercase=True)
+    trainer.train_from_iterator(corpus, vocab_size=vocab_size, min_frequency=1,
+                                special_tokens=_SPECIAL_TOKENS, show_progress=False)
+    vocab = trainer.get_vocab()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "vocab.txt"
+    path.write_text("".join(f"{token}\n" for token in sorted(vocab, key=vocab.get)))
+    return BertTokenizerFast(vocab_file=str(path), do_lower_case=True,
+                             model_max_length=EDU_MAX_LENGTH)
+
+
+def write_edu(folder: str | Path, corpus: list[str], vocab_size: int = 2000, hidden: int = 32,
+              layers: int = 2, heads: int = 2, seed: int = 0,
+              spread: tuple[float, float] | None = (2.5, 1.5), init: float = 0.4) -> EduFiles:
+    """A random BertForSequenceClassification of FineWeb-Edu's kind (1 regression output)
+    with a WordPiece tokenizer trained on `corpus`, saved to `folder` and loaded in SQL as
+    `edu_score(text, model := 'folder')`. `init`: the weights' standard deviation (BERT's
+    0.02 gives every text nearly the same output: a random encoder that tells texts apart
+    needs larger weights); `spread`: rescale the head so the scores of `corpus` have this
+    mean and standard deviation."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    folder = Path(folder)
+    tokenizer = wordpiece_tokenizer(folder, corpus, vocab_size)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden,
+                        num_hidden_layers=layers, num_attention_heads=heads,
+                        intermediate_size=4 * hidden, max_position_embeddings=EDU_MAX_LENGTH,
+                        num_labels=1, problem_type="regression", initializer_range=init)
+    torch.manual_seed(seed)
+    with _quiet():
+        model = BertForSequenceClassification(config).eval()
+    if spread is not None:
+        spread_head(model, tokenizer, corpus, *spread)
+    with _quiet():
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    return EduFiles(folder, model, tokenizer)
+
+
+def spread_head(model: Any, tokenizer: Any, texts: list[str], mean: float, std: float
+                ) -> None:
+    """Rescale a sequence classifier's last linear layer (`model.classifier`) in place so each
+    output over `texts` has this mean and standard deviation: a random encoder's outputs
+    differ little between texts, so scores and top labels would hardly vary."""
+    import torch
+
+    with torch.inference_mode():
+        inputs = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        logits = model(**inputs).logits
+    scale = std / logits.std(0).clamp_min(1e-12)
+    with torch.no_grad():
+        head = model.classifier
+        head.weight *= scale[:, None]
+        head.bias.copy_((head.bias - logits.mean(0)) * scale + mean)
+
+
+def demo_corpus() -> list[str]:
+    """Every sentence and phrase the bundled sample's pages are made of (mdfql.demo.text)."""
+    from mdfql.demo import text
+
+    out: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                walk(v)
+
+    for name in sorted(vars(text)):
+        if name.isupper():
+            walk(getattr(text, name))
+    return out
+
+
 # What the demo heads output for a zero embedding (scores of real embeddings stay within a few
 # hundredths of it): mid-scale aesthetic (1..10), unlikely NSFW / watermark / AI-generated, so
 # the pipelines' default thresholds keep rows and their later steps run on the sample.
@@ -157,6 +256,10 @@ the same code path as real weights, which is all they are for.
   `--param clip_model=ViT-L-14 --param clip_weights=openai` (or ViT-B-32 for LAION).
 - `siglip/`: a tiny SiglipModel `save_pretrained` folder with its preprocessor config.
   Real: `--param siglip_model=google/siglip-so400m-patch14-384`.
+- `fineweb-edu/`: a tiny BertForSequenceClassification (2 layers, 32 wide, 1 regression
+  output: the FineWeb-Edu classifier's architecture) with a WordPiece tokenizer trained on
+  the sample's sentences, its head rescaled so scores spread around 2.5 (some pages pass
+  `int_score >= 3`). Real: `HuggingFaceFW/fineweb-edu-classifier` (edu_score's default).
 - `aesthetic.pt`, `nsfw.pt`, `watermark.pt`, `aigc.pt`: head state dicts over {width}-wide
   embeddings (mdfql/models/heads.py documents each architecture), their last bias shifted
   so scores sit near aesthetic 5.5 and probability 0.1 (the pipelines' default thresholds
@@ -171,12 +274,13 @@ class DemoWeights:
     folder: Path
     clip: ClipFiles
     siglip: Path
+    edu: Path
     heads: dict[str, Path]
 
     def params(self) -> dict[str, str]:
         """The pipelines' `--param` values pointing at these weights."""
         out = {"clip_model": str(self.clip.config), "clip_weights": str(self.clip.weights),
-               "siglip_model": str(self.siglip)}
+               "siglip_model": str(self.siglip), "edu_model": str(self.edu)}
         out.update({f"{name}_weights": str(path) for name, path in self.heads.items()})
         return out
 
@@ -186,12 +290,13 @@ def write_demo_weights(folder: str | Path, seed: int = 0) -> DemoWeights:
     folder = Path(folder)
     clip = write_clip(folder, seed=seed)
     siglip = write_siglip(folder / "siglip", seed=seed).folder
+    edu = write_edu(folder / "fineweb-edu", demo_corpus(), seed=seed).folder
     heads = {name: write_head(folder / f"{name}.pt", name, seed=seed + i,
                               output=DEMO_HEAD_OUTPUT[name])[0]
              for i, name in enumerate(HEAD_NAMES)}
     (folder / "README.md").write_text(README.format(seed=seed, clip=DEMO_CLIP_NAME,
                                                     width=DEMO_EMBED_DIM))
-    return DemoWeights(folder, clip, siglip, heads)
+    return DemoWeights(folder, clip, siglip, edu, heads)
 
 
 def missing_models() -> str | None:

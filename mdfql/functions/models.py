@@ -1,14 +1,16 @@
 """Model functions: CLIP and SigLIP embeddings, the CLIP image-text score, scoring heads over
-embeddings, and NudeNet's body-part detector (nsfw_detect, nudity_score: ONNX). Each runs as a
-stateful Daft class UDF: the model loads once per worker (on its GPU when it has one, else the
-CPU), batches go through it whole, and torch, open_clip, transformers and onnxruntime are
-imported only there (the `models` extra), never when mdfql is imported.
+embeddings, NudeNet's body-part detector (nsfw_detect, nudity_score: ONNX) and transformers
+text classifiers (`edu_score`, `hf_classify`). Each runs as a stateful Daft class UDF: the
+model loads once per worker (on its GPU when it has one, else the CPU), batches go through it
+whole, and torch, open_clip, transformers and onnxruntime are imported only there (the
+`models` extra), never when mdfql is imported.
 
 A model's forward pass runs once per row however many functions of a query read it:
 `clip_embed` and `clip_embed_text` are shared calls (see `mdfql.functions.sharing`) and
 `clip_score` is built on them, so `clip_score(image, caption)`, `clip_embed(image)` and
 `aesthetic_score(clip_embed(image))` in one query share one image-tower pass; likewise
-`nsfw_detect` and `nudity_score` of the same arguments share one detector pass."""
+`nsfw_detect` and `nudity_score` of the same arguments share one detector pass, and
+`edu_score(text).score` in WHERE and `edu_score(text).int_score` in SELECT one forward pass."""
 
 from __future__ import annotations
 
@@ -29,22 +31,41 @@ from mdfql.functions.kernels import PIXEL_CAP_DOC, PIXEL_CAP_SETTING
 from mdfql.functions.registry import ArgInfo, FunctionSpec, Registry, Resources
 from mdfql.functions.sharing import shared
 from mdfql.models.device import DEVICES, PRECISIONS, gpu_request
-from mdfql.models.weights import check_local
+from mdfql.models.text import config_labels
+from mdfql.models.weights import check_local, check_transformers_model
 
 EMBEDDING = DataType.list(DataType.float32())
 # Rows per model call when batch_size is not given: a GPU wants big batches, a CPU worker
 # gains nothing past a few dozen and holds less decoded pixels at once.
 GPU_BATCH, CPU_BATCH = 256, 32
+# A text classifier's batch holds this many forward passes of batch_size texts: it is sorted
+# by token count first, so each pass pads to a length near its own texts'.
+SORT_WINDOW = 8
+EDU_MODEL = "HuggingFaceFW/fineweb-edu-classifier"
+EDU_TYPE = DataType.struct({"score": DataType.float64(), "int_score": DataType.int64()})
+EDU_FIELDS = {"score": "the regression output (the classifier's logit), about 0..5",
+              "int_score": "round(clamp(score, 0, 5)), Python's round (half to even) as "
+                           "the model card computes it; FineWeb-Edu keeps int_score >= 3"}
+CLASSIFY_TYPE = DataType.struct({"label": DataType.string(), "score": DataType.float64()})
+CLASSIFY_FIELDS = {"label": "the top label (config.id2label), or the label := asked for",
+                   "score": "its softmax probability (sigmoid for a multi-label model, the "
+                            "raw output for a 1-label regression model)"}
 
 _RUNTIME = (f"device:string{{{'|'.join(DEVICES)}}}='auto' "
             f"precision:string{{{'|'.join(PRECISIONS)}}}='auto' batch_size:integer[1..]=None "
             "cache_dir:string=None")
 _CLIP = "model:string='ViT-L-14' pretrained:string='openai' " + _RUNTIME
-_RUNTIME_DOC = (" device := 'auto' (a GPU when the worker has one, else the CPU), 'cpu' or "
-                "'cuda'; precision := 'auto' (fp16 on a GPU, fp32 on the CPU), 'fp32', "
-                "'fp16' or 'bf16'; batch_size: rows per forward pass (256 on a GPU, 32 on "
-                "a CPU); cache_dir: the Hugging Face hub cache (default HF_HOME / "
-                "HF_HUB_CACHE). Missing weights are an error naming what was looked for.")
+
+
+def _runtime_doc(gpu_precision: str) -> str:
+    return (" device := 'auto' (a GPU when the worker has one, else the CPU), 'cpu' or "
+            f"'cuda'; precision := 'auto' ({gpu_precision} on a GPU, fp32 on the CPU), "
+            "'fp32', 'fp16' or 'bf16'; batch_size: rows per forward pass (256 on a GPU, 32 "
+            "on a CPU); cache_dir: the Hugging Face hub cache (default HF_HOME / "
+            "HF_HUB_CACHE). Missing weights are an error naming what was looked for.")
+
+
+_RUNTIME_DOC = _runtime_doc("fp16")
 _CLIP_DOC = (" model: an open_clip model name or a model config JSON file (open_clip's "
              "format); pretrained: an open_clip tag ('openai', 'laion2b_s32b_b82k', ...), a "
              "checkpoint file (a state dict), or a hub repo ORG/REPO of open_clip weights; "
@@ -187,6 +208,75 @@ class NudeNetDetections:
         return pa.array(rows, DETECTIONS.to_arrow_dtype())
 
 
+class TextScores:
+    """A transformers sequence classifier: edu_score's or hf_classify's struct per text."""
+
+    def __init__(self, key: tuple[str, str | None, str, str], kind: str, label: str | None,
+                 batch_size: int):
+        from mdfql.models.text import load_classifier
+        from mdfql.models.weights import MissingWeights
+
+        self.classifier = load_classifier(*key)
+        self.kind, self.batch_size = kind, batch_size
+        labels = self.classifier.labels
+        if kind == "edu_score" and len(labels) != 1:
+            raise MissingWeights(f"edu_score: model {key[0]} has {len(labels)} outputs, not "
+                                 "FineWeb-Edu's one regression output (use hf_classify)",
+                                 hint=None)
+        if label is not None and label not in labels:
+            raise MissingWeights(f"hf_classify: model {key[0]} has no label {label!r} (its "
+                                 f"labels: {', '.join(labels)})", hint=None)
+        self.label = None if label is None else labels.index(label)
+
+    def run(self, texts: daft.Series) -> pa.Array:
+        values = texts.to_pylist()
+        rows = [i for i, t in enumerate(values) if t is not None]
+        logits = self.classifier.logits([values[i] for i in rows], self.batch_size)
+        nulls = np.ones(len(values), bool)
+        nulls[rows] = False
+        if self.kind == "edu_score":
+            return _edu_result(len(values), rows, logits[:, 0].astype(np.float64), nulls)
+        return self._classified(len(values), rows, logits, nulls)
+
+    def _classified(self, n: int, rows: list[int], logits: np.ndarray, nulls: np.ndarray
+                    ) -> pa.Array:
+        """{label, score}: the top (or asked-for) label and its probability."""
+        x = logits.astype(np.float64)
+        problem = self.classifier.problem_type
+        if problem == "multi_label_classification":
+            probs = 1 / (1 + np.exp(-x))
+        elif problem == "regression":
+            probs = x
+        else:  # softmax, shifted by the row maximum so exp cannot overflow
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            probs = e / e.sum(axis=1, keepdims=True)
+        pick = (np.full(len(rows), self.label, np.int64) if self.label is not None
+                else probs.argmax(axis=1))
+        labels = np.empty(n, object)
+        labels[rows] = np.asarray(self.classifier.labels, object)[pick]
+        scores = np.zeros(n)
+        scores[rows] = probs[np.arange(len(rows)), pick]
+        return _struct(CLASSIFY_TYPE, [labels, scores], [nulls, nulls], nulls)
+
+
+def _edu_result(n: int, rows: list[int], score: np.ndarray, nulls: np.ndarray) -> pa.Array:
+    """{score, int_score} with int_score = round(clamp(score, 0, 5)), rounding half to even
+    as the model card's Python round does; a NaN score (a numeric failure) has no int_score."""
+    scores = np.zeros(n)
+    scores[rows] = score
+    ints = np.rint(np.clip(np.nan_to_num(scores, nan=0.0), 0, 5)).astype(np.int64)
+    return _struct(EDU_TYPE, [scores, ints], [nulls, nulls | np.isnan(scores)], nulls)
+
+
+def _struct(dtype: DataType, values: list[np.ndarray], masks: list[np.ndarray],
+            nulls: np.ndarray) -> pa.Array:
+    """A struct column of Daft type `dtype` from its fields' values and NULL masks."""
+    fields = list(dtype.to_arrow_dtype())
+    return pa.StructArray.from_arrays(
+        [pa.array(v, f.type, mask=m) for f, v, m in zip(fields, values, masks)],
+        fields=fields, mask=pa.array(nulls))
+
+
 @functools.cache
 def _worker(cls: type, args: tuple[Any, ...], return_dtype: DataType, gpus: float,
             batch_size: int) -> Any:
@@ -262,6 +352,28 @@ def siglip_embed(image: Expression, model: str, device: str, precision: str,
                                  batch_size))
 
 
+def _text_scores(kind: str, text: Expression, key: tuple[str, str | None, str, str],
+                 label: str | None, device: str, batch_size: int | None, returns: DataType
+                 ) -> Expression:
+    gpus = gpu_request(device)
+    size = batch_size or (GPU_BATCH if gpus else CPU_BATCH)
+    return shared((kind, repr(text), key, label, batch_size),
+                  lambda: _worker(TextScores, (key, kind, label, size), returns, gpus,
+                                  size * SORT_WINDOW).run(text))
+
+
+def edu_score(text: Expression, model: str, device: str, precision: str,
+              batch_size: int | None, cache_dir: str | None) -> Expression:
+    key = (model, cache_dir, device, precision)
+    return _text_scores("edu_score", text, key, None, device, batch_size, EDU_TYPE)
+
+
+def hf_classify(text: Expression, model: str, label: str | None, device: str, precision: str,
+                batch_size: int | None, cache_dir: str | None) -> Expression:
+    key = (model, cache_dir, device, precision)
+    return _text_scores("hf_classify", text, key, label, device, batch_size, CLASSIFY_TYPE)
+
+
 def _head(name: str) -> Callable[..., Expression]:
     def build(embedding: Expression, weights: str, cache_dir: str | None) -> Expression:
         worker = _worker(HeadScores, (name, weights, cache_dir), DataType.float32(), 0, 1024)
@@ -325,6 +437,25 @@ def _check_siglip(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
     check_local(options["cache_dir"], "cache_dir")
 
 
+def _check_text(kind: str) -> Callable[[dict[str, Any], dict[str, ArgInfo]], None]:
+    def check(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
+        check_local(options["cache_dir"], "cache_dir")
+        model = options["model"]
+        config = check_transformers_model(model, f"{kind} model", options["cache_dir"])
+        if config is None:  # on the hub, not cached: the workers check it when it loads
+            return
+        labels = config_labels(config)
+        if kind == "edu_score" and len(labels) != 1:
+            raise ValueError(f"model {model} has {len(labels)} outputs, not FineWeb-Edu's one "
+                             "regression output (use hf_classify)")
+        label = options.get("label")
+        if label is not None and label not in labels:
+            raise ValueError(f"model {model} has no label {label!r} (its labels: "
+                             f"{', '.join(labels)})")
+
+    return check
+
+
 def _check_head(name: str, source: str) -> Callable[[dict[str, Any], dict[str, ArgInfo]], None]:
     def check(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
         if options["weights"] is None:
@@ -353,14 +484,15 @@ def _check_nudenet(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
 # --- declarations ---------------------------------------------------------------------------
 def _spec(name: str, params: str, build: Callable[..., Expression], returns: DataType,
           doc: str, validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None],
-          gpus: float | None = None, settings: dict[str, str] | None = None) -> FunctionSpec:
+          gpus: float | None = None, settings: dict[str, str] | None = None,
+          fields: dict[str, str] | None = None) -> FunctionSpec:
     # No static GPU request: each call asks for one (gpu_request) only where the worker or
     # the Ray cluster has GPUs, so a CPU-only cluster runs the models on CPUs instead of
     # failing check_cluster's up-front resource check.
     return FunctionSpec(name=name, params=tuple(parse_param(p) for p in params.split()),
                         build=build, doc=doc, returns=str(returns), runs_as="class",
                         resources=Resources(gpus=gpus), dtype=returns, validate=validate,
-                        settings=settings or {})
+                        settings=settings or {}, fields=dict(fields or {}))
 
 
 _HEAD_SOURCES = {
@@ -429,3 +561,23 @@ def register(registry: Registry) -> None:
             _head(name), DataType.float32(),
             doc + ". weights: a state dict file (.pt/.pth/.bin/.safetensors) or a hub file "
             "ORG/REPO/FILE; NULL rows stay NULL.", _check_head(name, source), gpus=None))
+    registry.add(_spec(
+        "edu_score", f"text:string model:string='{EDU_MODEL}' " + _RUNTIME, edu_score,
+        EDU_TYPE,
+        "FineWeb-Edu's educational-value classifier: {score, int_score}, int_score = "
+        "round(clamp(score, 0, 5)) (FineWeb-Edu keeps int_score >= 3). Follows the model "
+        "card: the tokenizer's truncation to its model_max_length (512) and padding to the "
+        "longest text of each forward pass (texts sorted by token count first), "
+        "logits.squeeze(-1); NULL text gives NULL. model: a hub id or a save_pretrained "
+        "folder of a 1-output AutoModelForSequenceClassification." + _runtime_doc("bf16"),
+        _check_text("edu_score"), fields=EDU_FIELDS))
+    registry.add(_spec(
+        "hf_classify", "text:string model:string! label:string=None " + _RUNTIME,
+        hf_classify, CLASSIFY_TYPE,
+        "Any transformers sequence classifier (AutoModelForSequenceClassification): {label, "
+        "score}, the top label of config.id2label and its softmax probability (sigmoid per "
+        "label for a multi_label_classification model; the raw output for a 1-output "
+        "regression model). label := 'NAME': that label's score instead of the top one "
+        "(a threshold on one class). Tokenized and batched as edu_score; NULL text gives "
+        "NULL. model: a hub id or a save_pretrained folder." + _runtime_doc("bf16"),
+        _check_text("hf_classify"), fields=CLASSIFY_FIELDS))

@@ -25,10 +25,11 @@ def pick_device(requested: str) -> str:
     return "cpu"
 
 
-def pick_precision(device: str, precision: str) -> str:
-    """'auto': fp16 on a GPU (tensor cores), fp32 on the CPU (exact embeddings)."""
+def pick_precision(device: str, precision: str, gpu: str = "fp16") -> str:
+    """'auto': `gpu` on a GPU (tensor cores: fp16 for the image towers, bf16 for the text
+    classifiers, as FineWeb-Edu ran its classifier), fp32 on the CPU (exact results)."""
     if precision == "auto":
-        return "fp16" if device == "cuda" else "fp32"
+        return gpu if device == "cuda" else "fp32"
     return precision
 
 
