@@ -56,3 +56,30 @@ def warehouse(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MDFQL_WAREHOUSE", str(wh))
     monkeypatch.delenv("MDFQL_CATALOG_URI", raising=False)
     return wh
+
+
+@pytest.fixture(scope="session")
+def fineweb_sample(tmp_path_factory) -> Path:
+    """A folder laid out as `mdfql sample && mdfql run pipelines/fineweb.sql` leaves it: the
+    sample WARC, the demo FineWeb-Edu classifier in `sample/models/fineweb-edu/` and the
+    table `curated.fineweb` in `./warehouse` (what pipelines/fineweb_edu.sql reads)."""
+    from mdfql import Session
+    from mdfql.demo.sample import write_sample
+    from mdfql.demo.weights import demo_corpus, missing_models, write_edu
+
+    if missing_models():
+        pytest.skip(f"the demo classifier needs the models extra: {missing_models()}")
+    root = tmp_path_factory.mktemp("fineweb-sample")
+    sample = write_sample(root / "sample" / "sample.warc.gz", n_records=600).path
+    write_edu(root / "sample" / "models" / "fineweb-edu", demo_corpus())
+    pipeline = Path(__file__).resolve().parents[1] / "pipelines" / "fineweb.sql"
+    old = os.environ.get("MDFQL_WAREHOUSE")
+    os.environ["MDFQL_WAREHOUSE"] = str(root / "warehouse")
+    try:
+        Session().run_file(pipeline, params={"input": str(sample)})
+    finally:
+        if old is None:
+            os.environ.pop("MDFQL_WAREHOUSE", None)
+        else:
+            os.environ["MDFQL_WAREHOUSE"] = old
+    return root

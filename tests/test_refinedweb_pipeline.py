@@ -162,9 +162,12 @@ def test_every_pipeline_checks(pipeline, tmp_path, request):
     # The WARC pipelines check where the sample does not exist: checking reads no data, so
     # nothing is missed. The image pipelines read Parquet, whose footer (the schema) read_parquet
     # reads to plan, and name weight files that check looks for: they check beside the sample.
+    # fineweb_edu.sql reads the table fineweb.sql writes: it checks where that table is.
     where = tmp_path
     if "read_parquet(" in pipeline.read_text():
         where = request.getfixturevalue("image_sample")
+    elif "read_iceberg($source)" in pipeline.read_text():
+        where = request.getfixturevalue("fineweb_sample")
     proc = subprocess.run([sys.executable, "-m", "mdfql.cli", "check", str(pipeline)],
                           cwd=where, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
