@@ -539,12 +539,10 @@ kernel("fasttext_predict",
        "text:string model:string! k:integer[1..1000000]=1 threshold:numeric[0..1]=0.0",
        fasttext_predict_batch, FASTTEXT_PREDICTIONS,
        "Labels of a supervised fastText model, as its predict(text, k, threshold) gives them: "
-       "the k most probable (fewer below threshold), best first, each with its probability "
-       "(fastText's exp(log(p + 1e-5)), so it can exceed 1 by 1e-5). An empty list when no "
-       "word or n-gram of the text has a row in the model (e.g. a model without </s>)."
-       + FASTTEXT_DOC,
-       fields={"label": "the label as the model stores it, e.g. '__label__hq'",
-               "score": "its probability"},
+       "the k most probable (fewer below threshold), best first, each a struct of label (as "
+       "the model stores it, e.g. '__label__hq') and score (its probability: fastText's "
+       "exp(log(p + 1e-5)), which can exceed 1 by 1e-5). An empty list when no word or n-gram "
+       "of the text has a row in the model." + FASTTEXT_DOC,
        validate=_check_fasttext, paths=("model",))
 kernel("fasttext_score", "text:string model:string! label:string='__label__hq'",
        fasttext_score_batch, DataType.float64(),

@@ -614,7 +614,8 @@ impl Model {
             model.word2int[slot] = i as i32;
         }
         // fastText's initNgrams: a word's rows are its own then its char n-grams' (none for EOS).
-        for i in 0..size {
+        // Labels' are never read (a label token adds no row), and can lie past the matrix.
+        for i in 0..h.nwords {
             let mut rows = vec![i as u32];
             if h.entry(i) != EOS {
                 subword_hashes(h.entry(i), h.minn, h.maxn, |g| {
@@ -656,7 +657,7 @@ impl Model {
         id >= self.header.nwords
     }
 
-    /// Input rows of in-vocabulary word `id`.
+    /// Input rows of in-vocabulary word `id` (not a label).
     pub fn word_rows(&self, id: usize) -> &[u32] {
         &self.subwords[self.subword_starts[id]..self.subword_starts[id + 1]]
     }
