@@ -83,7 +83,9 @@ impl FastText {
     /// Top label per text: struct {lang: utf8 (label without `__label__`), score: float64
     /// (fastText's probability, at most 1.0)}. Null texts give null fields.
     fn predict(&self, py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
-        let preds = self.map_rows(py, texts, |m, t, s| predict(m, t, 1, 0.0, s).first().copied())?;
+        let preds = self.map_rows(py, texts, |m, t, s| {
+            predict(m, t, 1, 0.0, s).first().copied()
+        })?;
         let langs: StringArray = preds
             .iter()
             .map(|p| {
@@ -122,7 +124,9 @@ impl FastText {
         let preds = self.map_rows(py, texts, |m, t, s| predict(m, t, k, threshold, s).to_vec())?;
         let valid = NullBuffer::from(preds.iter().map(Option::is_some).collect::<Vec<_>>());
         let flat = || preds.iter().flatten().flatten();
-        let labels: StringArray = flat().map(|&(_, l)| Some(self.labels[l].as_str())).collect();
+        let labels: StringArray = flat()
+            .map(|&(_, l)| Some(self.labels[l].as_str()))
+            .collect();
         let scores: Float64Array = flat().map(|&(lp, _)| Some(lp.exp() as f64)).collect();
         let fields = Fields::from(vec![
             Field::new("label", DataType::Utf8, true),
@@ -146,12 +150,16 @@ impl FastText {
     /// Label `label`'s probability per text (float64), as fastText's `predict(text, k=-1)`
     /// reports it; 0.0 where that omits the label. Null texts give nulls.
     fn label_score(&self, py: Python<'_>, texts: PyArray, label: &str) -> PyResult<PyArray> {
-        let id = self.model.header.label_id(label.as_bytes()).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "label {label:?} is not in the model (its labels: {})",
-                self.labels.join(", ")
-            ))
-        })?;
+        let id = self
+            .model
+            .header
+            .label_id(label.as_bytes())
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "label {label:?} is not in the model (its labels: {})",
+                    self.labels.join(", ")
+                ))
+            })?;
         let scores = self.map_rows(py, texts, |m, t, s| {
             label_log_prob(m, t, id, s).map_or(0.0, |lp| lp.exp() as f64)
         })?;
@@ -183,7 +191,9 @@ impl FastText {
 #[pyfunction]
 fn fasttext_labels(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
     let bytes = py.detach(|| map(&path))?;
-    let header = py.detach(|| model::check(&bytes)).map_err(|e| invalid(&path, e))?;
+    let header = py
+        .detach(|| model::check(&bytes))
+        .map_err(|e| invalid(&path, e))?;
     Ok((0..header.nlabels())
         .map(|i| String::from_utf8_lossy(header.label(i)).into_owned())
         .collect())

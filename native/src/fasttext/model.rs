@@ -584,10 +584,7 @@ pub struct Model {
 impl Model {
     /// Parses a model file's bytes.
     pub fn new(file: Bytes) -> Result<Self, String> {
-        let r = &mut Reader {
-            buf: &file,
-            pos: 0,
-        };
+        let r = &mut Reader { buf: &file, pos: 0 };
         let header = Header::parse(r)?;
         let (input, output) = parse_matrices(r, &header)?;
         let input_rows = input.rows();
@@ -668,7 +665,10 @@ impl Model {
         let row = row as usize;
         match &self.input {
             Input::InFile(m) => {
-                for (h, c) in hidden.iter_mut().zip(m.row(&self.file, row).chunks_exact(4)) {
+                for (h, c) in hidden
+                    .iter_mut()
+                    .zip(m.row(&self.file, row).chunks_exact(4))
+                {
                     *h += le_f32(c);
                 }
             }

@@ -285,7 +285,14 @@ fn dfs(model: &Model, hidden: &[f32], top: &TopK, node: usize, score: f32, heap:
     let f = node_probability(model, hidden, node - model.nlabels());
     let left = score + std_log((1.0 - f as f64) as f32);
     dfs(model, hidden, top, n.left as usize, left, heap);
-    dfs(model, hidden, top, n.right as usize, score + std_log(f), heap);
+    dfs(
+        model,
+        hidden,
+        top,
+        n.right as usize,
+        score + std_log(f),
+        heap,
+    );
 }
 
 /// fastText's `computeOutput` of the softmax or binary-logistic (one-vs-all, negative
@@ -359,7 +366,7 @@ fn adjust_heap(h: &mut [Scored], mut hole: usize, len: usize, value: Scored) {
         h[hole] = h[child];
         hole = child;
     }
-    if len % 2 == 0 && child == (len - 2) / 2 {
+    if len.is_multiple_of(2) && child == (len - 2) / 2 {
         child = 2 * (child + 1);
         h[hole] = h[child - 1];
         hole = child - 1;
@@ -532,7 +539,13 @@ mod tests {
             }
             h as u64
         }
-        let hashes = [fnv1a(b"the") as i32, -5, i32::MIN, 123_456, fnv1a(b"</s>") as i32];
+        let hashes = [
+            fnv1a(b"the") as i32,
+            -5,
+            i32::MIN,
+            123_456,
+            fnv1a(b"</s>") as i32,
+        ];
         let bucket = 2_000_000u32;
         for n in 1..=4 {
             let mut got = Vec::new();
@@ -557,7 +570,7 @@ mod tests {
     }
 
     fn top_k(scores: &[f32], k: usize) -> Vec<Scored> {
-        let mut heap = Vec::new();
+        let mut heap: Vec<Scored> = Vec::new();
         for (i, &s) in scores.iter().enumerate() {
             if heap.len() == k && s < heap[0].0 {
                 continue;
