@@ -99,6 +99,9 @@ pub fn word_ngram_buckets(hashes: &[i32], n: usize, bucket: u32, mut emit: impl 
     }
 }
 
+/// How many input rows ahead of the sum their loading is started.
+const PREFETCH_ROWS: usize = 8;
+
 /// A label's log-probability and index, as fastText ranks predictions.
 pub type Scored = (f32, usize);
 
@@ -109,6 +112,8 @@ pub struct Scratch {
     output: Vec<f32>,
     heap: Vec<Scored>,
     path: Vec<usize>,
+    /// The line's input rows, in fastText's order.
+    rows: Vec<u32>,
 }
 
 impl Scratch {
@@ -119,54 +124,54 @@ impl Scratch {
             output: Vec::new(),
             heap: Vec::new(),
             path: Vec::new(),
+            rows: Vec::new(),
         }
     }
 }
 
 /// fastText's `getLine` then `computeHidden` on `text` as one line: the mean of the input rows
-/// of its words (their own rows and char n-grams), then of its word n-grams, added in that
-/// order so the f32 sums are the same. False when no row applies (fastText predicts nothing).
+/// of its words (their own rows and char n-grams), then of its word n-grams, listed first and
+/// added in that order so the f32 sums are the same. False when no row applies (fastText predicts nothing).
 fn compute_hidden(model: &Model, text: &[u8], s: &mut Scratch) -> bool {
     let h = &model.header;
     let Scratch {
         hidden,
         word_hashes,
+        rows,
         ..
     } = s;
-    hidden.fill(0.0);
     word_hashes.clear();
-    let mut rows = 0usize;
-    let mut add = |row: u32| {
-        model.add_input_row(row, hidden);
-        rows += 1;
-    };
+    rows.clear();
     for_each_token(text, |token| {
         let hash = fnv1a(token);
         match model.word_id(token, hash) {
             Some(id) if model.is_label(id) => return,
-            Some(id) => model.word_rows(id).iter().for_each(|&r| add(r)),
+            Some(id) => rows.extend_from_slice(model.word_rows(id)),
             None if token.starts_with(LABEL_PREFIX) => return,
             None if token == EOS => {}
             None => subword_hashes(token, h.minn, h.maxn, |g| {
-                if let Some(r) = h.bucket_row(g % h.bucket) {
-                    add(r);
-                }
+                rows.extend(h.bucket_row(g % h.bucket));
             }),
         }
         word_hashes.push(hash as i32);
     });
     if h.word_ngrams > 1 {
         word_ngram_buckets(word_hashes, h.word_ngrams, h.bucket, |b| {
-            if let Some(r) = h.bucket_row(b) {
-                add(r);
-            }
+            rows.extend(h.bucket_row(b));
         });
     }
-    if rows == 0 {
+    if rows.is_empty() {
         return false;
     }
+    hidden.fill(0.0);
+    for (i, &row) in rows.iter().enumerate() {
+        if let Some(&ahead) = rows.get(i + PREFETCH_ROWS) {
+            model.prefetch_input_row(ahead);
+        }
+        model.add_input_row(row, hidden);
+    }
     // `hidden.mul(1.0 / input.size())`: the factor in f64, rounded to f32, then f32 products.
-    let scale = (1.0 / rows as f64) as f32;
+    let scale = (1.0 / rows.len() as f64) as f32;
     hidden.iter_mut().for_each(|v| *v *= scale);
     true
 }
