@@ -49,6 +49,20 @@ def chromium() -> str:
     return found
 
 
+@pytest.fixture(scope="session")
+def fasttext_trainer() -> None:
+    """The fastText package, trainer included, for a child process (tests/fasttext_reference.py
+    says why it is kept out of site-packages): missing, the test skips, saying how to install
+    it, and fails under CI (`.ci/run` installs it)."""
+    from fasttext_reference import TRAINER_HINT, trainer_env
+
+    if trainer_env() is None:
+        if in_ci():
+            pytest.fail(f"{TRAINER_HINT}; CI=true requires it (.ci/run installs it)",
+                        pytrace=False)
+        pytest.skip(TRAINER_HINT)
+
+
 @pytest.fixture
 def warehouse(tmp_path, monkeypatch) -> Path:
     """An empty embedded Iceberg warehouse for one test."""

@@ -158,8 +158,8 @@ def test_null_and_empty_through_sql() -> None:
 
 def test_model_is_loaded_once_and_lists_labels() -> None:
     assert lid_model() is lid_model()
-    labels = lid_model().labels
-    assert len(labels) == 176 and {"en", "de", "zh", "ru"} <= set(labels)
+    labels = lid_model().labels  # as stored, like fastText's get_labels()
+    assert len(labels) == 176 and {"__label__en", "__label__de", "__label__zh"} <= set(labels)
     assert "loss=HierarchicalSoftmax" in repr(lid_model())
 
 

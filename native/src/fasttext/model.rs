@@ -12,7 +12,16 @@
 //! cols (i64), codesize (i32), the codes (one byte per sub-quantizer per row), its product
 //! quantizer (dim, nsubq, dsub, lastdsub: i32; dim × 256 f32 centroids), and with qnorm one norm
 //! code byte per row and a one-dimensional product quantizer for the norms. All little-endian.
+//!
+//! The file is memory-mapped: dense matrices (all of a `.bin`, DCLM's is 2.4 GB) are read in
+//! place, so loading costs the dictionary only and processes on one machine share the pages.
 
+use std::fs::File;
+use std::io;
+use std::ops::Deref;
+use std::path::Path;
+
+use memmap2::Mmap;
 use rustc_hash::FxHashMap;
 
 use super::predict::{fnv1a, subword_hashes};
@@ -69,6 +78,13 @@ impl<'a> Reader<'a> {
 
     fn f64(&mut self) -> Result<f64, String> {
         Ok(f64::from_le_bytes(self.array()?))
+    }
+
+    /// Skips `n` f32 values, returning where they start.
+    fn skip_f32s(&mut self, n: usize) -> Result<usize, String> {
+        let at = self.pos;
+        self.take(n.checked_mul(4).ok_or("matrix too large")?)?;
+        Ok(at)
     }
 
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>, String> {
@@ -198,9 +214,29 @@ impl QuantMatrix {
     }
 }
 
+/// A dense matrix left in the file: `rows × cols` little-endian f32 from byte `offset`.
+struct DenseMatrix {
+    offset: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl DenseMatrix {
+    fn row<'f>(&self, file: &'f [u8], row: usize) -> &'f [u8] {
+        let at = self.offset + row * self.cols * 4;
+        &file[at..at + self.cols * 4]
+    }
+}
+
+/// The f32 at the start of a 4-byte chunk (matrices in the file need not be 4-aligned).
+#[inline]
+fn le_f32(c: &[u8]) -> f32 {
+    f32::from_le_bytes([c[0], c[1], c[2], c[3]])
+}
+
 /// A weight matrix as stored: dense f32, or product-quantized.
 enum Matrix {
-    Dense { cols: usize, data: Vec<f32> },
+    Dense(DenseMatrix),
     Quant(QuantMatrix),
 }
 
@@ -210,50 +246,56 @@ impl Matrix {
         let rows = r.count(rows, 0)?;
         let cols = r.count(cols, 0)?;
         let n = rows.checked_mul(cols).ok_or("matrix too large")?;
-        Ok(Matrix::Dense {
-            cols,
-            data: r.f32s(n)?,
-        })
+        let offset = r.skip_f32s(n)?;
+        Ok(Matrix::Dense(DenseMatrix { offset, rows, cols }))
     }
 
     fn rows(&self) -> usize {
         match self {
-            Matrix::Dense { cols, data } => data.len().checked_div(*cols).unwrap_or(0),
+            Matrix::Dense(d) => d.rows,
             Matrix::Quant(q) => q.rows,
         }
     }
 
     fn cols(&self) -> usize {
         match self {
-            Matrix::Dense { cols, .. } => *cols,
+            Matrix::Dense(d) => d.cols,
             Matrix::Quant(q) => q.cols,
         }
     }
 
     /// fastText's `dotRow`: sequential f32 accumulation.
-    fn dot_row(&self, x: &[f32], row: usize) -> f32 {
+    fn dot_row(&self, file: &[u8], x: &[f32], row: usize) -> f32 {
         match self {
-            Matrix::Dense { cols, data } => {
+            Matrix::Dense(m) => {
                 let mut d = 0.0f32;
-                for (&w, &v) in data[row * cols..(row + 1) * cols].iter().zip(x) {
-                    d += w * v;
+                for (c, &v) in m.row(file, row).chunks_exact(4).zip(x) {
+                    d += le_f32(c) * v;
                 }
                 d
             }
             Matrix::Quant(q) => q.dot_row(x, row),
         }
     }
+}
 
-    /// All rows as the f32 values fastText adds to the hidden vector, row-major.
-    fn into_addends(self) -> Vec<f32> {
-        match self {
-            Matrix::Dense { data, .. } => data,
+/// The input matrix as prediction reads it: rows of the file's dense matrix, or a quantized
+/// matrix decoded once into the f32 values fastText's `addcode` adds (small: `.ftz` files are).
+enum Input {
+    InFile(DenseMatrix),
+    Decoded(Vec<f32>),
+}
+
+impl Input {
+    fn new(m: Matrix) -> Self {
+        match m {
+            Matrix::Dense(d) => Input::InFile(d),
             Matrix::Quant(q) => {
                 let mut out = Vec::with_capacity(q.rows * q.cols);
                 for row in 0..q.rows {
                     q.scaled_row(row, &mut out);
                 }
-                out
+                Input::Decoded(out)
             }
         }
     }
@@ -264,10 +306,13 @@ impl Matrix {
 pub struct Node {
     pub left: i32,
     pub right: i32,
+    pub parent: i32,
+    /// Whether the node is its parent's right child (fastText's `binary`).
+    pub binary: bool,
 }
 
 /// fastText's `HierarchicalSoftmaxLoss::buildTree` over label counts: leaves `0..n` are the
-/// labels, internal nodes `n..2n-1` (the root last); only the children are kept.
+/// labels, internal nodes `n..2n-1` (the root last).
 fn build_tree(counts: &[i64]) -> Vec<Node> {
     let osz = counts.len();
     if osz == 0 {
@@ -278,7 +323,9 @@ fn build_tree(counts: &[i64]) -> Vec<Node> {
     let mut tree = vec![
         Node {
             left: -1,
-            right: -1
+            right: -1,
+            parent: -1,
+            binary: false,
         };
         2 * osz - 1
     ];
@@ -295,11 +342,12 @@ fn build_tree(counts: &[i64]) -> Vec<Node> {
                 node += 1;
             }
         }
-        tree[i] = Node {
-            left: mini[0] as i32,
-            right: mini[1] as i32,
-        };
+        tree[i].left = mini[0] as i32;
+        tree[i].right = mini[1] as i32;
         count[i] = count[mini[0]] + count[mini[1]];
+        tree[mini[0]].parent = i as i32;
+        tree[mini[1]].parent = i as i32;
+        tree[mini[1]].binary = true;
     }
     tree
 }
@@ -312,8 +360,39 @@ enum Buckets {
     Pruned(FxHashMap<u32, u32>),
 }
 
-/// A supervised fastText model, ready for prediction.
-pub struct Model {
+/// A model file's bytes: mapped from disk (or, in unit tests, built in memory).
+pub enum Bytes {
+    Mapped(Mmap),
+    #[cfg(test)]
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    /// Maps `path` read-only.
+    pub fn map(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        // SAFETY: the map is only read. Changing the file in place while it is mapped would
+        // change (or, truncated, fault) what is read; model files are written once and replaced
+        // by new files (a new inode: the old map stays valid), and mdfql's cache reloads a path
+        // whose size or mtime changed.
+        Ok(Bytes::Mapped(unsafe { Mmap::map(&file)? }))
+    }
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            #[cfg(test)]
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A supervised model's arguments and dictionary (all before its matrices).
+pub struct Header {
     pub dim: usize,
     pub word_ngrams: usize,
     pub loss: Loss,
@@ -324,24 +403,12 @@ pub struct Model {
     /// Words then labels, NUL-free, concatenated; entry `i` is `text[starts[i]..starts[i + 1]]`.
     text: Vec<u8>,
     starts: Vec<usize>,
-    /// Open-addressing table of fastText's dictionary (`word2int_`), probed identically.
-    word2int: Vec<i32>,
-    /// Input rows of each word (its own row, then its char n-grams'), flattened.
-    subwords: Vec<u32>,
-    subword_starts: Vec<usize>,
+    label_counts: Vec<i64>,
     buckets: Buckets,
-    /// Input rows as the f32 addends fastText accumulates, row-major `dim` wide.
-    input: Vec<f32>,
-    output: Matrix,
-    tree: Vec<Node>,
-    /// Probability below which a prediction is dropped (fastText's `threshold`, 0 here).
-    pub log_threshold: f32,
 }
 
-impl Model {
-    /// Parse a model file's bytes.
-    pub fn from_bytes(buf: &[u8]) -> Result<Self, String> {
-        let r = &mut Reader { buf, pos: 0 };
+impl Header {
+    fn parse(r: &mut Reader) -> Result<Self, String> {
         if r.i32()? != MAGIC {
             return Err("not a fastText model file (bad magic number)".into());
         }
@@ -359,7 +426,7 @@ impl Model {
             unreachable!("12 args read")
         };
         if model != 3 {
-            return Err("the model is not supervised: fastText predicts only with those".into());
+            return Err("not a supervised model (fastText predicts labels only with those)".into());
         }
         let loss = match loss {
             1 => Loss::HierarchicalSoftmax,
@@ -374,8 +441,9 @@ impl Model {
         } else {
             maxn.max(0) as usize
         };
+        let word_ngrams = word_ngrams.max(1) as usize;
         let (dim, bucket) = (r.count(dim.into(), 0)?, r.count(bucket.into(), 0)?);
-        if maxn > 0 && bucket == 0 || bucket > u32::MAX as usize {
+        if (maxn > 0 || word_ngrams > 1) && bucket == 0 || bucket > u32::MAX as usize {
             return Err(format!("invalid bucket count {bucket}"));
         }
 
@@ -386,6 +454,9 @@ impl Model {
         let nlabels = r.count(nlabels.into(), 0)?;
         if nwords + nlabels != size {
             return Err("dictionary sizes do not add up".into());
+        }
+        if nlabels == 0 {
+            return Err("the model has no labels".into());
         }
         let mut text = Vec::new();
         let mut starts = vec![0];
@@ -414,39 +485,9 @@ impl Model {
             }
             Buckets::Pruned(map)
         };
-
-        let quant_input = r.bool()?;
-        let input = if quant_input {
-            Matrix::Quant(QuantMatrix::load(r)?)
-        } else {
-            if matches!(buckets, Buckets::Pruned(_)) {
-                return Err("pruned dictionary with a dense input matrix".into());
-            }
-            Matrix::load_dense(r)?
-        };
-        let qout = r.bool()?;
-        let output = if quant_input && qout {
-            Matrix::Quant(QuantMatrix::load(r)?)
-        } else {
-            Matrix::load_dense(r)?
-        };
-        if input.cols() != dim || output.cols() != dim {
-            return Err("matrix widths differ from the model dimension".into());
-        }
-        let out_rows = if loss == Loss::HierarchicalSoftmax {
-            nlabels.saturating_sub(1)
-        } else {
-            nlabels
-        };
-        if output.rows() < out_rows {
-            return Err("output matrix has fewer rows than the model has labels".into());
-        }
-        let input_rows = input.rows();
-
-        let word2int_size = (size as f64 / 0.7).ceil() as usize;
-        let mut model = Model {
+        Ok(Header {
             dim,
-            word_ngrams: word_ngrams.max(1) as usize,
+            word_ngrams,
             loss,
             bucket: bucket as u32,
             minn: minn.max(0) as usize,
@@ -454,29 +495,128 @@ impl Model {
             nwords,
             text,
             starts,
+            label_counts,
+            buckets,
+        })
+    }
+
+    fn entry(&self, i: usize) -> &[u8] {
+        &self.text[self.starts[i]..self.starts[i + 1]]
+    }
+
+    pub fn nlabels(&self) -> usize {
+        self.label_counts.len()
+    }
+
+    /// Label `i` as stored (with its `__label__` prefix).
+    pub fn label(&self, i: usize) -> &[u8] {
+        self.entry(self.nwords + i)
+    }
+
+    /// Index of the label stored as `name`.
+    pub fn label_id(&self, name: &[u8]) -> Option<usize> {
+        (0..self.nlabels()).find(|&i| self.label(i) == name)
+    }
+
+    /// Input row of a char or word n-gram bucket, if the model kept it.
+    pub fn bucket_row(&self, bucket: u32) -> Option<u32> {
+        match &self.buckets {
+            Buckets::All => Some(self.nwords as u32 + bucket),
+            Buckets::Pruned(map) => map.get(&bucket).map(|&r| self.nwords as u32 + r),
+        }
+    }
+}
+
+/// The matrices after a header, checked against it.
+fn parse_matrices(r: &mut Reader, h: &Header) -> Result<(Matrix, Matrix), String> {
+    let quant_input = r.bool()?;
+    let input = if quant_input {
+        Matrix::Quant(QuantMatrix::load(r)?)
+    } else {
+        if matches!(h.buckets, Buckets::Pruned(_)) {
+            return Err("pruned dictionary with a dense input matrix".into());
+        }
+        Matrix::load_dense(r)?
+    };
+    let qout = r.bool()?;
+    let output = if quant_input && qout {
+        Matrix::Quant(QuantMatrix::load(r)?)
+    } else {
+        Matrix::load_dense(r)?
+    };
+    if input.cols() != h.dim || output.cols() != h.dim {
+        return Err("matrix widths differ from the model dimension".into());
+    }
+    let out_rows = if h.loss == Loss::HierarchicalSoftmax {
+        h.nlabels() - 1
+    } else {
+        h.nlabels()
+    };
+    if output.rows() < out_rows {
+        return Err("output matrix has fewer rows than the model has labels".into());
+    }
+    Ok((input, output))
+}
+
+/// Reads a model file's header and checks its matrices' layout without loading them (a check
+/// before planning: cheap even for a multi-GB model).
+pub fn check(buf: &[u8]) -> Result<Header, String> {
+    let r = &mut Reader { buf, pos: 0 };
+    let header = Header::parse(r)?;
+    parse_matrices(r, &header)?;
+    Ok(header)
+}
+
+/// A supervised fastText model, ready for prediction.
+pub struct Model {
+    pub header: Header,
+    file: Bytes,
+    /// Open-addressing table of fastText's dictionary (`word2int_`), probed identically.
+    word2int: Vec<i32>,
+    /// Input rows of each word (its own row, then its char n-grams'), flattened.
+    subwords: Vec<u32>,
+    subword_starts: Vec<usize>,
+    input: Input,
+    output: Matrix,
+    tree: Vec<Node>,
+}
+
+impl Model {
+    /// Parses a model file's bytes.
+    pub fn new(file: Bytes) -> Result<Self, String> {
+        let r = &mut Reader { buf: &file, pos: 0 };
+        let header = Header::parse(r)?;
+        let (input, output) = parse_matrices(r, &header)?;
+        let input_rows = input.rows();
+        let size = header.starts.len() - 1;
+        let word2int_size = (size as f64 / 0.7).ceil() as usize;
+        let tree = if header.loss == Loss::HierarchicalSoftmax {
+            build_tree(&header.label_counts)
+        } else {
+            Vec::new()
+        };
+        let mut model = Model {
+            header,
             word2int: vec![-1; word2int_size.max(1)],
             subwords: Vec::new(),
             subword_starts: vec![0],
-            buckets,
-            input: input.into_addends(),
+            input: Input::new(input),
             output,
-            tree: if loss == Loss::HierarchicalSoftmax {
-                build_tree(&label_counts)
-            } else {
-                Vec::new()
-            },
-            log_threshold: std_log(0.0),
+            tree,
+            file,
         };
+        let h = &model.header;
         for i in 0..size {
-            let slot = model.find(model.entry(i), fnv1a(model.entry(i)));
+            let slot = model.find(h.entry(i), fnv1a(h.entry(i)));
             model.word2int[slot] = i as i32;
         }
         // fastText's initNgrams: a word's rows are its own then its char n-grams' (none for EOS).
-        for i in 0..size {
+        // Labels' are never read (a label token adds no row), and can lie past the matrix.
+        for i in 0..h.nwords {
             let mut rows = vec![i as u32];
-            if model.entry(i) != EOS {
-                subword_hashes(model.entry(i), model.minn, model.maxn, |h| {
-                    rows.extend(model.bucket_row(h % model.bucket));
+            if h.entry(i) != EOS {
+                subword_hashes(h.entry(i), h.minn, h.maxn, |g| {
+                    rows.extend(h.bucket_row(g % h.bucket));
                 });
             }
             model.subwords.extend(&rows);
@@ -488,15 +628,17 @@ impl Model {
         Ok(model)
     }
 
-    fn entry(&self, i: usize) -> &[u8] {
-        &self.text[self.starts[i]..self.starts[i + 1]]
+    /// Parses a model file held in memory.
+    #[cfg(test)]
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, String> {
+        Model::new(Bytes::Owned(bytes))
     }
 
     /// fastText's `Dictionary::find`: linear probing from `h mod size`.
     fn find(&self, word: &[u8], h: u32) -> usize {
         let n = self.word2int.len();
         let mut id = h as usize % n;
-        while self.word2int[id] != -1 && self.entry(self.word2int[id] as usize) != word {
+        while self.word2int[id] != -1 && self.header.entry(self.word2int[id] as usize) != word {
             id = (id + 1) % n;
         }
         id
@@ -509,39 +651,70 @@ impl Model {
     }
 
     pub fn is_label(&self, id: usize) -> bool {
-        id >= self.nwords
+        id >= self.header.nwords
     }
 
-    /// Input rows of in-vocabulary word `id`.
+    /// Input rows of in-vocabulary word `id` (not a label).
     pub fn word_rows(&self, id: usize) -> &[u32] {
         &self.subwords[self.subword_starts[id]..self.subword_starts[id + 1]]
     }
 
-    /// Input row of a char or word n-gram bucket, if the model kept it.
-    pub fn bucket_row(&self, bucket: u32) -> Option<u32> {
-        match &self.buckets {
-            Buckets::All => Some(self.nwords as u32 + bucket),
-            Buckets::Pruned(map) => map.get(&bucket).map(|&r| self.nwords as u32 + r),
+    /// Adds input row `row` to `hidden` as fastText's `addRow` does (f32, in order).
+    #[inline]
+    pub fn add_input_row(&self, row: u32, hidden: &mut [f32]) {
+        let row = row as usize;
+        match &self.input {
+            Input::InFile(m) => {
+                for (h, c) in hidden
+                    .iter_mut()
+                    .zip(m.row(&self.file, row).chunks_exact(4))
+                {
+                    *h += le_f32(c);
+                }
+            }
+            Input::Decoded(rows) => {
+                let dim = self.header.dim;
+                for (h, &v) in hidden.iter_mut().zip(&rows[row * dim..(row + 1) * dim]) {
+                    *h += v;
+                }
+            }
         }
     }
 
-    /// The f32 values fastText adds to the hidden vector for input row `row`.
-    pub fn input_row(&self, row: u32) -> &[f32] {
-        let at = row as usize * self.dim;
-        &self.input[at..at + self.dim]
+    /// Asks the CPU to start loading input row `row`: rows are read at random from a matrix
+    /// much larger than the caches (DCLM's is 2.4 GB), and fetching a few rows ahead of their
+    /// sum hides most of that latency.
+    #[inline]
+    pub fn prefetch_input_row(&self, row: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let row = row as usize;
+            let bytes: &[u8] = match &self.input {
+                Input::InFile(m) => m.row(&self.file, row),
+                Input::Decoded(rows) => {
+                    let dim = self.header.dim;
+                    let r = &rows[row * dim..(row + 1) * dim];
+                    // SAFETY: the f32s' own memory, viewed as its bytes (u8 has no invalid
+                    // values and alignment 1).
+                    unsafe { std::slice::from_raw_parts(r.as_ptr().cast(), r.len() * 4) }
+                }
+            };
+            for line in bytes.chunks(64) {
+                // SAFETY: SSE is part of x86_64; a prefetch only hints, it reads nothing.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = row;
     }
 
     pub fn nlabels(&self) -> usize {
-        self.starts.len() - 1 - self.nwords
-    }
-
-    /// Label `i` as stored (with its `__label__` prefix).
-    pub fn label(&self, i: usize) -> &[u8] {
-        self.entry(self.nwords + i)
+        self.header.nlabels()
     }
 
     pub fn output_dot(&self, hidden: &[f32], row: usize) -> f32 {
-        self.output.dot_row(hidden, row)
+        self.output.dot_row(&self.file, hidden, row)
     }
 
     pub fn tree(&self) -> &[Node] {
@@ -571,6 +744,10 @@ mod tests {
         assert_eq!((tree[5].left, tree[5].right), (4, 1));
         assert_eq!((tree[6].left, tree[6].right), (5, 0));
         assert!(tree[..4].iter().all(|n| n.left == -1 && n.right == -1));
+        // Parents link back; right children are marked.
+        assert_eq!(tree[3].parent, 4);
+        assert!(tree[2].binary && !tree[3].binary);
+        assert_eq!(tree[6].parent, -1);
     }
 
     #[test]
@@ -581,8 +758,8 @@ mod tests {
 
     #[test]
     fn rejects_other_files() {
-        assert!(Model::from_bytes(b"").is_err());
-        let err = |bytes: &[u8]| Model::from_bytes(bytes).err().expect("rejected");
+        assert!(Model::from_bytes(Vec::new()).is_err());
+        let err = |bytes: &[u8]| Model::from_bytes(bytes.to_vec()).err().expect("rejected");
         assert!(err(&[0u8; 64]).contains("magic"));
         let mut truncated = MAGIC.to_le_bytes().to_vec();
         truncated.extend(12i32.to_le_bytes());

@@ -1,6 +1,7 @@
-//! fastText's predict path for one line (`FastText::predictLine` with k = 1), in the same f32
-//! arithmetic order so labels and probabilities are bit-identical: tokens as `Dictionary::getLine`
-//! reads them, input rows averaged into the hidden vector, then the model's output layer.
+//! fastText's predict path for one line (`FastText::predictLine`), in the same f32 arithmetic
+//! order so labels and probabilities are bit-identical: tokens as `Dictionary::getLine` reads
+//! them, input rows averaged into the hidden vector, then the model's output layer and its k
+//! best labels.
 //!
 //! Unlike fastText no string is built per token or per char n-gram: hashes are computed on the
 //! bytes in place, and rows are added to the hidden vector as they are found (the order fastText
@@ -83,153 +84,326 @@ pub fn for_each_token<'a>(text: &'a [u8], mut f: impl FnMut(&'a [u8])) {
     f(EOS);
 }
 
+/// fastText's `addWordNgrams` for one line: for each word, the hashes of the n-grams (2..=n
+/// words) starting there, chained with the 116049371 multiplier over the words' i32 hashes
+/// widened (sign-extended) to u64 with wrapping arithmetic, as buckets `h % bucket`.
+pub fn word_ngram_buckets(hashes: &[i32], n: usize, bucket: u32, mut emit: impl FnMut(u32)) {
+    for i in 0..hashes.len() {
+        let mut h = hashes[i] as i64 as u64;
+        for &next in &hashes[i + 1..hashes.len().min(i + n)] {
+            h = h
+                .wrapping_mul(WORD_NGRAM_PRIME)
+                .wrapping_add(next as i64 as u64);
+            emit((h % bucket as u64) as u32);
+        }
+    }
+}
+
+/// How many input rows ahead of the sum their loading is started.
+const PREFETCH_ROWS: usize = 8;
+
+/// A label's log-probability and index, as fastText ranks predictions.
+pub type Scored = (f32, usize);
+
 /// Per-thread buffers reused across texts.
 pub struct Scratch {
     hidden: Vec<f32>,
     word_hashes: Vec<i32>,
     output: Vec<f32>,
+    heap: Vec<Scored>,
+    path: Vec<usize>,
+    /// The line's input rows, in fastText's order.
+    rows: Vec<u32>,
 }
 
 impl Scratch {
     pub fn new(model: &Model) -> Self {
         Scratch {
-            hidden: vec![0.0; model.dim],
+            hidden: vec![0.0; model.header.dim],
             word_hashes: Vec::new(),
             output: Vec::new(),
+            heap: Vec::new(),
+            path: Vec::new(),
+            rows: Vec::new(),
         }
     }
 }
 
-/// Sums input rows into the hidden vector, counting them.
-struct Hidden<'m, 's> {
-    model: &'m Model,
-    hidden: &'s mut [f32],
-    rows: usize,
-}
-
-impl Hidden<'_, '_> {
-    #[inline]
-    fn add(&mut self, row: u32) {
-        for (h, &v) in self.hidden.iter_mut().zip(self.model.input_row(row)) {
-            *h += v;
-        }
-        self.rows += 1;
-    }
-}
-
-/// The most probable label of `text` (its index) and its probability, as fastText's
-/// `predict(text + "\n", k=1, threshold=0.0)` returns it; None when no input row applies.
-pub fn predict(model: &Model, text: &[u8], scratch: &mut Scratch) -> Option<(usize, f32)> {
+/// fastText's `getLine` then `computeHidden` on `text` as one line: the mean of the input rows
+/// of its words (their own rows and char n-grams), then of its word n-grams, listed first and
+/// added in that order so the f32 sums are the same. False when no row applies (fastText predicts nothing).
+fn compute_hidden(model: &Model, text: &[u8], s: &mut Scratch) -> bool {
+    let h = &model.header;
     let Scratch {
         hidden,
         word_hashes,
-        output,
-    } = scratch;
-    hidden.fill(0.0);
+        rows,
+        ..
+    } = s;
     word_hashes.clear();
-    let mut acc = Hidden {
-        model,
-        hidden,
-        rows: 0,
-    };
+    rows.clear();
     for_each_token(text, |token| {
-        let h = fnv1a(token);
-        match model.word_id(token, h) {
+        let hash = fnv1a(token);
+        match model.word_id(token, hash) {
             Some(id) if model.is_label(id) => return,
-            Some(id) => model.word_rows(id).iter().for_each(|&r| acc.add(r)),
+            Some(id) => rows.extend_from_slice(model.word_rows(id)),
             None if token.starts_with(LABEL_PREFIX) => return,
             None if token == EOS => {}
-            None => subword_hashes(token, model.minn, model.maxn, |g| {
-                if let Some(r) = model.bucket_row(g % model.bucket) {
-                    acc.add(r);
-                }
+            None => subword_hashes(token, h.minn, h.maxn, |g| {
+                rows.extend(h.bucket_row(g % h.bucket));
             }),
         }
-        word_hashes.push(h as i32);
+        word_hashes.push(hash as i32);
     });
-    // fastText's addWordNgrams: i32 hashes widened (sign-extended) to u64, wrapping arithmetic.
-    if model.word_ngrams > 1 {
-        for i in 0..word_hashes.len() {
-            let mut h = word_hashes[i] as i64 as u64;
-            for &next in &word_hashes[i + 1..word_hashes.len().min(i + model.word_ngrams)] {
-                h = h
-                    .wrapping_mul(WORD_NGRAM_PRIME)
-                    .wrapping_add(next as i64 as u64);
-                if let Some(r) = model.bucket_row((h % model.bucket as u64) as u32) {
-                    acc.add(r);
-                }
-            }
-        }
+    if h.word_ngrams > 1 {
+        word_ngram_buckets(word_hashes, h.word_ngrams, h.bucket, |b| {
+            rows.extend(h.bucket_row(b));
+        });
     }
-    if acc.rows == 0 {
-        return None;
+    if rows.is_empty() {
+        return false;
+    }
+    hidden.fill(0.0);
+    for (i, &row) in rows.iter().enumerate() {
+        if let Some(&ahead) = rows.get(i + PREFETCH_ROWS) {
+            model.prefetch_input_row(ahead);
+        }
+        model.add_input_row(row, hidden);
     }
     // `hidden.mul(1.0 / input.size())`: the factor in f64, rounded to f32, then f32 products.
-    let scale = (1.0 / acc.rows as f64) as f32;
-    hidden.iter_mut().for_each(|h| *h *= scale);
-    let (log_prob, label) = match model.loss {
-        Loss::HierarchicalSoftmax => {
-            let mut best = None;
-            let root = model.tree().len().checked_sub(1)?;
-            dfs(model, hidden, root, 0.0, &mut best);
-            best?
-        }
-        Loss::Softmax => {
-            softmax(model, hidden, output);
-            best_output(output)?
-        }
-        Loss::NegativeSampling | Loss::OneVsAll => {
-            binary_logistic(model, hidden, output);
-            best_output(output)?
-        }
-    };
-    Some((label, log_prob.exp()))
+    let scale = (1.0 / rows.len() as f64) as f32;
+    hidden.iter_mut().for_each(|v| *v *= scale);
+    true
 }
 
-/// fastText's `HierarchicalSoftmaxLoss::dfs` for k = 1: the first leaf whose log-probability
-/// is >= the best so far replaces it, subtrees scoring below the best are pruned.
-fn dfs(model: &Model, hidden: &[f32], node: usize, score: f32, best: &mut Option<(f32, usize)>) {
-    if score < model.log_threshold || best.is_some_and(|(b, _)| score < b) {
+/// fastText's `predict(text + "\n", k, threshold)` for `text` with its newlines as spaces: up
+/// to `k` labels with their log-probabilities, best first, in fastText's order (ties included);
+/// empty when no input row applies. fastText reports `exp` of each log-probability.
+pub fn predict<'s>(
+    model: &Model,
+    text: &[u8],
+    k: usize,
+    threshold: f32,
+    s: &'s mut Scratch,
+) -> &'s [Scored] {
+    s.heap.clear();
+    if k == 0 || !compute_hidden(model, text, s) {
+        return &s.heap;
+    }
+    let Scratch {
+        hidden,
+        output,
+        heap,
+        ..
+    } = s;
+    match model.header.loss {
+        Loss::HierarchicalSoftmax => {
+            let root = model.tree().len() - 1;
+            let top = TopK {
+                k,
+                log_threshold: std_log(threshold),
+            };
+            dfs(model, hidden, &top, root, 0.0, heap);
+        }
+        loss => {
+            compute_output(model, loss, hidden, output);
+            find_k_best(k, threshold, output, heap);
+        }
+    }
+    sort_heap(heap);
+    heap
+}
+
+/// Label `label`'s log-probability as fastText's `predict(text, k=-1, threshold=0.0)` reports
+/// it; None when that leaves it out (no input row applies, or under hierarchical softmax its
+/// path falls below log(1e-5)).
+pub fn label_log_prob(model: &Model, text: &[u8], label: usize, s: &mut Scratch) -> Option<f32> {
+    if !compute_hidden(model, text, s) {
+        return None;
+    }
+    let Scratch {
+        hidden,
+        output,
+        path,
+        ..
+    } = s;
+    match model.header.loss {
+        Loss::HierarchicalSoftmax => {
+            // The DFS's sums along the root-to-leaf path (with k = all labels it visits every
+            // leaf whose nodes all score >= log(1e-5)).
+            let tree = model.tree();
+            let osz = model.nlabels();
+            path.clear();
+            let mut node = label;
+            while tree[node].parent >= 0 {
+                path.push(node);
+                node = tree[node].parent as usize;
+            }
+            let log_threshold = std_log(0.0);
+            let mut score = 0.0f32;
+            for &child in path.iter().rev() {
+                if score < log_threshold {
+                    return None;
+                }
+                let f = node_probability(model, hidden, node - osz);
+                score += if tree[child].binary {
+                    std_log(f)
+                } else {
+                    std_log((1.0 - f as f64) as f32)
+                };
+                node = child;
+            }
+            (score >= log_threshold).then_some(score)
+        }
+        loss => {
+            compute_output(model, loss, hidden, output);
+            Some(std_log(output[label]))
+        }
+    }
+}
+
+/// `1. / (1 + std::exp(-f))` for output row `row`: expf, a f32 sum, then the f64 quotient
+/// rounded to f32, as fastText's hierarchical softmax computes it.
+fn node_probability(model: &Model, hidden: &[f32], row: usize) -> f32 {
+    let f = model.output_dot(hidden, row);
+    (1.0 / (1.0f32 + (-f).exp()) as f64) as f32
+}
+
+/// The bounds of a hierarchical-softmax search.
+struct TopK {
+    k: usize,
+    log_threshold: f32,
+}
+
+/// fastText's `HierarchicalSoftmaxLoss::dfs`: leaves enter the heap of the k best, subtrees
+/// scoring below the threshold or (once the heap is full) below its worst are pruned.
+fn dfs(model: &Model, hidden: &[f32], top: &TopK, node: usize, score: f32, heap: &mut Vec<Scored>) {
+    if score < top.log_threshold || heap.len() == top.k && score < heap[0].0 {
         return;
     }
     let tree = model.tree();
     let n = tree[node];
     if n.left == -1 && n.right == -1 {
-        *best = Some((score, node));
+        heap_insert(heap, top.k, (score, node));
         return;
     }
-    let osz = tree.len().div_ceil(2);
-    let f = model.output_dot(hidden, node - osz);
-    // `1. / (1 + std::exp(-f))`: expf, a f32 sum, then the f64 quotient rounded to f32.
-    let f = (1.0 / (1.0f32 + (-f).exp()) as f64) as f32;
-    let left = std_log((1.0 - f as f64) as f32);
-    dfs(model, hidden, n.left as usize, score + left, best);
-    dfs(model, hidden, n.right as usize, score + std_log(f), best);
+    let f = node_probability(model, hidden, node - model.nlabels());
+    let left = score + std_log((1.0 - f as f64) as f32);
+    dfs(model, hidden, top, n.left as usize, left, heap);
+    dfs(
+        model,
+        hidden,
+        top,
+        n.right as usize,
+        score + std_log(f),
+        heap,
+    );
 }
 
-fn output_layer(model: &Model, hidden: &[f32], output: &mut Vec<f32>) {
+/// fastText's `computeOutput` of the softmax or binary-logistic (one-vs-all, negative
+/// sampling) losses: per label, the probability.
+fn compute_output(model: &Model, loss: Loss, hidden: &[f32], output: &mut Vec<f32>) {
     output.clear();
     output.extend((0..model.nlabels()).map(|i| model.output_dot(hidden, i)));
-}
-
-/// fastText's `SoftmaxLoss::computeOutput` (its `exp` is the f64 one).
-fn softmax(model: &Model, hidden: &[f32], output: &mut Vec<f32>) {
-    output_layer(model, hidden, output);
-    let Some(&first) = output.first() else { return };
-    let max = output.iter().fold(first, |m, &o| if o < m { m } else { o });
-    let mut z = 0.0f32;
-    for o in output.iter_mut() {
-        *o = ((*o - max) as f64).exp() as f32;
-        z += *o;
+    if loss == Loss::Softmax {
+        // Its `exp` is the f64 one.
+        let max = output
+            .iter()
+            .fold(output[0], |m, &o| if o < m { m } else { o });
+        let mut z = 0.0f32;
+        for o in output.iter_mut() {
+            *o = ((*o - max) as f64).exp() as f32;
+            z += *o;
+        }
+        output.iter_mut().for_each(|o| *o /= z);
+    } else {
+        output.iter_mut().for_each(|o| *o = sigmoid(*o));
     }
-    output.iter_mut().for_each(|o| *o /= z);
 }
 
-/// fastText's `BinaryLogisticLoss::computeOutput`: the sigmoid from its 513-entry table.
-fn binary_logistic(model: &Model, hidden: &[f32], output: &mut Vec<f32>) {
-    output_layer(model, hidden, output);
-    for o in output.iter_mut() {
-        *o = sigmoid(*o);
+/// fastText's `findKBest`: each label at or above `threshold` offered to the heap of the k best.
+fn find_k_best(k: usize, threshold: f32, output: &[f32], heap: &mut Vec<Scored>) {
+    for (i, &p) in output.iter().enumerate() {
+        if p < threshold {
+            continue;
+        }
+        let lp = std_log(p);
+        if heap.len() == k && lp < heap[0].0 {
+            continue;
+        }
+        heap_insert(heap, k, (lp, i));
+    }
+}
+
+// fastText keeps its k best in a binary heap through libstdc++'s push_heap, pop_heap and
+// sort_heap under `comparePairs` (a.score > b.score: the worst on top). Which of several equal
+// scores survive, and their order, follow those algorithms' moves, so they are redone step for
+// step (equal scores are common: one-vs-all probabilities come from a 512-entry table, and
+// labels whose probability underflows to 0 all score log(1e-5)).
+#[inline]
+fn comp(a: &Scored, b: &Scored) -> bool {
+    a.0 > b.0
+}
+
+/// Moves `value` up from `hole` towards `top` (`__push_heap`).
+fn sift_up(h: &mut [Scored], mut hole: usize, top: usize, value: Scored) {
+    while hole > top {
+        let parent = (hole - 1) / 2;
+        if !comp(&h[parent], &value) {
+            break;
+        }
+        h[hole] = h[parent];
+        hole = parent;
+    }
+    h[hole] = value;
+}
+
+/// Fills the hole at `hole` of the heap `h[..len]` by moving children up, then places `value`
+/// (`__adjust_heap`).
+fn adjust_heap(h: &mut [Scored], mut hole: usize, len: usize, value: Scored) {
+    let top = hole;
+    let mut child = hole;
+    while child < (len - 1) / 2 {
+        child = 2 * (child + 1);
+        if comp(&h[child], &h[child - 1]) {
+            child -= 1;
+        }
+        h[hole] = h[child];
+        hole = child;
+    }
+    if len.is_multiple_of(2) && child == (len - 2) / 2 {
+        child = 2 * (child + 1);
+        h[hole] = h[child - 1];
+        hole = child - 1;
+    }
+    sift_up(h, hole, top, value);
+}
+
+/// Moves the top of the heap `h` to its end, keeping the rest a heap (`pop_heap`).
+fn pop_heap(h: &mut [Scored]) {
+    let n = h.len();
+    if n > 1 {
+        let value = h[n - 1];
+        h[n - 1] = h[0];
+        adjust_heap(h, 0, n - 1, value);
+    }
+}
+
+/// `push_back`, `push_heap`, and past `k` entries `pop_heap` and `pop_back`.
+fn heap_insert(heap: &mut Vec<Scored>, k: usize, item: Scored) {
+    heap.push(item);
+    let last = heap.len() - 1;
+    sift_up(heap, last, 0, item);
+    if heap.len() > k {
+        pop_heap(heap);
+        heap.pop();
+    }
+}
+
+/// `sort_heap`: best first.
+fn sort_heap(heap: &mut [Scored]) {
+    for n in (2..=heap.len()).rev() {
+        pop_heap(&mut heap[..n]);
     }
 }
 
@@ -238,6 +412,7 @@ fn sigmoid_table_entry(i: usize) -> f32 {
     (1.0 / (1.0 + (-x).exp() as f64)) as f32
 }
 
+/// fastText's sigmoid, from its 513-entry table.
 fn sigmoid(x: f32) -> f32 {
     if x < -MAX_SIGMOID {
         0.0
@@ -247,20 +422,6 @@ fn sigmoid(x: f32) -> f32 {
         let size = SIGMOID_TABLE_SIZE as f32;
         sigmoid_table_entry(((x + MAX_SIGMOID) * size / MAX_SIGMOID / 2.0) as usize)
     }
-}
-
-/// fastText's `findKBest` for k = 1 over probabilities: the last maximum of their logs.
-fn best_output(output: &[f32]) -> Option<(f32, usize)> {
-    let threshold = 0.0;
-    let mut best: Option<(f32, usize)> = None;
-    for (i, &p) in output.iter().enumerate() {
-        let lp = std_log(p);
-        if p < threshold || best.is_some_and(|(b, _)| lp < b) {
-            continue;
-        }
-        best = Some((lp, i));
-    }
-    best
 }
 
 #[cfg(test)]
@@ -370,5 +531,83 @@ mod tests {
         assert_eq!(sigmoid(9.0), 1.0);
         assert_eq!(sigmoid(0.0), 0.5);
         assert!(sigmoid(-8.0) < 0.001 && sigmoid(8.0) > 0.999);
+    }
+
+    #[test]
+    fn word_ngrams_chain_sign_extended_hashes() {
+        // Reference in i128 arithmetic reduced mod 2^64 (fastText's uint64_t), not u64 wrapping.
+        fn chained(hashes: &[i32]) -> u64 {
+            let m = 1i128 << 64;
+            let mut h = (hashes[0] as i128).rem_euclid(m);
+            for &x in &hashes[1..] {
+                h = (h * WORD_NGRAM_PRIME as i128 + x as i128).rem_euclid(m);
+            }
+            h as u64
+        }
+        let hashes = [
+            fnv1a(b"the") as i32,
+            -5,
+            i32::MIN,
+            123_456,
+            fnv1a(b"</s>") as i32,
+        ];
+        let bucket = 2_000_000u32;
+        for n in 1..=4 {
+            let mut got = Vec::new();
+            word_ngram_buckets(&hashes, n, bucket, |b| got.push(b));
+            // Per start word, the n-grams of 2, 3, ... words that fit, in that order.
+            let mut want = Vec::new();
+            for i in 0..hashes.len() {
+                for j in i + 2..=(i + n).min(hashes.len()) {
+                    want.push((chained(&hashes[i..j]) % bucket as u64) as u32);
+                }
+            }
+            assert_eq!(got, want, "n = {n}");
+        }
+        let mut none = Vec::new();
+        word_ngram_buckets(&hashes, 1, bucket, |b| none.push(b));
+        assert!(none.is_empty());
+        // Sign extension matters: -5 widens to 2^64 - 5, not 2^32 - 5.
+        let mut one = Vec::new();
+        word_ngram_buckets(&[-5, 0], 2, u32::MAX, |b| one.push(b));
+        let want = ((u64::MAX - 4).wrapping_mul(WORD_NGRAM_PRIME) % u32::MAX as u64) as u32;
+        assert_eq!(one, [want]);
+    }
+
+    fn top_k(scores: &[f32], k: usize) -> Vec<Scored> {
+        let mut heap: Vec<Scored> = Vec::new();
+        for (i, &s) in scores.iter().enumerate() {
+            if heap.len() == k && s < heap[0].0 {
+                continue;
+            }
+            heap_insert(&mut heap, k, (s, i));
+        }
+        sort_heap(&mut heap);
+        heap
+    }
+
+    #[test]
+    fn top_k_of_distinct_scores_is_the_k_largest_descending() {
+        // A deterministic pseudo-random permutation of distinct scores.
+        let scores: Vec<f32> = (0..97u32).map(|i| ((i * 37) % 97) as f32 - 40.0).collect();
+        for k in [1, 2, 3, 5, 50, 97, 200] {
+            let mut want: Vec<Scored> = scores.iter().copied().zip(0..).collect();
+            want.sort_by(|a, b| b.0.total_cmp(&a.0));
+            want.truncate(k);
+            assert_eq!(top_k(&scores, k), want, "k = {k}");
+        }
+        assert!(top_k(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn top_k_breaks_ties_as_libstdcxx_heaps_do() {
+        // Stepped by hand through push_heap/pop_heap/sort_heap with comparePairs: of three
+        // equal scores with k = 2 the later two survive, the last first; k = 1 keeps the last.
+        assert_eq!(top_k(&[0.5, 0.5, 0.5], 2), [(0.5, 2), (0.5, 1)]);
+        assert_eq!(top_k(&[0.5, 0.5, 0.5], 1), [(0.5, 2)]);
+        // With all kept, sort_heap's order of equal scores: [a, b] comes out as b, a.
+        assert_eq!(top_k(&[0.5, 0.5], 2), [(0.5, 1), (0.5, 0)]);
+        // A better score is never displaced by later ties of a worse one.
+        assert_eq!(top_k(&[1.0, 0.5, 0.5, 0.5], 2), [(1.0, 0), (0.5, 3)]);
     }
 }
