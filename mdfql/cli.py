@@ -255,12 +255,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _sample_weights(folder: Path, seed: int) -> None:
-    """The demo weights the image pipelines default to, when the `models` extra is here."""
-    from mdfql.demo.weights import missing_models, write_demo_weights
+    """The demo weights the pipelines default to: the image models when the `models` extra is
+    here, and always the DCLM demo classifier (it needs no torch)."""
+    from mdfql.demo.fasttext_model import write_demo_classifier
+    from mdfql.demo.weights import DEMO_CLASSIFIER, missing_models, write_demo_weights
 
     why = missing_models()
     if why:
-        out.print(f"skipped the demo weights ({folder}/): {why}", soft_wrap=True)
+        write_demo_classifier(folder / DEMO_CLASSIFIER)
+        out.print(f"wrote {folder / DEMO_CLASSIFIER}: a demo fastText classifier (naive-Bayes "
+                  f"weights, not trained); skipped the other demo weights: {why}",
+                  soft_wrap=True)
         return
     write_demo_weights(folder, seed=seed)
     out.print(f"wrote {folder}/: demo weights, randomly initialised (their scores mean "

@@ -76,7 +76,10 @@ def run_jobs(job: dict[str, Any], workdir: Path) -> dict[str, Any]:
     env = trainer_env()
     if env is None:
         raise RuntimeError(TRAINER_HINT)
-    parts = [{**job, "train": [spec], "time": None} for spec in job.get("train", [])]
+    parts = [{**job, "train": [spec], "time": None, "load": []}
+             for spec in job.get("train", [])]
+    if job.get("load"):
+        parts.append({"load": job["load"], "predict": job.get("predict")})
     if job.get("time") or not parts:
         parts.append({"time": job.get("time")})
     results: dict[str, Any] = {"models": {}}
@@ -99,6 +102,7 @@ def _predictions(model: Any, texts: list[str], k: int, threshold: float) -> list
 def main(job_file: str, out_file: str) -> None:
     """Job keys: `train`: [{name, input (a fastText training file), args (train_supervised's, or
     train_unsupervised's with `unsupervised: true`), quantize (its kwargs, optional)}];
+    `load`: [{name, path}]: supervised models written elsewhere, loaded by the package;
     `predict`: {texts, settings: [[k, threshold], ...]} for every supervised model;
     `time`: {model, texts, k, repeat}: CPU seconds of predict over the texts, best of repeats.
     Texts hold no newline (the package's predict refuses them)."""
@@ -124,6 +128,13 @@ def main(job_file: str, out_file: str) -> None:
                     f"{k},{t}": _predictions(model, predict["texts"], k, t)
                     for k, t in predict["settings"]}
         results["models"][spec["name"]] = entry
+    for spec in job.get("load", []):
+        model = fasttext.load_model(spec["path"])
+        predict = job.get("predict") or {"texts": [], "settings": []}
+        results["models"][spec["name"]] = {
+            "path": spec["path"], "labels": list(model.get_labels()),
+            "predictions": {f"{k},{t}": _predictions(model, predict["texts"], k, t)
+                            for k, t in predict["settings"]}}
     timing = job.get("time")
     if timing:
         model = fasttext.load_model(timing["model"])

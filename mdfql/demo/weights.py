@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mdfql.demo.fasttext_model import write_demo_classifier
+
 # Width of a CLIP ViT-L/14 embedding: the heads (LAION aesthetic v2, NSFW) take 768 inputs.
 DEMO_EMBED_DIM = 768
 DEMO_CLIP_NAME = "mdfql-demo-clip"
 HEAD_NAMES = ("aesthetic", "nsfw", "watermark", "aigc")
+DEMO_CLASSIFIER = "dclm-demo.bin"  # pipelines/dclm.sql's default $classifier
 
 
 def tiny_clip_config(embed_dim: int = DEMO_EMBED_DIM) -> dict[str, Any]:
@@ -190,26 +193,22 @@ def spread_head(model: Any, tokenizer: Any, texts: list[str], mean: float, std: 
         head.bias.copy_((head.bias - logits.mean(0)) * scale + mean)
 
 
+def walk_strings(value: Any) -> list[str]:
+    """Every string inside nested dicts, tuples and lists, in order."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [s for v in value for s in walk_strings(v)]
+    return []
+
+
 def demo_corpus() -> list[str]:
     """Every sentence and phrase the bundled sample's pages are made of (mdfql.demo.text)."""
     from mdfql.demo import text
 
-    out: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, (tuple, list)):
-            for v in value:
-                walk(v)
-
-    for name in sorted(vars(text)):
-        if name.isupper():
-            walk(getattr(text, name))
-    return out
+    return walk_strings([getattr(text, name) for name in sorted(vars(text)) if name.isupper()])
 
 
 # What the demo heads output for a zero embedding (scores of real embeddings stay within a few
@@ -266,6 +265,12 @@ the same code path as real weights, which is all they are for.
   keep rows; the CLIP similarity filter of laion.sql still keeps almost none). Real: LAION's
   `sac+logos+ava1-l14-linearMSE.pth` for aesthetic, the converted LAION NSFW detector, and
   watermark / AIGC heads trained on the same CLIP model's embeddings.
+- `dclm-demo.bin`: a fastText supervised model of DCLM's kind (`__label__hq` /
+  `__label__cc`, wordNgrams 2, softmax), NOT trained: naive-Bayes log-count ratios of the
+  sample's article words (hq) against its navigation, comment, list and spam phrases (cc),
+  written directly in fastText's .bin format (mdfql/demo/fasttext_model.py). It keeps most
+  clean prose at DCLM's threshold (P(hq) >= 0.018112) and scores page chrome below it. Real:
+  `--param classifier=openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train.bin` (DCLM's, 2.4 GB).
 """
 
 
@@ -282,6 +287,7 @@ class DemoWeights:
         out = {"clip_model": str(self.clip.config), "clip_weights": str(self.clip.weights),
                "siglip_model": str(self.siglip), "edu_model": str(self.edu)}
         out.update({f"{name}_weights": str(path) for name, path in self.heads.items()})
+        out["classifier"] = str(self.folder / DEMO_CLASSIFIER)
         return out
 
 
@@ -294,6 +300,7 @@ def write_demo_weights(folder: str | Path, seed: int = 0) -> DemoWeights:
     heads = {name: write_head(folder / f"{name}.pt", name, seed=seed + i,
                               output=DEMO_HEAD_OUTPUT[name])[0]
              for i, name in enumerate(HEAD_NAMES)}
+    write_demo_classifier(folder / DEMO_CLASSIFIER)
     (folder / "README.md").write_text(README.format(seed=seed, clip=DEMO_CLIP_NAME,
                                                     width=DEMO_EMBED_DIM))
     return DemoWeights(folder, clip, siglip, edu, heads)
