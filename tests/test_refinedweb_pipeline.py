@@ -156,6 +156,17 @@ def image_sample(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def classifier_sample(tmp_path_factory) -> Path:
+    """A folder holding the demo fastText classifier dclm.sql's $classifier names."""
+    from mdfql.demo.fasttext_model import write_demo_classifier
+    from mdfql.demo.weights import DEMO_CLASSIFIER
+
+    root = tmp_path_factory.mktemp("classifier")
+    write_demo_classifier(root / "sample" / "models" / DEMO_CLASSIFIER)
+    return root
+
+
 @pytest.mark.parametrize("pipeline", sorted((ROOT / "pipelines").glob("*.sql")),
                          ids=lambda p: p.name)
 def test_every_pipeline_checks(pipeline, tmp_path, request):
@@ -163,11 +174,14 @@ def test_every_pipeline_checks(pipeline, tmp_path, request):
     # nothing is missed. The image pipelines read Parquet, whose footer (the schema) read_parquet
     # reads to plan, and name weight files that check looks for: they check beside the sample.
     # fineweb_edu.sql reads the table fineweb.sql writes: it checks where that table is.
+    # dclm.sql names the demo classifier's file: it checks beside that file.
     where = tmp_path
     if "read_parquet(" in pipeline.read_text():
         where = request.getfixturevalue("image_sample")
     elif "read_iceberg($source)" in pipeline.read_text():
         where = request.getfixturevalue("fineweb_sample")
+    elif "fasttext_score(" in pipeline.read_text():
+        where = request.getfixturevalue("classifier_sample")
     proc = subprocess.run([sys.executable, "-m", "mdfql.cli", "check", str(pipeline)],
                           cwd=where, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
