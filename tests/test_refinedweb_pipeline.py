@@ -182,7 +182,10 @@ def test_every_pipeline_checks(pipeline, tmp_path, request):
         where = request.getfixturevalue("fineweb_sample")
     elif "fasttext_score(" in pipeline.read_text():
         where = request.getfixturevalue("classifier_sample")
+    # the folder's own warehouse, whatever an earlier test left in the environment
+    env = {k: v for k, v in os.environ.items() if k != "MDFQL_CATALOG_URI"}
+    env["MDFQL_WAREHOUSE"] = str(where / "warehouse")
     proc = subprocess.run([sys.executable, "-m", "mdfql.cli", "check", str(pipeline)],
-                          cwd=where, capture_output=True, text=True, timeout=120)
+                          cwd=where, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "not found" not in proc.stdout + proc.stderr
