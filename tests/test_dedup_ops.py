@@ -188,8 +188,8 @@ def test_ngram_dedup_drops_documents_and_paragraphs():
 def test_gram_hashes_tell_word_runs_apart_exactly():
     """Each paragraph's n-gram hashes: one per run of n consecutive words, equal exactly when
     the runs' words are equal (checked on every run of a few hundred real-looking lines)."""
-    from mdfql.demo.weights import demo_corpus
     from mdfql.dedup.ngrams import gram_hashes
+    from mdfql.demo.weights import demo_corpus
 
     rng = random.Random(0)
     lines = [" ".join(rng.choices(demo_corpus(), k=3)) for _ in range(300)] + ["", "one two"]
