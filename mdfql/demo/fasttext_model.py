@@ -100,7 +100,7 @@ def demo_texts() -> tuple[list[str], list[str]]:
     """The sample's article prose (hq) and its chrome, spam and list lines (cc), slot
     placeholders such as `{thing}` left out (mdfql.demo.text)."""
     from mdfql.demo import text
-    from mdfql.demo.weights import walk_strings
+    from mdfql.demo.corpus import walk_strings
 
     def strings(*values: object) -> list[str]:
         return [" ".join(t for t in s.split() if "{" not in t and "}" not in t)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mdfql.demo.corpus import walk_strings
 from mdfql.demo.fasttext_model import write_demo_classifier
 
 # Width of a CLIP ViT-L/14 embedding: the heads (LAION aesthetic v2, NSFW) take 768 inputs.
@@ -191,17 +192,6 @@ def spread_head(model: Any, tokenizer: Any, texts: list[str], mean: float, std: 
         head = model.classifier
         head.weight *= scale[:, None]
         head.bias.copy_((head.bias - logits.mean(0)) * scale + mean)
-
-
-def walk_strings(value: Any) -> list[str]:
-    """Every string inside nested dicts, tuples and lists, in order."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        return [s for v in value for s in walk_strings(v)]
-    return []
 
 
 def demo_corpus() -> list[str]:
