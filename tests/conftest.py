@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ["DAFT_ANALYTICS_ENABLED"] = "0"
@@ -18,6 +20,21 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def in_ci() -> bool:
     """True under CI (`CI=true`, as CI services set it): missing test data is then an error."""
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@contextlib.contextmanager
+def warehouse_at(path: str | Path) -> Iterator[None]:
+    """MDFQL_WAREHOUSE set to `path` inside the block, restored after: for fixtures wider than
+    one test, which cannot use monkeypatch (the `warehouse` fixture does that for one test)."""
+    old = os.environ.get("MDFQL_WAREHOUSE")
+    os.environ["MDFQL_WAREHOUSE"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MDFQL_WAREHOUSE", None)
+        else:
+            os.environ["MDFQL_WAREHOUSE"] = old
 
 
 @pytest.fixture(scope="session")
@@ -87,13 +104,6 @@ def fineweb_sample(tmp_path_factory) -> Path:
     sample = write_sample(root / "sample" / "sample.warc.gz", n_records=600).path
     write_edu(root / "sample" / "models" / "fineweb-edu", demo_corpus())
     pipeline = Path(__file__).resolve().parents[1] / "pipelines" / "fineweb.sql"
-    old = os.environ.get("MDFQL_WAREHOUSE")
-    os.environ["MDFQL_WAREHOUSE"] = str(root / "warehouse")
-    try:
+    with warehouse_at(str(root / "warehouse")):
         Session().run_file(pipeline, params={"input": str(sample)})
-    finally:
-        if old is None:
-            os.environ.pop("MDFQL_WAREHOUSE", None)
-        else:
-            os.environ["MDFQL_WAREHOUSE"] = old
     return root

@@ -5,11 +5,11 @@ P(__label__hq) reaches DCLM's threshold."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from conftest import warehouse_at
 from fasttext_reference import run_jobs
 
 from mdfql import Session
@@ -29,20 +29,13 @@ def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("dclm")
     stats = write_sample(work / "sample.warc.gz", n_records=600)
     model = write_demo_classifier(work / "models" / "dclm-demo.bin")
-    old = os.environ.get("MDFQL_WAREHOUSE")
-    os.environ["MDFQL_WAREHOUSE"] = str(work / "warehouse")
-    try:
+    with warehouse_at(str(work / "warehouse")):
         session = Session()
         summary = session.run_file(PIPELINE, params={"input": str(stats.path),
                                                      "classifier": str(model)})
         kept = session.sql("SELECT * FROM read_iceberg('curated.dclm')").to_pylist()
         seen = session.sql("SELECT record_id, text FROM deduplicated").to_pylist()
         yield model, summary, kept, seen
-    finally:
-        if old is None:
-            del os.environ["MDFQL_WAREHOUSE"]
-        else:
-            os.environ["MDFQL_WAREHOUSE"] = old
 
 
 def test_demo_model_predicts_as_fasttext(run, tmp_path):

@@ -4,12 +4,12 @@ to one document per cluster, and PII is masked by the pipeline's last step."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import warehouse_at
 from near_dups import similar_pairs
 
 from mdfql import Session
@@ -24,19 +24,12 @@ def run(tmp_path_factory):
     and cluster of every document entering dedup (the pipeline's `clustered` view)."""
     work = tmp_path_factory.mktemp("fineweb")
     stats = write_sample(work / "sample.warc.gz", n_records=600)
-    old = os.environ.get("MDFQL_WAREHOUSE")
-    os.environ["MDFQL_WAREHOUSE"] = str(work / "warehouse")
-    try:
+    with warehouse_at(str(work / "warehouse")):
         session = Session()
         summary = session.run_file(PIPELINE, params={"input": str(stats.path)})
         kept = session.sql("SELECT * FROM read_iceberg('curated.fineweb')").to_pylist()
         clustered = session.sql("SELECT url, warc_date, cluster FROM clustered").to_pylist()
         yield stats, summary, kept, clustered
-    finally:
-        if old is None:
-            del os.environ["MDFQL_WAREHOUSE"]
-        else:
-            os.environ["MDFQL_WAREHOUSE"] = old
 
 
 def kept_of(stats, name: str, kept_urls: set[str]) -> tuple[int, int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import warehouse_at
 from ray_cluster import local_cluster, processes_mentioning, ray_env
 
 from mdfql import Session, history
@@ -88,15 +88,8 @@ def probe_rows(run_dir: Path) -> list[dict]:
 def table_digest(warehouse: Path, table: str) -> tuple[int, str]:
     """(rows, sha256 of the sorted canonical rows) of an Iceberg table: equal for the same rows
     in any order."""
-    old = os.environ.get("MDFQL_WAREHOUSE")
-    os.environ["MDFQL_WAREHOUSE"] = str(warehouse)
-    try:
+    with warehouse_at(str(warehouse)):
         rows = Session().sql(f"SELECT * FROM read_iceberg('{table}')").to_pylist()
-    finally:
-        if old is None:
-            del os.environ["MDFQL_WAREHOUSE"]
-        else:
-            os.environ["MDFQL_WAREHOUSE"] = old
     lines = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
     return len(rows), hashlib.sha256("\n".join(lines).encode()).hexdigest()
 

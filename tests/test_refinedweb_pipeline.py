@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import warehouse_at
 from near_dups import similar_pairs
 
 from mdfql import Session
@@ -36,15 +37,8 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def kept(run):
     work, *_ = run
-    old = os.environ.get("MDFQL_WAREHOUSE")
-    os.environ["MDFQL_WAREHOUSE"] = str(work / "warehouse")
-    try:
+    with warehouse_at(str(work / "warehouse")):
         yield Session().sql("SELECT url, text FROM read_iceberg('curated.refinedweb')").to_pylist()
-    finally:
-        if old is None:
-            del os.environ["MDFQL_WAREHOUSE"]
-        else:
-            os.environ["MDFQL_WAREHOUSE"] = old
 
 
 def test_summary_reports_reads_writes_and_failures(run, kept):
