@@ -36,40 +36,52 @@ CREATE VIEW annotated AS
   SELECT *, rpv2_signals(text) AS rps
   FROM in_language;
 
--- MinHash, computed once for the four levels: RPv2 hashes word 13-grams of the normalised text
--- (punctuation removed, lower case, whitespace collapsed, NFD) with 128 permutations
--- (MINHASH_NGRAM_SIZE=13, MINHASH_NUM_PERMUTATIONS=128). Differences: mdfql's minhash hashes
--- with xxh3 and (a*h+b) mod 2^64 (RPv2: sha1-32 and mod 2^61-1), and a text shorter than 13
--- words is one shingle here where RPv2 gives it no signature.
+-- MinHash (app/src/core/quality_signals/... minhash step; run_lsh.py): RPv2 hashes word
+-- 13-grams of the normalised text (punctuation removed, lower case, whitespace collapsed,
+-- NFD) with 128 permutations (MINHASH_NGRAM_SIZE=13, MINHASH_NUM_PERMUTATIONS=128), once for
+-- all four levels. Differences: mdfql's minhash hashes with xxh3 and (a*h+b) mod 2^64 (RPv2:
+-- sha1-32 and mod 2^61-1), so signatures differ bit for bit, and a text shorter than 13 words
+-- is one shingle here where RPv2 gives it no signature.
 CREATE VIEW signed AS
-  SELECT record_id, minhash(text, num_hashes := 128, ngram := 13, seed := 42) AS signature
-  FROM in_language;
+  SELECT *, minhash(text, num_hashes := 128, ngram := 13, seed := 42) AS signature
+  FROM annotated;
 
 -- LSH bands per level from RPv2's optimal_param over 128 permutations: Jaccard 1.0 -> 1 x 128,
 -- 0.9 -> 5 x 25, 0.8 -> 9 x 13, 0.7 -> 14 x 9. Connected components of band collisions; the
--- cluster id is its smallest record_id (RPv2: smallest id_int), which is the kept document.
-CREATE VIEW clustered_1_0 AS
-  SELECT record_id, lsh_cluster(signature, record_id, bands := 1, rows := 128) OVER () AS cluster
+-- cluster id is its smallest record_id (RPv2: smallest id_int), the document kept. The four
+-- stages are chained, so the crawl is read and annotated once: each stage spills the rows of
+-- the one before.
+CREATE VIEW clustered AS
+  SELECT *, lsh_cluster(signature, record_id, bands := 1, rows := 128) OVER () AS cluster_1_0
   FROM signed;
 CREATE VIEW clustered_0_9 AS
-  SELECT record_id, lsh_cluster(signature, record_id, bands := 5, rows := 25) OVER () AS cluster
-  FROM signed;
+  SELECT *, lsh_cluster(signature, record_id, bands := 5, rows := 25) OVER () AS cluster_0_9
+  FROM clustered;
 CREATE VIEW clustered_0_8 AS
-  SELECT record_id, lsh_cluster(signature, record_id, bands := 9, rows := 13) OVER () AS cluster
-  FROM signed;
-CREATE VIEW clustered_0_7 AS
-  SELECT record_id, lsh_cluster(signature, record_id, bands := 14, rows := 9) OVER () AS cluster
-  FROM signed;
+  SELECT *, lsh_cluster(signature, record_id, bands := 9, rows := 13) OVER () AS cluster_0_8
+  FROM clustered_0_9;
+CREATE VIEW clustered_all AS
+  SELECT *, lsh_cluster(signature, record_id, bands := 14, rows := 9) OVER () AS cluster_0_7
+  FROM clustered_0_8;
 
+-- The signals table: every document, its rps_* signals, its MinHash signature (RPv2 publishes
+-- both) and its cluster at each level.
 CREATE OR REPLACE TABLE curated.rpv2_signals AS
-  SELECT record_id, url, warc_date, language, language_score, rps FROM annotated;
+  SELECT record_id, url, warc_date, language, language_score, rps, signature,
+         cluster_1_0, cluster_0_9, cluster_0_8, cluster_0_7
+  FROM clustered_all;
 
--- Duplicate ids: documents whose cluster has a smaller record_id (kept) than theirs.
-CREATE OR REPLACE TABLE curated.rpv2_duplicates_1_0 AS
-  SELECT record_id, cluster FROM clustered_1_0 WHERE cluster <> record_id;
-CREATE OR REPLACE TABLE curated.rpv2_duplicates_0_9 AS
-  SELECT record_id, cluster FROM clustered_0_9 WHERE cluster <> record_id;
-CREATE OR REPLACE TABLE curated.rpv2_duplicates_0_8 AS
-  SELECT record_id, cluster FROM clustered_0_8 WHERE cluster <> record_id;
-CREATE OR REPLACE TABLE curated.rpv2_duplicates_0_7 AS
-  SELECT record_id, cluster FROM clustered_0_7 WHERE cluster <> record_id;
+-- Duplicate ids, one row per (document, Jaccard level) where the document is not the one its
+-- cluster keeps, as RPv2's duplicates/ lists: drop them with NOT IN for the level you want.
+CREATE OR REPLACE TABLE curated.rpv2_duplicates AS
+  SELECT record_id, 1.0 AS jaccard, cluster_1_0 AS cluster FROM clustered_all
+  WHERE cluster_1_0 <> record_id
+  UNION ALL
+  SELECT record_id, 0.9 AS jaccard, cluster_0_9 AS cluster FROM clustered_all
+  WHERE cluster_0_9 <> record_id
+  UNION ALL
+  SELECT record_id, 0.8 AS jaccard, cluster_0_8 AS cluster FROM clustered_all
+  WHERE cluster_0_8 <> record_id
+  UNION ALL
+  SELECT record_id, 0.7 AS jaccard, cluster_0_7 AS cluster FROM clustered_all
+  WHERE cluster_0_7 <> record_id;
