@@ -1,7 +1,8 @@
 -- RedPajama-V2 (Together 2023; arXiv:2411.12372, section 4; togethercomputer/RedPajama-Data,
 -- app/src and configs/rp_v2.0.conf) as an mdfql pipeline: annotate, don't drop. Every document
 -- that passes extraction and language id is kept in curated.rpv2_signals with its rps_* quality
--- signals; near-duplicates are published as id lists, one table per Jaccard level, as RPv2 does.
+-- signals; near-duplicates are published as id lists (curated.rpv2_duplicates, one row per page
+-- and Jaccard level), as RPv2 publishes its duplicates/ lists.
 --
 --   mdfql sample && mdfql run pipelines/redpajama_v2.sql
 
@@ -36,7 +37,7 @@ CREATE VIEW annotated AS
   SELECT *, rpv2_signals(text) AS rps
   FROM in_language;
 
--- MinHash (app/src/core/quality_signals/... minhash step; run_lsh.py): RPv2 hashes word
+-- MinHash (RPv2's minhash step and app/src/run_lsh.py): RPv2 hashes word
 -- 13-grams of the normalised text (punctuation removed, lower case, whitespace collapsed,
 -- NFD) with 128 permutations (MINHASH_NGRAM_SIZE=13, MINHASH_NUM_PERMUTATIONS=128), once for
 -- all four levels. Differences: mdfql's minhash hashes with xxh3 and (a*h+b) mod 2^64 (RPv2:
