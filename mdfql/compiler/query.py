@@ -34,7 +34,6 @@ from mdfql.dedup.ranking import (
     RANK_WINDOW,
 )
 from mdfql.errors import MdfqlError, did_you_mean
-from mdfql.functions.kernels import BATCH_SIZE as KERNEL_BATCH_ROWS
 from mdfql.functions.ranks import RankWindow
 from mdfql.functions.registry import FunctionSpec, Registry
 from mdfql.io.inputs import recording
@@ -80,20 +79,6 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
         else:
             found.append(n)
     return found
-
-
-def _rebatched(df: daft.DataFrame) -> daft.DataFrame:
-    """`df` in batches of the Rust kernels' size again after a filter, on the native runner.
-
-    Filters pass on whatever is left of each batch, so a pipeline of filters hands its UDFs
-    ever smaller batches (10 rows on average by fineweb.sql's C4 step on a crawl) and each
-    call's fixed cost (Arrow conversion, the GIL, the kernel pool's dispatch) adds up: on a
-    1/20 crawl slice, fineweb.sql ran 3,000 kernel calls where 1,100 suffice, 10% of its CPU
-    time. Coalescing holds at most one batch of rows per filter. On Ray, Daft may move rows
-    between workers to coalesce, so batches stay as they come there."""
-    if daft.get_or_infer_runner_type() == "ray":
-        return df
-    return df.into_batches(KERNEL_BATCH_ROWS)
 
 
 def _all(preds: list[Expression]) -> Expression:
@@ -382,11 +367,11 @@ class QueryCompiler:
         examples and rejects (default: the relation's visible columns)."""
         mode = funnel_mode(self.ctx.options)
         if mode == "off":
-            rel.df = _rebatched(rel.df.where(_all(preds)))
+            rel.df = rel.df.where(_all(preds))
             return None
         if mode == "counts" and len(preds) <= NATIVE_CONJUNCTS:
             f = CountedFilter(self.ctx.view, tuple(labels), (None,) * len(labels), native=True)
-            rel.df = _rebatched(counted_conjuncts(rel.df, f, preds))
+            rel.df = counted_conjuncts(rel.df, f, preds)
             return f
         if names is None:
             names = [(c.name, c.physical) for c in rel.columns]
@@ -411,9 +396,9 @@ class QueryCompiler:
                           tuple(sql_text(signals[i][0]) if i in signals else None
                                 for i in range(len(labels))),
                           tuple(previews), tuple(row))
-        rel.df = _rebatched(counting_filter(
-            rel.df, f, preds, {i: e for i, (_, e) in signals.items()},
-            {name: col(p) for name, p in previews.items()}, list(row.values())))
+        rel.df = counting_filter(rel.df, f, preds, {i: e for i, (_, e) in signals.items()},
+                                 {name: col(p) for name, p in previews.items()},
+                                 list(row.values()))
         return f
 
     @staticmethod
