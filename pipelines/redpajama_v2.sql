@@ -50,39 +50,34 @@ CREATE VIEW signed AS
 -- LSH bands per level from RPv2's optimal_param over 128 permutations: Jaccard 1.0 -> 1 x 128,
 -- 0.9 -> 5 x 25, 0.8 -> 9 x 13, 0.7 -> 14 x 9. Connected components of band collisions; the
 -- cluster id is its smallest record_id (RPv2: smallest id_int), the document kept. The four
--- stages are chained, so the crawl is read and annotated once: each stage spills the rows of
--- the one before.
+-- stages of one SELECT run one after the other over the same rows, so the crawl is read and
+-- annotated once.
 CREATE VIEW clustered AS
-  SELECT *, lsh_cluster(signature, record_id, bands := 1, rows := 128) OVER () AS cluster_1_0
+  SELECT *,
+         lsh_cluster(signature, record_id, bands := 1, rows := 128) OVER () AS cluster_1_0,
+         lsh_cluster(signature, record_id, bands := 5, rows := 25) OVER () AS cluster_0_9,
+         lsh_cluster(signature, record_id, bands := 9, rows := 13) OVER () AS cluster_0_8,
+         lsh_cluster(signature, record_id, bands := 14, rows := 9) OVER () AS cluster_0_7
   FROM signed;
-CREATE VIEW clustered_0_9 AS
-  SELECT *, lsh_cluster(signature, record_id, bands := 5, rows := 25) OVER () AS cluster_0_9
-  FROM clustered;
-CREATE VIEW clustered_0_8 AS
-  SELECT *, lsh_cluster(signature, record_id, bands := 9, rows := 13) OVER () AS cluster_0_8
-  FROM clustered_0_9;
-CREATE VIEW clustered_all AS
-  SELECT *, lsh_cluster(signature, record_id, bands := 14, rows := 9) OVER () AS cluster_0_7
-  FROM clustered_0_8;
 
 -- The signals table: every document, its rps_* signals, its MinHash signature (RPv2 publishes
 -- both) and its cluster at each level.
 CREATE OR REPLACE TABLE curated.rpv2_signals AS
   SELECT record_id, url, warc_date, language, language_score, rps, signature,
          cluster_1_0, cluster_0_9, cluster_0_8, cluster_0_7
-  FROM clustered_all;
+  FROM clustered;
 
 -- Duplicate ids, one row per (document, Jaccard level) where the document is not the one its
 -- cluster keeps, as RPv2's duplicates/ lists: drop them with NOT IN for the level you want.
 CREATE OR REPLACE TABLE curated.rpv2_duplicates AS
-  SELECT record_id, 1.0 AS jaccard, cluster_1_0 AS cluster FROM clustered_all
+  SELECT record_id, 1.0 AS jaccard, cluster_1_0 AS cluster FROM clustered
   WHERE cluster_1_0 <> record_id
   UNION ALL
-  SELECT record_id, 0.9 AS jaccard, cluster_0_9 AS cluster FROM clustered_all
+  SELECT record_id, 0.9 AS jaccard, cluster_0_9 AS cluster FROM clustered
   WHERE cluster_0_9 <> record_id
   UNION ALL
-  SELECT record_id, 0.8 AS jaccard, cluster_0_8 AS cluster FROM clustered_all
+  SELECT record_id, 0.8 AS jaccard, cluster_0_8 AS cluster FROM clustered
   WHERE cluster_0_8 <> record_id
   UNION ALL
-  SELECT record_id, 0.7 AS jaccard, cluster_0_7 AS cluster FROM clustered_all
+  SELECT record_id, 0.7 AS jaccard, cluster_0_7 AS cluster FROM clustered
   WHERE cluster_0_7 <> record_id;
