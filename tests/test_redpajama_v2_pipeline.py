@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import warehouse_at
+from near_dups import Sets
 
 from mdfql import Session
 from mdfql.demo.sample import write_sample
@@ -32,26 +33,14 @@ def run(tmp_path_factory):
 
 
 def _clusters(signals: list[dict], bands: int, rows: int) -> dict[str, str]:
-    """record_id -> smallest record_id of its connected component of band collisions."""
-    parent = {s["record_id"]: s["record_id"] for s in signals}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    """record_id -> smallest record_id of its component of band collisions (two or more)."""
+    sets = Sets([s["record_id"] for s in signals])
     for b in range(bands):
         first: dict[tuple[int, ...], str] = {}
         for s in signals:
             key = tuple(s["signature"][b * rows:(b + 1) * rows])
-            if key in first:
-                a, c = find(first[key]), find(s["record_id"])
-                if a != c:
-                    parent[max(a, c)] = min(a, c)
-            else:
-                first[key] = s["record_id"]
-    return {r: find(r) for r in parent}
+            sets.union(first.setdefault(key, s["record_id"]), s["record_id"])
+    return sets.labels()
 
 
 def test_nothing_is_dropped(run):

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from near_dups import shingles
+from near_dups import Sets, shingles
 
 from mdfql import _native
 from mdfql.dedup import spilled
@@ -22,30 +22,6 @@ BANDS, ROWS = 14, 8
 
 
 # ---------------------------------------------------------------- reference implementation
-
-class Sets:
-    """Plain union-find keyed by node value."""
-
-    def __init__(self, nodes):
-        self.parent = {n: n for n in nodes}
-
-    def find(self, x):
-        while self.parent[x] != x:
-            x = self.parent[x]
-        return x
-
-    def union(self, a, b):
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-    def labels(self) -> dict:
-        """node -> smallest node of its component, for components of two or more."""
-        members = defaultdict(list)
-        for n in self.parent:
-            members[self.find(n)].append(n)
-        return {n: min(m) for m in members.values() if len(m) > 1 for n in m}
-
 
 def reference_lsh(nodes, keys: list[list], score=None, threshold=None) -> dict:
     """Without a threshold: rows sharing any band key, over all pairs. With one: per band and
