@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import daft
@@ -45,14 +46,16 @@ def keep_column(f: CountedFilter, i: int) -> str:
     return f"{KEEP_PREFIX}{f.fid}_{i}"
 
 
-def counted_conjuncts(df: daft.DataFrame, f: CountedFilter,
-                      conjuncts: list[Expression]) -> daft.DataFrame:
+def counted_conjuncts(df: daft.DataFrame, f: CountedFilter, conjuncts: list[Expression],
+                      before: Callable[[int, daft.DataFrame], daft.DataFrame]
+                      ) -> daft.DataFrame:
     """`df` filtered by each conjunct in turn, each through a column of its own (see the
-    module doc); NULL drops the row, as in SQL. The columns stay, as the UDF path's do
-    (`is_counter_column`: the query's own projection drops them)."""
+    module doc); NULL drops the row, as in SQL. `before(i, df)` reshapes the rows conjunct
+    `i` sees (its batches). The columns stay, as the UDF path's do (`is_counter_column`: the
+    query's own projection drops them)."""
     for i, conjunct in enumerate(conjuncts):
         name = keep_column(f, i)
-        df = df.with_column(name, conjunct.fill_null(False)).where(col(name))
+        df = before(i, df).with_column(name, conjunct.fill_null(False)).where(col(name))
     return df
 
 

@@ -45,6 +45,7 @@ from mdfql.plan.stages import NODE, RelationalStage
 from mdfql.plan.tree import PlanNode, sql_text
 from mdfql.sinks.catalog import SinkError
 
+from .batches import coalesced
 from .expressions import ExprCompiler, is_aggregate_call
 from .relation import ColumnRef, Relation
 
@@ -359,6 +360,19 @@ class QueryCompiler:
             rel.plan.counted = counted
         return rel
 
+    def _calls_udf(self, node: exp.Expression) -> bool:
+        """Whether `node` calls a function that runs outside Daft (a batch UDF)."""
+        return any((spec := self.ctx.registry.get(n.name)) is not None and spec.runs_as != "daft"
+                   for n in node.find_all(exp.Anonymous))
+
+    def _coalesced(self, df: daft.DataFrame, nodes: list[exp.Expression] | None = None
+                   ) -> daft.DataFrame:
+        """`df` in full batches again before a batch UDF (see mdfql.compiler.batches), when
+        one of `nodes` calls one (`None`: always)."""
+        if nodes is not None and not any(self._calls_udf(n) for n in nodes):
+            return df
+        return coalesced(df, option_value(self.ctx.options, "batch_rows"))
+
     def _filter(self, rel: Relation, nodes: list[exp.Expression], preds: list[Expression],
                 labels: list[str], compiler: ExprCompiler,
                 names: list[tuple[str, str]] | None = None) -> CountedFilter | None:
@@ -367,12 +381,14 @@ class QueryCompiler:
         examples and rejects (default: the relation's visible columns)."""
         mode = funnel_mode(self.ctx.options)
         if mode == "off":
-            rel.df = rel.df.where(_all(preds))
+            rel.df = self._coalesced(rel.df, nodes).where(_all(preds))
             return None
         if mode == "counts" and len(preds) <= NATIVE_CONJUNCTS:
             f = CountedFilter(self.ctx.view, tuple(labels), (None,) * len(labels), native=True)
-            rel.df = counted_conjuncts(rel.df, f, preds)
+            rel.df = counted_conjuncts(rel.df, f, preds,
+                                       lambda i, df: self._coalesced(df, nodes[i:i + 1]))
             return f
+        rel.df = self._coalesced(rel.df)  # the counting filter is a batch UDF itself
         if names is None:
             names = [(c.name, c.physical) for c in rel.columns]
             names = list(rel.aliases.items()) + names if rel.aliases_first else names
@@ -534,6 +550,7 @@ class QueryCompiler:
                 if width is not None:
                     rel.widths[physical] = width
         if computed:
+            rel.df = self._coalesced(rel.df, [i for i in items if not self._is_star(i)])
             rel.df = rel.df.with_columns(computed)
         rel.aliases = {name.lower(): physical for name, physical in outputs}
         rel.aliases_first = True
