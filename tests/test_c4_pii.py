@@ -1,6 +1,7 @@
-"""Fidelity of `c4_quality` and `pii_mask` against datatrove 0.10.1 (C4QualityFilter, PIIFormatter)
-on the 300 real pages of extraction-eval (main text by trafilatura with FineWeb's settings) and on
-synthetic edge cases; and `extract_text`'s peer engines (trafilatura, resiliparse)."""
+"""Fidelity of `c4_quality`, `c4_badwords_ok` and `pii_mask` against datatrove 0.10.1
+(C4QualityFilter, C4BadWordsFilter, PIIFormatter) on the 300 real pages of extraction-eval (main
+text by trafilatura with FineWeb's settings) and on synthetic edge cases; and `extract_text`'s
+peer engines (trafilatura, resiliparse)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from mdfql.functions import kernels
 
 MIN_AGREEMENT = 0.995
 FINEWEB_C4 = {"filter_no_terminal_punct": False}
+# Raffel et al. 2020, section 2.2 (and TFDS c4_utils): lines of >= 5 words, pages of >= 3 sentences
+PAPER_C4 = {"min_words_per_line": 5, "min_num_sentences": 3}
+BADWORDS_DIR = Path(mdfql.__file__).parent / "data" / "c4_badwords"
 
 
 def _fineweb_trafilatura(html: str) -> str | None:
@@ -107,7 +111,7 @@ def _c4_compare(dt, texts: list[str], opts: dict) -> tuple[int, list[str]]:
     return agree, notes
 
 
-@pytest.mark.parametrize("opts", [{}, FINEWEB_C4], ids=["defaults", "fineweb"])
+@pytest.mark.parametrize("opts", [{}, FINEWEB_C4, PAPER_C4], ids=["defaults", "fineweb", "paper"])
 def test_c4_matches_datatrove_on_real_pages(dt, fineweb_texts, opts):
     agree, notes = _c4_compare(dt, fineweb_texts, opts)
     kept = sum(r["keep"] for r in nat.c4_quality(pa.array(fineweb_texts), **opts).to_pylist())
@@ -215,6 +219,96 @@ def test_c4_null_rows_and_types():
     out = nat.c4_quality(pa.array(["x", None], pa.string()))
     assert out.type == pa.struct([("keep", pa.bool_()), ("text", pa.string())])
     assert out.to_pylist() == [{"keep": False, "text": None}, None]
+
+
+# --- C4 bad words ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def badwords_filter():
+    """datatrove's C4BadWordsFilter reading mdfql's copies of the lists it would download."""
+    try:
+        from datatrove.data import Document
+        from datatrove.pipeline.filters import C4BadWordsFilter, c4_filters
+    except ImportError as e:
+        pytest.skip(f"datatrove is needed for the reference ({e})")
+    # the copies are the pinned commits' files: the URLs name those commits and our file names
+    assert "/25e679f03d96baa721cde20db9944649e8d0a844/en" in c4_filters._EN_BADWORDS_URL
+    assert "/5faf2ba42d7b1c0977169ec3611df25a3c08eb13/" in c4_filters._BADWORDS_URL
+    assert c4_filters._BADWORDS_LANGS == nat.c4_badwords_languages()
+    fetch = c4_filters.cached_asset_path_or_download
+    c4_filters.cached_asset_path_or_download = \
+        lambda url, **_: str(BADWORDS_DIR / url.rsplit("/", 1)[1])
+    yield C4BadWordsFilter(), Document
+    c4_filters.cached_asset_path_or_download = fetch
+
+
+def _badwords_reference(badwords_filter, texts: list[str], language: str) -> list[bool]:
+    flt, document = badwords_filter
+    return [flt.filter(document(text=t, id=str(i), metadata={"language": language})) is True
+            for i, t in enumerate(texts)]
+
+
+def test_c4_badwords_matches_datatrove_on_real_pages(badwords_filter, pages, fineweb_texts):
+    """Every language's list over the 300 extracted texts, and the English list over the raw
+    HTML too (markup gives the boundaries plenty of punctuation)."""
+    texts = pa.array(fineweb_texts)
+    disagree, flagged = [], {}
+    for lang in nat.c4_badwords_languages():
+        ours = nat.c4_badwords_ok(texts, language=lang).to_pylist()
+        ref = _badwords_reference(badwords_filter, fineweb_texts, lang)
+        disagree += [(lang, i) for i, (o, r) in enumerate(zip(ours, ref)) if o != r]
+        flagged[lang] = ours.count(False)
+    html = [h for _, h in pages]
+    ours = nat.c4_badwords_ok(pa.array(html)).to_pylist()
+    disagree += [("en-html", i) for i, (o, r) in
+                 enumerate(zip(ours, _badwords_reference(badwords_filter, html, "en"))) if o != r]
+    checked = len(fineweb_texts) * len(flagged) + len(html)
+    print(f"c4_badwords_ok: {checked - len(disagree)}/{checked} agree; pages flagged per "
+          f"language: {flagged}; raw HTML flagged (en): {ours.count(False)}")
+    assert (checked - len(disagree)) / checked >= MIN_AGREEMENT, disagree[:10]
+    # the filter bites on real text, and not on everything
+    assert 0 < flagged["en"] < len(fineweb_texts)
+    assert 0 < ours.count(False) < len(html)
+
+
+BADWORD_CONTEXTS = ["{w}", "{W}", "{w}.", " {w} ", "({w})", "x{w}", "{w}x", "_{w}", "{w}_",
+                    "1{w}", "{w}\u00b2", "\u00e9{w}", "{w}\u0301", "-{w}-", "\n{w}\n",
+                    "\u3000{w}\u3000", "'{w}'", "{w}s", "a {w}-b", "{w}\u2019s", "#{w}#",
+                    "\u0130{w}", "{w}\u212a"]
+
+
+def _badword_docs(lang: str) -> list[str]:
+    """Listed words of `lang` (stripped, as datatrove reads them) in every context, plus clean
+    text: at the start and end of the text, between punctuation, glued to letters, digits,
+    `_`, accents, combining marks, in capitals."""
+    words = [w.strip() for w in (BADWORDS_DIR / lang).read_text().splitlines()]
+    rng = random.Random(lang)
+    docs = ["", "A perfectly clean sentence."]
+    for w in rng.sample(words, min(12, len(words))):
+        docs += [c.format(w=w, W=w.upper()) for c in BADWORD_CONTEXTS]
+        docs.append(f"Some text before. {w.capitalize()} and after!")
+    return docs
+
+
+def test_c4_badwords_matches_datatrove_on_crafted_cases(badwords_filter):
+    for lang in nat.c4_badwords_languages():
+        docs = _badword_docs(lang)
+        ours = nat.c4_badwords_ok(pa.array(docs), language=lang).to_pylist()
+        ref = _badwords_reference(badwords_filter, docs, lang)
+        assert ours == ref, (lang, [d for d, o, r in zip(docs, ours, ref) if o != r][:5])
+        assert True in ours and False in ours, lang  # both outcomes occur in every language
+
+
+def test_c4_badwords_sql_and_errors():
+    docs = daft.from_pydict({"text": ["Clean text here.", "Well, shit happens.", None,
+                                      "Das ist scheiße."]})
+    got = mdfql.sql("SELECT c4_badwords_ok(text) AS en, c4_badwords_ok(text, language := 'de') "
+                    "AS de FROM docs", docs=docs).to_pylist()
+    assert [r["en"] for r in got] == [True, False, None, True]
+    assert [r["de"] for r in got] == [True, True, None, False]
+    with pytest.raises(mdfql.errors.MdfqlError, match="one of"):
+        mdfql.sql("SELECT c4_badwords_ok(text, language := 'xx') AS b FROM docs", docs=docs)
+    with pytest.raises(ValueError, match="no bad-words list"):
+        nat.c4_badwords_ok(pa.array(["x"]), language="xx")
 
 
 # --- PII ------------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ def main() -> None:
         rust_ranges("PY_ALPHA", category_ranges(lambda c: c[0] == "L"), "Python `str.isalpha`."),
         rust_ranges("PY_PUNCT", category_ranges(lambda c: c[0] == "P"), "spaCy `is_punct` (P*)."),
         rust_ranges("PY_DECIMAL", category_ranges(lambda c: c == "Nd"), "Python re `\\d` (Nd)."),
+        rust_ranges("PY_NUMERIC", category_ranges(lambda c: c[0] == "N"),
+                    "Python re `\\w` is these (N*), PY_ALPHA and `_`."),
         rust_chars(
             "SENT_PUNCT", set(Sentencizer.default_punct_chars), "spaCy Sentencizer punct_chars"
         ),

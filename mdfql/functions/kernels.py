@@ -390,6 +390,14 @@ kernel("c4_quality",
        "min_num_sentences, min_words_per_line and max_word_length.",
        fields={"keep": "false when the document is dropped",
                "text": "the kept lines (NULL when the document is dropped)"})
+kernel("c4_badwords_ok",
+       "text:string language:string{" + "|".join(_native.c4_badwords_languages()) + "}='en'",
+       lambda text, **o: _native.c4_badwords_ok(_strings(text), **o), DataType.bool(),
+       "TRUE when the document holds no word of the LDNOOBW bad-words list of `language` "
+       "(C4's last page filter), as datatrove's C4BadWordsFilter decides: the lowercased text "
+       "is searched for a listed word with a non-word character or the text's edge on both "
+       "sides (anywhere for ja, th, zh); the lists are the ones datatrove pins, shipped in "
+       "mdfql/data/c4_badwords (CC BY 4.0).")
 
 
 def _pii_mask(texts: pa.Array, **opts: Any) -> pa.Array:

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 pub mod arrow_io;
+mod badwords;
 mod c4;
 mod controls;
 mod dedup;
@@ -39,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     images::register(m)?;
     url_filter::register(m)?;
     c4::register(m)?;
+    badwords::register(m)?;
     pii::register(m)?;
     fasttext::register(m)?;
     rpv2::register(m)?;
