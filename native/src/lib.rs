@@ -10,6 +10,7 @@ pub mod arrow_io;
 mod c4;
 mod controls;
 mod dedup;
+mod dolma;
 mod fasttext;
 mod html_text;
 mod http;
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fasttext::register(m)?;
     rpv2::register(m)?;
     dedup::register(m)?;
+    dolma::register(m)?;
     threads::register(m)?;
     warc::register(m)?;
     Ok(())
