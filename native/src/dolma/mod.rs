@@ -709,9 +709,15 @@ fn remove_spans(
         .downcast_ref::<Float64Array>()
         .cloned()
         .ok_or_else(|| PyValueError::new_err("span score must be float64"))?;
-    let types = values
-        .column_by_name("type")
-        .and_then(|t| t.as_any().downcast_ref::<StringArray>().cloned());
+    let types = match values.column_by_name("type") {
+        None => None,
+        Some(t) => Some(
+            t.as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .ok_or_else(|| PyValueError::new_err("span type must be utf8"))?,
+        ),
+    };
     let typed: FxHashMap<String, String> = typed.into_iter().collect();
     let out: StringArray = threads::detach(py, || {
         let rows: Vec<Option<String>> = (0..col.len())
