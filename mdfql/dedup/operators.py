@@ -20,6 +20,7 @@ from daft import DataType, Expression, Series, col
 from mdfql import _native, threads
 from mdfql.dedup.lsh import check_bands
 from mdfql.dedup.ngrams import ngram_dedup_result
+from mdfql.dedup.paragraphs import SPANS, paragraph_dedup_result
 from mdfql.dedup.semantic import semantic_labels
 from mdfql.dedup.spilled import hamming_labels, lsh_labels
 from mdfql.dedup.urls import normalize_url
@@ -191,6 +192,21 @@ NGRAM = RelationalOp(
     default_to_id=False)
 
 
+# --- paragraph_dedup -----------------------------------------------------------------------
+def _paragraph_compute(files: list[str], out_dir: Path, *, keys: list[str],
+                       node_dtype: DataType) -> list[str]:
+    docs = _scan(files, {"__node": "node", KEY: "key", TEXT: "text"})
+    return _write(paragraph_dedup_result(docs), "result", out_dir)
+
+
+PARAGRAPHS = RelationalOp(
+    keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
+    dtype=lambda a, n, o: DataType.from_arrow_type(SPANS), compute=_paragraph_compute,
+    describe=lambda o: "text and order key per row; keeps a 64-bit hash and offsets per "
+                       "paragraph",
+    default_to_id=False)
+
+
 def register(registry: Registry) -> None:
     """Add the dedup operators and normalize_url to `registry`."""
     relational(
@@ -241,6 +257,15 @@ def register(registry: Registry) -> None:
         "struct<keep: bool, text: string>", registry,
         fields={"keep": "false when the document is a duplicate of earlier ones",
                 "text": "the text without its duplicated paragraphs"})
+    relational(
+        "paragraph_dedup", PARAGRAPHS, _params("text:string order_key:any"),
+        "Dolma's exact paragraph dedup (its deduper's `dedupe.paragraphs`), used as "
+        "`paragraph_dedup(text, order_key) OVER ()`: the spans {start, end, score} (characters, "
+        "score 1.0, Dolma's offsets: a paragraph's newline included) of the paragraphs "
+        "(newline-separated, blank ones skipped) whose exact text occurs earlier: smaller "
+        "order_key, then row id, then earlier in the same document. Remove them with "
+        "remove_spans(text, spans).",
+        "list<struct<start: int64, end: int64, score: float64>>", registry)
     define("lsh_bands", "sig:list bands:integer[1..]=14 rows:integer[1..]=8",
            lambda sig, bands, rows: F.to_list(*band_keys(sig, bands, rows).values()),
            "list<uint64>",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -417,6 +418,111 @@ kernel("pii_mask",
        "datatrove's six replacement IPs, cycling in order of occurrence within each document "
        "(datatrove's cycle runs across a worker's documents). Private, reserved and "
        "leading-zero addresses stay (all valid ones go with only_remove_public_ips := false).")
+
+
+# --- Dolma's taggers and mixer (allenai/dolma 1.2.1) -----------------------------------------
+DOLMA_SPAN_DOC = ("spans are lists of {start, end, score} in characters (Python string offsets, "
+                  "as Dolma's attributes), score 1.0")
+GOPHER_DOLMA_FIELDS = {
+    "character_count": "characters of the text",
+    "word_count": "words (str.split(): Python whitespace)",
+    "median_word_length": "median word length (Dolma's rule reads the median, not the mean)",
+    "symbol_to_word_ratio": "words containing '#' or '…' / words",
+    "fraction_of_words_with_alpha_character": "words with a letter (str.isalpha) / words",
+    "required_word_count": "occurrences of the, be, to, of, and, that, have, with",
+    "fraction_of_lines_starting_with_bullet_point": "lines ('\\n'-split, empty ones "
+                                                     "included) starting with '*' or '-'",
+    "fraction_of_lines_ending_with_ellipsis": "lines ending with '…'",
+    "fraction_of_duplicate_lines": "lines (empty ones included) that occur more than once",
+    "fraction_of_characters_in_duplicate_lines": "characters of those lines, every "
+                                                 "occurrence / characters of the words",
+    **{f"fraction_of_characters_in_most_common_{n}grams":
+       f"count x characters of the most common word {n}-gram / characters of the words "
+       f"(NULL under {n} words)" for n in (2, 3, 4)},
+    **{f"fraction_of_characters_in_duplicate_{n}grams":
+       f"characters of every occurrence of repeated word {n}-grams / characters of all "
+       f"{n}-grams (NULL under {n} words)" for n in range(5, 11)},
+}
+kernel("dolma_gopher", "text:string", lambda text: _native.dolma_gopher(_strings(text)),
+       _arrow_type(_native.dolma_gopher),
+       "Dolma's Gopher tagger (gopher_v1) attributes, with Dolma's names and definitions: "
+       "words from str.split(), the median word length, '#'/'…' symbol words, '*'/'-' "
+       "bullets, '…' ellipses, duplicate lines over '\\n' with empty lines kept and their "
+       "characters over word characters, most common 2-4-grams and duplicated 5-10-grams.",
+       fields=GOPHER_DOLMA_FIELDS)
+kernel("dolma_c4", "text:string", lambda text: _native.dolma_c4(_strings(text)),
+       _arrow_type(_native.dolma_c4),
+       "Dolma's C4 tagger (c4_v1) attributes over '\\n'-split lines (lowercased, stripped); "
+       "line spans include the line's newline; " + DOLMA_SPAN_DOC + ".",
+       fields={"lines_with_no_ending_punctuation": "spans of lines not ending in . ? ! \"",
+               "lines_with_too_few_words": "spans of lines under 3 words",
+               "has_naughty_word": "a line holds a word or phrase of Dolma's "
+                                   "naughty_words_en.txt (LDNOOBW)",
+               "has_javascript": "a line holds the word 'javascript'",
+               "has_lorem_ipsum": "a line contains 'lorem ipsum'",
+               "has_curly_brace": "a line contains '{'",
+               "line_count": "lines"})
+kernel("dolma_pii", "text:string", lambda text: _native.dolma_pii(_strings(text)),
+       _arrow_type(_native.dolma_pii),
+       "Dolma's regex PII tagger (pii_regex_with_counts_fast_v2): its email, phone and IPv4 "
+       "regexes per paragraph (line), emails without a '.' in the domain dropped; documents "
+       "with more than 10,000 '?' are not searched; " + DOLMA_SPAN_DOC + ". Mask with "
+       "remove_spans(text, dolma_pii(text), replacement := [[type, replacement], ...]).",
+       fields={"EMAIL_ADDRESS": "email spans (the regex's whole match: leading punctuation "
+                                "and the whitespace after it included)",
+               "PHONE_NUMBER": "phone spans (leading whitespace included)",
+               "IP_ADDRESS": "IPv4 spans",
+               "doc_count": "spans of all three types (Dolma drops documents above 5)"})
+
+SPAN = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("score", pa.float64())])
+TYPED_SPAN = pa.struct([*SPAN, ("type", pa.string())])
+
+
+def _typed_spans(spans: pa.Array) -> pa.Array:
+    """One list of typed spans per row: a list of spans as is (no type), or a struct of span
+    lists (as dolma_pii gives) merged in field order, each span typed by its field's name."""
+    if not pa.types.is_struct(spans.type):
+        return spans.cast(pa.large_list(SPAN))
+    fields = [f.name for f in spans.type if pa.types.is_list(f.type)
+              or pa.types.is_large_list(f.type)]
+    parents, values = [], []
+    for name in fields:
+        lists = spans.field(name).cast(pa.large_list(SPAN))
+        flat = pc.list_flatten(lists)
+        parents.append(pc.list_parent_indices(lists))
+        values.append(pa.StructArray.from_arrays(
+            [*flat.flatten(), pa.array([name] * len(flat), pa.string())],
+            fields=list(TYPED_SPAN)))
+    parent = pa.concat_arrays(parents) if parents else pa.array([], pa.int64())
+    order = pc.sort_indices(parent)  # stable: within a row, the fields' order
+    merged = pa.concat_arrays(values).take(order) if values else pa.array([], TYPED_SPAN)
+    counts = pc.value_counts(parent)
+    lengths = [0] * len(spans)
+    for item in counts.to_pylist():
+        lengths[item["values"]] = item["counts"]
+    offsets = pa.array([0, *itertools.accumulate(lengths)], pa.int64())
+    return pa.LargeListArray.from_arrays(offsets, merged, mask=spans.is_null())
+
+
+def remove_spans_batch(texts: pa.Array, spans: pa.Array, min_score: float = 0.5,
+                       replacement: str | list | None = "") -> pa.Array:
+    """Dolma's mixer span replacement: spans scoring >= min_score replaced."""
+    typed = [] if isinstance(replacement, str) or replacement is None else \
+        [(str(t), str(r)) for t, r in replacement]
+    default = replacement if isinstance(replacement, str) else ""
+    return _native.remove_spans(_strings(texts), _typed_spans(spans), min_score=min_score,
+                                replacement=default, typed=typed)
+
+
+kernel("remove_spans",
+       "text:string spans:list|struct min_score:numeric=0.5 replacement:string|list=''",
+       remove_spans_batch, DataType.string(),
+       "Dolma's mixer span_replacement: the spans (character offsets) scoring >= min_score "
+       "are replaced by `replacement` ('' removes them; '{}' in it is the replaced text), as "
+       "the mixer does it: sorted by start, a span starting inside an earlier one skipped. "
+       "`spans` is a list of {start, end, score} or a struct of such lists (dolma_pii's), "
+       "whose field names are the span types: replacement := [['EMAIL_ADDRESS', ' |||EMAIL_"
+       "ADDRESS||| '], ...] picks a replacement per type ('' for types not listed).")
 
 # --- dedup -----------------------------------------------------------------------------------
 kernel("normalize_for_dedup", "text:string",

@@ -11,6 +11,7 @@ mod badwords;
 mod c4;
 mod controls;
 mod dedup;
+mod dolma;
 mod fasttext;
 mod html_text;
 mod http;
@@ -45,6 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fasttext::register(m)?;
     rpv2::register(m)?;
     dedup::register(m)?;
+    dolma::register(m)?;
     threads::register(m)?;
     warc::register(m)?;
     Ok(())

@@ -61,7 +61,7 @@ fn is_non_symbol(w: &str) -> bool {
 }
 
 /// A word with a Python `isalpha` character.
-fn has_alpha(w: &str) -> bool {
+pub(crate) fn has_alpha(w: &str) -> bool {
     if w.is_ascii() {
         return w.bytes().any(|b| b.is_ascii_alphabetic());
     }
