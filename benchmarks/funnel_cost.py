@@ -1,8 +1,10 @@
 """What the funnel's counters and rejects cost: a pipeline's wall time with the default counters
 (Daft's operator stats), in detail (`SET funnel = 'detail'`: the batch UDF, signal samples and
 examples), off (`SET funnel = false`) and with rejects (`SET rejects = ...`), the variants
-alternating, each run in a fresh process and a fresh warehouse; also the process's CPU time
-(user + system), steadier than wall time on a shared machine. Not a test: it prints figures.
+alternating, each run in a fresh process and a fresh warehouse; the order rotates each repeat,
+because a run right after one that wrote more (rejects) is measurably slower; also the process's
+CPU time (user + system), steadier than wall time on a shared machine. Not a test: it prints
+figures.
 
     python benchmarks/funnel_cost.py pipelines/fineweb.sql --warc /work/data/crawl-slice.warc.gz
         [--repeats 3] [--variants counts,off]
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,9 +60,10 @@ def main() -> int:
     chosen = {k: VARIANTS[k] for k in args.variants.split(",")} | {"off": VARIANTS["off"]}
     walls: dict[str, list[float]] = {k: [] for k in chosen}
     cpus: dict[str, list[float]] = {k: [] for k in chosen}
+    names = list(chosen)
     for i in range(args.repeats):
-        for name, prefix in chosen.items():
-            result = run_once(prefix + text, os.path.abspath(args.warc))
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            result = run_once(chosen[name] + text, os.path.abspath(args.warc))
             walls[name].append(result["wall_s"])
             cpus[name].append(result["cpu_s"])
             print(f"repeat {i + 1} {name:8s} {result['wall_s']:7.2f} s wall "
@@ -68,11 +72,13 @@ def main() -> int:
     for what, table in (("wall", walls), ("CPU", cpus)):
         for name, values in table.items():
             print(f"{what:4s} {name:8s} min {min(values):7.2f} s  "
+                  f"median {statistics.median(values):7.2f} s  "
                   f"all {', '.join(f'{v:.2f}' for v in values)}")
         base = min(table["off"])
         for name in [k for k in table if k != "off"]:
+            median = statistics.median(table[name]) / statistics.median(table["off"])
             print(f"{what} {name} vs off: {100 * (min(table[name]) / base - 1):+.1f}% "
-                  "(min of repeats)")
+                  f"(min of repeats), {100 * (median - 1):+.1f}% (median)")
     return 0
 
 
