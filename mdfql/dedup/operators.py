@@ -20,7 +20,7 @@ from daft import DataType, Expression, Series, col
 from mdfql import _native, threads
 from mdfql.dedup.lsh import check_bands
 from mdfql.dedup.ngrams import ngram_dedup_result
-from mdfql.dedup.paragraphs import SPANS, paragraph_dedup_result
+from mdfql.dedup.paragraphs import SPANS, paragraph_dedup_files
 from mdfql.dedup.semantic import semantic_labels
 from mdfql.dedup.spilled import hamming_labels, lsh_labels
 from mdfql.dedup.urls import normalize_url
@@ -189,14 +189,14 @@ NGRAM = RelationalOp(
     keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
     dtype=lambda a, n, o: NGRAM_RESULT, compute=_ngram_compute,
     describe=lambda o: f"text and order key per row; word {o['ngram']}-grams",
-    default_to_id=False)
+    missing="null")
 
 
 # --- paragraph_dedup -----------------------------------------------------------------------
 def _paragraph_compute(files: list[str], out_dir: Path, *, keys: list[str],
                        node_dtype: DataType) -> list[str]:
-    docs = _scan(files, {"__node": "node", KEY: "key", TEXT: "text"})
-    return _write(paragraph_dedup_result(docs), "result", out_dir)
+    threads.ensure()
+    return paragraph_dedup_files(files, out_dir, node=NODE, key=KEY, text=TEXT)
 
 
 PARAGRAPHS = RelationalOp(
@@ -204,7 +204,7 @@ PARAGRAPHS = RelationalOp(
     dtype=lambda a, n, o: DataType.from_arrow_type(SPANS), compute=_paragraph_compute,
     describe=lambda o: "text and order key per row; keeps a 64-bit hash and offsets per "
                        "paragraph",
-    default_to_id=False)
+    missing="empty")
 
 
 def register(registry: Registry) -> None:

@@ -57,7 +57,7 @@ def first_per_key(files: list[str], out_dir: Path, *, keys: list[str], node_dtyp
 FIRST_PER_KEY = RelationalOp(
     keys=lambda args, options: {}, dtype=lambda args, node, options: DataType.bool(),
     compute=first_per_key, describe=lambda options: "keys and order values",
-    default_to_id=False)
+    missing="null")
 
 
 # --- rank windows ------------------------------------------------------------------------
@@ -143,4 +143,4 @@ RANK_WINDOW = RelationalOp(
     dtype=lambda args, node, options: DataType.int64() if options["function"] == "ntile"
     else DataType.float64(),
     compute=rank_values, describe=lambda options: "partition keys and order values",
-    default_to_id=False)
+    missing="null")

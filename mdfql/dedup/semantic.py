@@ -36,8 +36,8 @@ from daft import Series
 
 from mdfql import _native
 from mdfql.dedup.kmeans import assign, spherical_kmeans
-from mdfql.dedup.spilled import MAX_ROWS, _column, _write_labels
-from mdfql.io.parquet import open_streamed
+from mdfql.dedup.spilled import MAX_ROWS, write_labels
+from mdfql.io.parquet import open_streamed, read_column
 from mdfql.metrics import record_failure
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _batches(files: list[str], column: str) -> Iterator[tuple[int, pa.Array]]:
 class _Priority:
     """Rows in keep order (cluster, similarity to its centroid ascending, id): a union-find
     over these ranks has the row to keep as each group's root. Quacks like RankSpace for
-    `_write_labels`."""
+    `write_labels`."""
 
     def __init__(self, nodes: pa.ChunkedArray, cluster: np.ndarray, sim: np.ndarray):
         self.nodes = nodes
@@ -136,7 +136,7 @@ def semantic_labels(files: list[str], out_dir: Path, *, node: str, embedding: st
         raise ValueError("clusters must be >= 1")
     if not 0 < eps <= 1:
         raise ValueError("eps must lie in (0, 1]")
-    nodes = _column(files, node)
+    nodes = read_column(files, node)
     n = len(nodes)
     if n > MAX_ROWS:
         raise ValueError(f"{n} rows: at most {MAX_ROWS} can be clustered at once")
@@ -156,7 +156,7 @@ def semantic_labels(files: list[str], out_dir: Path, *, node: str, embedding: st
     cluster = np.full(n, -1, np.int32)
     sim = np.zeros(n, np.float32)
     if sample is None:  # no usable embedding: every row its own group
-        return _write_labels(out_dir, _Priority(nodes, cluster, sim), np.arange(n), 0)
+        return write_labels(out_dir, _Priority(nodes, cluster, sim), np.arange(n), 0)
     sample = sample[np.linalg.norm(sample, axis=1) > 0]
     centroids = spherical_kmeans(sample, clusters, seed, iterations)
     k = len(centroids)
@@ -195,4 +195,4 @@ def semantic_labels(files: list[str], out_dir: Path, *, node: str, embedding: st
         del vectors
     log.info("semantic_labels: %d rows, %d clusters, %d buckets, %d merges", n, k, buckets,
              merged)
-    return _write_labels(out_dir, space, uf.roots().to_numpy(), 0)
+    return write_labels(out_dir, space, uf.roots().to_numpy(), 0)

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mdfql import _native
-from mdfql.io.parquet import open_streamed
+from mdfql.io.parquet import open_streamed, read_column
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,6 @@ VERIFY_BYTES = 1 << 30      # row values held (two position ranges) while checki
 READ_ROWS = 1 << 16         # rows decoded at a time when reading values
 CHECK_EDGES = 1 << 16       # candidate edges scored at a time
 MAX_ROWS = (1 << 32) - 1    # ranks are uint32
-
-
-def _column(files: Sequence[str], name: str) -> pa.ChunkedArray:
-    """One column of all files, in row order (only that column is read)."""
-    chunks: list[pa.Array] = []
-    kind: pa.DataType | None = None
-    for f in files:
-        column = pq.read_table(f, columns=[name]).column(0)
-        kind = kind or column.type
-        chunks.extend(column.cast(kind).chunks)
-    if kind is None:
-        raise ValueError("no spill files")
-    return pa.chunked_array(chunks, type=kind)
 
 
 def _as_uint64(chunks: pa.ChunkedArray) -> list[pa.Array]:
@@ -229,7 +216,7 @@ def _index_band(files: Sequence[str], j: int) -> Iterator[pa.Array]:
             yield pc.cast(pc.list_element(batch.column(0), j), pa.uint64(), safe=False)
 
 
-def _write_labels(out_dir: Path, space: RankSpace, roots: np.ndarray, first: int) -> list[str]:
+def write_labels(out_dir: Path, space: RankSpace, roots: np.ndarray, first: int) -> list[str]:
     """`(node, label)` for the rows from position `first` on that share their component with
     another row, as Parquet files of at most OUT_ROWS rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -278,10 +265,10 @@ def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
         raise ValueError("threshold must lie in [0, 1]")
     if threshold is not None and against:
         raise ValueError("an index holds no values to verify against: no threshold with against")
-    new = _column(files, node)
+    new = read_column(files, node)
     groups = [new]
     if against:
-        groups.insert(0, pc.cast(_column(against, "node"), new.type, safe=False))
+        groups.insert(0, pc.cast(read_column(against, "node"), new.type, safe=False))
     space = RankSpace(groups)
     first = len(space) - len(new)
     uf = _native.UnionFind(len(space))
@@ -291,7 +278,7 @@ def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
                 _Verifier(files, value or verify, _score(verify, ngram), threshold, space))
     merged, edges = 0, np.empty(0, np.uint64)  # with a threshold: (member << 32) | root
     for j, band in enumerate(bands):
-        keys = _as_uint64(_column(files, band))
+        keys = _as_uint64(read_column(files, band))
         if against:
             keys = [*_as_uint64(pa.chunked_array(list(_index_band(against, j)), pa.uint64())),
                     *keys]
@@ -306,7 +293,7 @@ def lsh_labels(files: list[str], out_dir: Path, *, node: str, bands: list[str],
                                 (edges & np.uint64(0xFFFFFFFF)).astype(np.uint32))
     log.info("lsh_labels: %d rows (%d indexed), %d bands, %d merges%s", len(space), first,
              len(bands), merged, f", {verifier.checked} edges checked" if verifier else "")
-    return _write_labels(out_dir, space, uf.roots().to_numpy(), first)
+    return write_labels(out_dir, space, uf.roots().to_numpy(), first)
 
 
 def hamming_labels(files: list[str], out_dir: Path, *, node: str, hash: str,  # noqa: A002
@@ -319,12 +306,12 @@ def hamming_labels(files: list[str], out_dir: Path, *, node: str, hash: str,  # 
         raise ValueError("max_distance must lie in [0, 63]")
     if fanout < 1:
         raise ValueError("fanout must be positive")
-    space = RankSpace([_column(files, node)])
-    hashes = pa.chunked_array(_as_uint64(_column(files, hash)), pa.uint64()).combine_chunks()
+    space = RankSpace([read_column(files, node)])
+    hashes = pa.chunked_array(_as_uint64(read_column(files, hash)), pa.uint64()).combine_chunks()
     valid = hashes.is_valid().to_numpy(zero_copy_only=False)
     uf = _native.UnionFind(len(space))
     space.union_twins(uf)
     merged = uf.union_hamming(hashes.drop_null(), pa.array(space.rank_of[valid]),
                               max_distance, fanout)
     log.info("hamming_labels: %d rows, %d merges", len(space), merged)
-    return _write_labels(out_dir, space, uf.roots().to_numpy(), 0)
+    return write_labels(out_dir, space, uf.roots().to_numpy(), 0)

@@ -43,3 +43,16 @@ def stream_batches(path: str, columns: Sequence[str] | None = None,
     file = open_streamed(path)
     rows = batch_rows(file, columns, target_bytes)
     yield from file.iter_batches(rows, columns=None if columns is None else list(columns))
+
+
+def read_column(files: Sequence[str], name: str) -> pa.ChunkedArray:
+    """One column of all files, in row order (only that column is read)."""
+    chunks: list[pa.Array] = []
+    kind: pa.DataType | None = None
+    for f in files:
+        column = pq.read_table(f, columns=[name]).column(0)
+        kind = kind or column.type
+        chunks.extend(column.cast(kind).chunks)
+    if kind is None:
+        raise ValueError("no spill files")
+    return pa.chunked_array(chunks, type=kind)

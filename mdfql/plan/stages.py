@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import daft
 import numpy as np
@@ -52,15 +52,16 @@ class RelationalOp:
     -> the output type from the arguments' types and the row id's; `compute(files, out_dir,
     keys, node_dtype, options)` -> Parquet files of (node, value) (the first two columns);
     `describe(options)` -> what it keeps, for EXPLAIN. Rows the result lacks get their own id
-    (`default_to_id`) or NULL. `side_input(options, resolve_table)` -> a lazy plan the stage
-    spills too and hands to `compute` as `side=files` (e.g. an index of earlier runs), or None.
+    (`missing="id"`), NULL (`"null"`) or an empty list (`"empty"`, for list outputs).
+    `side_input(options, resolve_table)` -> a lazy plan the stage spills too and hands to
+    `compute` as `side=files` (e.g. an index of earlier runs), or None.
     """
 
     keys: Callable[[dict[str, daft.Expression], dict[str, Any]], dict[str, daft.Expression]]
     dtype: Callable[[dict[str, DataType], DataType, dict[str, Any]], DataType]
     compute: Callable[..., list[str]]
     describe: Callable[[dict[str, Any]], str]
-    default_to_id: bool = True
+    missing: Literal["id", "null", "empty"] = "id"
     # `validate(options, args)`: raises ValueError for options that do not fit together or
     # with the arguments given (`mdfql.functions.registry.ArgInfo` by parameter name)
     validate: Callable[[dict[str, Any], dict[str, Any]], None] = lambda options, args: None
@@ -94,7 +95,7 @@ class SpillScan(PulledScan):
     def __init__(self, stage: RelationalStage, schema: daft.Schema):
         super().__init__(f"{stage.label} rows", schema)
         self.rows, self.result = stage.rows, stage.result
-        self.out, self.default_to_id = stage.out, stage.op.default_to_id
+        self.out, self.missing = stage.out, stage.op.missing
         self.out_type = stage.out_dtype.to_arrow_dtype()
 
     def to_scan_tasks(self, pushdowns: Any) -> Iterator[ScanTask]:
@@ -107,23 +108,34 @@ class SpillScan(PulledScan):
             yield ScanTask.python_factory_func_scan_task(
                 module=__name__, func_name=read_spill_file.__name__,
                 func_args=(path, columns, tuple(self.result.files), self.out, self.out_type,
-                           self.default_to_id),
+                           self.missing),
                 schema=self._schema._schema, num_rows=None,
                 size_bytes=Path(path).stat().st_size, pushdowns=pushdowns, stats=None,
                 source_name=self._label)
 
 
 def read_spill_file(path: str, columns: list[str], result_files: tuple[str, ...], out: str,
-                    out_type: pa.DataType, default_to_id: bool) -> Iterator[Any]:
+                    out_type: pa.DataType, missing: str) -> Iterator[Any]:
     """Scan task body: one spilled file, a row group at a time, with the stage's values.
     Columns are handed over one by one, so none pins the others of its batch."""
     lookup = _lookup(result_files)
     for batch in stream_batches(path, [*columns, NODE]):
         nodes = batch.column(NODE)
-        value = lookup.values(nodes, out_type, nodes.cast(out_type) if default_to_id else None)
+        value = lookup.values(nodes, out_type, _fallback(missing, nodes, out_type))
         series = {c: Series.from_arrow(batch.column(c), name=c) for c in columns}
         series[out] = Series.from_arrow(value, name=out)
         yield RecordBatch.from_pydict(series)._recordbatch
+
+
+def _fallback(missing: str, nodes: pa.Array, out_type: pa.DataType) -> pa.Array:
+    """The value of rows a stage's result lacks (see `RelationalOp.missing`)."""
+    if missing == "id":
+        return nodes.cast(out_type)
+    if missing == "empty":
+        offsets = pa.array(np.zeros(len(nodes) + 1, np.int64))
+        return pa.LargeListArray.from_arrays(offsets, pa.array([], out_type.value_type)) \
+            .cast(out_type)
+    return pa.nulls(len(nodes), out_type)
 
 
 class _Lookup:
@@ -140,10 +152,8 @@ class _Lookup:
         else:
             self.nodes, self.result = nodes, table.column(VALUE).combine_chunks()
 
-    def values(self, nodes: pa.Array, out_type: pa.DataType,
-               default: pa.Array | None) -> pa.Array:
-        """The value of each node (`default`, else NULL, where the result has none)."""
-        fallback = default if default is not None else pa.nulls(len(nodes), out_type)
+    def values(self, nodes: pa.Array, out_type: pa.DataType, fallback: pa.Array) -> pa.Array:
+        """The value of each node (`fallback`'s where the result has none)."""
         if len(self.nodes) == 0 or len(nodes) == 0:
             return fallback.cast(out_type)
         if self.numeric and pa.types.is_integer(nodes.type) and nodes.null_count == 0:
