@@ -575,14 +575,16 @@ fn dolma_gopher(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     })
 }
 
+/// One span-list column of per-document results, `get` picking a document's spans.
+fn span_column<T>(rows: &[Option<T>], get: fn(&T) -> &[Span]) -> ArrayRef {
+    let lists: Vec<Option<&[Span]>> = rows.iter().map(|r| r.as_ref().map(get)).collect();
+    Arc::new(span_lists(&lists))
+}
+
 /// c4_v1's attributes per document.
 #[pyfunction]
 fn dolma_c4(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     per_row(py, texts, c4, |rows: Vec<Option<C4>>| {
-        let spans = |get: fn(&C4) -> &[Span]| -> ArrayRef {
-            let lists: Vec<Option<&[Span]>> = rows.iter().map(|r| r.as_ref().map(get)).collect();
-            Arc::new(span_lists(&lists))
-        };
         let flag = |get: fn(&C4) -> bool| -> ArrayRef {
             Arc::new(
                 rows.iter()
@@ -597,11 +599,11 @@ fn dolma_c4(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
         let cols: Vec<(&str, ArrayRef)> = vec![
             (
                 "lines_with_no_ending_punctuation",
-                spans(|a| &a.lines_with_no_ending_punctuation),
+                span_column(&rows, |a| &a.lines_with_no_ending_punctuation),
             ),
             (
                 "lines_with_too_few_words",
-                spans(|a| &a.lines_with_too_few_words),
+                span_column(&rows, |a| &a.lines_with_too_few_words),
             ),
             ("has_naughty_word", flag(|a| a.has_naughty_word)),
             ("has_javascript", flag(|a| a.has_javascript)),
@@ -617,18 +619,14 @@ fn dolma_c4(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
 #[pyfunction]
 fn dolma_pii(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
     per_row(py, texts, pii, |rows: Vec<Option<Pii>>| {
-        let spans = |get: fn(&Pii) -> &[Span]| -> ArrayRef {
-            let lists: Vec<Option<&[Span]>> = rows.iter().map(|r| r.as_ref().map(get)).collect();
-            Arc::new(span_lists(&lists))
-        };
         let count: Int64Array = rows
             .iter()
             .map(|r| r.as_ref().map(|p| p.count() as i64))
             .collect();
         let cols: Vec<(&str, ArrayRef)> = vec![
-            ("EMAIL_ADDRESS", spans(|p| &p.email)),
-            ("PHONE_NUMBER", spans(|p| &p.phone)),
-            ("IP_ADDRESS", spans(|p| &p.ip)),
+            ("EMAIL_ADDRESS", span_column(&rows, |p| &p.email)),
+            ("PHONE_NUMBER", span_column(&rows, |p| &p.phone)),
+            ("IP_ADDRESS", span_column(&rows, |p| &p.ip)),
             ("doc_count", Arc::new(count)),
         ];
         Arc::new(struct_of(cols, valid(&rows)))
