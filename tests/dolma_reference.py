@@ -11,11 +11,13 @@ first on the child's PYTHONPATH (`MDFQL_DOLMA_REF` names another folder):
         anyascii tokenizers
 
 Run as a script, it reads texts (JSON) and writes each text's attributes as Dolma's taggers
-give them: `{tagger: {attribute: [[start, end, score], ...]}}` per text.
+give them: `{tagger: {attribute: [[start, end, score], ...]}}` per text. `dedupe` runs Dolma's
+deduper (its Rust binary, `dolma dedupe`) over texts in one documents file.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -46,6 +48,37 @@ def tag(texts: list[str], workdir: Path) -> list[dict[str, dict[str, list[list[f
     if done.returncode != 0:
         raise RuntimeError(f"dolma reference failed:\n{done.stderr}")
     return json.loads(out.read_text())
+
+
+def dedupe(texts: list[str], workdir: Path) -> list[list[tuple[int, int]]]:
+    """The duplicate paragraph spans `dolma dedupe` finds in each text, the texts read in order
+    from one file (cc-head's deduper settings: paragraphs, blank ones skipped, a Bloom filter
+    with false-positive rate 1e-6)."""
+    if not available():
+        raise RuntimeError(REF_HINT)
+    (workdir / "documents").mkdir()
+    with gzip.open(workdir / "documents" / "docs.jsonl.gz", "wt") as f:
+        for i, text in enumerate(texts):
+            f.write(json.dumps({"id": str(i), "text": text, "source": "test", "version": "v0"})
+                    + "\n")
+    cmd = [sys.executable, "-m", "dolma.cli.__main__", "dedupe",
+           "--documents", str(workdir / "documents" / "*.jsonl.gz"),
+           "--dedupe.name", "bff", "--dedupe.skip_empty",
+           "--dedupe.paragraphs.attribute_name", "bff_duplicate_paragraph_spans",
+           "--bloom_filter.file", str(workdir / "bloom.bin"), "--no-bloom_filter.read_only",
+           "--bloom_filter.estimated_doc_count", str(max(1000, 50 * len(texts))),
+           "--bloom_filter.desired_false_positive_rate", "1e-6", "--processes", "1"]
+    done = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(REF_DIR)}, cwd=workdir,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"dolma dedupe failed:\n{done.stderr}")
+    spans: list[list[tuple[int, int]]] = [[] for _ in texts]
+    with gzip.open(workdir / "attributes" / "bff" / "docs.jsonl.gz", "rt") as f:
+        for line in f:
+            row = json.loads(line)
+            spans[int(row["id"])] = [(int(a), int(b)) for a, b, _ in
+                                     row["attributes"].get("bff_duplicate_paragraph_spans", [])]
+    return spans
 
 
 def main(job: str, out: str) -> None:

@@ -1,5 +1,5 @@
-"""paragraph_dedup's external sort against a direct definition of Dolma's paragraph dedup, on
-real pages, with buckets small enough that they split."""
+"""paragraph_dedup's external sort against a direct definition of Dolma's paragraph dedup and
+against Dolma's own deduper, on real pages, with buckets small enough that they split."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dolma_reference import available, dedupe
 
 from mdfql.dedup import paragraphs
 from mdfql.functions import kernels
@@ -122,3 +123,17 @@ def test_no_paragraphs(tmp_path):
     """Nothing to report still writes a readable, typed result."""
     rows: list[tuple[int, int, str | None]] = [(1, 0, None), (2, 0, ""), (3, 1, "a\nb")]
     assert _result(_spill(rows, tmp_path / "spill", 1), tmp_path / "result") == {}
+
+
+def test_agrees_with_dolmas_deduper(docs, tmp_path):
+    """`dolma dedupe` (1.2.1, Bloom filter) reading the texts in order: with the order key the
+    position, the same spans in every document."""
+    if not available():
+        pytest.skip("the dolma package is not installed in .dolma-ref (tests/dolma_reference.py)")
+    texts = [t for _, _, t in docs if t is not None]
+    rows = [(i, i, t) for i, t in enumerate(texts)]
+    ours = _result(_spill(rows, tmp_path / "spill", 2), tmp_path / "result")
+    (tmp_path / "dolma").mkdir()
+    theirs = dedupe(texts, tmp_path / "dolma")
+    assert sum(map(len, theirs)) > 5000
+    assert [ours.get(i, []) for i in range(len(texts))] == theirs
