@@ -14,6 +14,11 @@
 //! module's tokenizer (`quality::tokenizer`) and string helpers (`quality::stats`). Sentences are
 //! spaCy's `Sentencizer` over the blank-English tokenizer's tokens, including its whitespace tokens
 //! (any run of whitespace other than one single space), which can start a sentence.
+//!
+//! `c4_lines(texts) -> large_list<struct<start: int64, end: int64, hash: uint64>>`: the lines
+//! C4's reference line dedup (TFDS `c4_utils.remove_duplicate_text`) compares, with their
+//! character spans and a hash of their normalised form (see [`c4_lines`]), in the layout of
+//! `dolma_paragraphs`. NULL for a NULL text.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -25,6 +30,7 @@ use arrow::datatypes::{DataType, Field};
 use pyo3::prelude::*;
 
 use crate::arrow_io::{to_py, PyArray, StrColumn};
+use crate::dolma::{hashed_span_lists, per_row, span, Span};
 use crate::quality::stats::{clen, py_splitlines, py_strip};
 use crate::quality::tables;
 use crate::quality::tokenizer::{in_ranges, py_isspace, split_into_words};
@@ -387,8 +393,71 @@ fn c4_quality(
     Ok(to_py(Arc::new(out)))
 }
 
+// --- line dedup keys (TFDS remove_duplicate_text) ---------------------------------------------
+
+/// The form of a line TFDS's C4 dedup compares: Python `line.strip().lower()`.
+///
+/// `strip` is [`py_strip`] (Python's `str.isspace`); `lower` is Rust's `str::to_lowercase`,
+/// which like `str.lower` applies the full (SpecialCasing) mappings without locale and maps a
+/// final `Σ` to `ς` by the same context rule (cased letter before, none after, skipping
+/// case-ignorables). They can differ only where the Unicode versions differ: Rust's tables
+/// (Unicode 17 as of Rust 1.95) against Python 3.11's Unicode 14, i.e. for characters whose
+/// case mapping or cased/case-ignorable property was added since (e.g. the Latin capitals
+/// U+A7CB..U+A7DC of Unicode 16).
+pub fn c4_line_key(line: &str) -> Cow<'_, str> {
+    let s = py_strip(line);
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.to_lowercase())
+}
+
+/// The lines of `text` as TFDS's C4 line dedup sees them (`_emit_url_to_lines` and
+/// `_remove_lines_from_text`): every line of Python's `text.split("\n")`, blank ones and the
+/// empty one after a final `\n` included (`""` gives one empty line), in order, as (span,
+/// hash). The span is `[start, end)` in characters (code points, Python `str` indices) and
+/// covers the line and the `\n` after it, except for the last line, which has none; so the
+/// spans tile the text. The hash is xxh3-64 of the UTF-8 of [`c4_line_key`]
+/// (`line.strip().lower()`), so two lines hash equal iff TFDS's md5 keys are equal (bar xxh3
+/// collisions).
+///
+/// The dedup keeps, per key, only the first line of the one page owning it (smallest md5 of
+/// the URL) and rejoins the kept original lines with `"\n"`. Removing the spans of the other
+/// lines (e.g. with `remove_spans`) leaves exactly that rejoin when the text's last line is
+/// kept, and that rejoin plus one trailing `"\n"` when the last line is removed and some line
+/// is kept (the kept line before it keeps its newline): drop one trailing `"\n"` in that case.
+/// (`remove_spans` reads `struct<start, end, score>`: give the lines to remove a `score`.)
+/// With every line removed it leaves `""`, where TFDS drops the page (as it does when the
+/// rejoin is `""`, i.e. only one blank line kept, or has fewer than 3 NLTK sentences).
+pub fn c4_lines(text: &str) -> Vec<(Span, u64)> {
+    let mut out = Vec::new();
+    let (mut chars, mut bytes) = (0, 0);
+    for line in text.split('\n') {
+        let start = chars;
+        chars += clen(line);
+        bytes += line.len();
+        if bytes < text.len() {
+            // the `\n` after the line
+            chars += 1;
+            bytes += 1;
+        }
+        let hash = xxhash_rust::xxh3::xxh3_64(c4_line_key(line).as_bytes());
+        out.push((span(start, chars), hash));
+    }
+    out
+}
+
+/// [`c4_lines`] per document: `large_list<struct<start: int64, end: int64, hash: uint64>>`,
+/// NULL for a NULL text.
+#[pyfunction]
+#[pyo3(name = "c4_lines")]
+fn c4_lines_py(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
+    per_row(py, texts, c4_lines, hashed_span_lists)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(c4_quality, m)?)?;
+    m.add_function(wrap_pyfunction!(c4_lines_py, m)?)?;
     Ok(())
 }
 
@@ -474,5 +543,125 @@ mod tests {
             c4_filter("First one is here. Second one too!\nShort.", &by_sentence).as_deref(),
             Some("First one is here. Second one too!")
         );
+    }
+
+    fn line_spans(text: &str) -> Vec<(i64, i64)> {
+        c4_lines(text)
+            .iter()
+            .map(|(s, _)| (s.start, s.end))
+            .collect()
+    }
+
+    fn hashes(text: &str) -> Vec<u64> {
+        c4_lines(text).iter().map(|l| l.1).collect()
+    }
+
+    /// `text[start:end]` by Python (code point) indices.
+    fn py_slice(text: &str, start: i64, end: i64) -> String {
+        text.chars()
+            .skip(start as usize)
+            .take((end - start) as usize)
+            .collect()
+    }
+
+    #[test]
+    fn lines_split_as_python_split_newline() {
+        // every piece of text.split("\n"), blank and whitespace-only ones included
+        assert_eq!(
+            line_spans("ab\n\ncd\n \nef"),
+            [(0, 3), (3, 4), (4, 7), (7, 9), (9, 11)]
+        );
+        // a final "\n" leaves an empty last line, its span empty at the end of the text
+        assert_eq!(line_spans("ab\ncd\n"), [(0, 3), (3, 6), (6, 6)]);
+        assert_eq!(line_spans(""), [(0, 0)]);
+        assert_eq!(line_spans("\n"), [(0, 1), (1, 1)]);
+        assert_eq!(line_spans("\n\n"), [(0, 1), (1, 2), (2, 2)]);
+        assert_eq!(line_spans("one line"), [(0, 8)]);
+        // "\r" and other line breaks of str.splitlines do not split
+        assert_eq!(line_spans("a\r\nb\u{2028}c\x0bd"), [(0, 3), (3, 8)]);
+        assert_eq!(c4_lines("a\r\nb\u{2028}c\x0bd")[0].1, c4_lines("a")[0].1);
+    }
+
+    #[test]
+    fn offsets_count_characters() {
+        let text = "Grüße aus Köln.\n日本語のテキスト\n\u{1F600} emoji é\nend";
+        let spans = line_spans(text);
+        assert_eq!(spans, [(0, 16), (16, 25), (25, 35), (35, 38)]);
+        let pieces: Vec<&str> = text.split('\n').collect();
+        for (k, &(a, b)) in spans.iter().enumerate() {
+            let expected = if k + 1 < pieces.len() {
+                format!("{}\n", pieces[k])
+            } else {
+                pieces[k].to_string()
+            };
+            assert_eq!(py_slice(text, a, b), expected);
+        }
+        // the spans tile the text
+        assert_eq!(spans.last().unwrap().1, text.chars().count() as i64);
+        assert!(spans.windows(2).all(|w| w[0].1 == w[1].0));
+    }
+
+    #[test]
+    fn keys_are_strip_lower() {
+        assert_eq!(c4_line_key("  Hello World.\t\r"), "hello world.");
+        assert_eq!(c4_line_key("plain line"), "plain line");
+        assert!(matches!(c4_line_key("plain line"), Cow::Borrowed(_)));
+        // Python whitespace, not only ASCII: U+00A0, U+3000, U+001C..U+001F, U+0085
+        assert_eq!(c4_line_key("\u{a0}\u{3000}\u{1c}ÄÖÜ\u{85}"), "äöü");
+        // full mappings and final sigma, as str.lower
+        assert_eq!(c4_line_key("İSTANBUL"), "i\u{307}stanbul");
+        assert_eq!(c4_line_key("ΟΔΟΣ ΣΟΦΙΑΣ"), "οδος σοφιας");
+        // U+200B is not whitespace to Python: kept
+        assert_eq!(c4_line_key("\u{200b}x"), "\u{200b}x");
+
+        // case and surrounding whitespace give equal hashes
+        let h = hashes("The Same Line.\n  the same line.  \nTHE SAME LINE.\r\n\tthe same line.");
+        assert!(h.iter().all(|&x| x == h[0]), "{h:?}");
+        // blank lines all share the hash of ""
+        let h = hashes("\n  \n\t\u{3000}");
+        assert!(h.iter().all(|&x| x == xxhash_rust::xxh3::xxh3_64(b"")));
+        // different text (inner whitespace, punctuation, accents) different hashes
+        let h = hashes("the same line.\nthe  same line.\nthe same line\nthé same line.\n");
+        let distinct: std::collections::HashSet<u64> = h.iter().copied().collect();
+        assert_eq!(distinct.len(), h.len(), "{h:?}");
+    }
+
+    /// Removing the spans of the lines a page does not keep gives the reference's
+    /// `"\n".join(kept)`, plus one `"\n"` when the last line is removed and some line kept.
+    #[test]
+    fn removing_spans_rejoins_the_kept_lines() {
+        let texts = [
+            "A.\nB.\nA.\nC.",
+            "A.\nB.\na.",
+            "A.\nB.\n",
+            "x\n\n\ny\n",
+            "a\na\na",
+            "Ünï.\nünï.  \nZ.",
+            "",
+        ];
+        for text in texts {
+            let lines = c4_lines(text);
+            let pieces: Vec<&str> = text.split('\n').collect();
+            // keep the first line of each key (the page owns every key), remove the rest
+            let mut seen = std::collections::HashSet::new();
+            let keep: Vec<bool> = lines.iter().map(|l| seen.insert(l.1)).collect();
+            let kept: Vec<&str> = pieces
+                .iter()
+                .zip(&keep)
+                .filter(|(_, &k)| k)
+                .map(|(p, _)| *p)
+                .collect();
+            let mut removed: Vec<(Span, &str)> = lines
+                .iter()
+                .zip(&keep)
+                .filter(|(_, &k)| !k)
+                .map(|(l, _)| (l.0, ""))
+                .collect();
+            let mut got = crate::dolma::replace_spans(text, &mut removed);
+            if !keep[keep.len() - 1] && keep.iter().any(|&k| k) {
+                assert_eq!(got.pop(), Some('\n'), "{text:?}");
+            }
+            assert_eq!(got, kept.join("\n"), "{text:?}");
+        }
     }
 }

@@ -45,7 +45,7 @@ pub struct Span {
     pub score: f64,
 }
 
-fn span(start: usize, end: usize) -> Span {
+pub(crate) fn span(start: usize, end: usize) -> Span {
     Span {
         start: start as i64,
         end: end as i64,
@@ -478,7 +478,7 @@ fn struct_of(columns: Vec<(&str, ArrayRef)>, valid: Vec<bool>) -> StructArray {
 }
 
 /// `f` over the non-null texts of `texts`, spread over the kernel pool.
-fn per_row<T: Send>(
+pub(crate) fn per_row<T: Send>(
     py: Python<'_>,
     texts: PyArray,
     f: impl Fn(&str) -> T + Send + Sync,
@@ -643,27 +643,31 @@ fn dolma_paragraphs(py: Python<'_>, texts: PyArray) -> PyResult<PyArray> {
             .map(|(s, p)| (s, xxhash_rust::xxh3::xxh3_64(p.as_bytes())))
             .collect()
     };
-    per_row(py, texts, pars, |rows: Vec<Option<Vec<(Span, u64)>>>| {
-        let flat: Vec<&(Span, u64)> = rows.iter().flatten().flatten().collect();
-        let children: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from_iter_values(flat.iter().map(|s| s.0.start))),
-            Arc::new(Int64Array::from_iter_values(flat.iter().map(|s| s.0.end))),
-            Arc::new(UInt64Array::from_iter_values(flat.iter().map(|s| s.1))),
-        ];
-        let fields = Fields::from(vec![
-            Field::new("start", DataType::Int64, false),
-            Field::new("end", DataType::Int64, false),
-            Field::new("hash", DataType::UInt64, false),
-        ]);
-        let values = StructArray::new(fields, children, None);
-        let item = Arc::new(Field::new("item", values.data_type().clone(), true));
-        Arc::new(LargeListArray::new(
-            item,
-            OffsetBuffer::from_lengths(rows.iter().map(|r| r.as_ref().map_or(0, Vec::len))),
-            Arc::new(values),
-            Some(NullBuffer::from(valid(&rows))),
-        ))
-    })
+    per_row(py, texts, pars, hashed_span_lists)
+}
+
+/// `large_list<struct<start: int64, end: int64, hash: uint64>>` of (span, hash) per row, NULL
+/// where the row is None (the layout of `dolma_paragraphs`, and of `c4_lines`).
+pub(crate) fn hashed_span_lists(rows: Vec<Option<Vec<(Span, u64)>>>) -> ArrayRef {
+    let flat: Vec<&(Span, u64)> = rows.iter().flatten().flatten().collect();
+    let children: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(flat.iter().map(|s| s.0.start))),
+        Arc::new(Int64Array::from_iter_values(flat.iter().map(|s| s.0.end))),
+        Arc::new(UInt64Array::from_iter_values(flat.iter().map(|s| s.1))),
+    ];
+    let fields = Fields::from(vec![
+        Field::new("start", DataType::Int64, false),
+        Field::new("end", DataType::Int64, false),
+        Field::new("hash", DataType::UInt64, false),
+    ]);
+    let values = StructArray::new(fields, children, None);
+    let item = Arc::new(Field::new("item", values.data_type().clone(), true));
+    Arc::new(LargeListArray::new(
+        item,
+        OffsetBuffer::from_lengths(rows.iter().map(|r| r.as_ref().map_or(0, Vec::len))),
+        Arc::new(values),
+        Some(NullBuffer::from(valid(&rows))),
+    ))
 }
 
 /// The mixer's span replacement per document. `spans`: `large_list<struct<start: int64, end:
