@@ -54,25 +54,27 @@ CREATE VIEW clean AS
   WHERE c4.keep;
 
 -- "We discarded all but one of any three-sentence span occurring more than once" (section
--- 2.2); the reference (c4_utils.remove_duplicate_text) keeps each line, lowercased and
--- stripped, in one page only: the page whose URL has the smallest md5, and its first copy
--- there. mdfql's SQL has no UNNEST to explode lines into rows, so this is the nearest
--- operator: ngram_dedup over lines with threshold 1.0 removes a line when every word 5-gram
--- of it (5 = the shortest line kept above) occurs earlier, pages ordered by a hash of their
--- URL as TFDS orders them; exact duplicate lines go, as do lines made only of 5-grams seen
--- elsewhere, while lines of under 5 \w-words and copies differing in case stay. A page left
--- with nothing is dropped.
-CREATE VIEW line_deduplicated AS
-  SELECT *, ngram_dedup(text, hash(url), ngram := 5, threshold := 1.0) OVER () AS r
+-- 2.2); the reference (c4_utils.remove_duplicate_text) does it by lines: each line of
+-- text.split("\n"), stripped and lowercased, stays in one page only, the page whose URL has the
+-- smallest md5 hex digest, and there only its first copy. line_dedup finds exactly the other
+-- copies (with md5(url) as the order key); remove_spans removes them, leaving the kept lines
+-- joined by "\n" as the reference rejoins them, plus a final "\n" when the last line went,
+-- which rtrim drops (the cleaned lines are stripped, so it removes nothing else).
+CREATE VIEW line_spans AS
+  SELECT *, line_dedup(text, md5(url)) OVER () AS duplicate_lines
   FROM clean;
+
+CREATE VIEW line_deduplicated AS
+  SELECT record_id, url, warc_date, rtrim(remove_spans(text, duplicate_lines)) AS text
+  FROM line_spans;
 
 -- remove_duplicate_text then drops pages left empty or with < 3 sentences; c4_quality with the
 -- same values re-counts them (the lines all pass its line rules already).
 CREATE VIEW deduplicated AS
-  SELECT record_id, url, warc_date, r.text AS text
+  SELECT record_id, url, warc_date, text
   FROM line_deduplicated
-  WHERE r.keep AND r.text <> ''
-    AND c4_quality(r.text, min_words_per_line := 5, min_num_sentences := 3,
+  WHERE text <> ''
+    AND c4_quality(text, min_words_per_line := 5, min_num_sentences := 3,
                    remove_citations := false).keep;
 
 -- Language, after cleaning "since it may change the predominant language" (c4.py): C4 used

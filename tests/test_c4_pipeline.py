@@ -1,11 +1,12 @@
 """pipelines/c4.sql end to end on the bundled sample plus a few planted pages: every kept page
 passes C4's rules when they are recomputed on it, URLs and lines are deduplicated, a page with a
-bad word is dropped at that step and only there, and how close ngram_dedup comes to the
-reference's exact line dedup (TFDS remove_duplicate_text) on the same pages."""
+bad word is dropped at that step and only there, and line_dedup keeps exactly the lines the
+reference's line dedup (TFDS remove_duplicate_text) keeps on the same pages."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import uuid
 from collections import Counter
@@ -97,10 +98,10 @@ def run(tmp_path_factory):
         summary = session.run_file(PIPELINE, params={"input": str(crawl / "*.warc.gz")})
         views = {v: session.sql(f"SELECT * FROM {v}").to_pylist()
                  for v in ("url_deduplicated", "clean", "deduplicated", "in_language")}
-        # ngram_dedup's input order key and result, before the sentence re-check
+        # line dedup's input and result, before the sentence re-check
         views["line_deduplicated"] = session.sql(
-            "SELECT url, text, hash(url) AS order_key, r.keep AS keep, r.text AS deduped "
-            "FROM line_deduplicated").to_pylist()
+            "SELECT s.url, s.text, d.text AS deduped FROM line_spans s "
+            "JOIN line_deduplicated d ON s.url = d.url").to_pylist()
         kept = session.sql("SELECT * FROM read_iceberg('curated.c4')").to_pylist()
         yield summary, kept, views
 
@@ -166,47 +167,41 @@ def test_bad_word_page_dropped_at_its_step(run):
         - {r["url"] for r in flagged}
 
 
-def _tfds_line_dedup(pages: list[dict]) -> dict[str, list[str]]:
-    """c4_utils.remove_duplicate_text's line selection (before its sentence re-check), with
-    the pipeline's order key in place of md5(url): each line, stripped and lowercased, stays
-    only in the page with the smallest key, and there only its first copy."""
+def _tfds_line_dedup(pages: list[dict]) -> dict[str, str]:
+    """c4_utils.remove_duplicate_text's text per page (before its sentence re-check): each line
+    of text.split("\\n"), stripped and lowercased, stays only in the page whose URL has the
+    smallest md5 hex digest, and there only its first copy; the kept lines joined by "\\n"."""
     def norm(line: str) -> str:
         return line.strip().lower()
 
-    owner: dict[str, tuple[int, str]] = {}
+    def md5(url: str) -> str:
+        return hashlib.md5(url.encode()).hexdigest()
+
+    owner: dict[str, str] = {}
     for p in pages:
         for line in p["text"].split("\n"):
-            owner[norm(line)] = min(owner.get(norm(line), (p["order_key"], p["url"])),
-                                    (p["order_key"], p["url"]))
+            owner[norm(line)] = min(owner.get(norm(line), md5(p["url"])), md5(p["url"]))
     out = {}
     for p in pages:
         seen: set[str] = set()
         kept = []
         for line in p["text"].split("\n"):
-            if owner[norm(line)][1] == p["url"] and norm(line) not in seen:
+            if owner[norm(line)] == md5(p["url"]) and norm(line) not in seen:
                 kept.append(line)
                 seen.add(norm(line))
-        out[p["url"]] = kept
+        out[p["url"]] = "\n".join(kept)
     return out
 
 
 def test_line_dedup_against_the_reference(run):
-    """ngram_dedup stands in for the reference's exact line dedup. With the same page order,
-    the lines each keeps in each page mostly coincide; the differences are the documented
-    ones (all 5-grams seen elsewhere, lines under 5 words, case)."""
+    """line_dedup + remove_spans give each page the text the reference's line selection and
+    rejoin give it, page for page."""
     _, _, views = run
     pages = views["line_deduplicated"]
     ref = _tfds_line_dedup(pages)
-    ours = {p["url"]: p["deduped"].split("\n") if p["keep"] and p["deduped"] else []
-            for p in pages}
-    both = ref_only = ours_only = 0
-    for url, lines in ref.items():
-        a, b = Counter(lines), Counter(ours[url])
-        both += sum((a & b).values())
-        ref_only += sum((a - b).values())
-        ours_only += sum((b - a).values())
-    total = sum(len(p["text"].split("\n")) for p in pages)
-    print(f"line dedup vs TFDS's rule on {len(pages)} pages, {total} lines: both keep {both}, "
-          f"only the reference {ref_only}, only ngram_dedup {ours_only}")
-    assert both + ref_only < total  # the reference removes lines: the comparison is not vacuous
-    assert both >= 0.97 * (both + ref_only + ours_only)
+    ours = {p["url"]: p["deduped"] for p in pages}
+    lines = sum(len(p["text"].split("\n")) for p in pages)
+    kept = sum(len(t.split("\n")) for t in ref.values() if t)
+    print(f"line dedup vs TFDS's rule on {len(pages)} pages: {lines} lines, {kept} kept")
+    assert len(ours) == len(pages) and kept < lines  # the reference removes lines
+    assert ours == ref

@@ -207,6 +207,22 @@ PARAGRAPHS = RelationalOp(
     missing="empty")
 
 
+# --- line_dedup ----------------------------------------------------------------------------
+def _line_compute(files: list[str], out_dir: Path, *, keys: list[str],
+                  node_dtype: DataType) -> list[str]:
+    threads.ensure()
+    return paragraph_dedup_files(files, out_dir, node=NODE, key=KEY, text=TEXT,
+                                 segments=_native.c4_lines)
+
+
+LINES = RelationalOp(
+    keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
+    dtype=lambda a, n, o: DataType.from_arrow_type(SPANS), compute=_line_compute,
+    describe=lambda o: "text and order key per row; keeps a 64-bit hash of each line "
+                       "(stripped, lowercased) and its offsets",
+    missing="empty")
+
+
 def register(registry: Registry) -> None:
     """Add the dedup operators and normalize_url to `registry`."""
     relational(
@@ -265,6 +281,15 @@ def register(registry: Registry) -> None:
         "(newline-separated, blank ones skipped) whose exact text occurs earlier: smaller "
         "order_key, then row id, then earlier in the same document. Remove them with "
         "remove_spans(text, spans).",
+        "list<struct<start: int64, end: int64, score: float64>>", registry)
+    relational(
+        "line_dedup", LINES, _params("text:string order_key:any"),
+        "C4's exact line dedup (TFDS c4_utils.remove_duplicate_text), used as "
+        "`line_dedup(text, md5(url)) OVER ()`: the spans {start, end, score} (characters, "
+        "score 1.0, each line's following newline included) of the lines (`text.split('\\n')`, "
+        "blank ones too) whose stripped, lowercased text occurs earlier: smaller order_key, "
+        "then row id, then earlier in the same document. remove_spans(text, spans) leaves the "
+        "kept lines joined by newlines (and a final newline when the last line went).",
         "list<struct<start: int64, end: int64, score: float64>>", registry)
     define("lsh_bands", "sig:list bands:integer[1..]=14 rows:integer[1..]=8",
            lambda sig, bands, rows: F.to_list(*band_keys(sig, bands, rows).values()),
