@@ -192,35 +192,27 @@ NGRAM = RelationalOp(
     missing="null")
 
 
-# --- paragraph_dedup -----------------------------------------------------------------------
-def _paragraph_compute(files: list[str], out_dir: Path, *, keys: list[str],
-                       node_dtype: DataType) -> list[str]:
-    threads.ensure()
-    return paragraph_dedup_files(files, out_dir, node=NODE, key=KEY, text=TEXT)
-
-
-PARAGRAPHS = RelationalOp(
-    keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
-    dtype=lambda a, n, o: DataType.from_arrow_type(SPANS), compute=_paragraph_compute,
-    describe=lambda o: "text and order key per row; keeps a 64-bit hash and offsets per "
-                       "paragraph",
-    missing="empty")
-
-
-# --- line_dedup ----------------------------------------------------------------------------
-def _line_compute(files: list[str], out_dir: Path, *, keys: list[str],
-                  node_dtype: DataType) -> list[str]:
+# --- paragraph_dedup, line_dedup -----------------------------------------------------------
+def _span_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
+                  segments: Callable[[pa.Array], pa.Array]) -> list[str]:
     threads.ensure()
     return paragraph_dedup_files(files, out_dir, node=NODE, key=KEY, text=TEXT,
-                                 segments=_native.c4_lines)
+                                 segments=segments)
 
 
-LINES = RelationalOp(
-    keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
-    dtype=lambda a, n, o: DataType.from_arrow_type(SPANS), compute=_line_compute,
-    describe=lambda o: "text and order key per row; keeps a 64-bit hash of each line "
-                       "(stripped, lowercased) and its offsets",
-    missing="empty")
+def _span_dedup(segments: Callable[[pa.Array], pa.Array], keeps: str) -> RelationalOp:
+    """An exact dedup of the units `segments` cuts texts into: the duplicates' spans."""
+    return RelationalOp(
+        keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
+        dtype=lambda a, n, o: DataType.from_arrow_type(SPANS),
+        compute=functools.partial(_span_compute, segments=segments),
+        describe=lambda o: f"text and order key per row; keeps {keeps}", missing="empty")
+
+
+PARAGRAPHS = _span_dedup(_native.dolma_paragraphs,
+                         "a 64-bit hash and offsets per paragraph")
+LINES = _span_dedup(_native.c4_lines,
+                    "a 64-bit hash of each line (stripped, lowercased) and its offsets")
 
 
 def register(registry: Registry) -> None:
