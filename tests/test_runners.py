@@ -30,7 +30,8 @@ COPY (SELECT host, count(*) AS n, sum(words) AS total, min(title) AS first_title
 -- a relational operator: its input runs while the plan is built, inside the chosen runner
 COPY (SELECT DISTINCT ON (cluster) id, title,
              lsh_cluster(minhash(title, ngram := 2), id, bands := 28, rows := 4) OVER ()
-             AS cluster
+             AS cluster,
+             paragraph_dedup(title, words) OVER () AS repeated
       FROM kept ORDER BY id)
   TO $dedup_out (FORMAT parquet);
 """
@@ -76,6 +77,8 @@ def test_native_and_ray_give_the_same_rows(workdir):
     b = pq.read_table(workdir / "out_ray_dedup").sort_by("id")
     # titles repeat every 1000 ids: one survivor (the smallest id) per distinct title
     assert a.num_rows == len(set(a.column("title").to_pylist())) < len(kept_ids(workdir))
+    # paragraph_dedup's stage too: a kept title seen earlier by `words` is one repeated span
+    assert 0 < sum(len(r) for r in a.column("repeated").to_pylist()) < a.num_rows
     assert a.equals(b)
 
 

@@ -193,19 +193,18 @@ NGRAM = RelationalOp(
 
 
 # --- paragraph_dedup, line_dedup -----------------------------------------------------------
-def _span_compute(files: list[str], out_dir: Path, *, keys: list[str], node_dtype: DataType,
-                  segments: Callable[[pa.Array], pa.Array]) -> list[str]:
-    threads.ensure()
-    return paragraph_dedup_files(files, out_dir, node=NODE, key=KEY, text=TEXT,
-                                 segments=segments)
-
-
 def _span_dedup(segments: Callable[[pa.Array], pa.Array], keeps: str) -> RelationalOp:
     """An exact dedup of the units `segments` cuts texts into: the duplicates' spans."""
+    def compute(files: list[str], out_dir: Path, *, keys: list[str],
+                node_dtype: DataType) -> list[str]:
+        threads.ensure()
+        return paragraph_dedup_files(files, out_dir, node=NODE, key=KEY, text=TEXT,
+                                     segments=segments)
+
+    # (a function, not a functools.partial: Ray's remote() takes functions and classes only)
     return RelationalOp(
         keys=lambda a, o: {TEXT: a["text"], KEY: a["order_key"]},
-        dtype=lambda a, n, o: DataType.from_arrow_type(SPANS),
-        compute=functools.partial(_span_compute, segments=segments),
+        dtype=lambda a, n, o: DataType.from_arrow_type(SPANS), compute=compute,
         describe=lambda o: f"text and order key per row; keeps {keeps}", missing="empty")
 
 
