@@ -37,3 +37,9 @@ class Catalog(Protocol):
         """Raise `mdfql.sinks.catalog.SinkError` for what writing `df` to table `ident`
         (mode 'create', 'replace' or 'append') would refuse; reads metadata only."""
         ...
+
+    def written_table(self, df: daft.DataFrame, ident: str, mode: str,
+                      options: dict[str, Any]) -> View:
+        """Table `ident` as statements after one writing `df` to it (mode 'create', 'replace'
+        or 'append') read it: a view that looks the table up only when it runs."""
+        ...

@@ -43,6 +43,7 @@ from mdfql.sinks.files import StagedFiles, owned_files, stage_files
 from mdfql.sinks.iceberg import StagedWrite, WriteResult, committed_snapshot, stage_table
 from mdfql.sinks.provenance import FINGERPRINT, RunInfo, fingerprint, snapshot_properties
 from mdfql.sinks.targets import Target, plan_targets
+from mdfql.sinks.written import pin_written
 
 
 @dataclass
@@ -185,6 +186,7 @@ def _reading(action: Action) -> Iterator[None]:
 
 
 def _query(run: _Run, action: Action) -> None:
+    pin_written(action.sources(), run.catalog)
     with _reading(action):
         run.run_stages(action)
         result = action.df.collect()
@@ -205,6 +207,7 @@ def _write(run: _Run, index: int, action: Action, target: Target) -> WriteResult
     whose result is empty because its inputs matched no file (on_missing_input = 'skip')
     keeps what the target holds."""
     sources = action.sources()
+    pin_written(sources, run.catalog)
     statement = fingerprint(action, sources, run.program.options)
     idempotent = action.kind == "write_table" and target.mode == "append" and not target.scratch
 

@@ -27,7 +27,8 @@ from mdfql.sinks.catalog import (
     catalog_missing,
     open_catalog,
 )
-from mdfql.sinks.iceberg import check_write, read_table, table_exists
+from mdfql.sinks.iceberg import check_write, read_table, table_exists, written_schema
+from mdfql.sinks.written import WrittenTableScan, written_source
 from mdfql.sources import define_source, source_registry
 
 if TYPE_CHECKING:
@@ -97,6 +98,15 @@ class Session:
                     options: dict[str, Any]) -> None:
         """What writing `df` to Iceberg table `ident` would refuse (see `sinks.check_write`)."""
         check_write(df, ident, mode, catalog_config(options))  # type: ignore[arg-type]
+
+    def written_table(self, df: daft.DataFrame, ident: str, mode: str,
+                      options: dict[str, Any]) -> View:
+        """Table `ident` as read after a statement writes `df` to it (`mdfql.sinks.written`)."""
+        config = catalog_config(options)
+        source = written_source(ident)
+        scan = WrittenTableScan(ident, config, written_schema(df, ident, mode, config), source)
+        return View(ident.lower(), scan.read(),
+                    PlanNode("Scan", f"iceberg {ident} (written above)", reads=[source]))
 
     def _iceberg_tables(self, options: dict[str, Any]) -> list[str]:
         config = catalog_config(options)

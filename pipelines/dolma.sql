@@ -79,9 +79,10 @@ CREATE OR REPLACE TABLE curated.dolma_attributes AS
 -- common 2/3/4-gram rules (> 0.2, 0.18, 0.16) name `..._most_common_2gram`, an attribute the
 -- tagger never writes (it writes `..._2grams`), so they never fired in Dolma's mix and are left
 -- out here too (the values are in curated.dolma_attributes). PII: more than 5 spans excluded.
+-- The mixer reads the attributes table just written (the taggers do not run again).
 CREATE VIEW mixed AS
   SELECT d.id, d.url, d.warc_date, d.text, a.bff_duplicate_paragraph_spans AS dup_spans
-  FROM documents d JOIN attributes a ON d.id = a.id
+  FROM documents d JOIN curated.dolma_attributes a ON d.id = a.id
   WHERE a.gopher.word_count >= 50
     AND a.gopher.word_count <= 100000
     AND a.gopher.median_word_length >= 3

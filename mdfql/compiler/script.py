@@ -110,6 +110,8 @@ class ScriptCompiler:
         self.load_plugins = load
         self.statement: Statement | None = None  # the one being compiled
         self.written: set[str] = set()  # tables earlier statements write
+        # how statements after a write read the table (looked up when they run)
+        self.written_views: dict[str, View] = {}
         self.program = Program(options=dict(catalog.options), macros=dict(catalog.macros))
         # without plugins, stand-ins for their functions go to a registry of this compile only
         registry = catalog.registry if load else catalog.registry.child()
@@ -133,8 +135,9 @@ class ScriptCompiler:
         )
 
     def resolve_table(self, name: str) -> View | None:
-        """A view this script defined, else whatever the catalog knows by that name."""
-        view = self.program.views.get(name.lower())
+        """A view this script defined, a table an earlier statement writes, else whatever the
+        catalog knows by that name."""
+        view = self.program.views.get(name.lower()) or self.written_views.get(name.lower())
         return view if view is not None else self.catalog.lookup_table(name,
                                                                        self.program.options)
 
@@ -352,9 +355,14 @@ class ScriptCompiler:
             parse_ident(ident)
             earlier = ident.lower() in self.written
             self.written.add(ident.lower())
-            if self.program.unchecked or earlier or self.program.options.get("limit"):
-                return  # (plugin stand-ins' columns have no real type to check)
-            self.catalog.check_write(rel.df, ident, mode, self.program.options)
+            if self.program.options.get("limit"):
+                return  # (a trial run writes a scratch table: later reads see the real one)
+            if not (self.program.unchecked or earlier):
+                # (plugin stand-ins' columns have no real type to check)
+                self.catalog.check_write(rel.df, ident, mode, self.program.options)
+            if (not earlier or mode != "append") and not self.program.unchecked:
+                self.written_views[ident.lower()] = self.catalog.written_table(
+                    rel.df, ident, mode, self.program.options)
         except SinkError as e:
             raise self.error(e.message, target, e.hint) from None
 

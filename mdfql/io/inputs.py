@@ -67,6 +67,8 @@ class SourceInput:
     compared case-insensitively) are the source's (None: every file the patterns match).
     `probe_limit`: probe at most that many files (None: every local file and the first
     REMOTE_PROBES remote ones), for sources that count an unreadable file as a failed row.
+    A "table" that an earlier statement of the script writes is read `after_write`: its
+    snapshot is pinned as each statement reading it starts (`mdfql.sinks.written`).
     `files` is filled when a run resolves the patterns; `skipped` names the patterns that
     matched nothing under `on_missing_input = 'skip'`. `counts_rows`: its reader counts rows
     and failures per file (`metrics.file_counts`), so the error budget applies. The compiler
@@ -80,6 +82,7 @@ class SourceInput:
     counts_rows: bool = False
     extensions: tuple[str, ...] | None = None
     probe_limit: int | None = None
+    after_write: bool = False
     label: str = ""
     span: Span | None = None
 

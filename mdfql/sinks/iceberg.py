@@ -40,6 +40,7 @@ from pyiceberg.exceptions import (
 from pyiceberg.io.pyarrow import (
     UnsupportedPyArrowTypeException,
     _ConvertToIcebergWithoutIDs,
+    schema_to_pyarrow,
     visit_pyarrow,
 )
 from pyiceberg.manifest import DataFile
@@ -426,6 +427,22 @@ def read_table(ident: str, config: CatalogConfig, snapshot_id: int | None = None
     if snapshot_id is None:
         current = table.current_snapshot()
         snapshot_id = current.snapshot_id if current is not None else None
-    pinned = InputFile(f"iceberg://{ident}@{snapshot_id}")
-    register(SourceInput("table", (ident,), files=[pinned]))
+    register(SourceInput("table", (ident,), files=[pinned_input(ident, snapshot_id)]))
     return daft.read_iceberg(table, snapshot_id=snapshot_id)
+
+
+def pinned_input(ident: str, snapshot_id: int | None) -> InputFile:
+    """How a run names the snapshot of a table it reads (its provenance compares these)."""
+    return InputFile(f"iceberg://{ident}@{snapshot_id}")
+
+
+def written_schema(df: DataFrame, ident: str, mode: WriteMode,
+                   config: CatalogConfig) -> daft.Schema:
+    """The schema table `ident` reads back with once `df` is written to it: `df`'s columns as
+    Iceberg stores them (unsigned ints signed, ...), or for an append to an existing table,
+    that table's. Reads metadata only."""
+    if mode == "append" and table_exists(ident, config):
+        schema = load_table(ident, config).schema()
+    else:
+        schema = _iceberg_schema(_to_storable(df))
+    return daft.Schema.from_pyarrow_schema(schema_to_pyarrow(schema, include_field_ids=False))
