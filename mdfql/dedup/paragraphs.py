@@ -101,11 +101,25 @@ class _Buckets:
                 self.writers[b] = pa.ipc.new_stream(str(self.path(b)), self.schema)
             self.writers[b].write_table(table.slice(start, ends[b] - start))
 
-    def close(self) -> list[Path]:
-        """The files written, in bucket order."""
+    def close(self) -> dict[int, Path]:
+        """The files written by bucket, in bucket order."""
         for w in self.writers.values():
             w.close()
-        return [self.path(b) for b in sorted(self.writers)]
+        return {b: self.path(b) for b in sorted(self.writers)}
+
+
+class _RankRanges(_Buckets):
+    """Duplicate occurrences (no hash) in files of `per_range` consecutive ranks each."""
+
+    def __init__(self, directory: Path, documents: int, occurrences: int):
+        super().__init__(directory, "ranks", _OCCURRENCE.remove(_OCCURRENCE.get_field_index(
+            "hash")))
+        self.count = max(1, math.ceil(occurrences * _ROW_BYTES / BUCKET_BYTES))
+        self.per_range = max(1, math.ceil(documents / self.count))
+
+    def add(self, dups: pa.Table) -> None:
+        rank = dups.column("rank").to_numpy()
+        self.write(dups, (rank // self.per_range).astype(np.int64), self.count)
 
 
 def _read(path: Path) -> Iterator[pa.RecordBatch]:
@@ -153,8 +167,7 @@ def _text_bytes(files: Sequence[str], text: str) -> int:
     return total
 
 
-def _duplicates_of(path: Path, shift: int, ranges: _Buckets, per_range: int,
-                   range_count: int) -> int:
+def _duplicates_of(path: Path, shift: int, ranges: _RankRanges) -> int:
     """Write the duplicate occurrences of one bucket file (hash bits below `shift` equal for
     all its rows) to their rank-range files; returns how many. A bucket over BUCKET_BYTES is
     split by the next SPLIT_BITS bits of the hash first, unless that would not divide it."""
@@ -165,13 +178,12 @@ def _duplicates_of(path: Path, shift: int, ranges: _Buckets, per_range: int,
         for batch in _read(path):
             part = ((batch.column("hash").to_numpy() >> np.uint64(shift)) & mask).astype(np.int64)
             parts.write(pa.Table.from_batches([batch]), part, 1 << SPLIT_BITS)
-        written = parts.close()
+        written = list(parts.close().values())
         if len(written) > 1:
             path.unlink()
-            return sum(_duplicates_of(p, shift + SPLIT_BITS, ranges, per_range, range_count)
-                       for p in written)
+            return sum(_duplicates_of(p, shift + SPLIT_BITS, ranges) for p in written)
         written[0].unlink()  # one hash-bit pattern for all: split further or sort as it is
-        return _duplicates_of(path, shift + SPLIT_BITS, ranges, per_range, range_count)
+        return _duplicates_of(path, shift + SPLIT_BITS, ranges)
     occ = pa.Table.from_batches(list(_read(path)), schema=_OCCURRENCE)
     path.unlink()
     h = occ.column("hash").to_numpy()
@@ -179,10 +191,8 @@ def _duplicates_of(path: Path, shift: int, ranges: _Buckets, per_range: int,
         | occ.column("index").to_numpy().astype(np.uint64)
     order = np.lexsort((position, h))
     later = order[1:][h[order[1:]] == h[order[:-1]]]
-    dups = occ.take(pa.array(later)).drop_columns(["hash"])
-    rank = dups.column("rank").to_numpy()
-    ranges.write(dups, (rank // per_range).astype(np.int64), range_count)
-    return len(dups)
+    ranges.add(occ.take(pa.array(later)).drop_columns(["hash"]))
+    return len(later)
 
 
 def _write_spans(path: Path, lo: int, hi: int, ranks: _Ranks, out: Path) -> None:
@@ -223,16 +233,13 @@ def paragraph_dedup_files(files: list[str], out_dir: Path, *, node: str, key: st
         bucket = (occ.column("hash").to_numpy() & np.uint64((1 << bits) - 1)).astype(np.int64)
         buckets.write(occ, bucket, 1 << bits)
         occurrences += len(occ)
-    range_count = max(1, math.ceil(occurrences * _ROW_BYTES / BUCKET_BYTES))
-    per_range = max(1, math.ceil(len(ranks) / range_count))
-    ranges = _Buckets(work, "ranks", _OCCURRENCE.remove(_OCCURRENCE.get_field_index("hash")))
-    duplicates = sum(_duplicates_of(p, bits, ranges, per_range, range_count)
-                     for p in buckets.close())
+    ranges = _RankRanges(work, len(ranks), occurrences)
+    duplicates = sum(_duplicates_of(p, bits, ranges) for p in buckets.close().values())
     paths = []
-    for path in ranges.close():
-        lo = int(path.stem.rsplit("-", 1)[1]) * per_range
+    for r, path in ranges.close().items():
+        lo = r * ranges.per_range
         paths.append(str(out_dir / f"spans-{len(paths):05d}.parquet"))
-        _write_spans(path, lo, min(lo + per_range, len(ranks)), ranks, Path(paths[-1]))
+        _write_spans(path, lo, min(lo + ranges.per_range, len(ranks)), ranks, Path(paths[-1]))
     if not paths:  # one empty file, so readers still see the schema
         paths.append(str(out_dir / "spans-00000.parquet"))
         pq.write_table(pa.schema([("node", ranks.nodes.type), ("spans", SPANS)]).empty_table(),

@@ -436,6 +436,12 @@ def pinned_input(ident: str, snapshot_id: int | None) -> InputFile:
     return InputFile(f"iceberg://{ident}@{snapshot_id}")
 
 
+def pinned_snapshot(pinned: InputFile) -> int | None:
+    """The snapshot id a `pinned_input` names (None: the table had none)."""
+    snapshot = pinned.path.rsplit("@", 1)[1]
+    return None if snapshot == "None" else int(snapshot)
+
+
 def written_schema(df: DataFrame, ident: str, mode: WriteMode,
                    config: CatalogConfig) -> daft.Schema:
     """The schema table `ident` reads back with once `df` is written to it: `df`'s columns as

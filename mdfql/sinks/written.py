@@ -19,12 +19,16 @@ from daft import Series
 from daft.daft import ScanTask
 from daft.recordbatch import RecordBatch
 from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.schema import Schema
+from pyiceberg.table import FileScanTask
+from pyiceberg.table.metadata import TableMetadata
 
 from mdfql.io.inputs import SourceInput
 from mdfql.io.scan import PulledScan
 from mdfql.sinks.catalog import CatalogConfig
-from mdfql.sinks.iceberg import load_table, pinned_input
+from mdfql.sinks.iceberg import load_table, pinned_input, pinned_snapshot
 
 
 def written_source(ident: str) -> SourceInput:
@@ -51,35 +55,32 @@ class WrittenTableScan(PulledScan):
         super().__init__(f"iceberg {ident} (written above)", schema)
         self.ident, self.config, self.source = ident, config, source
 
-    def _snapshot(self) -> int | None:
-        if self.source.files:
-            pinned = self.source.files[0].path.rsplit("@", 1)[1]
-            return None if pinned == "None" else int(pinned)
-        current = load_table(self.ident, self.config).current_snapshot()
-        return current.snapshot_id if current is not None else None
-
     def to_scan_tasks(self, pushdowns: Any) -> Iterator[ScanTask]:
-        snapshot = self._snapshot()
+        table = load_table(self.ident, self.config)
+        if self.source.files:
+            snapshot = pinned_snapshot(self.source.files[0])
+        else:
+            current = table.current_snapshot()
+            snapshot = current.snapshot_id if current is not None else None
         if snapshot is None:
             return
-        arrow = self._schema.to_pyarrow_schema()
-        for task in load_table(self.ident, self.config).scan(snapshot_id=snapshot).plan_files():
+        # planned once here; each task gets its file's scan task and what reading it needs
+        scan = table.scan(snapshot_id=snapshot)
+        reading = (scan.table_metadata, scan.io, scan.projection(),
+                   self._schema.to_pyarrow_schema())
+        for task in scan.plan_files():
             yield ScanTask.python_factory_func_scan_task(
-                module=__name__, func_name=read_data_file.__name__,
-                func_args=(self.ident, self.config, snapshot, task.file.file_path, arrow),
+                module=__name__, func_name=read_data_file.__name__, func_args=(*reading, task),
                 schema=self._schema._schema, num_rows=task.file.record_count,
                 size_bytes=task.file.file_size_in_bytes, pushdowns=pushdowns, stats=None,
                 source_name=self._label)
 
 
-def read_data_file(ident: str, config: CatalogConfig, snapshot_id: int, path: str,
-                   schema: pa.Schema) -> Iterator[Any]:
+def read_data_file(metadata: TableMetadata, io: FileIO, projection: Schema, schema: pa.Schema,
+                   task: FileScanTask) -> Iterator[Any]:
     """Scan task body: one data file of the snapshot, a record batch at a time (pyiceberg
-    maps its columns by field id and applies any deletes)."""
-    scan = load_table(ident, config).scan(snapshot_id=snapshot_id)
-    tasks = [t for t in scan.plan_files() if t.file.file_path == path]
-    reader = ArrowScan(scan.table_metadata, scan.io, scan.projection(), AlwaysTrue())
-    for batch in reader.to_record_batches(tasks):
+    maps its columns by field id and applies any deletes), as `schema`."""
+    for batch in ArrowScan(metadata, io, projection, AlwaysTrue()).to_record_batches([task]):
         table = pa.Table.from_batches([batch]).cast(schema)
         yield RecordBatch.from_pydict({c: Series.from_arrow(table.column(c).combine_chunks(),
                                                             name=c)
