@@ -8,6 +8,10 @@ import os
 
 os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")
 
+from mdfql.heap import prefer_system_arrow_pool  # noqa: E402
+
+prefer_system_arrow_pool()  # before pyarrow is imported: Arrow picks its pool once
+
 from mdfql.depth import prepare_process  # noqa: E402
 
 prepare_process()  # before Daft spawns a thread: deep plans need deep Rust stacks
