@@ -3,7 +3,6 @@ of one model share it), with the counters tests read to see how many forward pas
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from mdfql.models import device as devices
+from mdfql.models.cache import ModelCache
 from mdfql.models.images import Preprocess, batch_pixels, normalize
 from mdfql.models.weights import MissingWeights, hub_failure, local_path, looks_local
 
@@ -103,21 +103,14 @@ def _unit(features: Any) -> np.ndarray:
     return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
 
 
-_LOADED: dict[ClipKey, Clip] = {}
-_LOCK = threading.Lock()
-
-
 def load_clip(key: ClipKey) -> Clip:
     """The model for `key`, loaded on first use in this process."""
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = _load(key)
-        return _LOADED[key]
+    return _CACHE.get(key)
 
 
 def loaded() -> dict[ClipKey, Clip]:
     """The models this process has loaded (tests read their counters)."""
-    return dict(_LOADED)
+    return _CACHE.loaded()
 
 
 def model_name(model: str) -> str:
@@ -203,3 +196,6 @@ def _load(key: ClipKey) -> Clip:
     transform = image_transform_v2(PreprocessCfg(**cfg), is_train=False)
     return Clip(model, tokenizer, _preprocess(cfg), transform, device,
                 devices.torch_dtype(precision))
+
+
+_CACHE: ModelCache[ClipKey, Clip] = ModelCache(_load)

@@ -21,13 +21,13 @@ D, the embedding width, is read from the weights.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mdfql.models.cache import ModelCache
 from mdfql.models.weights import MissingWeights, weights_file
 
 
@@ -116,18 +116,10 @@ class Head:
         return y.numpy().astype(np.float32)
 
 
-_LOADED: dict[tuple[str, str, str | None], Head] = {}
-_LOCK = threading.Lock()
-
-
 def load_head(name: str, weights: str, cache_dir: str | None = None) -> Head:
     """Head `name` with `weights` (a local file or a hub file ORG/REPO/FILE), once per
     process."""
-    key = (name, weights, cache_dir)
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = _load(name, weights, cache_dir)
-        return _LOADED[key]
+    return _CACHE.get((name, weights, cache_dir))
 
 
 def _load(name: str, weights: str, cache_dir: str | None) -> Head:
@@ -152,3 +144,6 @@ def _load(name: str, weights: str, cache_dir: str | None) -> Head:
                              f"({str(e).splitlines()[0][:300]})",
                              hint="see `mdfql functions` for the layers it expects") from None
     return Head(name, module.eval(), arch.output, int(first.shape[1]))
+
+
+_CACHE: ModelCache[tuple[str, str, str | None], Head] = ModelCache(lambda key: _load(*key))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from mdfql.metrics import record_failure
+from mdfql.models.cache import ModelCache
 from mdfql.models.weights import MissingWeights, local_path
 
 # The model's classes, in its output order (NudeNet's label list).
@@ -286,21 +287,19 @@ class Detector:
         return out
 
 
-_LOADED: dict[DetectorKey, Detector] = {}
-_LOCK = threading.Lock()
-
-
 def load_detector(key: DetectorKey) -> Detector:
     """The detector for `key`, loaded on first use in this process."""
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = _load(key)
-        return _LOADED[key]
+    return _CACHE.get(key)
 
 
 def loaded() -> dict[DetectorKey, Detector]:
     """The detectors this process has loaded (tests read their counters)."""
-    return dict(_LOADED)
+    return _CACHE.loaded()
+
+
+def loads() -> Counter[DetectorKey]:
+    """How many times each configuration was loaded from disk in this process."""
+    return _CACHE.loads()
 
 
 def _load(key: DetectorKey) -> Detector:
@@ -329,3 +328,6 @@ def _load(key: DetectorKey) -> Detector:
         raise MissingWeights(f"nsfw_detect weights {path}: not NudeNet's detector (one image "
                              f"input, 4 + {len(LABELS)} outputs per anchor)", hint=None)
     return Detector(session, inputs[0].name, key.size)
+
+
+_CACHE: ModelCache[DetectorKey, Detector] = ModelCache(_load)

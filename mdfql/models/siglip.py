@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from mdfql.models import device as devices
+from mdfql.models.cache import ModelCache
 from mdfql.models.images import Preprocess, batch_pixels, normalize
 from mdfql.models.weights import MissingWeights, hub_failure, local_path, looks_local
 
@@ -72,22 +72,14 @@ def processor_config(source: str, cache_dir: str | None, image_size: int) -> Pre
                       interpolation, "squash", rgb_first=True)
 
 
-_LOADED: dict[tuple[str, str | None, str, str], Siglip] = {}
-_LOCK = threading.Lock()
-
-
 def load_siglip(model: str, cache_dir: str | None, device: str, precision: str) -> Siglip:
     """The SigLIP tower `model` (a hub id or a `save_pretrained` folder), once per process."""
-    key = (model, cache_dir, device, precision)
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = _load(*key)
-        return _LOADED[key]
+    return _CACHE.get((model, cache_dir, device, precision))
 
 
 def loaded() -> dict[tuple[str, str | None, str, str], Siglip]:
     """The towers this process has loaded (tests read their counters)."""
-    return dict(_LOADED)
+    return _CACHE.loaded()
 
 
 def _load(model: str, cache_dir: str | None, device: str, precision: str) -> Siglip:
@@ -107,3 +99,6 @@ def _load(model: str, cache_dir: str | None, device: str, precision: str) -> Sig
         raise hub_failure("siglip model", model, cache_dir, e) from None
     spec = processor_config(source, cache_dir, int(tower.config.image_size))
     return Siglip(tower.to(where).eval(), spec, where, dtype)
+
+
+_CACHE: ModelCache[tuple[str, str | None, str, str], Siglip] = ModelCache(lambda key: _load(*key))

@@ -13,7 +13,6 @@ rounding (padding is masked out).
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mdfql.models import device as devices
+from mdfql.models.cache import ModelCache
 from mdfql.models.weights import (
     MODEL_HINT,
     MissingWeights,
@@ -95,30 +95,20 @@ class TextClassifier:
         return inputs
 
 
-_LOADED: dict[tuple[str, str | None, str, str], TextClassifier] = {}
-_LOADS: Counter[tuple[str, str | None, str, str]] = Counter()
-_LOCK = threading.Lock()
-
-
 def load_classifier(model: str, cache_dir: str | None, device: str, precision: str
                     ) -> TextClassifier:
     """The classifier `model` (a hub id or a `save_pretrained` folder), once per process."""
-    key = (model, cache_dir, device, precision)
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = _load(*key)
-            _LOADS[key] += 1
-        return _LOADED[key]
+    return _CACHE.get((model, cache_dir, device, precision))
 
 
 def loaded() -> dict[tuple[str, str | None, str, str], TextClassifier]:
     """The classifiers this process has loaded (tests read their counters)."""
-    return dict(_LOADED)
+    return _CACHE.loaded()
 
 
 def loads() -> Counter[tuple[str, str | None, str, str]]:
     """How many times each configuration was loaded from disk in this process."""
-    return Counter(_LOADS)
+    return _CACHE.loads()
 
 
 def config_labels(config: dict[str, Any]) -> tuple[str, ...]:
@@ -172,3 +162,7 @@ def _load(model: str, cache_dir: str | None, device: str, precision: str) -> Tex
     labels = tuple(str(config.id2label[i]) for i in range(config.num_labels))
     return TextClassifier(net.to(where).eval(), tokenizer, where,
                           max_length(tokenizer, config), labels, problem_type(config))
+
+
+_CACHE: ModelCache[tuple[str, str | None, str, str], TextClassifier] = \
+    ModelCache(lambda key: _load(*key))
