@@ -28,10 +28,8 @@ from daft.recordbatch import RecordBatch
 
 from mdfql.io.inputs import (
     InputError,
-    InputFile,
     SourceInput,
     display_path,
-    list_pattern,
     read_head,
     register,
 )
@@ -102,31 +100,9 @@ class _ImageScan(PulledScan):
         return [self.display_name(), f"Paths = {list(self._source.patterns)}"]
 
     def to_scan_tasks(self, pushdowns: PyPushdowns) -> Iterator[ScanTask]:
-        for group in groups(_list_files(self._source), TASK_FILES, TASK_BYTES):
-            yield ScanTask.python_factory_func_scan_task(
-                module=__name__,
-                func_name=listing_batches.__name__,
-                func_args=(tuple((f.path, f.size) for f in group),),
-                schema=self._schema._schema,
-                num_rows=len(group),
-                size_bytes=None,
-                pushdowns=pushdowns,
-                stats=None,
-                source_name=self.display_name(),
-            )
-
-
-def _list_files(source: SourceInput) -> list[InputFile]:
-    """The files the run resolved, else the patterns listed now (filtered by extension)."""
-    if source.files is not None:
-        return source.files
-    files: list[InputFile] = []
-    for pattern in source.patterns:
-        matches = [f for f in list_pattern(pattern) if source.accepts(f.path)]
-        if not matches:
-            raise FileNotFoundError(f"read_images: no image file matches {pattern}")
-        files.extend(matches)
-    return files
+        for group in groups(self._source.listed(), TASK_FILES, TASK_BYTES):
+            yield self.task(listing_batches, (tuple((f.path, f.size) for f in group),),
+                            pushdowns, num_rows=len(group))
 
 
 def groups(files: list, max_files: int, max_bytes: int) -> Iterator[list]:

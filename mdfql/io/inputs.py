@@ -97,9 +97,26 @@ class SourceInput:
         name = path.rsplit("/", 1)[-1].lower()
         return "." in name and name.rsplit(".", 1)[1] in self.extensions
 
+    def listed(self) -> list[InputFile]:
+        """The files to read: those the run resolved, else the patterns listed now (URLs as
+        given, local and s3 globs expanded and sorted, kept where `accepts`); a pattern that
+        matches none raises FileNotFoundError."""
+        if self.files is not None:
+            return self.files
+        files: list[InputFile] = []
+        for pattern in self.patterns:
+            matches = [f for f in list_pattern(pattern) if self.accepts(f.path)]
+            if not matches:
+                raise FileNotFoundError(f"{self._name()}: no file matches '{pattern}'")
+            files.extend(matches)
+        return files
+
     def error(self, message: str, hint: str | None = None) -> MdfqlError:
-        name = self.label.split("(", 1)[0] if self.label else self.kind
-        return MdfqlError(f"{name}: {message}", self.span, hint)
+        return MdfqlError(f"{self._name()}: {message}", self.span, hint)
+
+    def _name(self) -> str:
+        """The reader as the SQL calls it (its kind before the compiler labels it)."""
+        return self.label.split("(", 1)[0] if self.label else self.kind
 
 
 _recorded: ContextVar[list[SourceInput] | None] = ContextVar("mdfql_inputs", default=None)

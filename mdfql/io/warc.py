@@ -27,7 +27,7 @@ from daft.logical.schema import Schema
 from daft.recordbatch import RecordBatch
 
 from mdfql import _native
-from mdfql.io.inputs import InputFile, SourceInput, list_pattern, register
+from mdfql.io.inputs import SourceInput, register
 from mdfql.io.scan import PulledScan
 from mdfql.io.streams import open_stream
 from mdfql.metrics import record_failure, record_file_done, record_rows_read
@@ -134,32 +134,9 @@ class _WarcScan(PulledScan):
         return [self.display_name(), f"Paths = {list(self._source.patterns)}"]
 
     def to_scan_tasks(self, pushdowns: PyPushdowns) -> Iterator[ScanTask]:
-        for file in _list_files(self._source):
-            yield ScanTask.python_factory_func_scan_task(
-                module=__name__,
-                func_name=_read_file.__name__,
-                func_args=(file.path, *self._options),
-                schema=self._schema._schema,
-                num_rows=None,
-                size_bytes=file.size,
-                pushdowns=pushdowns,
-                stats=None,
-                source_name=self.display_name(),
-            )
-
-
-def _list_files(source: SourceInput) -> list[InputFile]:
-    """The archives to read: those the run resolved, else the patterns listed now (URLs as
-    given, local and s3 globs expanded, sorted)."""
-    if source.files is not None:
-        return source.files
-    files: list[InputFile] = []
-    for pattern in source.patterns:
-        matches = list_pattern(pattern)
-        if not matches:
-            raise FileNotFoundError(f"read_warc: no file matches {pattern}")
-        files.extend(matches)
-    return files
+        for file in self._source.listed():
+            yield self.task(_read_file, (file.path, *self._options), pushdowns,
+                            size_bytes=file.size)
 
 
 def _read_file(

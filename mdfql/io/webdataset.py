@@ -34,7 +34,7 @@ from daft.daft import PyPushdowns, PyRecordBatch, ScanTask
 from daft.logical.schema import Schema
 from daft.recordbatch import RecordBatch
 
-from mdfql.io.inputs import InputFile, SourceInput, display_path, list_pattern, register
+from mdfql.io.inputs import SourceInput, display_path, list_pattern, register
 from mdfql.io.scan import PulledScan
 from mdfql.io.streams import open_stream
 from mdfql.metrics import record_failure, record_file_done, record_rows_read
@@ -157,30 +157,9 @@ class _TarScan(PulledScan):
                 f"Columns = {list(self._columns)}"]
 
     def to_scan_tasks(self, pushdowns: PyPushdowns) -> Iterator[ScanTask]:
-        for file in _list_files(self._source):
-            yield ScanTask.python_factory_func_scan_task(
-                module=__name__,
-                func_name=read_shard.__name__,
-                func_args=(file.path, self._columns),
-                schema=self._schema._schema,
-                num_rows=None,
-                size_bytes=file.size,
-                pushdowns=pushdowns,
-                stats=None,
-                source_name=self.display_name(),
-            )
-
-
-def _list_files(source: SourceInput) -> list[InputFile]:
-    if source.files is not None:
-        return source.files
-    files: list[InputFile] = []
-    for pattern in source.patterns:
-        matches = list_pattern(pattern)
-        if not matches:
-            raise FileNotFoundError(f"read_webdataset: no file matches {pattern}")
-        files.extend(matches)
-    return files
+        for file in self._source.listed():
+            yield self.task(read_shard, (file.path, self._columns), pushdowns,
+                            size_bytes=file.size)
 
 
 def samples(stream, wanted: frozenset[str]) -> Iterator[tuple[str, dict[str, bytes]]]:

@@ -105,13 +105,9 @@ class SpillScan(PulledScan):
             raise RuntimeError(f"{self._label} was read before its stage ran")
         columns = [c for c in self._schema.column_names() if c != self.out]
         for path in self.rows.files:
-            yield ScanTask.python_factory_func_scan_task(
-                module=__name__, func_name=read_spill_file.__name__,
-                func_args=(path, columns, tuple(self.result.files), self.out, self.out_type,
-                           self.missing),
-                schema=self._schema._schema, num_rows=None,
-                size_bytes=Path(path).stat().st_size, pushdowns=pushdowns, stats=None,
-                source_name=self._label)
+            yield self.task(read_spill_file, (path, columns, tuple(self.result.files),
+                                              self.out, self.out_type, self.missing),
+                            pushdowns, size_bytes=Path(path).stat().st_size)
 
 
 def read_spill_file(path: str, columns: list[str], result_files: tuple[str, ...], out: str,

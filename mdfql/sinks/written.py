@@ -69,11 +69,9 @@ class WrittenTableScan(PulledScan):
         reading = (scan.table_metadata, scan.io, scan.projection(),
                    self._schema.to_pyarrow_schema())
         for task in scan.plan_files():
-            yield ScanTask.python_factory_func_scan_task(
-                module=__name__, func_name=read_data_file.__name__, func_args=(*reading, task),
-                schema=self._schema._schema, num_rows=task.file.record_count,
-                size_bytes=task.file.file_size_in_bytes, pushdowns=pushdowns, stats=None,
-                source_name=self._label)
+            yield self.task(read_data_file, (*reading, task), pushdowns,
+                            num_rows=task.file.record_count,
+                            size_bytes=task.file.file_size_in_bytes)
 
 
 def read_data_file(metadata: TableMetadata, io: FileIO, projection: Schema, schema: pa.Schema,
