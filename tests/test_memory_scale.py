@@ -19,15 +19,20 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDS = 24_000  # ~230 MB at 30 KiB pages: past the ~15,000 pages that fill Daft's buffers
 # what the peak may grow by when the input doubles: the RSS of a run wanders by about +-5%
 # around its plateau (100 ms samples on the 1.08 GiB crawl), and the longer run has more
-# chances to peak; measured 1.04x (fineweb) and 1.06x (refinedweb). Memory that grew with the
+# chances to peak; measured 1.02-1.04x (fineweb), 1.06-1.07x (refinedweb). Memory that grew with the
 # input would double what the batches add to the ~360 MiB every process holds.
 GROWTH = 1.15
 
+# The child reports its own peak (VmHWM, which exec resets): the ru_maxrss that wait4 gives a
+# parent also counts the pages a forked child shared with it before exec, the test process's.
 CHILD = """
 import json, sys
 from mdfql import Session
 summary = Session().run_file(sys.argv[1], params={"input": sys.argv[2]})
-print(json.dumps({"read": summary.rows_read, "written": summary.rows_written}))
+with open("/proc/self/status") as f:
+    peak_kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+print(json.dumps({"read": summary.rows_read, "written": summary.rows_written,
+                  "peak_mib": peak_kib / 1024}))
 """
 
 
@@ -42,15 +47,15 @@ def crawls(tmp_path_factory) -> dict[int, Path]:
 
 
 def run_pipeline(sql: str, warc: Path, tmp_path: Path) -> tuple[dict[str, int], float]:
-    """The run's rows read and written, and its peak RSS in MiB, in a fresh process."""
+    """The run's rows read and written, and its peak RSS in MiB, in a fresh process (Linux:
+    /proc)."""
     env = {**os.environ, "MDFQL_WAREHOUSE": str(tmp_path / f"warehouse-{warc.stem}")}
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(ROOT / "pipelines" / sql),
-                             str(warc)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return json.loads(stdout.decode().strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "pipelines" / sql),
+                           str(warc)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out, out.pop("peak_mib")
 
 
 @pytest.mark.slow
