@@ -181,22 +181,24 @@ def test_missing_weights_are_errors_at_the_call(tmp_path, monkeypatch) -> None:
                   t=df).collect()
 
 
-def test_a_user_onnx_loads_once_per_worker(tmp_path, reference) -> None:
+def test_a_user_onnx_loads_once_per_worker(tmp_path, monkeypatch, reference) -> None:
     """weights := a copy of the detector (any file of its architecture): one session for
     every batch of the query and for the next query."""
     from mdfql.models import nudenet
 
     weights = tmp_path / "detector.onnx"
     shutil.copy(nudenet.bundled_weights(), weights)
+    loads = []
+    real_load = nudenet.CACHE.load
+    monkeypatch.setattr(nudenet.CACHE, "load", lambda key: loads.append(key) or real_load(key))
     images = [_png(Image.fromarray(skdata.astronaut()).resize((64 + 32 * i, 200)))
               for i in range(7)]
     df = daft.from_pydict({"image": images})
     query = f"SELECT nsfw_detect(image, weights := '{weights}', batch_size := 3) AS d FROM t"
     first = [r["d"] for r in mdfql.sql(query, t=df).to_pylist()]
     second = [r["d"] for r in mdfql.sql(query, t=df).to_pylist()]
-    keys = [k for k in nudenet.loaded() if k.weights == str(weights)]
-    assert len(keys) == 1 and nudenet.loads()[keys[0]] == 1
-    detector = nudenet.loaded()[keys[0]]
+    assert len(loads) == 1 and loads[0].weights == str(weights)
+    detector = nudenet.loaded()[loads[0]]
     assert (detector.batches, detector.rows) == (6, 14)
     assert first == second
     for data, ours in zip(images, first):

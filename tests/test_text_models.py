@@ -159,9 +159,13 @@ def test_hf_classify_of_a_regression_model_is_its_raw_score(edu, pages: list[str
     assert np.abs(np.array([r["s"] for r in rows]) - want).max() <= 1e-4
 
 
-def test_model_loads_once_and_runs_once_per_row(edu, pages: list[str], tmp_path) -> None:
+def test_model_loads_once_and_runs_once_per_row(edu, pages: list[str], tmp_path,
+                                                monkeypatch) -> None:
     folder = tmp_path / "edu-copy"  # a configuration no other test loaded in this process
     shutil.copytree(edu.folder, folder)
+    loads = []
+    real_load = text_models.CACHE.load
+    monkeypatch.setattr(text_models.CACHE, "load", lambda key: loads.append(key) or real_load(key))
     texts = pages[:50]
     df = daft.from_pydict({"text": texts, "id": list(range(len(texts)))})
     opts = f"model := '{folder}', batch_size := 4"
@@ -170,7 +174,7 @@ def test_model_loads_once_and_runs_once_per_row(edu, pages: list[str], tmp_path)
                      f"WHERE edu_score(text, {opts}).score > -100", t=df).to_pylist()
     assert len(rows) == len(texts)
     key = (str(folder), None, "auto", "auto")
-    assert text_models.loads()[key] == 1
+    assert loads == [key]
     classifier = text_models.loaded()[key]
     assert classifier.rows == len(texts)  # one forward per row for WHERE and SELECT
     assert classifier.batches >= len(texts) / 4  # forward passes of at most 4 texts

@@ -105,12 +105,12 @@ def _unit(features: Any) -> np.ndarray:
 
 def load_clip(key: ClipKey) -> Clip:
     """The model for `key`, loaded on first use in this process."""
-    return _CACHE.get(key)
+    return CACHE.get(key)
 
 
 def loaded() -> dict[ClipKey, Clip]:
     """The models this process has loaded (tests read their counters)."""
-    return _CACHE.loaded()
+    return CACHE.loaded()
 
 
 def model_name(model: str) -> str:
@@ -198,4 +198,4 @@ def _load(key: ClipKey) -> Clip:
                 devices.torch_dtype(precision))
 
 
-_CACHE: ModelCache[ClipKey, Clip] = ModelCache(_load)
+CACHE: ModelCache[ClipKey, Clip] = ModelCache(_load)

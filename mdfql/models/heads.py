@@ -119,7 +119,7 @@ class Head:
 def load_head(name: str, weights: str, cache_dir: str | None = None) -> Head:
     """Head `name` with `weights` (a local file or a hub file ORG/REPO/FILE), once per
     process."""
-    return _CACHE.get((name, weights, cache_dir))
+    return CACHE.get((name, weights, cache_dir))
 
 
 def _load(name: str, weights: str, cache_dir: str | None) -> Head:
@@ -146,4 +146,4 @@ def _load(name: str, weights: str, cache_dir: str | None) -> Head:
     return Head(name, module.eval(), arch.output, int(first.shape[1]))
 
 
-_CACHE: ModelCache[tuple[str, str, str | None], Head] = ModelCache(lambda key: _load(*key))
+CACHE: ModelCache[tuple[str, str, str | None], Head] = ModelCache(lambda key: _load(*key))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,17 +288,12 @@ class Detector:
 
 def load_detector(key: DetectorKey) -> Detector:
     """The detector for `key`, loaded on first use in this process."""
-    return _CACHE.get(key)
+    return CACHE.get(key)
 
 
 def loaded() -> dict[DetectorKey, Detector]:
     """The detectors this process has loaded (tests read their counters)."""
-    return _CACHE.loaded()
-
-
-def loads() -> Counter[DetectorKey]:
-    """How many times each configuration was loaded from disk in this process."""
-    return _CACHE.loads()
+    return CACHE.loaded()
 
 
 def _load(key: DetectorKey) -> Detector:
@@ -330,4 +324,4 @@ def _load(key: DetectorKey) -> Detector:
     return Detector(session, inputs[0].name, key.size)
 
 
-_CACHE: ModelCache[DetectorKey, Detector] = ModelCache(_load)
+CACHE: ModelCache[DetectorKey, Detector] = ModelCache(_load)

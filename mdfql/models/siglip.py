@@ -74,12 +74,12 @@ def processor_config(source: str, cache_dir: str | None, image_size: int) -> Pre
 
 def load_siglip(model: str, cache_dir: str | None, device: str, precision: str) -> Siglip:
     """The SigLIP tower `model` (a hub id or a `save_pretrained` folder), once per process."""
-    return _CACHE.get((model, cache_dir, device, precision))
+    return CACHE.get((model, cache_dir, device, precision))
 
 
 def loaded() -> dict[tuple[str, str | None, str, str], Siglip]:
     """The towers this process has loaded (tests read their counters)."""
-    return _CACHE.loaded()
+    return CACHE.loaded()
 
 
 def _load(model: str, cache_dir: str | None, device: str, precision: str) -> Siglip:
@@ -101,4 +101,4 @@ def _load(model: str, cache_dir: str | None, device: str, precision: str) -> Sig
     return Siglip(tower.to(where).eval(), spec, where, dtype)
 
 
-_CACHE: ModelCache[tuple[str, str | None, str, str], Siglip] = ModelCache(lambda key: _load(*key))
+CACHE: ModelCache[tuple[str, str | None, str, str], Siglip] = ModelCache(lambda key: _load(*key))

@@ -13,7 +13,6 @@ rounding (padding is masked out).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,17 +97,12 @@ class TextClassifier:
 def load_classifier(model: str, cache_dir: str | None, device: str, precision: str
                     ) -> TextClassifier:
     """The classifier `model` (a hub id or a `save_pretrained` folder), once per process."""
-    return _CACHE.get((model, cache_dir, device, precision))
+    return CACHE.get((model, cache_dir, device, precision))
 
 
 def loaded() -> dict[tuple[str, str | None, str, str], TextClassifier]:
     """The classifiers this process has loaded (tests read their counters)."""
-    return _CACHE.loaded()
-
-
-def loads() -> Counter[tuple[str, str | None, str, str]]:
-    """How many times each configuration was loaded from disk in this process."""
-    return _CACHE.loads()
+    return CACHE.loaded()
 
 
 def config_labels(config: dict[str, Any]) -> tuple[str, ...]:
@@ -164,5 +158,5 @@ def _load(model: str, cache_dir: str | None, device: str, precision: str) -> Tex
                           max_length(tokenizer, config), labels, problem_type(config))
 
 
-_CACHE: ModelCache[tuple[str, str | None, str, str], TextClassifier] = \
+CACHE: ModelCache[tuple[str, str | None, str, str], TextClassifier] = \
     ModelCache(lambda key: _load(*key))
